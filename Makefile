@@ -1,0 +1,60 @@
+# deeplinear — run `make help` for the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= dev,sweep
+RUST_SOURCES := $(shell find rust -name '*.rs' -o -name 'Cargo.toml') Cargo.toml pyproject.toml
+BUILD_STAMP := $(VENV)/.deeplinear-built
+
+.PHONY: help
+help:  ## show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(BUILD_STAMP): $(VENV)/bin/python $(RUST_SOURCES)
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $@
+
+.PHONY: build
+build: $(BUILD_STAMP)  ## set up .venv and build the Rust extension in release mode
+
+.PHONY: demo
+demo: build  ## quick reproduction: Gaussian vs orthogonal init (Hu et al. 2020), summary + figures
+	$(PY) -m deeplinear.demo
+
+.PHONY: test
+test: build  ## cargo test for the core, then pytest (slow tests and benchmarks excluded)
+	cargo test -p deeplinear-core --quiet
+	$(PY) -m pytest -q
+
+.PHONY: test-all
+test-all: build  ## every test, including the slow full-size ones
+	cargo test -p deeplinear-core --quiet
+	$(PY) -m pytest -q -m ''
+
+.PHONY: bench
+bench: build  ## benchmarks: deeplinear vs the NumPy reference (and JAX if installed); GFLOP/s table
+	$(PY) -m pytest benches -q -m benchmark -p no:randomly --benchmark-only --benchmark-columns=min,median,rounds
+
+.PHONY: lint
+lint: build  ## rustfmt --check, clippy -D warnings, ruff
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(PY) -m ruff check python tests benches
+	$(PY) -m ruff format --check python tests benches
+
+.PHONY: fmt
+fmt: build  ## format Rust and Python sources
+	cargo fmt --all
+	$(PY) -m ruff format python tests benches
+	$(PY) -m ruff check --fix python tests benches
+
+.PHONY: clean
+clean:  ## remove build outputs and the virtualenv
+	rm -rf $(VENV) target results .pytest_cache .benchmarks

@@ -1,0 +1,30 @@
+"""deeplinear: fast batched training of deep linear networks for studying initialisation.
+
+The hot path (gradient descent on batches of networks, Haar sampling, init schemes) runs in a
+Rust engine; :mod:`deeplinear.reference` holds the same functions in plain NumPy.
+
+Example:
+    >>> import deeplinear as dl, numpy as np
+    >>> dims = [8, 16, 16, 4]
+    >>> weights = dl.init.orthogonal(dims, batch=4, seed=0)
+    >>> X = np.random.default_rng(0).standard_normal((8, 8)); Y = np.zeros((4, 8))
+    >>> result = dl.train(weights, X, Y, lr=1e-2, steps=100, alpha=dl.fanout_alpha(dims))
+    >>> result.loss.shape
+    (4, 101)
+"""
+
+from . import init, reference
+from ._core import __version__
+from .haar import haar_orthogonal
+from .init import fanout_alpha
+from .train import TrainResult, train
+
+__all__ = [
+    "TrainResult",
+    "__version__",
+    "fanout_alpha",
+    "haar_orthogonal",
+    "init",
+    "reference",
+    "train",
+]

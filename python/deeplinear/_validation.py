@@ -1,0 +1,93 @@
+"""Argument checks shared by the public functions.
+
+Type and dtype problems are caught here (TypeError); value ranges and shapes are checked by the
+Rust core, which names the argument in its ValueError. Either way the message names the argument.
+"""
+
+from __future__ import annotations
+
+import numbers
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+MAX_SEED = 2**64 - 1
+
+
+def float_dtype(dtype: Any) -> np.dtype:
+    """Return ``dtype`` as a NumPy float32/float64 dtype or raise TypeError."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from err
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {resolved}")
+    return resolved
+
+
+def integer(name: str, value: Any, *, minimum: int) -> int:
+    """Return ``value`` as an int ≥ ``minimum``; TypeError for non-integers, ValueError below."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def optional_integer(name: str, value: Any, *, minimum: int) -> int | None:
+    return None if value is None else integer(name, value, minimum=minimum)
+
+
+def real(name: str, value: Any) -> float:
+    """Return ``value`` as a float (range checks happen in the core)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def seed_argument(seed: Any, batch: int) -> int | list[int]:
+    """Normalise a seed: None draws fresh OS entropy; an int seeds streams 0..batch-1 of one
+    generator; a sequence gives one seed per network (each on stream 0)."""
+    if seed is None:
+        return secrets.randbits(64)
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed: must be in [0, 2**64), got {seed}")
+        return int(seed)
+    if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, str):
+        seeds = [integer("seed", s, minimum=0) for s in np.asarray(seed).ravel().tolist()]
+        if any(s > MAX_SEED for s in seeds):
+            raise ValueError("seed: every seed must be below 2**64")
+        if len(seeds) != batch:
+            raise ValueError(f"seed: expected one seed per network ({batch}), got {len(seeds)}")
+        return seeds
+    raise TypeError(f"seed: expected None, an int or a sequence of ints, got {type(seed).__name__}")
+
+
+def dims_argument(dims: Any) -> list[int]:
+    """Layer widths [d_0, ..., d_L] as a list of ints (sizes are checked by the core)."""
+    if isinstance(dims, (str, bytes)) or not isinstance(dims, (Sequence, np.ndarray)):
+        raise TypeError(f"dims: expected a sequence of layer widths, got {type(dims).__name__}")
+    return [integer(f"dims[{j}]", d, minimum=0) for j, d in enumerate(list(dims))]
+
+
+def float_array(name: str, value: Any, dtype: np.dtype | None = None) -> np.ndarray:
+    """Return a C-contiguous float array. Non-contiguous and Fortran-ordered inputs are copied.
+
+    With ``dtype`` given, the array must already have it (no silent casts between precisions).
+    """
+    if not isinstance(value, np.ndarray):
+        value = np.asarray(value)
+        if value.dtype.kind in "iub" and dtype is not None:
+            value = value.astype(dtype)
+    if value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected a float32 or float64 array, got dtype {value.dtype}")
+    if dtype is not None and value.dtype != dtype:
+        raise TypeError(
+            f"{name}: has dtype {value.dtype} but the weights are {dtype}; "
+            "convert it explicitly (mixed precision is not supported)"
+        )
+    return np.ascontiguousarray(value)

@@ -1,0 +1,47 @@
+//! The one error type of the core; the bindings map each variant to one Python exception.
+
+use std::fmt;
+
+/// Everything that can go wrong in a core call. Each variant names the offending argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A value is out of its allowed range (negative, non-finite, zero where positive needed).
+    InvalidValue { arg: String, message: String },
+    /// Array shapes are inconsistent with each other or with what the call expects.
+    Shape { arg: String, expected: String, got: String },
+    /// The caller asked the computation to stop (Ctrl-C).
+    Cancelled,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn invalid(arg: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidValue {
+            arg: arg.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn shape(arg: impl Into<String>, expected: impl Into<String>, got: impl Into<String>) -> Self {
+        Error::Shape {
+            arg: arg.into(),
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidValue { arg, message } => write!(f, "{arg}: {message}"),
+            Error::Shape { arg, expected, got } => {
+                write!(f, "{arg}: expected shape {expected}, got {got}")
+            }
+            Error::Cancelled => write!(f, "computation cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,18 @@
+//! PyO3-free maths of deeplinear.
+//!
+//! Everything here works on plain slices in row-major (NumPy C) order so that the bindings
+//! crate only converts arrays and maps errors. Batches of independent networks are the unit of
+//! work: each network owns its own RNG stream and its own scratch memory, so results do not
+//! depend on how networks are spread over threads.
+
+pub mod error;
+pub mod haar;
+pub mod init;
+pub mod linalg;
+pub mod parallel;
+pub mod rng;
+pub mod scalar;
+pub mod train;
+
+pub use error::{Error, Result};
+pub use scalar::Real;

@@ -1,0 +1,445 @@
+//! The batched gradient-descent engine for deep linear networks (SPEC §1).
+//!
+//! Each network of the batch is trained start to finish by one thread with its own weights and
+//! scratch, so results are bit-identical for any thread count, and a diverging or converged
+//! network simply stops costing time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use faer::Accum;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::linalg::{gemm, row_major, row_major_mut};
+use crate::parallel;
+use crate::scalar::Real;
+
+/// A borrowed row-major array with its NumPy shape.
+#[derive(Debug)]
+pub struct ArrayRef<'a, T> {
+    pub data: &'a [T],
+    pub shape: &'a [usize],
+}
+
+// Manual impls: a derive would wrongly require `T: Copy` for a pair of references.
+impl<T> Clone for ArrayRef<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ArrayRef<'_, T> {}
+
+/// Learning rate: one for all networks or one per network.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LearningRate {
+    Shared(f64),
+    PerNetwork(Vec<f64>),
+}
+
+/// Hyper-parameters of one `train` call.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub lr: LearningRate,
+    pub steps: usize,
+    pub alpha: f64,
+    pub tol: Option<f64>,
+    pub record_every: usize,
+    pub threads: Option<usize>,
+}
+
+/// Results, row-major: `weights[j]` is (batch, d_{j+1}, d_j); `loss` is (batch, records).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainOutput<T> {
+    pub weights: Vec<Vec<T>>,
+    pub loss: Vec<f64>,
+    pub records: usize,
+    pub final_loss: Vec<f64>,
+    pub steps_to_tol: Vec<i64>,
+    pub diverged: Vec<bool>,
+}
+
+/// The validated geometry of a call.
+#[derive(Clone, Debug)]
+struct Geometry {
+    batch: usize,
+    /// [d_0, …, d_L]
+    dims: Vec<usize>,
+    /// Number of columns (examples) of X and Y.
+    n: usize,
+    x_shared: bool,
+    y_shared: bool,
+}
+
+fn shape_str(shape: &[usize]) -> String {
+    format!("{shape:?}").replace('[', "(").replace(']', ")")
+}
+
+fn check_geometry<T>(weights: &[ArrayRef<'_, T>], x: ArrayRef<'_, T>, y: ArrayRef<'_, T>) -> Result<Geometry> {
+    if weights.is_empty() {
+        return Err(Error::invalid("weights", "needs at least one layer, got an empty list"));
+    }
+    let mut dims = Vec::with_capacity(weights.len() + 1);
+    let mut batch = 0;
+    for (j, w) in weights.iter().enumerate() {
+        let arg = format!("weights[{j}]");
+        if w.shape.len() != 3 {
+            return Err(Error::shape(arg, "(batch, d_out, d_in)", shape_str(w.shape)));
+        }
+        let (b, d_out, d_in) = (w.shape[0], w.shape[1], w.shape[2]);
+        if b == 0 || d_out == 0 || d_in == 0 {
+            return Err(Error::invalid(
+                arg,
+                format!("has an empty dimension: shape {}", shape_str(w.shape)),
+            ));
+        }
+        if j == 0 {
+            batch = b;
+            dims.push(d_in);
+        } else if b != batch {
+            return Err(Error::shape(
+                arg,
+                format!("batch size {batch} (as weights[0])"),
+                shape_str(w.shape),
+            ));
+        } else if d_in != dims[j] {
+            return Err(Error::shape(
+                arg,
+                format!(
+                    "(batch, d_out, {}) to chain with weights[{}] of shape {}",
+                    dims[j],
+                    j - 1,
+                    shape_str(weights[j - 1].shape)
+                ),
+                shape_str(w.shape),
+            ));
+        }
+        dims.push(d_out);
+    }
+    let (d_0, d_l) = (dims[0], *dims.last().unwrap());
+    let data_shape = |arg: &str, a: ArrayRef<'_, T>, rows: usize| -> Result<(usize, bool)> {
+        let (shared, r, n) = match a.shape {
+            [r, n] => (true, *r, *n),
+            [b, r, n] if *b == batch => (false, *r, *n),
+            [_, _, _] => {
+                return Err(Error::shape(
+                    arg,
+                    format!("({rows}, n) or ({batch}, {rows}, n): batch size {batch} as weights"),
+                    shape_str(a.shape),
+                ))
+            }
+            _ => {
+                return Err(Error::shape(
+                    arg,
+                    format!("({rows}, n) or ({batch}, {rows}, n)"),
+                    shape_str(a.shape),
+                ))
+            }
+        };
+        if r != rows {
+            return Err(Error::shape(
+                arg,
+                format!("{rows} rows to match the network, i.e. ({rows}, n) or ({batch}, {rows}, n)"),
+                shape_str(a.shape),
+            ));
+        }
+        if n == 0 {
+            return Err(Error::invalid(
+                arg,
+                format!("has no columns (examples): shape {}", shape_str(a.shape)),
+            ));
+        }
+        Ok((n, shared))
+    };
+    let (n, x_shared) = data_shape("X", x, d_0)?;
+    let (n_y, y_shared) = data_shape("Y", y, d_l)?;
+    if n_y != n {
+        return Err(Error::shape("Y", format!("{n} columns, as X"), shape_str(y.shape)));
+    }
+    Ok(Geometry {
+        batch,
+        dims,
+        n,
+        x_shared,
+        y_shared,
+    })
+}
+
+fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
+    let check_lr = |v: f64| {
+        if !v.is_finite() || v < 0.0 {
+            Err(Error::invalid(
+                "lr",
+                format!("must be finite and non-negative, got {v}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match &opts.lr {
+        LearningRate::Shared(v) => check_lr(*v)?,
+        LearningRate::PerNetwork(v) => {
+            if v.len() != batch {
+                return Err(Error::shape(
+                    "lr",
+                    format!("a scalar or ({batch},)"),
+                    format!("({},)", v.len()),
+                ));
+            }
+            v.iter().try_for_each(|&x| check_lr(x))?;
+        }
+    }
+    if !opts.alpha.is_finite() {
+        return Err(Error::invalid("alpha", format!("must be finite, got {}", opts.alpha)));
+    }
+    if let Some(tol) = opts.tol {
+        if !tol.is_finite() || tol < 0.0 {
+            return Err(Error::invalid(
+                "tol",
+                format!("must be finite and non-negative, got {tol}"),
+            ));
+        }
+    }
+    if opts.record_every == 0 {
+        return Err(Error::invalid("record_every", "must be at least 1, got 0"));
+    }
+    parallel::resolve_threads(opts.threads)?;
+    Ok(())
+}
+
+/// Per-network scratch, allocated once per call and reused every step.
+struct Scratch<T> {
+    /// Activations h_1 … h_L, row-major (d_j × n), back to back.
+    activations: Vec<T>,
+    /// Back-propagated error signal and its successor (max width × n each).
+    signal: Vec<T>,
+    next_signal: Vec<T>,
+}
+
+/// What happened to one network.
+struct Outcome {
+    final_loss: f64,
+    steps_to_tol: i64,
+    diverged: bool,
+}
+
+/// One network's problem: its weights (all layers back to back) and data.
+struct Network<'a, T> {
+    dims: &'a [usize],
+    n: usize,
+    x: &'a [T],
+    y: &'a [T],
+    alpha: T,
+}
+
+impl<T: Real> Network<'_, T> {
+    fn layer_offsets(&self) -> Vec<usize> {
+        let mut offsets = vec![0];
+        for w in self.dims.windows(2) {
+            offsets.push(offsets.last().unwrap() + w[0] * w[1]);
+        }
+        offsets
+    }
+
+    /// Forward pass: fills the activations and the error signal g = α(αh_L − Y); returns the
+    /// loss ½‖αh_L − Y‖², accumulated in f64 so that float32 runs report losses faithfully.
+    fn forward(&self, weights: &[T], offsets: &[usize], s: &mut Scratch<T>) -> f64 {
+        let (dims, n) = (self.dims, self.n);
+        let depth = dims.len() - 1;
+        let mut act_offset = 0;
+        for j in 1..=depth {
+            let (d_out, d_in) = (dims[j], dims[j - 1]);
+            let w = row_major(&weights[offsets[j - 1]..offsets[j]], d_out, d_in);
+            let (done, rest) = s.activations.split_at_mut(act_offset);
+            let input = if j == 1 { self.x } else { &done[act_offset - d_in * n..] };
+            let out = &mut rest[..d_out * n];
+            gemm(
+                row_major_mut(out, d_out, n),
+                Accum::Replace,
+                w,
+                row_major(input, d_in, n),
+                T::from_f64(1.0),
+            );
+            act_offset += d_out * n;
+        }
+        let d_l = dims[depth];
+        let output = &s.activations[act_offset - d_l * n..act_offset];
+        let mut loss = 0.0;
+        for ((g, &h), &y) in s.signal[..d_l * n].iter_mut().zip(output).zip(self.y) {
+            let e = self.alpha * h - y;
+            loss += e.to_f64() * e.to_f64();
+            *g = self.alpha * e;
+        }
+        0.5 * loss
+    }
+
+    /// Backward pass fused with the update: for j = L … 1, propagate g ← W_jᵀg with the old
+    /// W_j, then W_j −= η g h_{j−1}ᵀ in place (no gradient buffer: one pass per layer).
+    fn backward_update(&self, weights: &mut [T], offsets: &[usize], lr: T, s: &mut Scratch<T>) {
+        let (dims, n) = (self.dims, self.n);
+        let depth = dims.len() - 1;
+        let mut act_end: usize = dims[1..].iter().map(|d| d * n).sum();
+        for j in (1..=depth).rev() {
+            let (d_out, d_in) = (dims[j], dims[j - 1]);
+            act_end -= d_out * n;
+            let input = if j == 1 {
+                self.x
+            } else {
+                &s.activations[act_end - d_in * n..act_end]
+            };
+            let w = &mut weights[offsets[j - 1]..offsets[j]];
+            let g = row_major(&s.signal[..d_out * n], d_out, n);
+            if j > 1 {
+                gemm(
+                    row_major_mut(&mut s.next_signal[..d_in * n], d_in, n),
+                    Accum::Replace,
+                    row_major(w, d_out, d_in).transpose(),
+                    g,
+                    T::from_f64(1.0),
+                );
+            }
+            gemm(
+                row_major_mut(w, d_out, d_in),
+                Accum::Add,
+                g,
+                row_major(input, d_in, n).transpose(),
+                -lr,
+            );
+            std::mem::swap(&mut s.signal, &mut s.next_signal);
+        }
+    }
+
+    /// Train one network in place; writes its recorded losses into `losses`.
+    fn train(
+        &self,
+        weights: &mut [T],
+        lr: f64,
+        opts: &TrainOptions,
+        losses: &mut [f64],
+        cancel: &AtomicBool,
+    ) -> Outcome {
+        let offsets = self.layer_offsets();
+        let width = *self.dims.iter().max().unwrap();
+        let zero = T::from_f64(0.0);
+        let mut s = Scratch {
+            activations: vec![zero; self.dims[1..].iter().sum::<usize>() * self.n],
+            signal: vec![zero; width * self.n],
+            next_signal: vec![zero; width * self.n],
+        };
+        let lr = T::from_f64(lr);
+        for t in 0..=opts.steps {
+            let loss = self.forward(weights, &offsets, &mut s);
+            if t % opts.record_every == 0 {
+                losses[t / opts.record_every] = loss;
+            }
+            let diverged = !loss.is_finite();
+            let reached = !diverged && opts.tol.is_some_and(|tol| loss <= tol);
+            if diverged || reached || t == opts.steps || cancel.load(Ordering::Relaxed) {
+                // Frozen from here on: later records repeat the last loss.
+                let first_unrecorded = (t / opts.record_every + 1).min(losses.len());
+                losses[first_unrecorded..].fill(loss);
+                return Outcome {
+                    final_loss: loss,
+                    steps_to_tol: if reached { t as i64 } else { -1 },
+                    diverged,
+                };
+            }
+            self.backward_update(weights, &offsets, lr, &mut s);
+        }
+        unreachable!("the loop returns at t == steps")
+    }
+}
+
+/// Train a batch of deep linear networks by full-batch gradient descent.
+///
+/// `weights[j]` has shape (B, d_{j+1}, d_j); `x` is (d_0, n) or (B, d_0, n); `y` is (d_L, n) or
+/// (B, d_L, n). Inputs are only read. Setting `cancel` stops the call with `Error::Cancelled`.
+pub fn train<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    x: ArrayRef<'_, T>,
+    y: ArrayRef<'_, T>,
+    opts: &TrainOptions,
+    cancel: &AtomicBool,
+) -> Result<TrainOutput<T>> {
+    let geo = check_geometry(weights, x, y)?;
+    check_options(opts, geo.batch)?;
+    let Geometry {
+        batch,
+        ref dims,
+        n,
+        x_shared,
+        y_shared,
+    } = geo;
+    let depth = dims.len() - 1;
+    let records = opts.steps / opts.record_every + 1;
+    let layer_sizes: Vec<usize> = dims.windows(2).map(|w| w[0] * w[1]).collect();
+    let params: usize = layer_sizes.iter().sum();
+
+    // Copy each network's layers into one contiguous block: its whole working set then sits
+    // together in cache for all of its steps.
+    let mut packed = vec![T::from_f64(0.0); batch * params];
+    for (b, block) in packed.chunks_mut(params).enumerate() {
+        let mut offset = 0;
+        for (w, &size) in weights.iter().zip(&layer_sizes) {
+            block[offset..offset + size].copy_from_slice(&w.data[b * size..(b + 1) * size]);
+            offset += size;
+        }
+    }
+    let mut loss = vec![0.0; batch * records];
+    let mut outcomes: Vec<Option<Outcome>> = (0..batch).map(|_| None).collect();
+    let (x_size, y_size) = (dims[0] * n, dims[depth] * n);
+    let alpha = T::from_f64(opts.alpha);
+
+    parallel::pool(opts.threads)?.install(|| {
+        packed
+            .par_chunks_mut(params)
+            .zip(loss.par_chunks_mut(records))
+            .zip(outcomes.par_iter_mut())
+            .enumerate()
+            .for_each(|(b, ((w, losses), outcome))| {
+                let network = Network {
+                    dims,
+                    n,
+                    x: if x_shared {
+                        x.data
+                    } else {
+                        &x.data[b * x_size..(b + 1) * x_size]
+                    },
+                    y: if y_shared {
+                        y.data
+                    } else {
+                        &y.data[b * y_size..(b + 1) * y_size]
+                    },
+                    alpha,
+                };
+                let lr = match &opts.lr {
+                    LearningRate::Shared(v) => *v,
+                    LearningRate::PerNetwork(v) => v[b],
+                };
+                *outcome = Some(network.train(w, lr, opts, losses, cancel));
+            });
+    });
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled);
+    }
+
+    let mut out_weights: Vec<Vec<T>> = layer_sizes.iter().map(|&s| Vec::with_capacity(s * batch)).collect();
+    for block in packed.chunks(params) {
+        let mut offset = 0;
+        for (layer, &size) in out_weights.iter_mut().zip(&layer_sizes) {
+            layer.extend_from_slice(&block[offset..offset + size]);
+            offset += size;
+        }
+    }
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.expect("every network ran")).collect();
+    Ok(TrainOutput {
+        weights: out_weights,
+        loss,
+        records,
+        final_loss: outcomes.iter().map(|o| o.final_loss).collect(),
+        steps_to_tol: outcomes.iter().map(|o| o.steps_to_tol).collect(),
+        diverged: outcomes.iter().map(|o| o.diverged).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,69 @@
+//! Conversions between NumPy arrays and the core's owned buffers.
+
+use deeplinear_core::rng::Seeds;
+use numpy::ndarray::{Array, IxDyn};
+use numpy::{Element, IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// A seed argument: one seed for the batch (streams 0..batch) or one seed per network.
+#[derive(FromPyObject)]
+pub enum SeedArg {
+    Shared(u64),
+    PerNetwork(Vec<u64>),
+}
+
+impl From<SeedArg> for Seeds {
+    fn from(arg: SeedArg) -> Self {
+        match arg {
+            SeedArg::Shared(s) => Seeds::Shared(s),
+            SeedArg::PerNetwork(v) => Seeds::PerNetwork(v),
+        }
+    }
+}
+
+/// An owned copy of a C-contiguous input array. Copying before the GIL is released means no
+/// Python code can mutate what the engine reads; the cost is negligible next to training.
+pub struct OwnedArray<T> {
+    pub data: Vec<T>,
+    pub shape: Vec<usize>,
+}
+
+impl<T: Element + Copy> OwnedArray<T> {
+    pub fn copy_from(name: &str, array: &PyReadonlyArrayDyn<'_, T>) -> PyResult<Self> {
+        let data = array
+            .as_slice()
+            .map_err(|_| PyValueError::new_err(format!("{name}: must be C-contiguous")))?
+            .to_vec();
+        Ok(OwnedArray {
+            data,
+            shape: array.shape().to_vec(),
+        })
+    }
+}
+
+/// Move an owned buffer into a NumPy array of the given shape (no copy).
+pub fn to_numpy<'py, T: Element>(py: Python<'py>, data: Vec<T>, shape: &[usize]) -> Bound<'py, PyArrayDyn<T>> {
+    Array::from_shape_vec(IxDyn(shape), data)
+        .expect("core returns buffers of the promised shape")
+        .into_pyarray(py)
+}
+
+/// The floating-point dtype of a call, named as NumPy names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    F32,
+    F64,
+}
+
+impl Dtype {
+    pub fn parse(name: &str) -> PyResult<Self> {
+        match name {
+            "float32" => Ok(Dtype::F32),
+            "float64" => Ok(Dtype::F64),
+            other => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "dtype: expected float32 or float64, got {other}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The one mapping from core errors to Python exceptions.
+
+use deeplinear_core::Error;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
+use pyo3::PyErr;
+
+pub fn to_py_err(err: Error) -> PyErr {
+    match err {
+        Error::InvalidValue { .. } | Error::Shape { .. } => PyValueError::new_err(err.to_string()),
+        Error::Cancelled => PyKeyboardInterrupt::new_err("deeplinear computation interrupted"),
+    }
+}

@@ -1,0 +1,28 @@
+//! Thin PyO3 bindings of `deeplinear-core`: array conversion, GIL release, error mapping.
+//! The maths lives in the core crate; every function here is a few lines of marshalling.
+
+mod convert;
+mod error;
+mod haar;
+mod init;
+mod interrupt;
+mod train;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+mod _core {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use super::haar::haar_orthogonal;
+    #[pymodule_export]
+    use super::init::{init_gaussian, init_orthogonal};
+    #[pymodule_export]
+    use super::train::train;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}
