@@ -26,7 +26,7 @@ build: $(BUILD_STAMP)  ## set up .venv and build the Rust extension in release m
 
 .PHONY: demo
 demo: build  ## quick reproduction: Gaussian vs orthogonal init (Hu et al. 2020), summary + figures
-	$(PY) -m deeplinear.demo
+	$(PY) -m deeplinear.demo results/demo
 
 .PHONY: test
 test: build  ## cargo test for the core, then pytest (slow tests and benchmarks excluded)
@@ -40,7 +40,7 @@ test-all: build  ## every test, including the slow full-size ones
 
 .PHONY: bench
 bench: build  ## benchmarks: deeplinear vs the NumPy reference (and JAX if installed); GFLOP/s table
-	$(PY) -m pytest benches -q -m benchmark -p no:randomly --benchmark-only --benchmark-columns=min,median,rounds
+	$(PY) -m pytest benches -q -m benchmark --benchmark-only --benchmark-columns=min,median,rounds
 
 .PHONY: lint
 lint: build  ## rustfmt --check, clippy -D warnings, ruff
@@ -48,6 +48,7 @@ lint: build  ## rustfmt --check, clippy -D warnings, ruff
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(PY) -m ruff check python tests benches
 	$(PY) -m ruff format --check python tests benches
+	$(PY) -m mypy --strict python/deeplinear
 
 .PHONY: fmt
 fmt: build  ## format Rust and Python sources

@@ -25,7 +25,7 @@ def float_dtype(dtype: Any) -> np.dtype:
         raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from err
     if resolved not in FLOAT_DTYPES:
         raise TypeError(f"dtype: expected float32 or float64, got {resolved}")
-    return resolved
+    return np.dtype(np.float32) if resolved == np.float32 else np.dtype(np.float64)
 
 
 def integer(name: str, value: Any, *, minimum: int) -> int:
@@ -54,9 +54,10 @@ def seed_argument(seed: Any, batch: int) -> int | list[int]:
     if seed is None:
         return secrets.randbits(64)
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        if not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"seed: must be in [0, 2**64), got {seed}")
-        return int(seed)
+        value = int(seed)
+        if not 0 <= value <= MAX_SEED:
+            raise ValueError(f"seed: must be in [0, 2**64), got {value}")
+        return value
     if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, str):
         seeds = [integer("seed", s, minimum=0) for s in np.asarray(seed).ravel().tolist()]
         if any(s > MAX_SEED for s in seeds):

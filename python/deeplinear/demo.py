@@ -33,7 +33,7 @@ def relative_loss_grid(scheme: str) -> np.ndarray:
     rng = np.random.default_rng(0)
     X = rng.standard_normal((D_X, N))
     Y = rng.standard_normal((D_Y, D_X)) @ X
-    spectral_sq = np.linalg.norm(X, 2) ** 2
+    spectral_sq = float(np.linalg.norm(X, 2)) ** 2
     grid = np.empty((len(DEPTHS), len(WIDTHS)))
     for i, depth in enumerate(DEPTHS):
         for k, width in enumerate(WIDTHS):
@@ -41,7 +41,9 @@ def relative_loss_grid(scheme: str) -> np.ndarray:
             make = init.gaussian if scheme == "gaussian" else init.orthogonal
             weights = make(dims, batch=SEEDS, seed=1000 * depth + width)
             lr = C * D_Y / (depth * spectral_sq)
-            res = train(weights, X, Y, lr=lr, steps=STEPS, alpha=fanout_alpha(dims), record_every=STEPS)
+            res = train(
+                weights, X, Y, lr=lr, steps=STEPS, alpha=fanout_alpha(dims), record_every=STEPS
+            )
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.log10(res.loss[:, -1] / res.loss[:, 0])
             grid[i, k] = np.median(np.where(res.diverged, np.inf, ratio))
@@ -53,7 +55,10 @@ def format_table(grids: dict[str, np.ndarray]) -> str:
     lines = []
     for scheme, grid in grids.items():
         lines += [f"\n{scheme}: log10(loss(T)/loss(0)) after {STEPS} steps", header]
-        lines += [f"{d:>5} " + "".join(f"{v:>9.1f}" for v in row) for d, row in zip(DEPTHS, grid)]
+        lines += [
+            f"{d:>5} " + "".join(f"{v:>9.1f}" for v in row)
+            for d, row in zip(DEPTHS, grid, strict=True)
+        ]
     return "\n".join(lines)
 
 
@@ -64,7 +69,7 @@ def plot(grids: dict[str, np.ndarray], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(grids), figsize=(5 * len(grids), 4), constrained_layout=True)
-    for ax, (scheme, grid) in zip(np.atleast_1d(axes), grids.items()):
+    for ax, (scheme, grid) in zip(np.atleast_1d(axes), grids.items(), strict=True):
         image = ax.imshow(np.clip(grid, -30, 0), origin="lower", cmap="viridis_r", vmin=-30, vmax=0)
         ax.set_xticks(range(len(WIDTHS)), [str(w) for w in WIDTHS])
         ax.set_yticks(range(len(DEPTHS)), [str(d) for d in DEPTHS])
@@ -72,7 +77,8 @@ def plot(grids: dict[str, np.ndarray], path: Path) -> None:
         ax.set_ylabel("depth L")
         ax.set_title(f"{scheme} init")
         for (r, c), v in np.ndenumerate(grid):
-            ax.text(c, r, f"{v:.0f}", ha="center", va="center", color="w" if v < -15 else "k")
+            label = "div" if not np.isfinite(v) else str(round(v) or 0)
+            ax.text(c, r, label, ha="center", va="center", color="k" if v < -15 else "w")
     fig.colorbar(image, ax=axes, label="log10 loss(T)/loss(0)")
     fig.suptitle(f"Hu et al. 2020 (small): {STEPS} steps of GD, d_x={D_X}, n={N}, d_y={D_Y}")
     fig.savefig(path, dpi=120)

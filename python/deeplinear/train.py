@@ -48,8 +48,10 @@ def _learning_rate(lr: Any) -> float | list[float]:
         if rates.ndim == 0:
             return float(rates)
         if rates.ndim != 1:
-            raise ValueError(f"lr: expected a scalar or a 1-D array (batch,), got shape {rates.shape}")
-        return rates.tolist()
+            raise ValueError(
+                f"lr: expected a scalar or a 1-D (batch,) array, got shape {rates.shape}"
+            )
+        return [float(r) for r in rates]
     return real("lr", lr)
 
 

@@ -1,0 +1,65 @@
+"""The benchmark problems of DESIGN.md "Performance targets" and their flop counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import deeplinear as dl
+
+
+@dataclass(frozen=True)
+class TrainShape:
+    """A batch of B square deep linear nets (depth L, width m) on X = I_m, so n = m."""
+
+    name: str
+    depth: int
+    width: int
+    batch: int
+    steps: int  # steps per timed call, chosen so one call takes ~0.1-1 s
+
+    @property
+    def flops_per_call(self) -> float:
+        # B·(3L−1)·2·m³ per batched step (forward L products, backward 2L−1).
+        return self.steps * self.batch * (3 * self.depth - 1) * 2.0 * self.width**3
+
+    def problem(self, dtype=np.float64):
+        dims = [self.width] * (self.depth + 1)
+        weights = dl.init.orthogonal(dims, batch=self.batch, seed=0, dtype=dtype)
+        X = np.eye(self.width, dtype=dtype)
+        Y = np.random.default_rng(1).standard_normal((self.width, self.width)).astype(dtype)
+        # A small step keeps every network finite, so all of them do the full work.
+        kwargs = {
+            "lr": 1e-4,
+            "steps": self.steps,
+            "alpha": dl.fanout_alpha(dims),
+            "record_every": 1,
+        }
+        return weights, X, Y, kwargs
+
+
+TRAIN_SHAPES = [
+    TrainShape("S1", depth=8, width=16, batch=256, steps=20),
+    TrainShape("S2", depth=32, width=64, batch=64, steps=3),
+    TrainShape("S3", depth=8, width=256, batch=4, steps=3),
+    TrainShape("S4", depth=128, width=32, batch=64, steps=3),
+]
+
+
+@dataclass(frozen=True)
+class HaarShape:
+    n: int
+    batch: int
+
+    @property
+    def name(self) -> str:
+        return f"haar n={self.n} x{self.batch}"
+
+    @property
+    def flops_per_call(self) -> float:
+        # Householder QR (4/3 n³) plus forming Q explicitly (4/3 n³), per matrix.
+        return self.batch * 8.0 / 3.0 * self.n**3
+
+
+HAAR_SHAPES = [HaarShape(16, 1000), HaarShape(64, 200), HaarShape(256, 20)]

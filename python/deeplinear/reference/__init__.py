@@ -1,0 +1,22 @@
+"""Plain-NumPy reference implementation of deeplinear's public functions.
+
+Written to be obviously correct rather than fast: it is the oracle of the test-suite and the
+baseline of the benchmarks, and is never imported by the fast path.  Random streams are NumPy's
+and do not match the Rust engine's; only the distributions agree.
+"""
+
+from __future__ import annotations
+
+from . import init
+from .haar import haar_orthogonal
+from .train import TrainResult, fanout_alpha, gradients, loss, train
+
+__all__ = [
+    "TrainResult",
+    "fanout_alpha",
+    "gradients",
+    "haar_orthogonal",
+    "init",
+    "loss",
+    "train",
+]
