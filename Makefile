@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,sweep
+EXTRAS ?= dev,sweep,dask
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name 'Cargo.toml') Cargo.toml pyproject.toml
 BUILD_STAMP := $(VENV)/.deeplinear-built
 
@@ -25,8 +25,8 @@ $(BUILD_STAMP): $(VENV)/bin/python $(RUST_SOURCES)
 build: $(BUILD_STAMP)  ## set up .venv and build the Rust extension in release mode
 
 .PHONY: demo
-demo: build  ## quick reproduction: Gaussian vs orthogonal init (Hu et al. 2020), summary + figures
-	$(PY) -m deeplinear.demo results/demo
+demo: build  ## quick reproduction of Hu et al. 2020 (Gaussian vs orthogonal): report + figures
+	$(VENV)/bin/deeplinear reproduce hu2020 --quick --out results/hu2020
 
 .PHONY: test
 test: build  ## cargo test for the core, then pytest (slow tests and benchmarks excluded)

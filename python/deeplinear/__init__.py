@@ -13,7 +13,7 @@ Example:
     (4, 101)
 """
 
-from . import init, reference
+from . import init, reference, sweep
 from ._core import __version__
 from .haar import haar_orthogonal
 from .init import fanout_alpha
@@ -26,5 +26,6 @@ __all__ = [
     "haar_orthogonal",
     "init",
     "reference",
+    "sweep",
     "train",
 ]

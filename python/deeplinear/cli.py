@@ -1,0 +1,202 @@
+"""The ``deeplinear`` command line: ``run``, ``reproduce``, ``plot`` and ``bench``.
+
+Every subcommand has ``--help``. Configuration errors are reported as one line naming the key
+(and the line of a TOML file) with exit status 2, before any work starts; a sweep with failed
+tasks exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _add_execution(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("execution")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="run tasks on a Dask cluster, e.g. tcp://10.0.0.1:8786 (needs deeplinear[dask])",
+    )
+    where.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="run tasks in N local worker processes (default: in this process)",
+    )
+    group.add_argument(
+        "--threads",
+        type=_positive,
+        metavar="T",
+        help="engine threads per task (default: all cores in-process, cores/N with --workers, "
+        "1 per Dask worker thread)",
+    )
+    group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="deeplinear",
+        description="Sweeps of deep linear networks: run grids, reproduce studies, plot results.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run a sweep described by a TOML file",
+        description="Run the grid of CONFIG.toml and store one Parquet part per finished task "
+        "in DIR/parts. See the README section 'Sweeps' for the file format.",
+    )
+    run.add_argument("config", type=Path, metavar="CONFIG.toml", help="sweep file")
+    run.add_argument("--out", type=Path, required=True, metavar="DIR", help="store directory")
+    run.add_argument(
+        "--resume", action="store_true", help="skip runs already stored in DIR (after a crash)"
+    )
+    _add_execution(run)
+
+    from .experiments import STUDIES
+
+    reproduce = sub.add_parser(
+        "reproduce",
+        help="reproduce a published study: store, figures and report.md",
+        description="Run a study's preset grid (resuming what DIR already holds), then write "
+        "DIR/figures/*.png and DIR/report.md.",
+    )
+    reproduce.add_argument("study", choices=sorted(STUDIES), help="which study")
+    size = reproduce.add_mutually_exclusive_group()
+    size.add_argument(
+        "--quick", dest="size", action="store_const", const="quick", help="small grid (default)"
+    )
+    size.add_argument(
+        "--full", dest="size", action="store_const", const="full", help="the paper's grid"
+    )
+    reproduce.set_defaults(size="quick")
+    reproduce.add_argument("--out", type=Path, required=True, metavar="DIR", help="output dir")
+    _add_execution(reproduce)
+
+    plot = sub.add_parser(
+        "plot",
+        help="write PNG figures for a store",
+        description="Write a heat map, loss curves and (with a tolerance) steps-to-tolerance "
+        "figures for the sweep stored in DIR.",
+    )
+    plot.add_argument("dir", type=Path, metavar="DIR", help="store directory")
+    plot.add_argument(
+        "--out", type=Path, metavar="FIGDIR", help="where to write (default: DIR/figures)"
+    )
+
+    bench = sub.add_parser(
+        "bench",
+        help="run the benchmark suite (deeplinear vs NumPy reference)",
+        description="Run the pytest-benchmark suite in the source tree's benches/ folder "
+        "(needs the dev extra). Extra arguments are passed to pytest.",
+    )
+    bench.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
+    return parser
+
+
+def _executor_args(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "executor": args.scheduler,
+        "workers": args.workers,
+        "threads": args.threads,
+        "progress": not args.no_progress,
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .sweep import load_spec, run_sweep
+
+    spec = load_spec(args.config)
+    summary = run_sweep(spec, args.out, resume=args.resume, **_executor_args(args))  # type: ignore[arg-type]
+    print(summary.line())
+    for error in summary.errors[:5]:
+        print(f"  failed {error}", file=sys.stderr)
+    print(f"results: {args.out}/parts (load with deeplinear.sweep.load({str(args.out)!r}))")
+    return 1 if summary.failures else 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from .experiments import reproduce
+
+    result = reproduce(args.study, args.out, size=args.size, **_executor_args(args))  # type: ignore[arg-type]
+    print(result.summary.line())
+    for error in result.summary.errors[:5]:
+        print(f"  failed {error}", file=sys.stderr)
+    for heading, body in result.analysis.sections:
+        if heading.startswith("Smallest trainable width"):
+            print(f"\n{heading}:")
+            for line in body.splitlines():
+                if line.startswith("- "):
+                    print(f"  {line[2:].replace('**', '')}")
+    print(f"\nwrote {result.report}")
+    for figure in result.analysis.figures:
+        print(f"wrote {figure}")
+    print(f"wrote {args.out}/parts/ ({result.summary.total} runs)")
+    print(f"total {result.wall_s:.1f} s")
+    return 1 if result.summary.failures else 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plots import plot_store
+
+    for path in plot_store(args.dir, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    benches = Path(__file__).resolve().parents[2] / "benches"
+    if not benches.is_dir():
+        print(
+            "deeplinear bench: error: the benches/ folder is not here (it ships with the "
+            "source tree, not the wheel); run it from a source checkout",
+            file=sys.stderr,
+        )
+        return 2
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(benches),
+        "-q",
+        "-m",
+        "benchmark",
+        "--benchmark-only",
+        "--benchmark-columns=min,median,rounds",
+        *args.pytest_args,
+    ]
+    return subprocess.call(command, cwd=benches.parent)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``deeplinear`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"run": _run, "reproduce": _reproduce, "plot": _plot, "bench": _bench}
+    try:
+        return handlers[args.command](args)
+    except (ValueError, TypeError) as err:
+        print(f"deeplinear {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,505 @@
+"""Sweep specifications: parsing and validation, grid expansion, stable run keys, grouping, tasks.
+
+A sweep is a Cartesian grid over *run fields* (see :data:`FIELDS`): every field is either fixed
+(one value shared by all runs) or an axis (a non-empty list of values). A spec is a dict, or a TOML
+file with the same shape::
+
+    name = "depth-vs-width"          # optional label
+    [axes]                           # each a non-empty list; the grid is their product
+    depth = [2, 8, 32]
+    width = [16, 64]
+    init = ["gaussian", "orthogonal"]
+    seed = [0, 1, 2]
+    [fixed]                          # scalars shared by every run
+    d_x = 32
+    n = 8
+    d_y = 4
+    steps = 1000
+    lr = 0.5
+    lr_rule = "hu2020"               # η = lr · d_y / (L ‖X‖₂²)
+    alpha_rule = "fanout"            # α = (∏_{j≥1} d_j)^{-1/2}
+    [execution]                      # optional; how to cut the work, never part of a run key
+    task_flops = 2e9
+
+Every run is identified by a key: a hash of the canonical JSON of its fully resolved config
+(defaults filled in, sorted keys). Runs whose networks have the same shape and data are grouped
+into one batched :func:`deeplinear.train` call, and groups are cut into :class:`Task` s of about
+``task_flops`` floating-point operations each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import itertools
+import json
+import math
+import numbers
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FIELDS",
+    "KEY_VERSION",
+    "ExecutionOptions",
+    "FieldSpec",
+    "RunConfig",
+    "SweepSpec",
+    "Task",
+    "group_runs",
+    "load_spec",
+    "make_tasks",
+    "run_key",
+]
+
+#: Bumped whenever the meaning of a run config changes, so old keys are never reused wrongly.
+KEY_VERSION = 1
+
+LR_RULES = ("constant", "hu2020")
+ALPHA_RULES = ("constant", "fanout")
+DTYPES = ("float64", "float32")
+
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One run field: its type, default, allowed values and meaning (used for validation/docs)."""
+
+    name: str
+    kind: str  # "int", "float", "optional_float" or "choice"
+    default: Any
+    doc: str
+    minimum: float | None = None
+    choices: tuple[str, ...] = ()
+    exclusive_minimum: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+#: Every field a run config has, in canonical column order.
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("depth", "int", _REQUIRED, "number of weight matrices L", minimum=1),
+    FieldSpec("width", "int", _REQUIRED, "hidden width m (all hidden layers)", minimum=1),
+    FieldSpec("init", "choice", _REQUIRED, "initialisation scheme (see recipes.INITIALISERS)"),
+    FieldSpec(
+        "init_scale", "float", 1.0, "std (gaussian) or gain (orthogonal)", minimum=0.0
+    ),
+    FieldSpec("seed", "int", 0, "weight seed of the network", minimum=0),
+    FieldSpec("steps", "int", _REQUIRED, "gradient-descent steps", minimum=0),
+    FieldSpec(
+        "lr",
+        "float",
+        _REQUIRED,
+        "learning rate, or the constant c of lr_rule",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    FieldSpec("lr_rule", "choice", "constant", "constant: η = lr; hu2020: η = lr·d_y/(L‖X‖₂²)",
+              choices=LR_RULES),
+    FieldSpec(
+        "alpha_rule", "choice", "constant", "constant: α = alpha; fanout: α = (∏ d_j)^-1/2",
+        choices=ALPHA_RULES,
+    ),
+    FieldSpec("alpha", "float", 1.0, "output scale α when alpha_rule = constant"),
+    FieldSpec(
+        "tol",
+        "optional_float",
+        None,
+        "stop a network once its loss ≤ tol (records steps_to_tol)",
+        minimum=0.0,
+    ),
+    FieldSpec(
+        "record_every", "int", 0, "record the loss every k steps (0: about 100 points)", minimum=0
+    ),
+    FieldSpec("dtype", "choice", "float64", "float64 or float32", choices=DTYPES),
+    FieldSpec("data", "choice", "teacher", "data recipe (see recipes.DATA_RECIPES)"),
+    FieldSpec("d_x", "int", _REQUIRED, "input dimension d_0", minimum=1),
+    FieldSpec("n", "int", _REQUIRED, "number of examples", minimum=1),
+    FieldSpec("d_y", "int", _REQUIRED, "output dimension d_L", minimum=1),
+    FieldSpec("data_seed", "int", 0, "seed of the data recipe", minimum=0),
+)
+_FIELD_BY_NAME = {f.name: f for f in FIELDS}
+
+#: Fields that must be equal for runs to share one batched engine call (same shapes, data,
+#: schedule and output scale); the others (init, seed, lr, ...) may vary inside a batch.
+GROUP_FIELDS: tuple[str, ...] = (
+    "depth",
+    "width",
+    "steps",
+    "alpha_rule",
+    "alpha",
+    "tol",
+    "record_every",
+    "dtype",
+    "data",
+    "d_x",
+    "n",
+    "d_y",
+    "data_seed",
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One fully resolved run: every field of :data:`FIELDS` (defaults filled in)."""
+
+    depth: int
+    width: int
+    init: str
+    init_scale: float
+    seed: int
+    steps: int
+    lr: float
+    lr_rule: str
+    alpha_rule: str
+    alpha: float
+    tol: float | None
+    record_every: int
+    dtype: str
+    data: str
+    d_x: int
+    n: int
+    d_y: int
+    data_seed: int
+
+    @property
+    def dims(self) -> list[int]:
+        """Layer widths [d_x, m, ..., m, d_y] (depth + 1 entries)."""
+        return [self.d_x] + [self.width] * (self.depth - 1) + [self.d_y]
+
+    @property
+    def key(self) -> str:
+        """Stable identifier: see :func:`run_key`."""
+        return run_key(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def group(self) -> tuple[Any, ...]:
+        """The values of :data:`GROUP_FIELDS`: runs with equal groups share a batched call."""
+        return tuple(getattr(self, name) for name in GROUP_FIELDS)
+
+    def flops(self) -> float:
+        """Approximate floating-point operations to train this network (forward, gradient and
+        backward products: about 6·d_j·d_{j+1}·n per layer per step)."""
+        dims = self.dims
+        per_step = sum(6.0 * a * b * self.n for a, b in zip(dims[:-1], dims[1:], strict=False))
+        return per_step * max(self.steps, 1)
+
+
+assert [f.name for f in dataclasses.fields(RunConfig)] == [f.name for f in FIELDS]
+
+
+def run_key(config: RunConfig) -> str:
+    """SHA-256 (first 20 hex digits) of the canonical JSON of ``config`` and :data:`KEY_VERSION`.
+
+    Canonical: sorted keys, no whitespace, ints as ints and floats as floats (``lr = 1`` and
+    ``lr = 1.0`` give the same key because validation stores floats as floats).
+    """
+    payload = {"key_version": KEY_VERSION, **config.as_dict()}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How a sweep's work is cut into tasks. Never part of a run key.
+
+    Attributes:
+        task_flops: target work per task (one Parquet part file); Dask advises tasks of ≥ 100 ms.
+        max_networks: at most this many networks per task.
+    """
+
+    task_flops: float = 2e9
+    max_networks: int = 512
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep: fixed values, axes (in order) and execution options.
+
+    Build it with :meth:`from_dict` or :func:`load_spec`; :meth:`runs` expands the grid.
+    """
+
+    fixed: Mapping[str, Any]
+    axes: Mapping[str, tuple[Any, ...]]
+    name: str = "sweep"
+    execution: ExecutionOptions = dataclasses.field(default_factory=ExecutionOptions)
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any], *, source: str | None = None) -> SweepSpec:
+        """Validate a spec dict (the TOML layout). Raises ValueError/TypeError naming the key.
+
+        ``source`` (a TOML text) lets messages give the line of the offending key.
+        """
+        where = _Locator(source)
+        if not isinstance(spec, Mapping):
+            raise TypeError(f"spec: expected a mapping, got {type(spec).__name__}")
+        unknown = set(spec) - {"name", "axes", "fixed", "execution"}
+        for key in sorted(unknown):
+            raise ValueError(where.message(key, key, "unknown top-level key", _TOP_LEVEL))
+        name = spec.get("name", "sweep")
+        if not isinstance(name, str) or not name:
+            raise TypeError(where.message("name", "name", f"expected a non-empty string, got {name!r}"))
+        axes_in = _table(spec, "axes", where)
+        fixed_in = _table(spec, "fixed", where)
+        names = tuple(f.name for f in FIELDS)
+        axes: dict[str, tuple[Any, ...]] = {}
+        fixed: dict[str, Any] = {}
+        for key, values in axes_in.items():
+            if key not in _FIELD_BY_NAME:
+                raise ValueError(where.message(f"axes.{key}", key, "unknown key", names))
+            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+                raise TypeError(
+                    where.message(
+                        f"axes.{key}", key, f"expected a list of values, got {values!r}"
+                    )
+                )
+            if len(values) == 0:
+                raise ValueError(where.message(f"axes.{key}", key, "empty axis (no values)"))
+            checked = tuple(
+                _check_value(_FIELD_BY_NAME[key], v, f"axes.{key}[{i}]", where, key)
+                for i, v in enumerate(values)
+            )
+            if len(set(checked)) != len(checked):
+                raise ValueError(where.message(f"axes.{key}", key, f"repeated values {values!r}"))
+            axes[key] = checked
+        for key, value in fixed_in.items():
+            if key not in _FIELD_BY_NAME:
+                raise ValueError(where.message(f"fixed.{key}", key, "unknown key", names))
+            if key in axes:
+                raise ValueError(
+                    where.message(f"fixed.{key}", key, "is both fixed and an axis; choose one")
+                )
+            fixed[key] = _check_value(_FIELD_BY_NAME[key], value, f"fixed.{key}", where, key)
+        missing = [f.name for f in FIELDS if f.required and f.name not in fixed and f.name not in axes]
+        if missing:
+            raise ValueError(
+                f"spec: missing required field(s) {', '.join(missing)} "
+                "(give each in [fixed] or as a list in [axes])"
+            )
+        execution = _execution(spec.get("execution", {}), where)
+        return cls(fixed=fixed, axes=axes, name=name, execution=execution)
+
+    @property
+    def size(self) -> int:
+        """Number of runs in the grid."""
+        return math.prod(len(v) for v in self.axes.values())
+
+    def runs(self) -> list[RunConfig]:
+        """Expand the grid (row-major over the axes in their given order) into resolved runs."""
+        names = list(self.axes)
+        out = []
+        for combo in itertools.product(*(self.axes[n] for n in names)):
+            values = {f.name: f.default for f in FIELDS if not f.required}
+            values.update(self.fixed)
+            values.update(zip(names, combo, strict=True))
+            if values["record_every"] == 0:
+                values["record_every"] = max(1, values["steps"] // 100)
+            out.append(RunConfig(**values))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as a JSON/TOML-compatible dict (``from_dict(to_dict())`` round-trips)."""
+        return {
+            "name": self.name,
+            "axes": {k: list(v) for k, v in self.axes.items()},
+            "fixed": dict(self.fixed),
+            "execution": dataclasses.asdict(self.execution),
+        }
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a TOML sweep file. Syntax errors name the line (from tomllib); other
+    errors name the key and, when it can be found, its line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"config: cannot read {path}: {err.strerror}") from err
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: malformed TOML: {err}") from err
+    try:
+        return SweepSpec.from_dict(data, source=text)
+    except (ValueError, TypeError) as err:
+        raise type(err)(f"{path}: {err}") from err
+
+
+def group_runs(runs: Iterable[RunConfig]) -> dict[tuple[Any, ...], list[RunConfig]]:
+    """Group runs that can share one batched engine call (equal :meth:`RunConfig.group`),
+    keeping the first-seen order of groups and of runs inside each group."""
+    groups: dict[tuple[Any, ...], list[RunConfig]] = {}
+    for run in runs:
+        groups.setdefault(run.group(), []).append(run)
+    return groups
+
+
+@dataclass(frozen=True)
+class Task:
+    """A unit of work: runs of one group, trained by one batched call, stored in one part file."""
+
+    runs: tuple[RunConfig, ...]
+
+    @property
+    def task_id(self) -> str:
+        """Hash of the task's sorted run keys: names its part file."""
+        keys = ",".join(sorted(r.key for r in self.runs))
+        return hashlib.sha256(keys.encode()).hexdigest()[:16]
+
+    def flops(self) -> float:
+        return sum(r.flops() for r in self.runs)
+
+    def network_steps(self) -> int:
+        return sum(r.steps for r in self.runs)
+
+
+def make_tasks(
+    runs: Iterable[RunConfig],
+    options: ExecutionOptions | None = None,
+    *,
+    min_networks: int = 1,
+) -> list[Task]:
+    """Group ``runs`` and cut every group into tasks.
+
+    A group becomes as few equal-sized tasks as keep each under ``options.task_flops`` flops and
+    ``options.max_networks`` networks, but a task gets at least ``min_networks`` networks (when
+    the group has them) and its size is rounded up to a multiple of ``min_networks``: the engine
+    trains each network on one thread, so a task on T threads needs ≥ T networks to use them all.
+    """
+    options = options or ExecutionOptions()
+    if min_networks < 1:
+        raise ValueError(f"min_networks: must be at least 1, got {min_networks}")
+    tasks: list[Task] = []
+    for members in group_runs(runs).values():
+        per_network = members[0].flops()
+        by_flops = math.ceil(len(members) * per_network / options.task_flops)
+        by_count = math.ceil(len(members) / options.max_networks)
+        count = max(1, min(len(members), max(by_flops, by_count)))
+        size = math.ceil(len(members) / count)
+        size = min(len(members), math.ceil(size / min_networks) * min_networks)
+        tasks.extend(Task(tuple(members[i : i + size])) for i in range(0, len(members), size))
+    return tasks
+
+
+# --- validation helpers ---------------------------------------------------------------------
+
+_TOP_LEVEL = ("name", "axes", "fixed", "execution")
+
+
+class _Locator:
+    """Finds the line of a key in the TOML source (best effort) to prefix error messages."""
+
+    def __init__(self, source: str | None) -> None:
+        self.lines = source.splitlines() if source else []
+
+    def line_of(self, key: str) -> int | None:
+        pattern = re.compile(rf"^\s*(\[\s*)?[\"']?{re.escape(key)}[\"']?\s*(=|\])")
+        for number, line in enumerate(self.lines, start=1):
+            if pattern.match(line):
+                return number
+        return None
+
+    def message(
+        self, path: str, key: str, problem: str, known: Sequence[str] | None = None
+    ) -> str:
+        line = self.line_of(key)
+        text = f"line {line}: {path}: {problem}" if line is not None else f"{path}: {problem}"
+        if known is not None:
+            close = difflib.get_close_matches(key, known, n=1)
+            text += f" (did you mean {close[0]!r}?)" if close else ""
+            text += f"; known keys: {', '.join(known)}"
+        return text
+
+
+def _table(spec: Mapping[str, Any], name: str, where: _Locator) -> Mapping[str, Any]:
+    value = spec.get(name, {})
+    if not isinstance(value, Mapping):
+        raise TypeError(where.message(name, name, f"expected a table, got {value!r}"))
+    return value
+
+
+def _check_value(field: FieldSpec, value: Any, path: str, where: _Locator, key: str) -> Any:
+    """Validate and normalise one value (ints stay ints, reals become floats)."""
+
+    def fail(problem: str, error: type[Exception] = ValueError) -> Exception:
+        return error(where.message(path, key, problem))
+
+    if field.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise fail(f"expected an integer, got {type(value).__name__} {value!r}", TypeError)
+        value = int(value)
+    elif field.kind in ("float", "optional_float"):
+        if value is None and field.kind == "optional_float":
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise fail(f"expected a number, got {type(value).__name__} {value!r}", TypeError)
+        value = float(value)
+        if not math.isfinite(value):
+            raise fail(f"must be finite, got {value}")
+    else:
+        choices = _choices(field)
+        if not isinstance(value, str):
+            raise fail(f"expected one of {choices}, got {type(value).__name__} {value!r}", TypeError)
+        if value not in choices:
+            raise fail(f"expected one of {choices}, got {value!r}")
+        return value
+    if field.minimum is not None:
+        too_small = value <= field.minimum if field.exclusive_minimum else value < field.minimum
+        if too_small:
+            bound = "greater than" if field.exclusive_minimum else "at least"
+            raise fail(f"must be {bound} {field.minimum:g}, got {value}")
+    return value
+
+
+def _choices(field: FieldSpec) -> list[str]:
+    """Allowed values of a choice field; ``init`` and ``data`` come from the live registries in
+    :mod:`deeplinear.sweep.recipes`, so presets can register new schemes and data sets."""
+    from . import recipes
+
+    if field.name == "init":
+        return sorted(recipes.INITIALISERS)
+    if field.name == "data":
+        return sorted(recipes.DATA_RECIPES)
+    return list(field.choices)
+
+
+def _execution(value: Any, where: _Locator) -> ExecutionOptions:
+    if not isinstance(value, Mapping):
+        raise TypeError(where.message("execution", "execution", f"expected a table, got {value!r}"))
+    known = [f.name for f in dataclasses.fields(ExecutionOptions)]
+    for key in value:
+        if key not in known:
+            raise ValueError(where.message(f"execution.{key}", key, "unknown key", known))
+    task_flops = value.get("task_flops", ExecutionOptions.task_flops)
+    max_networks = value.get("max_networks", ExecutionOptions.max_networks)
+    if isinstance(task_flops, bool) or not isinstance(task_flops, numbers.Real):
+        raise TypeError(where.message("execution.task_flops", "task_flops", "expected a number"))
+    if not (math.isfinite(task_flops) and task_flops > 0):
+        raise ValueError(
+            where.message("execution.task_flops", "task_flops", f"must be > 0, got {task_flops}")
+        )
+    if isinstance(max_networks, bool) or not isinstance(max_networks, numbers.Integral):
+        raise TypeError(
+            where.message("execution.max_networks", "max_networks", "expected an integer")
+        )
+    if max_networks < 1:
+        raise ValueError(
+            where.message(
+                "execution.max_networks", "max_networks", f"must be at least 1, got {max_networks}"
+            )
+        )
+    return ExecutionOptions(task_flops=float(task_flops), max_networks=int(max_networks))
