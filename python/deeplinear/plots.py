@@ -221,6 +221,8 @@ def steps_to_tol(
     the legend).
     """
     plt = _pyplot()
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
     hues = sorted(frame[hue].unique()) if hue else [None]
     markers = "osD^v<>"
@@ -234,6 +236,10 @@ def steps_to_tol(
         ax.plot(grouped.index, grouped.to_numpy(), marker=markers[i % len(markers)], label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers (50, not 5×10¹) at 1-2-5 ticks
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
