@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from sweep_helpers import assert_same_results
 
 from deeplinear.sweep import SweepSpec, load, run_sweep, store
+from sweep_helpers import assert_same_results
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 

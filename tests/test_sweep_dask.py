@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sweep_helpers import assert_same_results, small_spec
 
 from deeplinear.cli import main
 from deeplinear.sweep import load, run_sweep
+from sweep_helpers import assert_same_results, small_spec
 
 distributed = pytest.importorskip("distributed")
 

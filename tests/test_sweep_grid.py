@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sweep_helpers import small_spec
 
 from deeplinear.cli import main
 from deeplinear.sweep import ExecutionOptions, SweepSpec, load_spec, make_tasks, run_key
 from deeplinear.sweep.grid import FIELDS, RunConfig, group_runs
+from sweep_helpers import small_spec
 
 # --- expansion -------------------------------------------------------------------------------
 
@@ -82,7 +82,9 @@ def test_key_is_a_pinned_stable_hash():
 def test_changing_any_numeric_field_changes_the_key(field):
     base = _config(tol=1e-3)
     value = getattr(base, field)
-    changed = dataclasses.replace(base, **{field: value + 1 if isinstance(value, int) else value * 2 + 1})
+    changed = dataclasses.replace(
+        base, **{field: value + 1 if isinstance(value, int) else value * 2 + 1}
+    )
     assert changed.key != base.key
 
 
@@ -167,12 +169,20 @@ def test_run_config_fields_match_the_field_table():
         (lambda s: s["fixed"].update(steps="10"), TypeError, "fixed.steps: expected an integer"),
         (lambda s: s["fixed"].update(lr=True), TypeError, "fixed.lr: expected a number"),
         (lambda s: s["axes"].update(width=[]), ValueError, "axes.width: empty axis"),
-        (lambda s: s["axes"].update(width=[4, -3]), ValueError, "axes.width[1]: must be at least 1"),
+        (
+            lambda s: s["axes"].update(width=[4, -3]),
+            ValueError,
+            "axes.width[1]: must be at least 1",
+        ),
         (lambda s: s["axes"].update(width=8), TypeError, "axes.width: expected a list"),
         (lambda s: s["axes"].update(init=["he"]), ValueError, "axes.init[0]: expected one of"),
         (lambda s: s["fixed"].update(lr=0.0), ValueError, "fixed.lr: must be greater than 0"),
         (lambda s: s["fixed"].update(lr=float("nan")), ValueError, "fixed.lr: must be finite"),
-        (lambda s: s["fixed"].update(depth=3), ValueError, "fixed.depth: is both fixed and an axis"),
+        (
+            lambda s: s["fixed"].update(depth=3),
+            ValueError,
+            "fixed.depth: is both fixed and an axis",
+        ),
         (lambda s: s["fixed"].pop("d_x"), ValueError, "missing required field(s) d_x"),
         (lambda s: s["axes"].update(seed=[1, 1]), ValueError, "axes.seed: repeated values"),
         (lambda s: s.update(execution={"task_flops": -1}), ValueError, "execution.task_flops"),
@@ -219,9 +229,17 @@ def test_toml_round_trip(tmp_path):
     ("text", "error", "needles"),
     [
         (GOOD_TOML.replace("steps = 10", "stepz = 10"), ValueError, ["line 12", "fixed.stepz"]),
-        (GOOD_TOML.replace("width = [5]", "width = [5, -2]"), ValueError, ["line 5", "axes.width[1]"]),
+        (
+            GOOD_TOML.replace("width = [5]", "width = [5, -2]"),
+            ValueError,
+            ["line 5", "axes.width[1]"],
+        ),
         (GOOD_TOML.replace("width = [5]", "width = []"), ValueError, ["line 5", "empty axis"]),
-        (GOOD_TOML.replace("n = 3", 'n = "3"'), TypeError, ["line 10", "fixed.n: expected an integer"]),
+        (
+            GOOD_TOML.replace("n = 3", 'n = "3"'),
+            TypeError,
+            ["line 10", "fixed.n: expected an integer"],
+        ),
         (GOOD_TOML.replace("d_y = 2", "d_y = = 2"), ValueError, ["malformed TOML", "line 11"]),
         (GOOD_TOML.replace("[fixed]", "[fixed"), ValueError, ["malformed TOML", "line 8"]),
     ],

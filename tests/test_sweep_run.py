@@ -7,11 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
-from sweep_helpers import assert_same_results, small_spec
 
 import deeplinear as dl
-from deeplinear.sweep import SweepSpec, load, run_sweep
-from deeplinear.sweep import recipes, store
+from deeplinear.sweep import SweepSpec, load, recipes, run_sweep, store
+from sweep_helpers import assert_same_results, small_spec
 
 
 def _direct(run):

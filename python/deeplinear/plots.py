@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -116,8 +116,7 @@ def heatmap(
     high = vmax if vmax is not None else (float(finite.max()) if finite.size else 0.0)
     if high <= low:
         high = low + 1.0
-    cmap = plt.get_cmap("viridis_r").copy()
-    cmap.set_bad("#9e9e9e")
+    cmap = plt.get_cmap("viridis_r").with_extremes(bad="#9e9e9e")
     annotate = len(xs) * len(ys) <= 144 if annotate is None else annotate
     width = 1.6 + 0.55 * max(len(xs), 6)
     fig, axes = plt.subplots(
@@ -160,7 +159,7 @@ def heatmap(
     fig.colorbar(image, ax=axes[0].tolist(), label=label or f"{agg} {value}", shrink=0.9)
     if title:
         fig.suptitle(title)
-    return fig
+    return cast("Figure", fig)
 
 
 def loss_curves(
@@ -178,7 +177,11 @@ def loss_curves(
     hues = sorted(frame[hue].unique())
     colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, max(len(hues), 2)))
     fig, axes = plt.subplots(
-        1, len(facets), figsize=(5.2 * len(facets), 4), squeeze=False, constrained_layout=True,
+        1,
+        len(facets),
+        figsize=(5.2 * len(facets), 4),
+        squeeze=False,
+        constrained_layout=True,
         sharey=True,
     )
     for ax, f in zip(axes[0], facets, strict=True):
@@ -203,7 +206,7 @@ def loss_curves(
     axes[0][-1].legend(fontsize=8, loc="best")
     if title:
         fig.suptitle(title)
-    return fig
+    return cast("Figure", fig)
 
 
 def steps_to_tol(
@@ -246,7 +249,7 @@ def steps_to_tol(
     ax.legend(title=hue, fontsize=8)
     if title:
         ax.set_title(title)
-    return fig
+    return cast("Figure", fig)
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:

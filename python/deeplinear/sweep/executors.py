@@ -121,7 +121,7 @@ def resolve_executor(
             raise ValueError(
                 "scheduler: Dask is not installed; pip install 'deeplinear[dask]'"
             ) from err
-        client = Client(executor)
+        client = Client(executor)  # type: ignore[no-untyped-call]
         plan = _dask_plan(client, threads)
         plan.close = client.close
         return plan

@@ -89,9 +89,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("depth", "int", _REQUIRED, "number of weight matrices L", minimum=1),
     FieldSpec("width", "int", _REQUIRED, "hidden width m (all hidden layers)", minimum=1),
     FieldSpec("init", "choice", _REQUIRED, "initialisation scheme (see recipes.INITIALISERS)"),
-    FieldSpec(
-        "init_scale", "float", 1.0, "std (gaussian) or gain (orthogonal)", minimum=0.0
-    ),
+    FieldSpec("init_scale", "float", 1.0, "std (gaussian) or gain (orthogonal)", minimum=0.0),
     FieldSpec("seed", "int", 0, "weight seed of the network", minimum=0),
     FieldSpec("steps", "int", _REQUIRED, "gradient-descent steps", minimum=0),
     FieldSpec(
@@ -102,10 +100,18 @@ FIELDS: tuple[FieldSpec, ...] = (
         minimum=0.0,
         exclusive_minimum=True,
     ),
-    FieldSpec("lr_rule", "choice", "constant", "constant: η = lr; hu2020: η = lr·d_y/(L‖X‖₂²)",
-              choices=LR_RULES),
     FieldSpec(
-        "alpha_rule", "choice", "constant", "constant: α = alpha; fanout: α = (∏ d_j)^-1/2",
+        "lr_rule",
+        "choice",
+        "constant",
+        "constant: η = lr; hu2020: η = lr·d_y/(L‖X‖₂²)",
+        choices=LR_RULES,
+    ),
+    FieldSpec(
+        "alpha_rule",
+        "choice",
+        "constant",
+        "constant: α = alpha; fanout: α = (∏ d_j)^-1/2",
         choices=ALPHA_RULES,
     ),
     FieldSpec("alpha", "float", 1.0, "output scale α when alpha_rule = constant"),
@@ -191,7 +197,7 @@ class RunConfig:
         """Approximate floating-point operations to train this network (forward, gradient and
         backward products: about 6·d_j·d_{j+1}·n per layer per step)."""
         dims = self.dims
-        per_step = sum(6.0 * a * b * self.n for a, b in zip(dims[:-1], dims[1:], strict=False))
+        per_step = sum(6.0 * a * b * self.n for a, b in itertools.pairwise(dims))
         return per_step * max(self.steps, 1)
 
 
@@ -248,7 +254,9 @@ class SweepSpec:
             raise ValueError(where.message(key, key, "unknown top-level key", _TOP_LEVEL))
         name = spec.get("name", "sweep")
         if not isinstance(name, str) or not name:
-            raise TypeError(where.message("name", "name", f"expected a non-empty string, got {name!r}"))
+            raise TypeError(
+                where.message("name", "name", f"expected a non-empty string, got {name!r}")
+            )
         axes_in = _table(spec, "axes", where)
         fixed_in = _table(spec, "fixed", where)
         names = tuple(f.name for f in FIELDS)
@@ -259,9 +267,7 @@ class SweepSpec:
                 raise ValueError(where.message(f"axes.{key}", key, "unknown key", names))
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
                 raise TypeError(
-                    where.message(
-                        f"axes.{key}", key, f"expected a list of values, got {values!r}"
-                    )
+                    where.message(f"axes.{key}", key, f"expected a list of values, got {values!r}")
                 )
             if len(values) == 0:
                 raise ValueError(where.message(f"axes.{key}", key, "empty axis (no values)"))
@@ -280,7 +286,9 @@ class SweepSpec:
                     where.message(f"fixed.{key}", key, "is both fixed and an axis; choose one")
                 )
             fixed[key] = _check_value(_FIELD_BY_NAME[key], value, f"fixed.{key}", where, key)
-        missing = [f.name for f in FIELDS if f.required and f.name not in fixed and f.name not in axes]
+        missing = [
+            f.name for f in FIELDS if f.required and f.name not in fixed and f.name not in axes
+        ]
         if missing:
             raise ValueError(
                 f"spec: missing required field(s) {', '.join(missing)} "
@@ -413,9 +421,7 @@ class _Locator:
                 return number
         return None
 
-    def message(
-        self, path: str, key: str, problem: str, known: Sequence[str] | None = None
-    ) -> str:
+    def message(self, path: str, key: str, problem: str, known: Sequence[str] | None = None) -> str:
         line = self.line_of(key)
         text = f"line {line}: {path}: {problem}" if line is not None else f"{path}: {problem}"
         if known is not None:
@@ -453,7 +459,9 @@ def _check_value(field: FieldSpec, value: Any, path: str, where: _Locator, key: 
     else:
         choices = _choices(field)
         if not isinstance(value, str):
-            raise fail(f"expected one of {choices}, got {type(value).__name__} {value!r}", TypeError)
+            raise fail(
+                f"expected one of {choices}, got {type(value).__name__} {value!r}", TypeError
+            )
         if value not in choices:
             raise fail(f"expected one of {choices}, got {value!r}")
         return value
@@ -488,6 +496,7 @@ def _execution(value: Any, where: _Locator) -> ExecutionOptions:
     max_networks = value.get("max_networks", ExecutionOptions.max_networks)
     if isinstance(task_flops, bool) or not isinstance(task_flops, numbers.Real):
         raise TypeError(where.message("execution.task_flops", "task_flops", "expected a number"))
+    task_flops = float(task_flops)
     if not (math.isfinite(task_flops) and task_flops > 0):
         raise ValueError(
             where.message("execution.task_flops", "task_flops", f"must be > 0, got {task_flops}")
@@ -496,10 +505,10 @@ def _execution(value: Any, where: _Locator) -> ExecutionOptions:
         raise TypeError(
             where.message("execution.max_networks", "max_networks", "expected an integer")
         )
-    if max_networks < 1:
+    if int(max_networks) < 1:
         raise ValueError(
             where.message(
                 "execution.max_networks", "max_networks", f"must be at least 1, got {max_networks}"
             )
         )
-    return ExecutionOptions(task_flops=float(task_flops), max_networks=int(max_networks))
+    return ExecutionOptions(task_flops=task_flops, max_networks=int(max_networks))

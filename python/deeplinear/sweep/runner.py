@@ -175,7 +175,9 @@ def run_sweep(
     store.write_json(out / store.SPEC_FILE, spec.to_dict())
     pending = [r for r in runs if r.key not in done]
     tasks = make_tasks(pending, spec.execution, min_networks=plan.threads or 1)
-    summary = SweepSummary(total=len(runs), skipped=len(runs) - len(pending), where=plan.description)
+    summary = SweepSummary(
+        total=len(runs), skipped=len(runs) - len(pending), where=plan.description
+    )
     try:
         _drive(tasks, plan.executor, plan.threads, plan.max_in_flight, out, summary, progress)
     finally:

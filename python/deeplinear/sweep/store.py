@@ -197,10 +197,7 @@ def load(directory: str | Path, *, curves: bool = True) -> pd.DataFrame:
     target = schema()
     columns = [name for name in target.names if curves or name != "loss_curve"]
     tables = [pq.read_table(p, columns=columns, schema=target) for p in part_paths(path)]
-    if tables:
-        table = pa.concat_tables(tables)
-    else:
-        table = target.empty_table().select(columns)
+    table = pa.concat_tables(tables) if tables else target.empty_table().select(columns)
     frame = table.to_pandas()
     frame = frame.drop_duplicates(subset="key", keep="first")
     return frame.sort_values("key", kind="stable").reset_index(drop=True)

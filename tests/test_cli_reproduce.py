@@ -1,0 +1,131 @@
+"""The deeplinear CLI, the plots, and the hu2020 preset (quick size, run end to end)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deeplinear import plots
+from deeplinear.cli import main
+from deeplinear.experiments import STUDIES, hu2020, reproduce
+from deeplinear.sweep import load, run_sweep
+from sweep_helpers import small_spec
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 5000 and path.read_bytes()[:8] == PNG_MAGIC
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["reproduce"], ["plot"], ["bench"]])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    assert "usage: deeplinear" in capsys.readouterr().out
+
+
+def test_console_script_entry_point():
+    out = subprocess.run(
+        [sys.executable, "-m", "deeplinear.cli", "reproduce", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--quick" in out.stdout and "--full" in out.stdout and "hu2020" in out.stdout
+
+
+def test_unknown_study_and_bad_arguments(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["reproduce", "nope", "--out", str(tmp_path)])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["run", "x.toml", "--out", str(tmp_path), "--workers", "0"])
+    assert "positive integer" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown study"):
+        reproduce("nope", tmp_path)
+
+
+def test_plot_command_writes_non_empty_pngs(tmp_path, capsys):
+    spec = small_spec(tol=0.5)
+    run_sweep(spec, tmp_path, progress=False)
+    assert main(["plot", str(tmp_path)]) == 0
+    written = capsys.readouterr().out
+    names = {"heatmap.png", "loss_curves.png", "steps_to_tol.png"}
+    assert {p.name for p in (tmp_path / "figures").iterdir()} == names
+    for name in names:
+        assert f"figures/{name}" in written
+        assert _is_png(tmp_path / "figures" / name)
+
+
+def test_plot_of_an_empty_store_is_an_error(tmp_path, capsys):
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "no finished runs" in capsys.readouterr().err
+
+
+def test_log10_ratio_and_steps_to_ratio_read_the_curves(tmp_path):
+    run_sweep(small_spec(), tmp_path, progress=False)
+    frame = load(tmp_path)
+    at_end = plots.log10_ratio_at(frame)
+    assert (at_end - frame["log10_rel_loss"]).abs().max() < 1e-12
+    at_zero = plots.log10_ratio_at(frame, 0)
+    assert (at_zero == 0).all()
+    reach = plots.steps_to_ratio(frame, 1.0)
+    assert (reach == 0).all()
+    never = plots.steps_to_ratio(frame, 0.0)
+    assert never.isna().all()
+
+
+def test_hu2020_full_is_the_papers_grid():
+    spec = hu2020.spec("full")
+    fixed = spec.fixed
+    assert (fixed["d_x"], fixed["n"], fixed["d_y"], fixed["steps"]) == (1024, 16, 10, 10_000)
+    assert spec.axes["width"][0] == 10 and spec.axes["width"][-1] == 1000
+    assert spec.axes["depth"][0] == 1 and spec.axes["depth"][-1] == 700
+    assert set(spec.axes["init"]) == {"gaussian", "orthogonal"}
+    assert hu2020.FULL.report_steps == (1_000, 10_000)
+    assert "hu2020" in STUDIES
+
+
+def _boundary_table(report: str, step: int) -> dict[int, tuple[int | None, int | None]]:
+    """Parse the 'Smallest trainable width at t = step' table of report.md."""
+    section = report.split(f"## Smallest trainable width at t = {step}")[1].split("## ")[0]
+    rows = {}
+    for line in section.splitlines():
+        match = re.match(r"\|\s*(\d+)\s*\|\s*(\S+)\s*\|\s*(\S+)\s*\|", line)
+        if match:
+            depth, g, o = match.groups()
+            rows[int(depth)] = tuple(None if v == "none" else int(v) for v in (g, o))
+    return rows
+
+
+def test_reproduce_hu2020_quick_shows_both_boundaries(tmp_path, capsys):
+    """The quick preset end to end (about a minute on 2 cores): the report's smallest
+    trainable width grows with depth for Gaussian init and stays flat for orthogonal."""
+    out = tmp_path / "hu2020"
+    assert main(["reproduce", "hu2020", "--quick", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "failures 0" in printed and "wrote" in printed
+    report = (out / "report.md").read_text()
+    for figure in ("heatmap_t100.png", "heatmap_t1000.png", "loss_curves.png", "steps_to_1e-3.png"):
+        assert f"figures/{figure}" in report
+        assert _is_png(out / "figures" / figure)
+    table = _boundary_table(report, 1000)
+    depths = sorted(table)
+    assert depths == list(hu2020.QUICK.depths)
+    gaussian = [table[d][0] or 10**9 for d in depths]
+    orthogonal = [table[d][1] for d in depths]
+    assert all(a <= b for a, b in zip(gaussian, gaussian[1:]))
+    assert gaussian[-1] > gaussian[0]  # grows with depth
+    assert len(set(orthogonal)) == 1 and orthogonal[0] is not None  # flat
+    assert orthogonal[0] < gaussian[-1]
+    assert "gaussian**: the smallest trainable width grows with depth" in report
+    assert "orthogonal**: the smallest trainable width is the same at every depth" in report
+    # Rerunning resumes: nothing is recomputed.
+    assert main(["reproduce", "hu2020", "--quick", "--out", str(out), "--no-progress"]) == 0
+    assert "runs 0 done + 294 already stored / 252" in capsys.readouterr().out
