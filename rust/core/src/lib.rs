@@ -9,6 +9,7 @@ pub mod error;
 pub mod haar;
 pub mod init;
 pub mod linalg;
+pub mod metrics;
 pub mod parallel;
 pub mod rng;
 pub mod scalar;
