@@ -60,6 +60,7 @@ pub struct SingularValues<T: Real> {
     n: usize,
     s: Diag<T>,
     mem: MemBuffer,
+    scaled: Mat<T>,
 }
 
 impl<T: Real> SingularValues<T> {
@@ -77,6 +78,7 @@ impl<T: Real> SingularValues<T> {
             n,
             s: Diag::zeros(m.min(n)),
             mem: MemBuffer::new(req),
+            scaled: Mat::zeros(m, n),
         }
     }
 
@@ -88,9 +90,25 @@ impl<T: Real> SingularValues<T> {
             out.fill(f64::NAN);
             return Ok(());
         }
+        // Scale by a power of two (exact) so the largest entry is in [0.5, 1): faer's SVD
+        // overflows on entries near the top of the range (e.g. a diverging network's 1e290).
+        let max = (0..a.ncols())
+            .flat_map(|j| (0..a.nrows()).map(move |i| (i, j)))
+            .fold(0.0f64, |m, (i, j)| m.max(a[(i, j)].to_f64().abs()));
+        if max == 0.0 {
+            out.fill(0.0);
+            return Ok(());
+        }
+        let factor = 2f64.powi(max.log2().floor() as i32 + 1);
+        let inv = T::from_f64(1.0 / factor);
+        for j in 0..a.ncols() {
+            for i in 0..a.nrows() {
+                self.scaled[(i, j)] = a[(i, j)] * inv;
+            }
+        }
         // Sequential on purpose: callers parallelise across networks.
         svd(
-            a,
+            self.scaled.as_ref(),
             self.s.as_mut(),
             None,
             None,
@@ -102,7 +120,7 @@ impl<T: Real> SingularValues<T> {
             what: format!("SVD of a {}x{} matrix", self.m, self.n),
         })?;
         for (o, s) in out.iter_mut().zip(self.s.column_vector().iter()) {
-            *o = s.to_f64() * scale.abs();
+            *o = s.to_f64() * factor * scale.abs();
         }
         Ok(())
     }
