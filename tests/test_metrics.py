@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 import deeplinear as dl
 from deeplinear import metrics
-from deeplinear.reference import metrics as ref
 from deeplinear.reference import gradients as ref_gradients
-from helpers import random_weights, raises_clean
+from deeplinear.reference import metrics as ref
+from helpers import raises_clean, random_weights
 
 ACTIVATIONS = ["linear", "tanh", "relu", "erf"]
 
@@ -110,9 +110,13 @@ def test_network_functions_match_reference(problem, activation, with_biases, par
     dims, w, X, rng = problem
     batch = w[0].shape[0]
     biases = [rng.standard_normal((batch, d)) * 0.3 for d in dims[1:]] if with_biases else None
-    kw = dict(
-        alpha=0.8, activation=activation, biases=biases, parameterization=param, sigma_w=1.3
-    )
+    kw = {
+        "alpha": 0.8,
+        "activation": activation,
+        "biases": biases,
+        "parameterization": param,
+        "sigma_w": 1.3,
+    }
     tol = _tol(dims, 1e-9)
     assert_close(
         metrics.jacobian_singular_values(w, X, **kw),
@@ -141,7 +145,7 @@ def test_per_network_data_and_float32() -> None:
     dims = [3, 4, 2]
     w = random_weights(rng, dims, 2)
     X = rng.standard_normal((2, 3, 5))  # per-network inputs
-    kw = dict(activation="tanh")
+    kw = {"activation": "tanh"}
     assert_close(metrics.ntk(w, X, **kw), ref.ntk(w, X, **kw), 1e-10)
     w32 = [x.astype(np.float32) for x in w]
     got = metrics.jacobian_singular_values(w32, X.astype(np.float32), **kw)
@@ -314,7 +318,11 @@ X0 = np.ones((3, 2))
         (lambda: metrics.singular_values(W, alpha=math.inf), ValueError, "alpha"),
         (lambda: metrics.singular_values(W, alpha="1"), TypeError, "alpha"),
         (lambda: metrics.singular_values([W[0].astype(np.int64)]), TypeError, r"weights\[0\]"),
-        (lambda: metrics.singular_values([W[0], W[1].astype(np.float32)]), TypeError, r"weights\[1\]"),
+        (
+            lambda: metrics.singular_values([W[0], W[1].astype(np.float32)]),
+            TypeError,
+            r"weights\[1\]",
+        ),
         (lambda: metrics.partial_product_singular_values(W, 0, 2), ValueError, "j"),
         (lambda: metrics.partial_product_singular_values(W, 1, 0), ValueError, "i"),
         (lambda: metrics.partial_product_singular_values(W, 0.5, 1), TypeError, "i"),
@@ -326,10 +334,24 @@ X0 = np.ones((3, 2))
         (lambda: metrics.ntk(W, X0, activation="sigmoid"), ValueError, "activation"),
         (lambda: metrics.ntk(W, X0, activation=3), TypeError, "activation"),
         (lambda: metrics.ntk(W, X0, parameterization="mup"), ValueError, "parameterization"),
-        (lambda: metrics.ntk(W, X0, sigma_w=math.nan, parameterization="ntk"), ValueError, "sigma_w"),
+        (
+            lambda: metrics.ntk(W, X0, sigma_w=math.nan, parameterization="ntk"),
+            ValueError,
+            "sigma_w",
+        ),
         (lambda: metrics.ntk(W, X0, biases=[np.ones((2, 4))]), ValueError, "biases"),
-        (lambda: metrics.ntk(W, X0, biases=[np.ones((2, 4)), np.ones((2, 3))]), ValueError, r"biases\[1\]"),
-        (lambda: metrics.ntk_relative_change(W, W, X0, biases0=[np.ones((2, 4)), np.ones((2, 2))]), ValueError, "biases1"),
+        (
+            lambda: metrics.ntk(W, X0, biases=[np.ones((2, 4)), np.ones((2, 3))]),
+            ValueError,
+            r"biases\[1\]",
+        ),
+        (
+            lambda: metrics.ntk_relative_change(
+                W, W, X0, biases0=[np.ones((2, 4)), np.ones((2, 2))]
+            ),
+            ValueError,
+            "biases1",
+        ),
         (lambda: metrics.fisher_max_eigenvalue(W, X0, method="power"), ValueError, "method"),
         (lambda: metrics.fisher_max_eigenvalue(W, X0, threads=0), ValueError, "threads"),
     ],

@@ -8,7 +8,7 @@ import pytest
 import deeplinear as dl
 from deeplinear import metrics
 from deeplinear import reference as ref
-from helpers import assert_results_identical, random_weights, raises_clean, stable_lr
+from helpers import assert_results_identical, raises_clean, random_weights, stable_lr
 
 ALL = ["loss", "balancedness", "balancedness_per_layer", "singular_values", "grad_norms"]
 
@@ -56,7 +56,9 @@ def test_records_equal_metrics_on_saved_weights(dims, identity) -> None:
         for name, value in want.items():
             _close(res.records[name][:, col], value, 1e-10, f"{name}[:, {col}]")
         # ... and by the NumPy reference.
-        _close(res.records["singular_values"][:, col], ref.metrics.singular_values(current, 0.9), 1e-10)
+        _close(
+            res.records["singular_values"][:, col], ref.metrics.singular_values(current, 0.9), 1e-10
+        )
         _close(res.records["balancedness"][:, col], ref.metrics.balancedness(current), 1e-10)
         current = dl.train(current, X, Y, lr=lr, steps=k, alpha=0.9).weights
     assert np.array_equal(res.records["loss"], res.loss)
@@ -79,7 +81,7 @@ def test_records_match_the_reference_with_early_stops() -> None:
     lrs = np.array([lr[0], 50 * lr[1], lr[2]])  # network 1 diverges
     curve = dl.train(w, X, Y, lr=lrs, steps=60, alpha=0.9).loss
     tol = float(np.sqrt(curve[0, 30] * curve[0, 31]))  # network 0 stops at step 31
-    kw = dict(lr=lrs, steps=60, alpha=0.9, tol=tol, record=ALL, record_every=7)
+    kw = {"lr": lrs, "steps": 60, "alpha": 0.9, "tol": tol, "record": ALL, "record_every": 7}
     got = dl.train(w, X, Y, **kw)
     want = ref.train(w, X, Y, **kw)
     assert got.diverged[1] and not got.diverged[0]
@@ -94,7 +96,9 @@ def test_records_match_the_reference_with_early_stops() -> None:
         _close(a[1, :1], b[1, :1], 1e-9, name)
         assert np.array_equal(a[1, -1], a[1, -2], equal_nan=True), name  # frozen
     stop = got.steps_to_tol[0] // 7 + 1
-    assert (got.records["singular_values"][0, stop:] == got.records["singular_values"][0, stop]).all()
+    assert (
+        got.records["singular_values"][0, stop:] == got.records["singular_values"][0, stop]
+    ).all()
 
 
 def test_record_arguments_are_checked() -> None:
@@ -160,8 +164,14 @@ def test_stiefel_matches_numpy_reference(dims) -> None:
     w = dl.init.orthogonal(dims, batch=2, seed=2)
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((dims[0], 5)), rng.standard_normal((dims[-1], 5))
-    kw = dict(lr=0.01, steps=30, alpha=dl.fanout_alpha(dims), manifold="stiefel",
-              record=["loss", "grad_norms"], record_every=5)
+    kw = {
+        "lr": 0.01,
+        "steps": 30,
+        "alpha": dl.fanout_alpha(dims),
+        "manifold": "stiefel",
+        "record": ["loss", "grad_norms"],
+        "record_every": 5,
+    }
     got, want = dl.train(w, X, Y, **kw), ref.train(w, X, Y, **kw)
     for a, b in zip(got.weights, want.weights):
         _close(a, b, 1e-10, "weights")

@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 
-def _biases(name: str, biases: Sequence[np.ndarray] | None, dtype: np.dtype) -> list[np.ndarray] | None:
+def _biases(
+    name: str, biases: Sequence[np.ndarray] | None, dtype: np.dtype
+) -> list[np.ndarray] | None:
     return None if biases is None else layer_list(name, biases, dtype)
 
 
@@ -118,7 +120,8 @@ def balancedness(
         return gaps
     if gaps.shape[1] == 0:
         return np.zeros(gaps.shape[0])
-    return gaps.max(axis=1)
+    out: np.ndarray = gaps.max(axis=1)
+    return out
 
 
 def deficiency_margin(

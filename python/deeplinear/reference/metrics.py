@@ -56,7 +56,8 @@ def _product(ws: Sequence[F64]) -> F64:
 def _svdvals(a: F64) -> F64:
     if not np.all(np.isfinite(a)):
         return np.full(min(a.shape), np.nan)
-    return np.linalg.svd(a, compute_uv=False)
+    out: F64 = np.linalg.svd(a, compute_uv=False).astype(np.float64)
+    return out
 
 
 def singular_values(
@@ -98,7 +99,8 @@ def balancedness(
             gaps[b, j] = np.linalg.norm(nxt.T @ nxt - w @ w.T)
     if per_layer:
         return gaps
-    return gaps.max(axis=1) if gaps.shape[1] else np.zeros(batch)
+    out: F64 = gaps.max(axis=1) if gaps.shape[1] else np.zeros(batch)
+    return out
 
 
 def deficiency_margin(
@@ -149,7 +151,8 @@ def _phi(activation: str, z: F64) -> F64:
         return np.tanh(z)
     if activation == "relu":
         return np.maximum(z, 0.0)
-    return _erf(z)
+    out: F64 = _erf(z)
+    return out
 
 
 def _dphi(activation: str, z: F64) -> F64:
@@ -177,7 +180,9 @@ class _Net:
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
         if parameterization not in ("standard", "ntk"):
-            raise ValueError(f"parameterization must be 'standard' or 'ntk', got {parameterization!r}")
+            raise ValueError(
+                f"parameterization must be 'standard' or 'ntk', got {parameterization!r}"
+            )
         self.ws, self.bs, self.alpha, self.act = ws, bs, alpha, activation
         self.scales = [
             1.0 if parameterization == "standard" else sigma_w / math.sqrt(w.shape[1]) for w in ws
@@ -327,7 +332,8 @@ def ntk_relative_change(
     t0 = ntk(w0, X, biases=biases0, **kw)  # type: ignore[arg-type]
     t1 = ntk(w1, X, biases=biases1, **kw)  # type: ignore[arg-type]
     with np.errstate(divide="ignore", invalid="ignore"):  # Θ0 = 0 (e.g. dead ReLUs): inf/NaN
-        return np.linalg.norm(t1 - t0, axis=(1, 2)) / np.linalg.norm(t0, axis=(1, 2))
+        out: F64 = np.linalg.norm(t1 - t0, axis=(1, 2)) / np.linalg.norm(t0, axis=(1, 2))
+    return out
 
 
 def fisher_max_eigenvalue(

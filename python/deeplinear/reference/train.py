@@ -12,6 +12,7 @@ import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -328,21 +329,21 @@ def train(
                 loss_t = _loss_of(e)
                 if t % every == 0:
                     loss_rec[b, t // every] = loss_t
-                    hooks.record(b, t // every, ws, lambda: _backward(ws, hs, e, a))
+                    hooks.record(b, t // every, ws, partial(_backward, ws, hs, e, a))
                 if not math.isfinite(loss_t):
                     diverged[b] = True
-                    hooks.finish(b, t, ws, lambda: _backward(ws, hs, e, a))
+                    hooks.finish(b, t, ws, partial(_backward, ws, hs, e, a))
                     loss_rec[b, t // every + 1 :] = loss_t
                     final_loss[b] = loss_t
                     break
                 if tol_f is not None and loss_t <= tol_f:
-                    hooks.finish(b, t, ws, lambda: _backward(ws, hs, e, a))
+                    hooks.finish(b, t, ws, partial(_backward, ws, hs, e, a))
                     steps_to_tol[b] = t
                     loss_rec[b, t // every + 1 :] = loss_t
                     final_loss[b] = loss_t
                     break
                 if t == nsteps:
-                    hooks.finish(b, t, ws, lambda: _backward(ws, hs, e, a))
+                    hooks.finish(b, t, ws, partial(_backward, ws, hs, e, a))
                     final_loss[b] = loss_t
                     break
                 grads = _backward(ws, hs, e, a)

@@ -78,7 +78,13 @@ pub fn row_width(quantities: &[Quantity], dims: &[usize]) -> usize {
 
 /// Split the per-network rows (B × records × row_width) into one array per quantity, shaped
 /// (B, records) for scalars and (B, records, width) otherwise.
-pub fn split(quantities: &[Quantity], dims: &[usize], batch: usize, records: usize, rows: &[f64]) -> Vec<(Quantity, Batched)> {
+pub fn split(
+    quantities: &[Quantity],
+    dims: &[usize],
+    batch: usize,
+    records: usize,
+    rows: &[f64],
+) -> Vec<(Quantity, Batched)> {
     let width = row_width(quantities, dims);
     let mut offset = 0;
     quantities
@@ -151,7 +157,10 @@ impl<T: Real> Recorder<T> {
                     }
                     if q == Quantity::Balancedness {
                         // NaN-propagating max, 0 for a single layer.
-                        out[0] = self.gaps.iter().fold(0.0, |m: f64, &g| if g.is_nan() || m.is_nan() { f64::NAN } else { m.max(g) });
+                        out[0] = self.gaps.iter().fold(
+                            0.0,
+                            |m: f64, &g| if g.is_nan() || m.is_nan() { f64::NAN } else { m.max(g) },
+                        );
                     } else {
                         out.copy_from_slice(&self.gaps);
                     }

@@ -58,7 +58,9 @@ pub fn orthogonal_scale<T: Real>(arg: &str, w: &[T], d_out: usize, d_in: usize) 
             worst = worst.max((gram[(r, c)].to_f64() / s2 - target).abs());
         }
     }
-    if !(s2 > 0.0 && s2.is_finite()) || !(worst <= tol) {
+    // `worst` is NaN for non-finite weights: reject those too.
+    let acceptable = s2 > 0.0 && s2.is_finite() && worst <= tol;
+    if !acceptable {
         return Err(Error::invalid(
             arg,
             format!(
@@ -177,7 +179,11 @@ mod tests {
 
     fn orthogonality_error(w: &[f64], rows: usize, cols: usize, s: f64) -> f64 {
         let v = row_major(w, rows, cols);
-        let gram: Mat<f64> = if rows >= cols { v.transpose() * v } else { v * v.transpose() };
+        let gram: Mat<f64> = if rows >= cols {
+            v.transpose() * v
+        } else {
+            v * v.transpose()
+        };
         let k = rows.min(cols);
         let mut worst = 0.0f64;
         for r in 0..k {

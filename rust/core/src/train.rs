@@ -444,7 +444,11 @@ pub fn train<T: Real>(
                     LearningRate::Shared(v) => *v,
                     LearningRate::PerNetwork(v) => v[b],
                 };
-                let net_scales = if scales.is_empty() { &[][..] } else { &scales[b * depth..(b + 1) * depth] };
+                let net_scales = if scales.is_empty() {
+                    &[][..]
+                } else {
+                    &scales[b * depth..(b + 1) * depth]
+                };
                 let hooks = hooks::Hooks::new(&network, opts, &mut rows[..records * record_width], net_scales);
                 *outcome = Some(network.train(w, lr, opts, losses, hooks, cancel));
             });

@@ -26,12 +26,18 @@ fn array<'py, T: Element + Copy>(name: &str, a: &Bound<'py, PyAny>) -> PyResult<
     OwnedArray::copy_from(name, &a.extract::<PyReadonlyArrayDyn<'py, T>>()?)
 }
 
-fn optional_list<T: Element + Copy>(name: &str, list: Option<&Bound<'_, PyList>>) -> PyResult<Option<Vec<OwnedArray<T>>>> {
+fn optional_list<T: Element + Copy>(
+    name: &str,
+    list: Option<&Bound<'_, PyList>>,
+) -> PyResult<Option<Vec<OwnedArray<T>>>> {
     list.map(|l| owned_list(name, l)).transpose()
 }
 
 /// Run core work without the GIL and convert its result.
-fn finish<'py>(py: Python<'py>, work: impl FnOnce(&std::sync::atomic::AtomicBool) -> Result<metrics::Batched> + Send) -> Out<'py> {
+fn finish<'py>(
+    py: Python<'py>,
+    work: impl FnOnce(&std::sync::atomic::AtomicBool) -> Result<metrics::Batched> + Send,
+) -> Out<'py> {
     let out = run_interruptibly(py, work)?.map_err(to_py_err)?;
     Ok(batched_to_numpy(py, out))
 }
@@ -53,13 +59,27 @@ fn sv<'py, T: Real + Element>(py: Python<'py>, w: &Bound<'py, PyList>, alpha: f6
 /// Singular values of α·W_L⋯W_1, (B, min(d_0, d_L)).
 #[pyfunction]
 #[pyo3(signature = (weights, *, alpha, dtype, threads=None))]
-pub fn metric_singular_values<'py>(py: Python<'py>, weights: &Bound<'py, PyList>, alpha: f64, dtype: &str, threads: Option<usize>) -> Out<'py> {
+pub fn metric_singular_values<'py>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyList>,
+    alpha: f64,
+    dtype: &str,
+    threads: Option<usize>,
+) -> Out<'py> {
     dispatch!(dtype, sv(py, weights, alpha, threads))
 }
 
-fn partial<'py, T: Real + Element>(py: Python<'py>, w: &Bound<'py, PyList>, i: usize, j: usize, threads: Option<usize>) -> Out<'py> {
+fn partial<'py, T: Real + Element>(
+    py: Python<'py>,
+    w: &Bound<'py, PyList>,
+    i: usize,
+    j: usize,
+    threads: Option<usize>,
+) -> Out<'py> {
     let w = owned_list::<T>("weights", w)?;
-    finish(py, |c| metrics::partial_product_singular_values(&views(&w), i, j, threads, c))
+    finish(py, |c| {
+        metrics::partial_product_singular_values(&views(&w), i, j, threads, c)
+    })
 }
 
 /// Singular values of weights[j]⋯weights[i], (B, min(d_i, d_{j+1})).
@@ -84,13 +104,26 @@ fn balanced<'py, T: Real + Element>(py: Python<'py>, w: &Bound<'py, PyList>, thr
 /// Per-layer balancedness, (B, L−1).
 #[pyfunction]
 #[pyo3(signature = (weights, *, dtype, threads=None))]
-pub fn metric_balancedness<'py>(py: Python<'py>, weights: &Bound<'py, PyList>, dtype: &str, threads: Option<usize>) -> Out<'py> {
+pub fn metric_balancedness<'py>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyList>,
+    dtype: &str,
+    threads: Option<usize>,
+) -> Out<'py> {
     dispatch!(dtype, balanced(py, weights, threads))
 }
 
-fn margin<'py, T: Real + Element>(py: Python<'py>, w: &Bound<'py, PyList>, phi: &Bound<'py, PyAny>, alpha: f64, threads: Option<usize>) -> Out<'py> {
+fn margin<'py, T: Real + Element>(
+    py: Python<'py>,
+    w: &Bound<'py, PyList>,
+    phi: &Bound<'py, PyAny>,
+    alpha: f64,
+    threads: Option<usize>,
+) -> Out<'py> {
     let (w, phi) = (owned_list::<T>("weights", w)?, array::<T>("Phi", phi)?);
-    finish(py, |c| metrics::deficiency_margin(&views(&w), phi.view(), alpha, threads, c))
+    finish(py, |c| {
+        metrics::deficiency_margin(&views(&w), phi.view(), alpha, threads, c)
+    })
 }
 
 /// Deficiency margin σ_min(Φ) − ‖αW_{L:1} − Φ‖_F, (B,).
@@ -107,9 +140,16 @@ pub fn metric_deficiency_margin<'py>(
     dispatch!(dtype, margin(py, weights, phi, alpha, threads))
 }
 
-fn change<'py, T: Real + Element>(py: Python<'py>, w0: &Bound<'py, PyList>, w1: &Bound<'py, PyList>, threads: Option<usize>) -> Out<'py> {
+fn change<'py, T: Real + Element>(
+    py: Python<'py>,
+    w0: &Bound<'py, PyList>,
+    w1: &Bound<'py, PyList>,
+    threads: Option<usize>,
+) -> Out<'py> {
     let (w0, w1) = (owned_list::<T>("w0", w0)?, owned_list::<T>("w1", w1)?);
-    finish(py, |c| metrics::relative_weight_change(&views(&w0), &views(&w1), threads, c))
+    finish(py, |c| {
+        metrics::relative_weight_change(&views(&w0), &views(&w1), threads, c)
+    })
 }
 
 /// Per-layer ‖W1 − W0‖_F/‖W0‖_F, (B, L).
@@ -172,7 +212,10 @@ pub fn metric_jacobian_singular_values<'py>(
     threads: Option<usize>,
 ) -> Out<'py> {
     let f = form(alpha, activation, parameterization, sigma_w)?;
-    dispatch!(dtype, net_metric(py, NetMetric::Jacobian, weights, x, f, biases, threads))
+    dispatch!(
+        dtype,
+        net_metric(py, NetMetric::Jacobian, weights, x, f, biases, threads)
+    )
 }
 
 /// Empirical NTK Gram, (B, n·d_L, n·d_L).
@@ -214,7 +257,10 @@ pub fn metric_fisher_max_eigenvalue<'py>(
 ) -> Out<'py> {
     let f = form(alpha, activation, parameterization, sigma_w)?;
     let m = EigenMethod::parse(method).map_err(to_py_err)?;
-    dispatch!(dtype, net_metric(py, NetMetric::Fisher(m), weights, x, f, biases, threads))
+    dispatch!(
+        dtype,
+        net_metric(py, NetMetric::Fisher(m), weights, x, f, biases, threads)
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -228,11 +274,24 @@ fn ntk_change<'py, T: Real + Element>(
     b1: Option<&Bound<'py, PyList>>,
     threads: Option<usize>,
 ) -> Out<'py> {
-    let (w0, w1, x) = (owned_list::<T>("w0", w0)?, owned_list::<T>("w1", w1)?, array::<T>("X", x)?);
+    let (w0, w1, x) = (
+        owned_list::<T>("w0", w0)?,
+        owned_list::<T>("w1", w1)?,
+        array::<T>("X", x)?,
+    );
     let (b0, b1) = (optional_list::<T>("biases0", b0)?, optional_list::<T>("biases1", b1)?);
     finish(py, |c| {
         let (b0, b1) = (b0.as_deref().map(views), b1.as_deref().map(views));
-        metrics::ntk_relative_change(&views(&w0), &views(&w1), x.view(), &form, b0.as_deref(), b1.as_deref(), threads, c)
+        metrics::ntk_relative_change(
+            &views(&w0),
+            &views(&w1),
+            x.view(),
+            &form,
+            b0.as_deref(),
+            b1.as_deref(),
+            threads,
+            c,
+        )
     })
 }
 

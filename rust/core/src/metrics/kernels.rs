@@ -1,10 +1,10 @@
 //! Per-network kernels behind the diagnostics: chain products, singular values, balancedness,
 //! the linear-network NTK. Inputs are faer views; results are f64 (reported like losses).
 
+use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
-use faer::diag::Diag;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use crate::error::{Error, Result};

@@ -147,8 +147,12 @@ fn forward<T: Real>(layers: &[MatRef<'_, T>], biases: Option<&[&[T]]>, x: MatRef
                 }
             }
         }
-        let slope = Mat::from_fn(w.nrows(), n, |r, c| T::from_f64(form.activation.derivative(z[(r, c)].to_f64())));
-        let h = Mat::from_fn(w.nrows(), n, |r, c| T::from_f64(form.activation.value(z[(r, c)].to_f64())));
+        let slope = Mat::from_fn(w.nrows(), n, |r, c| {
+            T::from_f64(form.activation.derivative(z[(r, c)].to_f64()))
+        });
+        let h = Mat::from_fn(w.nrows(), n, |r, c| {
+            T::from_f64(form.activation.value(z[(r, c)].to_f64()))
+        });
         slopes.push(slope);
         inputs.push(h);
     }
@@ -201,7 +205,12 @@ fn reverse_sweep<T: Real>(
 }
 
 /// Input–output Jacobians ∂f(x)/∂x for every column x of `x`, stacked ((n·d_L) × d_0).
-pub fn input_jacobians<T: Real>(layers: &[MatRef<'_, T>], biases: Option<&[&[T]]>, x: MatRef<'_, T>, form: &NetForm) -> Mat<T> {
+pub fn input_jacobians<T: Real>(
+    layers: &[MatRef<'_, T>],
+    biases: Option<&[&[T]]>,
+    x: MatRef<'_, T>,
+    form: &NetForm,
+) -> Mat<T> {
     reverse_sweep(layers, biases, x, form, |_, _, _| {})
 }
 

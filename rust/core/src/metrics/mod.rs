@@ -10,10 +10,10 @@ pub mod mlp;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
 use faer::matrix_free::eigen::{partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch};
-use faer::diag::Diag;
 use faer::{Col, Mat, MatRef, Par};
 use rayon::prelude::*;
 
@@ -85,13 +85,21 @@ pub fn check_weights<T>(arg: &str, weights: &[ArrayRef<'_, T>]) -> Result<Layout
             ));
         }
         if w.data.len() != b * d_out * d_in {
-            return Err(Error::shape(name, "a C-contiguous array", format!("{} elements", w.data.len())));
+            return Err(Error::shape(
+                name,
+                "a C-contiguous array",
+                format!("{} elements", w.data.len()),
+            ));
         }
         if j == 0 {
             batch = b;
             dims.push(d_in);
         } else if b != batch {
-            return Err(Error::shape(name, format!("batch size {batch} (as {arg}[0])"), shape_str(w.shape)));
+            return Err(Error::shape(
+                name,
+                format!("batch size {batch} (as {arg}[0])"),
+                shape_str(w.shape),
+            ));
         } else if d_in != dims[j] {
             return Err(Error::shape(
                 name,
@@ -106,22 +114,31 @@ pub fn check_weights<T>(arg: &str, weights: &[ArrayRef<'_, T>]) -> Result<Layout
 
 /// Check a per-network or shared matrix argument: (rows, cols) or (batch, rows, cols); returns
 /// whether it is shared.
-fn check_matrix<T>(arg: &str, a: ArrayRef<'_, T>, batch: usize, rows: Option<usize>, cols: Option<usize>) -> Result<bool> {
+fn check_matrix<T>(
+    arg: &str,
+    a: ArrayRef<'_, T>,
+    batch: usize,
+    rows: Option<usize>,
+    cols: Option<usize>,
+) -> Result<bool> {
     let want = |r: Option<usize>, c: Option<usize>| {
         let r = r.map_or("rows".to_string(), |v| v.to_string());
         let c = c.map_or("cols".to_string(), |v| v.to_string());
         format!("({r}, {c}) or ({batch}, {r}, {c})")
     };
-    let (shared, r, c) = match a.shape {
-        &[r, c] => (true, r, c),
-        &[b, r, c] if b == batch => (false, r, c),
+    let (shared, r, c) = match *a.shape {
+        [r, c] => (true, r, c),
+        [b, r, c] if b == batch => (false, r, c),
         _ => return Err(Error::shape(arg, want(rows, cols), shape_str(a.shape))),
     };
     if rows.is_some_and(|v| v != r) || cols.is_some_and(|v| v != c) {
         return Err(Error::shape(arg, want(rows, cols), shape_str(a.shape)));
     }
     if r == 0 || c == 0 {
-        return Err(Error::invalid(arg, format!("has an empty dimension: shape {}", shape_str(a.shape))));
+        return Err(Error::invalid(
+            arg,
+            format!("has an empty dimension: shape {}", shape_str(a.shape)),
+        ));
     }
     Ok(shared)
 }
@@ -129,7 +146,11 @@ fn check_matrix<T>(arg: &str, a: ArrayRef<'_, T>, batch: usize, rows: Option<usi
 /// Network b's slice of a shared-or-batched (rows, cols) matrix.
 fn matrix_of<'a, T: Real>(a: ArrayRef<'a, T>, shared: bool, b: usize) -> MatRef<'a, T> {
     let (r, c) = (a.shape[a.shape.len() - 2], a.shape[a.shape.len() - 1]);
-    let data = if shared { a.data } else { &a.data[b * r * c..(b + 1) * r * c] };
+    let data = if shared {
+        a.data
+    } else {
+        &a.data[b * r * c..(b + 1) * r * c]
+    };
     row_major(data, r, c)
 }
 
@@ -163,7 +184,12 @@ where
 }
 
 /// Singular values (non-increasing) of the end-to-end matrix α·W_L⋯W_1: (B, min(d_0, d_L)).
-pub fn singular_values<T: Real>(weights: &[ArrayRef<'_, T>], alpha: f64, threads: Option<usize>, cancel: &AtomicBool) -> Result<Batched> {
+pub fn singular_values<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    alpha: f64,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
     let layout = check_weights("weights", weights)?;
     check_finite("alpha", alpha)?;
     let depth = layout.depth();
@@ -182,7 +208,10 @@ pub fn partial_product_singular_values<T: Real>(
     let layout = check_weights("weights", weights)?;
     let depth = layout.depth();
     if j >= depth {
-        return Err(Error::invalid("j", format!("must be a layer index below {depth}, got {j}")));
+        return Err(Error::invalid(
+            "j",
+            format!("must be a layer index below {depth}, got {j}"),
+        ));
     }
     if i > j {
         return Err(Error::invalid("i", format!("must be at most j = {j}, got {i}")));
@@ -212,7 +241,11 @@ fn partial_product_sv<T: Real>(
 }
 
 /// Per-layer balancedness ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F, (B, L−1).
-pub fn balancedness<T: Real>(weights: &[ArrayRef<'_, T>], threads: Option<usize>, cancel: &AtomicBool) -> Result<Batched> {
+pub fn balancedness<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
     let layout = check_weights("weights", weights)?;
     let width = layout.depth() - 1;
     let max_d = *layout.dims.iter().max().unwrap();
@@ -274,7 +307,10 @@ pub fn relative_weight_change<T: Real>(
     if other != layout {
         return Err(Error::shape(
             "w1",
-            format!("the layer shapes of w0, dims {:?} and batch {}", layout.dims, layout.batch),
+            format!(
+                "the layer shapes of w0, dims {:?} and batch {}",
+                layout.dims, layout.batch
+            ),
             format!("dims {:?} and batch {}", other.dims, other.batch),
         ));
     }
@@ -324,7 +360,11 @@ fn check_net_inputs<'a, T>(
         for (j, bias) in bs.iter().enumerate() {
             let want = [layout.batch, layout.dims[j + 1]];
             if bias.shape != want || bias.data.len() != want[0] * want[1] {
-                return Err(Error::shape(format!("{biases_arg}[{j}]"), shape_str(&want), shape_str(bias.shape)));
+                return Err(Error::shape(
+                    format!("{biases_arg}[{j}]"),
+                    shape_str(&want),
+                    shape_str(bias.shape),
+                ));
             }
         }
     }
@@ -390,7 +430,13 @@ pub fn jacobian_singular_values<T: Real>(
 
 /// One network's NTK Gram, by the closed form for plain linear chains, else per-sample
 /// Jacobians.
-fn ntk_of<T: Real>(inp: &NetInputs<'_, T>, weights: &[ArrayRef<'_, T>], form: &NetForm, biases: Option<&[ArrayRef<'_, T>]>, b: usize) -> Mat<f64> {
+fn ntk_of<T: Real>(
+    inp: &NetInputs<'_, T>,
+    weights: &[ArrayRef<'_, T>],
+    form: &NetForm,
+    biases: Option<&[ArrayRef<'_, T>]>,
+    b: usize,
+) -> Mat<f64> {
     let layers = inp.layout.layers(weights, b);
     let xb = matrix_of(inp.x, inp.x_shared, b);
     if is_plain_linear(form, biases) {
@@ -445,12 +491,18 @@ pub fn ntk_relative_change<T: Real>(
     if inp0.layout != inp1.layout {
         return Err(Error::shape(
             "w1",
-            format!("the layer shapes of w0, dims {:?} and batch {}", inp0.layout.dims, inp0.layout.batch),
+            format!(
+                "the layer shapes of w0, dims {:?} and batch {}",
+                inp0.layout.dims, inp0.layout.batch
+            ),
             format!("dims {:?} and batch {}", inp1.layout.dims, inp1.layout.batch),
         ));
     }
     if biases0.is_some() != biases1.is_some() {
-        return Err(Error::invalid("biases1", "give biases for both w0 and w1, or for neither"));
+        return Err(Error::invalid(
+            "biases1",
+            "give biases for both w0 and w1, or for neither",
+        ));
     }
     let data = per_network(inp0.layout.batch, 1, threads, cancel, |b, out| {
         let t0 = ntk_of(&inp0, w0, form, biases0, b);

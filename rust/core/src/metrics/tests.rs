@@ -55,7 +55,7 @@ fn balancedness_matches_naive_and_vanishes_on_identity() {
     let layout = check_weights("weights", &w).unwrap();
     let views = layout.layers(&w, 0);
     let mut out = vec![0.0; 2];
-    kernels::balancedness_into(&views, &mut vec![0.0; 16], &mut out);
+    kernels::balancedness_into(&views, &mut [0.0; 16], &mut out);
     for j in 0..2 {
         let gap = views[j + 1].transpose() * views[j + 1] - views[j] * views[j].transpose();
         assert!((out[j] - gap.norm_l2()).abs() < 1e-12);
@@ -100,7 +100,17 @@ fn bad_arguments_name_themselves() {
     let err = partial_product_singular_values(&w, 1, 0, None, &cancel).unwrap_err();
     assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "i"));
     let phi = vec![0.0; 6];
-    let err = deficiency_margin(&w, ArrayRef { data: &phi, shape: &[3, 2] }, 1.0, None, &cancel).unwrap_err();
+    let err = deficiency_margin(
+        &w,
+        ArrayRef {
+            data: &phi,
+            shape: &[3, 2],
+        },
+        1.0,
+        None,
+        &cancel,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Shape { ref arg, .. } if arg == "Phi"));
     let err = singular_values(&w, f64::NAN, None, &cancel).unwrap_err();
     assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "alpha"));

@@ -14,7 +14,12 @@ use crate::stiefel::{orthogonal_scale, Manifold, StiefelStep};
 
 /// Checks that must pass before any network starts: with manifold="stiefel", every layer of
 /// every network must be scaled-orthogonal. Returns the scales, (batch × L), else empty.
-pub(super) fn prepare<T: Real>(opts: &TrainOptions, weights: &[ArrayRef<'_, T>], dims: &[usize], batch: usize) -> Result<Vec<f64>> {
+pub(super) fn prepare<T: Real>(
+    opts: &TrainOptions,
+    weights: &[ArrayRef<'_, T>],
+    dims: &[usize],
+    batch: usize,
+) -> Result<Vec<f64>> {
     if opts.manifold != Manifold::Stiefel {
         return Ok(Vec::new());
     }
@@ -110,23 +115,44 @@ impl<'r, T: Real> Hooks<'r, T> {
 
     /// One step when `active()`: backprop with explicit per-layer gradients, recording their
     /// norms on recording steps, then a Euclidean or Stiefel update.
-    pub(super) fn step(&mut self, net: &Network<'_, T>, t: usize, weights: &mut [T], offsets: &[usize], lr: f64, s: &mut Scratch<T>) {
-        let col = (t % self.every == 0).then_some(t / self.every);
+    pub(super) fn step(
+        &mut self,
+        net: &Network<'_, T>,
+        t: usize,
+        weights: &mut [T],
+        offsets: &[usize],
+        lr: f64,
+        s: &mut Scratch<T>,
+    ) {
+        let col = t.is_multiple_of(self.every).then_some(t / self.every);
         self.backward(net, weights, offsets, s, Some(lr), col);
     }
 
     /// The network stops at step t (after its forward pass): complete the current column and
     /// repeat the stopping state in every later column, as the engine does for the loss.
-    pub(super) fn finish(&mut self, net: &Network<'_, T>, t: usize, weights: &mut [T], offsets: &[usize], s: &mut Scratch<T>) {
-        let Some(wants_grads) = self.recorder.as_ref().map(|r| r.wants_grad_norms()) else { return };
+    pub(super) fn finish(
+        &mut self,
+        net: &Network<'_, T>,
+        t: usize,
+        weights: &mut [T],
+        offsets: &[usize],
+        s: &mut Scratch<T>,
+    ) {
+        let Some(wants_grads) = self.recorder.as_ref().map(|r| r.wants_grad_norms()) else {
+            return;
+        };
         let records = self.rows.len() / self.width.max(1);
         // The column that holds the stopping state: the current one on a recording step, else
         // the next one (the current column keeps the state recorded at its own step).
-        let col = if t % self.every == 0 { t / self.every } else { t / self.every + 1 };
+        let col = if t.is_multiple_of(self.every) {
+            t / self.every
+        } else {
+            t / self.every + 1
+        };
         if col >= records {
             return;
         }
-        if t % self.every != 0 {
+        if !t.is_multiple_of(self.every) {
             self.record_column(net, col, weights, offsets, s);
         }
         if wants_grads {
@@ -148,7 +174,15 @@ impl<'r, T: Real> Hooks<'r, T> {
     /// G_j = g h_{j−1}ᵀ, record ‖G_j‖_F into column `col` if asked, propagate g ← W_jᵀg with the
     /// old W_j, then update W_j when `lr` is given. The Euclidean update is the same product as
     /// the fused engine's, so recording gradient norms leaves the trajectory bit-identical.
-    fn backward(&mut self, net: &Network<'_, T>, weights: &mut [T], offsets: &[usize], s: &mut Scratch<T>, lr: Option<f64>, col: Option<usize>) {
+    fn backward(
+        &mut self,
+        net: &Network<'_, T>,
+        weights: &mut [T],
+        offsets: &[usize],
+        s: &mut Scratch<T>,
+        lr: Option<f64>,
+        col: Option<usize>,
+    ) {
         let (dims, n) = (net.dims, net.n);
         let depth = dims.len() - 1;
         let one = T::from_f64(1.0);
@@ -170,7 +204,13 @@ impl<'r, T: Real> Hooks<'r, T> {
             let w = &mut weights[offsets[j - 1]..offsets[j]];
             let g = row_major(&s.signal[..d_out * n], d_out, n);
             let grad = &mut self.grad[..d_out * d_in];
-            gemm(row_major_mut(grad, d_out, d_in), Accum::Replace, g, input.transpose(), one);
+            gemm(
+                row_major_mut(grad, d_out, d_in),
+                Accum::Replace,
+                g,
+                input.transpose(),
+                one,
+            );
             if let Some(norms) = norms.as_deref_mut() {
                 norms[j - 1] = frobenius(row_major(grad, d_out, d_in));
             }
@@ -185,7 +225,13 @@ impl<'r, T: Real> Hooks<'r, T> {
             }
             if let Some(lr) = lr {
                 if self.stiefel.is_empty() {
-                    gemm(row_major_mut(w, d_out, d_in), Accum::Add, g, input.transpose(), -T::from_f64(lr));
+                    gemm(
+                        row_major_mut(w, d_out, d_in),
+                        Accum::Add,
+                        g,
+                        input.transpose(),
+                        -T::from_f64(lr),
+                    );
                 } else {
                     self.stiefel[j - 1].step(w, grad, lr);
                 }
