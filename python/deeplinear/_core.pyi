@@ -42,4 +42,77 @@ def train(
     record_every: int,
     dtype: str,
     threads: int | None = None,
+    record: list[str] = ...,
+    manifold: str = "euclidean",
 ) -> dict[str, Any]: ...
+def metric_singular_values(
+    weights: list[np.ndarray], *, alpha: float, dtype: str, threads: int | None = None
+) -> np.ndarray: ...
+def metric_partial_product_singular_values(
+    weights: list[np.ndarray], i: int, j: int, *, dtype: str, threads: int | None = None
+) -> np.ndarray: ...
+def metric_balancedness(
+    weights: list[np.ndarray], *, dtype: str, threads: int | None = None
+) -> np.ndarray: ...
+def metric_deficiency_margin(
+    weights: list[np.ndarray],
+    phi: np.ndarray,
+    *,
+    alpha: float,
+    dtype: str,
+    threads: int | None = None,
+) -> np.ndarray: ...
+def metric_relative_weight_change(
+    w0: list[np.ndarray], w1: list[np.ndarray], *, dtype: str, threads: int | None = None
+) -> np.ndarray: ...
+def metric_jacobian_singular_values(
+    weights: list[np.ndarray],
+    x: np.ndarray,
+    *,
+    alpha: float,
+    activation: str,
+    parameterization: str,
+    sigma_w: float,
+    biases: list[np.ndarray] | None,
+    dtype: str,
+    threads: int | None = None,
+) -> np.ndarray: ...
+def metric_ntk(
+    weights: list[np.ndarray],
+    x: np.ndarray,
+    *,
+    alpha: float,
+    activation: str,
+    parameterization: str,
+    sigma_w: float,
+    biases: list[np.ndarray] | None,
+    dtype: str,
+    threads: int | None = None,
+) -> np.ndarray: ...
+def metric_fisher_max_eigenvalue(
+    weights: list[np.ndarray],
+    x: np.ndarray,
+    *,
+    alpha: float,
+    activation: str,
+    parameterization: str,
+    sigma_w: float,
+    biases: list[np.ndarray] | None,
+    method: str,
+    dtype: str,
+    threads: int | None = None,
+) -> np.ndarray: ...
+def metric_ntk_relative_change(
+    w0: list[np.ndarray],
+    w1: list[np.ndarray],
+    x: np.ndarray,
+    *,
+    alpha: float,
+    activation: str,
+    parameterization: str,
+    sigma_w: float,
+    biases0: list[np.ndarray] | None,
+    biases1: list[np.ndarray] | None,
+    dtype: str,
+    threads: int | None = None,
+) -> np.ndarray: ...

@@ -92,3 +92,21 @@ def float_array(name: str, value: Any, dtype: np.dtype | None = None) -> np.ndar
             "convert it explicitly (mixed precision is not supported)"
         )
     return np.ascontiguousarray(value)
+
+
+def layer_list(name: str, value: Any, dtype: np.dtype | None = None) -> list[np.ndarray]:
+    """A non-empty list of per-layer float arrays sharing one dtype (that of the first, or
+    ``dtype`` when given); each C-contiguous. Shapes are checked by the core."""
+    if isinstance(value, np.ndarray) or not isinstance(value, Sequence) or isinstance(value, str):
+        raise TypeError(f"{name}: expected a list of per-layer arrays, got {type(value).__name__}")
+    if len(value) == 0:
+        raise ValueError(f"{name}: needs at least one layer, got an empty list")
+    first = float_array(f"{name}[0]", value[0], dtype)
+    return [first] + [float_array(f"{name}[{j}]", w, first.dtype) for j, w in enumerate(value) if j]
+
+
+def string(name: str, value: Any) -> str:
+    """Return ``value`` if it is a str (its allowed values are checked by the core)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a string, got {type(value).__name__} {value!r}")
+    return value

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import _core
-from ._validation import float_array, integer, optional_integer, real
+from ._validation import float_array, integer, optional_integer, real, string
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["RECORDABLE", "TrainResult", "train"]
+
+#: The diagnostics ``train(record=...)`` can record, with the shape of each array in
+#: ``TrainResult.records`` (R = steps // record_every + 1 recorded columns).
+RECORDABLE = {
+    "loss": "(batch, R): the loss, as TrainResult.loss",
+    "balancedness": "(batch, R): max_j ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F (0 for one layer)",
+    "balancedness_per_layer": "(batch, R, L−1): the per-layer gaps",
+    "singular_values": "(batch, R, min(d_0, d_L)): singular values of α·W_{L:1}, non-increasing",
+    "grad_norms": "(batch, R, L): ‖∂ℓ/∂W_j‖_F (Euclidean gradient) at the recorded iterate",
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,10 @@ class TrainResult:
         steps_to_tol: (batch,) int64, the first step at which loss ≤ tol, or -1.
         diverged: (batch,) bool, True where the loss became non-finite (the network was frozen).
         record_every: the recording interval the losses were taken with.
+        records: the diagnostics asked for with ``record=``, by name (see :data:`RECORDABLE`
+            for their shapes). Column k of each is taken at the same iterate as ``loss[:, k]``
+            (after k·record_every steps, before that step's update); after a network stops,
+            its later columns repeat the state it stopped in, as for the loss.
     """
 
     weights: list[np.ndarray]
@@ -35,6 +49,7 @@ class TrainResult:
     steps_to_tol: np.ndarray
     diverged: np.ndarray
     record_every: int = 1
+    records: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def recorded_steps(self) -> np.ndarray:
@@ -66,6 +81,8 @@ def train(
     tol: float | None = None,
     record_every: int = 1,
     threads: int | None = None,
+    record: Sequence[str] = (),
+    manifold: str = "euclidean",
 ) -> TrainResult:
     r"""Train a batch of deep linear networks f(X) = α·W_L⋯W_1·X by gradient descent.
 
@@ -84,6 +101,16 @@ def train(
         tol: stop a network (and record ``steps_to_tol``) once its loss is ≤ tol.
         record_every: record the loss every this many steps (≥ 1).
         threads: worker threads (default: all cores).
+        record: diagnostics to record every ``record_every`` steps inside the Rust loop, any of
+            :data:`RECORDABLE` ("loss", "balancedness", "balancedness_per_layer",
+            "singular_values", "grad_norms"); returned in ``TrainResult.records``. Recording
+            never changes the trajectory (bit-identical weights and losses).
+        manifold: "euclidean" (plain GD) or "stiefel": Riemannian GD on scaled-orthogonal layers
+            (Sokol & Park 2020). Each layer keeps its initial scale s (WᵀW = s²I, or WWᵀ = s²I if
+            wide); the gradient G is projected to the tangent space, G − W·sym(WᵀG)/s² (wide:
+            G − sym(GWᵀ)·W/s²), a step is taken, and the result is retracted with the sign-fixed
+            QR (W ← s·qf(Y), wide: s·qf(Yᵀ)ᵀ). The weights must start scaled-orthogonal (e.g.
+            :func:`deeplinear.init.orthogonal`).
 
     Returns:
         A :class:`TrainResult`. A network whose loss becomes non-finite is flagged in
@@ -108,6 +135,7 @@ def train(
     ]
     steps = integer("steps", steps, minimum=0)
     record_every = integer("record_every", record_every, minimum=1)
+    names = _record_names(record)
     out = _core.train(
         layers,
         float_array("X", X, first.dtype),
@@ -119,5 +147,26 @@ def train(
         record_every=record_every,
         dtype=first.dtype.name,
         threads=optional_integer("threads", threads, minimum=1),
+        record=names,
+        manifold=string("manifold", manifold),
     )
+    records: dict[str, np.ndarray] = {}
+    for name in names:  # in the order asked for
+        records[name] = out["loss"] if name == "loss" else out["records"][name]
+    out["records"] = records
     return TrainResult(record_every=record_every, **out)
+
+
+def _record_names(record: Any) -> list[str]:
+    """The requested diagnostics as a duplicate-free list of names (checked by the core)."""
+    if isinstance(record, str) or not isinstance(record, Sequence):
+        raise TypeError(
+            f"record: expected a list of names such as ['balancedness'], got {record!r}"
+        )
+    names: list[str] = []
+    for name in record:
+        if not isinstance(name, str):
+            raise TypeError(f"record: expected names (str), got {type(name).__name__} {name!r}")
+        if name not in names:
+            names.append(name)
+    return names

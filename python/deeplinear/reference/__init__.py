@@ -7,7 +7,7 @@ and do not match the Rust engine's; only the distributions agree.
 
 from __future__ import annotations
 
-from . import init
+from . import init, metrics, stiefel
 from .haar import haar_orthogonal
 from .train import TrainResult, fanout_alpha, gradients, loss, train
 
@@ -18,5 +18,7 @@ __all__ = [
     "haar_orthogonal",
     "init",
     "loss",
+    "metrics",
+    "stiefel",
     "train",
 ]

@@ -11,10 +11,13 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from ._hooks import Hooks
 
 __all__ = ["TrainResult", "fanout_alpha", "gradients", "loss", "train"]
 
@@ -46,6 +49,8 @@ class TrainResult:
     final_loss: NDArray[np.float64]
     steps_to_tol: NDArray[np.int64]
     diverged: NDArray[np.bool_]
+    record_every: int = 1
+    records: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
 
 def fanout_alpha(dims: Sequence[int]) -> float:
@@ -257,6 +262,8 @@ def train(
     tol: float | None = None,
     record_every: int = 1,
     threads: int | None = None,
+    record: Sequence[str] = (),
+    manifold: str = "euclidean",
 ) -> TrainResult:
     """Full-batch gradient descent on every network of the batch, independently.
 
@@ -280,6 +287,11 @@ def train(
         Record the loss every this many steps (>= 1).
     threads:
         Accepted for signature compatibility with ``deeplinear.train`` (None or >= 1); ignored.
+    record:
+        Diagnostics recorded at the same iterates as the loss (see ``deeplinear.train``),
+        computed with :mod:`deeplinear.reference.metrics`.
+    manifold:
+        ``"euclidean"`` or ``"stiefel"`` (:mod:`deeplinear.reference.stiefel`).
 
     Notes
     -----
@@ -297,6 +309,7 @@ def train(
     tol_f = None if tol is None else _check_scalar(tol, "tol", nonnegative=True)
     if threads is not None:
         _check_int(threads, "threads", 1)  # validated like the engine, otherwise ignored
+    hooks = Hooks(record, manifold, p.weights, float(a), nsteps // every + 1, every)
 
     ncols = nsteps // every + 1
     loss_rec = np.full((p.batch, ncols), np.nan, dtype=np.float64)
@@ -316,22 +329,25 @@ def train(
                 loss_t = _loss_of(e)
                 if t % every == 0:
                     loss_rec[b, t // every] = loss_t
+                    hooks.record(b, t // every, ws, partial(_backward, ws, hs, e, a))
                 if not math.isfinite(loss_t):
                     diverged[b] = True
+                    hooks.finish(b, t, ws, partial(_backward, ws, hs, e, a))
                     loss_rec[b, t // every + 1 :] = loss_t
                     final_loss[b] = loss_t
                     break
                 if tol_f is not None and loss_t <= tol_f:
+                    hooks.finish(b, t, ws, partial(_backward, ws, hs, e, a))
                     steps_to_tol[b] = t
                     loss_rec[b, t // every + 1 :] = loss_t
                     final_loss[b] = loss_t
                     break
                 if t == nsteps:
+                    hooks.finish(b, t, ws, partial(_backward, ws, hs, e, a))
                     final_loss[b] = loss_t
                     break
                 grads = _backward(ws, hs, e, a)
-                for w, g in zip(ws, grads, strict=True):
-                    w -= eta * g
+                hooks.update(b, ws, grads, eta)
 
     return TrainResult(
         weights=p.weights,
@@ -339,4 +355,6 @@ def train(
         final_loss=final_loss,
         steps_to_tol=steps_to_tol,
         diverged=diverged,
+        record_every=every,
+        records=hooks.results(loss_rec),
     )

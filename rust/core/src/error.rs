@@ -11,6 +11,8 @@ pub enum Error {
     Shape { arg: String, expected: String, got: String },
     /// The caller asked the computation to stop (Ctrl-C).
     Cancelled,
+    /// An iterative decomposition (SVD, eigensolver) did not converge on finite input.
+    NoConvergence { what: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -40,6 +42,7 @@ impl fmt::Display for Error {
                 write!(f, "{arg}: expected shape {expected}, got {got}")
             }
             Error::Cancelled => write!(f, "computation cancelled"),
+            Error::NoConvergence { what } => write!(f, "{what} did not converge"),
         }
     }
 }

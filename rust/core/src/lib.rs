@@ -9,9 +9,12 @@ pub mod error;
 pub mod haar;
 pub mod init;
 pub mod linalg;
+pub mod metrics;
 pub mod parallel;
+pub mod record;
 pub mod rng;
 pub mod scalar;
+pub mod stiefel;
 pub mod train;
 
 pub use error::{Error, Result};

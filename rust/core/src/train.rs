@@ -11,8 +11,11 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, row_major, row_major_mut};
+use crate::metrics::Batched;
 use crate::parallel;
+pub use crate::record::Quantity;
 use crate::scalar::Real;
+pub use crate::stiefel::Manifold;
 
 /// A borrowed row-major array with its NumPy shape.
 #[derive(Debug)]
@@ -45,6 +48,9 @@ pub struct TrainOptions {
     pub tol: Option<f64>,
     pub record_every: usize,
     pub threads: Option<usize>,
+    /// Diagnostics recorded every `record_every` steps besides the loss (crate::record).
+    pub record: Vec<Quantity>,
+    pub manifold: Manifold,
 }
 
 /// Results, row-major: `weights[j]` is (batch, d_{j+1}, d_j); `loss` is (batch, records).
@@ -56,6 +62,8 @@ pub struct TrainOutput<T> {
     pub final_loss: Vec<f64>,
     pub steps_to_tol: Vec<i64>,
     pub diverged: Vec<bool>,
+    /// One (B, records[, width]) array per recorded quantity, in the order requested.
+    pub records_of: Vec<(Quantity, Batched)>,
 }
 
 /// The validated geometry of a call.
@@ -202,6 +210,11 @@ fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
     if opts.record_every == 0 {
         return Err(Error::invalid("record_every", "must be at least 1, got 0"));
     }
+    for (i, q) in opts.record.iter().enumerate() {
+        if opts.record[..i].contains(q) {
+            return Err(Error::invalid("record", format!("{:?} is listed twice", q.name())));
+        }
+    }
     parallel::resolve_threads(opts.threads)?;
     Ok(())
 }
@@ -315,6 +328,7 @@ impl<T: Real> Network<'_, T> {
         lr: f64,
         opts: &TrainOptions,
         losses: &mut [f64],
+        mut hooks: hooks::Hooks<'_, T>,
         cancel: &AtomicBool,
     ) -> Outcome {
         let offsets = self.layer_offsets();
@@ -325,11 +339,13 @@ impl<T: Real> Network<'_, T> {
             signal: vec![zero; width * self.n],
             next_signal: vec![zero; width * self.n],
         };
+        let lr_f64 = lr;
         let lr = T::from_f64(lr);
         for t in 0..=opts.steps {
             let loss = self.forward(weights, &offsets, &mut s);
             if t % opts.record_every == 0 {
                 losses[t / opts.record_every] = loss;
+                hooks.record(self, t, weights, &offsets, &s);
             }
             let diverged = !loss.is_finite();
             let reached = !diverged && opts.tol.is_some_and(|tol| loss <= tol);
@@ -337,13 +353,20 @@ impl<T: Real> Network<'_, T> {
                 // Frozen from here on: later records repeat the last loss.
                 let first_unrecorded = (t / opts.record_every + 1).min(losses.len());
                 losses[first_unrecorded..].fill(loss);
+                hooks.finish(self, t, weights, &offsets, &mut s);
                 return Outcome {
                     final_loss: loss,
                     steps_to_tol: if reached { t as i64 } else { -1 },
                     diverged,
                 };
             }
-            self.backward_update(weights, &offsets, lr, &mut s);
+            // Recording gradient norms and Stiefel steps need explicit gradients; everything
+            // else keeps the fused update.
+            if hooks.active() {
+                hooks.step(self, t, weights, &offsets, lr_f64, &mut s);
+            } else {
+                self.backward_update(weights, &offsets, lr, &mut s);
+            }
         }
         unreachable!("the loop returns at t == steps")
     }
@@ -362,6 +385,7 @@ pub fn train<T: Real>(
 ) -> Result<TrainOutput<T>> {
     let geo = check_geometry(weights, x, y)?;
     check_options(opts, geo.batch)?;
+    let scales = hooks::prepare(opts, weights, &geo.dims, geo.batch)?;
     let Geometry {
         batch,
         ref dims,
@@ -385,6 +409,10 @@ pub fn train<T: Real>(
         }
     }
     let mut loss = vec![0.0; batch * records];
+    // Recorded diagnostics: one row of `record_width` per recorded column and network.
+    let record_width = hooks::width(opts, dims);
+    let record_chunk = (records * record_width).max(1);
+    let mut record_rows = vec![0.0; batch * record_chunk];
     let mut outcomes: Vec<Option<Outcome>> = (0..batch).map(|_| None).collect();
     let (x_size, y_size) = (dims[0] * n, dims[depth] * n);
     let alpha = T::from_f64(opts.alpha);
@@ -394,8 +422,9 @@ pub fn train<T: Real>(
             .par_chunks_mut(params)
             .zip(loss.par_chunks_mut(records))
             .zip(outcomes.par_iter_mut())
+            .zip(record_rows.par_chunks_mut(record_chunk))
             .enumerate()
-            .for_each(|(b, ((w, losses), outcome))| {
+            .for_each(|(b, (((w, losses), outcome), rows))| {
                 let network = Network {
                     dims,
                     n,
@@ -415,7 +444,13 @@ pub fn train<T: Real>(
                     LearningRate::Shared(v) => *v,
                     LearningRate::PerNetwork(v) => v[b],
                 };
-                *outcome = Some(network.train(w, lr, opts, losses, cancel));
+                let net_scales = if scales.is_empty() {
+                    &[][..]
+                } else {
+                    &scales[b * depth..(b + 1) * depth]
+                };
+                let hooks = hooks::Hooks::new(&network, opts, &mut rows[..records * record_width], net_scales);
+                *outcome = Some(network.train(w, lr, opts, losses, hooks, cancel));
             });
     });
     if cancel.load(Ordering::Relaxed) {
@@ -438,8 +473,10 @@ pub fn train<T: Real>(
         final_loss: outcomes.iter().map(|o| o.final_loss).collect(),
         steps_to_tol: outcomes.iter().map(|o| o.steps_to_tol).collect(),
         diverged: outcomes.iter().map(|o| o.diverged).collect(),
+        records_of: crate::record::split(&opts.record, dims, batch, records, &record_rows),
     })
 }
 
+mod hooks;
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,13 @@
 //! Conversions between NumPy arrays and the core's owned buffers.
 
+use deeplinear_core::metrics::Batched;
 use deeplinear_core::rng::Seeds;
+use deeplinear_core::train::ArrayRef;
 use numpy::ndarray::{Array, IxDyn};
 use numpy::{Element, IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 
 /// A seed argument: one seed for the batch (streams 0..batch) or one seed per network.
 #[derive(FromPyObject)]
@@ -66,4 +69,32 @@ impl Dtype {
             ))),
         }
     }
+}
+
+impl<T> OwnedArray<T> {
+    /// Borrow as the core's array view.
+    pub fn view(&self) -> ArrayRef<'_, T> {
+        ArrayRef {
+            data: &self.data,
+            shape: &self.shape,
+        }
+    }
+}
+
+/// Copy every array of a Python list of per-layer arrays, named `name[j]` in errors.
+pub fn owned_list<'py, T: Element + Copy>(name: &str, list: &Bound<'py, PyList>) -> PyResult<Vec<OwnedArray<T>>> {
+    list.iter()
+        .enumerate()
+        .map(|(j, w)| OwnedArray::copy_from(&format!("{name}[{j}]"), &w.extract::<PyReadonlyArrayDyn<'py, T>>()?))
+        .collect()
+}
+
+/// Views of a list of owned arrays.
+pub fn views<T>(arrays: &[OwnedArray<T>]) -> Vec<ArrayRef<'_, T>> {
+    arrays.iter().map(OwnedArray::view).collect()
+}
+
+/// Move a core result into a NumPy array.
+pub fn batched_to_numpy(py: Python<'_>, out: Batched) -> Bound<'_, PyArrayDyn<f64>> {
+    to_numpy(py, out.data, &out.shape)
 }

@@ -6,6 +6,7 @@ mod error;
 mod haar;
 mod init;
 mod interrupt;
+mod metrics;
 mod train;
 
 use pyo3::prelude::*;
@@ -18,6 +19,12 @@ mod _core {
     use super::haar::haar_orthogonal;
     #[pymodule_export]
     use super::init::{init_gaussian, init_orthogonal};
+    #[pymodule_export]
+    use super::metrics::{
+        metric_balancedness, metric_deficiency_margin, metric_fisher_max_eigenvalue, metric_jacobian_singular_values,
+        metric_ntk, metric_ntk_relative_change, metric_partial_product_singular_values, metric_relative_weight_change,
+        metric_singular_values,
+    };
     #[pymodule_export]
     use super::train::train;
 

@@ -1,6 +1,6 @@
 //! Binding of `deeplinear_core::train`.
 
-use deeplinear_core::train::{ArrayRef, LearningRate, TrainOptions};
+use deeplinear_core::train::{ArrayRef, LearningRate, Manifold, Quantity, TrainOptions};
 use deeplinear_core::Real;
 use numpy::{Element, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
@@ -64,12 +64,17 @@ fn run<'py, T: Real + Element>(
     result.set_item("final_loss", to_numpy(py, out.final_loss, &[batch]))?;
     result.set_item("steps_to_tol", to_numpy(py, out.steps_to_tol, &[batch]))?;
     result.set_item("diverged", to_numpy(py, out.diverged, &[batch]))?;
+    let records = PyDict::new(py);
+    for (q, arr) in out.records_of {
+        records.set_item(q.name(), to_numpy(py, arr.data, &arr.shape))?;
+    }
+    result.set_item("records", records)?;
     Ok(result)
 }
 
 /// Train a batch of deep linear networks; returns a dict of the TrainResult fields.
 #[pyfunction]
-#[pyo3(signature = (weights, x, y, *, lr, steps, alpha, tol, record_every, dtype, threads=None))]
+#[pyo3(signature = (weights, x, y, *, lr, steps, alpha, tol, record_every, dtype, threads=None, record=Vec::new(), manifold="euclidean"))]
 #[allow(clippy::too_many_arguments)]
 pub fn train<'py>(
     py: Python<'py>,
@@ -83,7 +88,16 @@ pub fn train<'py>(
     record_every: usize,
     dtype: &str,
     threads: Option<usize>,
+    record: Vec<String>,
+    manifold: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
+    // "loss" is accepted and always recorded by the engine.
+    let record = record
+        .iter()
+        .filter_map(|name| Quantity::parse(name).transpose())
+        .collect::<deeplinear_core::Result<Vec<_>>>()
+        .map_err(to_py_err)?;
+    let manifold = Manifold::parse(manifold).map_err(to_py_err)?;
     let lr = match lr {
         LrArg::Shared(v) => LearningRate::Shared(v),
         LrArg::PerNetwork(v) => LearningRate::PerNetwork(v),
@@ -95,6 +109,8 @@ pub fn train<'py>(
         tol,
         record_every,
         threads,
+        record,
+        manifold,
     };
     match Dtype::parse(dtype)? {
         Dtype::F32 => run::<f32>(py, weights, x, y, opts),

@@ -68,6 +68,8 @@ fn options(steps: usize, lr: LearningRate) -> TrainOptions {
         tol: None,
         record_every: 1,
         threads: Some(2),
+        record: Vec::new(),
+        manifold: Manifold::Euclidean,
     }
 }
 
@@ -158,6 +160,8 @@ fn divergence_freezes_only_the_diverging_network() {
             tol: None,
             record_every: 10,
             threads: Some(1),
+            record: Vec::new(),
+            manifold: Manifold::Euclidean,
         },
         &AtomicBool::new(false),
     )
@@ -192,6 +196,8 @@ fn tol_freezes_and_reports_the_step() {
             tol: Some(1e-3),
             record_every: 1,
             threads: None,
+            record: Vec::new(),
+            manifold: Manifold::Euclidean,
         },
         &AtomicBool::new(false),
     )

@@ -1,0 +1,336 @@
+"""Diagnostics of batches of networks (SPEC §4), computed in the Rust core.
+
+Every function takes ``weights`` laid out as for :func:`deeplinear.train` (a list of L arrays,
+layer j of shape (batch, d_{j+1}, d_j), all float32 or all float64) and returns float64 arrays
+with the network axis first. Networks are spread over ``threads`` (default: all cores); the GIL
+is released and Ctrl-C stops a long call. A network with non-finite weights (e.g. a diverged
+one) gives NaN where a decomposition is needed, without affecting the others.
+
+The network functions (:func:`jacobian_singular_values`, :func:`ntk`, :func:`ntk_relative_change`,
+:func:`fisher_max_eigenvalue`) cover the linear chain f(x) = α·W_L⋯W_1·x and the MLP of SPEC §1:
+z_j = s_j W_j h_{j−1} + b_j, h_j = φ(z_j) for hidden layers, f(x) = α·z_L, with φ one of
+``activation`` = "linear", "tanh", "relu", "erf"; s_j = 1 (``parameterization="standard"``) or
+σ_w/√d_{j−1} (``"ntk"``); optional ``biases``, a list of L arrays of shape (batch, d_{j+1}).
+
+:mod:`deeplinear.reference.metrics` has the same functions in plain NumPy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import _core
+from ._validation import float_array, integer, layer_list, optional_integer, real, string
+
+__all__ = [
+    "balancedness",
+    "deficiency_margin",
+    "fisher_max_eigenvalue",
+    "jacobian_singular_values",
+    "ntk",
+    "ntk_relative_change",
+    "partial_product_singular_values",
+    "relative_weight_change",
+    "singular_values",
+]
+
+
+def _biases(
+    name: str, biases: Sequence[np.ndarray] | None, dtype: np.dtype
+) -> list[np.ndarray] | None:
+    return None if biases is None else layer_list(name, biases, dtype)
+
+
+def singular_values(
+    weights: Sequence[np.ndarray], alpha: float = 1.0, *, threads: int | None = None
+) -> np.ndarray:
+    """Singular values of the end-to-end matrix α·W_L⋯W_1 of every network.
+
+    Returns:
+        (batch, min(d_0, d_L)) float64, non-increasing along the last axis.
+
+    Example:
+        >>> import deeplinear as dl
+        >>> w = dl.init.orthogonal([4, 8, 8, 4], batch=2, seed=0)
+        >>> dl.metrics.singular_values(w, alpha=dl.fanout_alpha([4, 8, 8, 4])).round(6)
+        array([[1., 1., 1., 1.],
+               [1., 1., 1., 1.]])
+    """
+    layers = layer_list("weights", weights)
+    return _core.metric_singular_values(
+        layers,
+        alpha=real("alpha", alpha),
+        dtype=layers[0].dtype.name,
+        threads=optional_integer("threads", threads, minimum=1),
+    )
+
+
+def partial_product_singular_values(
+    weights: Sequence[np.ndarray], i: int, j: int, *, threads: int | None = None
+) -> np.ndarray:
+    """Singular values of the partial product ``weights[j] @ … @ weights[i]``.
+
+    ``i`` and ``j`` are 0-based layer indices into ``weights``, inclusive, ``i ≤ j``; negative
+    values count from the end as in Python. In SPEC's 1-based notation this is W_{j+1:i+1}
+    (Hu et al. Lemma 4.2: for orthogonal init with hidden widths m ≥ d_0, d_L, every proper
+    partial product has all singular values m^{(j−i+1)/2}).
+
+    Returns:
+        (batch, min(d_i, d_{j+1})) float64, non-increasing.
+    """
+    layers = layer_list("weights", weights)
+    depth = len(layers)
+    ij = []
+    for name, v in (("i", i), ("j", j)):
+        k = integer(name, v, minimum=-depth)
+        if k >= depth:
+            raise ValueError(f"{name}: must be a layer index in [-{depth}, {depth}), got {k}")
+        ij.append(k % depth)
+    if ij[0] > ij[1]:
+        raise ValueError(f"i: must not come after j (layers {ij[0]} > {ij[1]}), got i={i}, j={j}")
+    return _core.metric_partial_product_singular_values(
+        layers,
+        ij[0],
+        ij[1],
+        dtype=layers[0].dtype.name,
+        threads=optional_integer("threads", threads, minimum=1),
+    )
+
+
+def balancedness(
+    weights: Sequence[np.ndarray], per_layer: bool = False, *, threads: int | None = None
+) -> np.ndarray:
+    """Balancedness δ = max_j ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F (Arora et al. 2019, Def. 1).
+
+    Args:
+        per_layer: return the L−1 gaps δ_j (j = 1…L−1) instead of their maximum.
+
+    Returns:
+        (batch,) float64 (0 for a single layer), or (batch, L−1) with ``per_layer=True``.
+    """
+    if not isinstance(per_layer, (bool, np.bool_)):
+        raise TypeError(f"per_layer: expected a bool, got {type(per_layer).__name__}")
+    layers = layer_list("weights", weights)
+    gaps = _core.metric_balancedness(
+        layers, dtype=layers[0].dtype.name, threads=optional_integer("threads", threads, minimum=1)
+    )
+    if per_layer:
+        return gaps
+    if gaps.shape[1] == 0:
+        return np.zeros(gaps.shape[0])
+    out: np.ndarray = gaps.max(axis=1)
+    return out
+
+
+def deficiency_margin(
+    weights: Sequence[np.ndarray],
+    Phi: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Deficiency margin c = σ_min(Φ) − ‖α·W_{L:1} − Φ‖_F (Arora et al. 2019, Def. 2).
+
+    Positive where the end-to-end matrix is closer to Φ than Φ is to rank deficiency.
+
+    Args:
+        Phi: target (d_L, d_0) shared by the batch, or (batch, d_L, d_0); same dtype as weights.
+
+    Returns:
+        (batch,) float64.
+    """
+    layers = layer_list("weights", weights)
+    return _core.metric_deficiency_margin(
+        layers,
+        float_array("Phi", Phi, layers[0].dtype),
+        alpha=real("alpha", alpha),
+        dtype=layers[0].dtype.name,
+        threads=optional_integer("threads", threads, minimum=1),
+    )
+
+
+def relative_weight_change(
+    w0: Sequence[np.ndarray], w1: Sequence[np.ndarray], *, threads: int | None = None
+) -> np.ndarray:
+    """Per-layer relative change ‖W_j(1) − W_j(0)‖_F / ‖W_j(0)‖_F between two weight lists.
+
+    Returns:
+        (batch, L) float64; a layer that starts at zero gives inf (NaN if it did not move).
+    """
+    a = layer_list("w0", w0)
+    b = layer_list("w1", w1, a[0].dtype)
+    return _core.metric_relative_weight_change(
+        a, b, dtype=a[0].dtype.name, threads=optional_integer("threads", threads, minimum=1)
+    )
+
+
+def jacobian_singular_values(
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    activation: str = "linear",
+    biases: Sequence[np.ndarray] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Singular values of the input–output Jacobian ∂f(x)/∂x at every column x of X.
+
+    For an MLP, J(x) = α·D_L s_L W_L ⋯ D_1 s_1 W_1 with D_l = diag φ'(z_l(x)) (D_L = I); for a
+    linear net it is α·∏s_j·W_{L:1} at every input, so it equals :func:`singular_values`.
+
+    Args:
+        X: inputs (d_0, n) shared by the batch or (batch, d_0, n).
+        alpha, activation, biases, parameterization, sigma_w: the network form (module doc).
+
+    Returns:
+        (batch, n, min(d_0, d_L)) float64, non-increasing along the last axis.
+    """
+    return _net_metric(
+        _core.metric_jacobian_singular_values,
+        weights,
+        X,
+        alpha,
+        activation,
+        biases,
+        parameterization,
+        sigma_w,
+        threads,
+    )
+
+
+def ntk(
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    activation: str = "linear",
+    biases: Sequence[np.ndarray] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Empirical neural tangent kernel Θ = J_θJ_θᵀ over the columns of X.
+
+    J_θ is the Jacobian of the n·d_L outputs with respect to all weights (and biases, when
+    given). Linear nets use the closed form Θ[(x,a),(x',b)] = α²Σ_j (W_{j−1:1}x)ᵀ(W_{j−1:1}x')
+    (W_{L:j+1}W_{L:j+1}ᵀ)_{ab}; MLPs use per-sample Jacobians with respect to the
+    pre-activations, never forming J_θ.
+
+    Returns:
+        (batch, n·d_L, n·d_L) float64, rows and columns indexed x·d_L + a (example-major), so
+        ``theta.reshape(batch, n, d_L, n, d_L)`` separates examples and outputs.
+    """
+    return _net_metric(
+        _core.metric_ntk, weights, X, alpha, activation, biases, parameterization, sigma_w, threads
+    )
+
+
+def ntk_relative_change(
+    w0: Sequence[np.ndarray],
+    w1: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    activation: str = "linear",
+    biases0: Sequence[np.ndarray] | None = None,
+    biases1: Sequence[np.ndarray] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Relative NTK change ‖Θ(w1) − Θ(w0)‖_F / ‖Θ(w0)‖_F (Huang et al. 2021, Fig. 2).
+
+    Args:
+        w0, w1: weights before and after training, same shapes and dtype.
+        biases0, biases1: their biases (both or neither).
+
+    Returns:
+        (batch,) float64.
+    """
+    a = layer_list("w0", w0)
+    b = layer_list("w1", w1, a[0].dtype)
+    dtype = a[0].dtype
+    return _core.metric_ntk_relative_change(
+        a,
+        b,
+        float_array("X", X, dtype),
+        alpha=real("alpha", alpha),
+        activation=string("activation", activation),
+        parameterization=string("parameterization", parameterization),
+        sigma_w=real("sigma_w", sigma_w),
+        biases0=_biases("biases0", biases0, dtype),
+        biases1=_biases("biases1", biases1, dtype),
+        dtype=dtype.name,
+        threads=optional_integer("threads", threads, minimum=1),
+    )
+
+
+def fisher_max_eigenvalue(
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    activation: str = "linear",
+    biases: Sequence[np.ndarray] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
+    method: str = "auto",
+    threads: int | None = None,
+) -> np.ndarray:
+    """Largest eigenvalue of the Fisher information for MSE, F = J_θᵀJ_θ/n (Gauss–Newton).
+
+    Computed as λ_max(Θ)/n from the NTK Gram (same nonzero spectrum up to the factor n).
+
+    Args:
+        method: "dense" (symmetric eigensolver on Θ), "lanczos" (restarted Krylov–Schur on Θ,
+            O((n·d_L)²) per iteration; Grams of size ≤ 80 always go dense) or "auto" (dense up
+            to n·d_L = 400). Θ is formed either way: memory (n·d_L)² per network in flight.
+
+    Returns:
+        (batch,) float64.
+    """
+    return _net_metric(
+        _core.metric_fisher_max_eigenvalue,
+        weights,
+        X,
+        alpha,
+        activation,
+        biases,
+        parameterization,
+        sigma_w,
+        threads,
+        method=string("method", method),
+    )
+
+
+def _net_metric(
+    fn: object,
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    alpha: float,
+    activation: str,
+    biases: Sequence[np.ndarray] | None,
+    parameterization: str,
+    sigma_w: float,
+    threads: int | None,
+    **extra: str,
+) -> np.ndarray:
+    layers = layer_list("weights", weights)
+    dtype = layers[0].dtype
+    out: np.ndarray = fn(  # type: ignore[operator]
+        layers,
+        float_array("X", X, dtype),
+        alpha=real("alpha", alpha),
+        activation=string("activation", activation),
+        parameterization=string("parameterization", parameterization),
+        sigma_w=real("sigma_w", sigma_w),
+        biases=_biases("biases", biases, dtype),
+        dtype=dtype.name,
+        threads=optional_integer("threads", threads, minimum=1),
+        **extra,
+    )
+    return out

@@ -1,0 +1,630 @@
+//! Diagnostics of batches of networks (SPEC §4): spectra, balancedness, deficiency margin,
+//! weight change, input–output Jacobians, the empirical NTK and the Fisher's top eigenvalue.
+//!
+//! Weights are laid out as for training (`weights[j]` is (B, d_{j+1}, d_j), row-major). Every
+//! function validates its arguments before any work, then computes one network per task on the
+//! private pool, and returns a row-major f64 buffer with its shape (network axis first).
+
+pub mod kernels;
+pub mod mlp;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
+use faer::matrix_free::eigen::{partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch};
+use faer::{Col, Mat, MatRef, Par};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::linalg::row_major;
+use crate::parallel;
+use crate::rng::{fill_normal, network_rng};
+use crate::scalar::Real;
+use crate::train::ArrayRef;
+
+pub use mlp::{Activation, NetForm, Parameterization};
+
+/// A batched result: row-major data and its shape, the network axis first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batched {
+    pub data: Vec<f64>,
+    pub shape: Vec<usize>,
+}
+
+fn shape_str(shape: &[usize]) -> String {
+    format!("{shape:?}").replace('[', "(").replace(']', ")")
+}
+
+/// The validated layout of a batch of networks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub batch: usize,
+    /// [d_0, …, d_L]
+    pub dims: Vec<usize>,
+}
+
+impl Layout {
+    pub fn depth(&self) -> usize {
+        self.dims.len() - 1
+    }
+
+    /// Views of network b's layers.
+    pub fn layers<'a, T: Real>(&self, weights: &[ArrayRef<'a, T>], b: usize) -> Vec<MatRef<'a, T>> {
+        weights
+            .iter()
+            .enumerate()
+            .map(|(j, w)| {
+                let (d_out, d_in) = (self.dims[j + 1], self.dims[j]);
+                let size = d_out * d_in;
+                row_major(&w.data[b * size..(b + 1) * size], d_out, d_in)
+            })
+            .collect()
+    }
+}
+
+/// Check a list of batched layers named `arg` (e.g. "weights", "w0"): 3-D, non-empty, one
+/// batch size, chaining widths.
+pub fn check_weights<T>(arg: &str, weights: &[ArrayRef<'_, T>]) -> Result<Layout> {
+    if weights.is_empty() {
+        return Err(Error::invalid(arg, "needs at least one layer, got an empty list"));
+    }
+    let mut dims = Vec::with_capacity(weights.len() + 1);
+    let mut batch = 0;
+    for (j, w) in weights.iter().enumerate() {
+        let name = format!("{arg}[{j}]");
+        let [b, d_out, d_in] = match w.shape {
+            &[b, d_out, d_in] => [b, d_out, d_in],
+            _ => return Err(Error::shape(name, "(batch, d_out, d_in)", shape_str(w.shape))),
+        };
+        if b == 0 || d_out == 0 || d_in == 0 {
+            return Err(Error::invalid(
+                name,
+                format!("has an empty dimension: shape {}", shape_str(w.shape)),
+            ));
+        }
+        if w.data.len() != b * d_out * d_in {
+            return Err(Error::shape(
+                name,
+                "a C-contiguous array",
+                format!("{} elements", w.data.len()),
+            ));
+        }
+        if j == 0 {
+            batch = b;
+            dims.push(d_in);
+        } else if b != batch {
+            return Err(Error::shape(
+                name,
+                format!("batch size {batch} (as {arg}[0])"),
+                shape_str(w.shape),
+            ));
+        } else if d_in != dims[j] {
+            return Err(Error::shape(
+                name,
+                format!("(batch, d_out, {}) to chain with {arg}[{}]", dims[j], j - 1),
+                shape_str(w.shape),
+            ));
+        }
+        dims.push(d_out);
+    }
+    Ok(Layout { batch, dims })
+}
+
+/// Check a per-network or shared matrix argument: (rows, cols) or (batch, rows, cols); returns
+/// whether it is shared.
+fn check_matrix<T>(
+    arg: &str,
+    a: ArrayRef<'_, T>,
+    batch: usize,
+    rows: Option<usize>,
+    cols: Option<usize>,
+) -> Result<bool> {
+    let want = |r: Option<usize>, c: Option<usize>| {
+        let r = r.map_or("rows".to_string(), |v| v.to_string());
+        let c = c.map_or("cols".to_string(), |v| v.to_string());
+        format!("({r}, {c}) or ({batch}, {r}, {c})")
+    };
+    let (shared, r, c) = match *a.shape {
+        [r, c] => (true, r, c),
+        [b, r, c] if b == batch => (false, r, c),
+        _ => return Err(Error::shape(arg, want(rows, cols), shape_str(a.shape))),
+    };
+    if rows.is_some_and(|v| v != r) || cols.is_some_and(|v| v != c) {
+        return Err(Error::shape(arg, want(rows, cols), shape_str(a.shape)));
+    }
+    if r == 0 || c == 0 {
+        return Err(Error::invalid(
+            arg,
+            format!("has an empty dimension: shape {}", shape_str(a.shape)),
+        ));
+    }
+    Ok(shared)
+}
+
+/// Network b's slice of a shared-or-batched (rows, cols) matrix.
+fn matrix_of<'a, T: Real>(a: ArrayRef<'a, T>, shared: bool, b: usize) -> MatRef<'a, T> {
+    let (r, c) = (a.shape[a.shape.len() - 2], a.shape[a.shape.len() - 1]);
+    let data = if shared {
+        a.data
+    } else {
+        &a.data[b * r * c..(b + 1) * r * c]
+    };
+    row_major(data, r, c)
+}
+
+fn check_finite(arg: &str, value: f64) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(arg, format!("must be finite, got {value}")))
+    }
+}
+
+/// Run `f(b, out_b)` for every network b on the private pool; `out` has `width` entries per
+/// network. Stops early (with `Error::Cancelled`) when `cancel` is raised.
+fn per_network<F>(batch: usize, width: usize, threads: Option<usize>, cancel: &AtomicBool, f: F) -> Result<Vec<f64>>
+where
+    F: Fn(usize, &mut [f64]) -> Result<()> + Sync,
+{
+    let mut out = vec![0.0; batch * width];
+    if width == 0 {
+        return Ok(out);
+    }
+    parallel::pool(threads)?.install(|| {
+        out.par_chunks_mut(width).enumerate().try_for_each(|(b, chunk)| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            f(b, chunk)
+        })
+    })?;
+    Ok(out)
+}
+
+/// Singular values (non-increasing) of the end-to-end matrix α·W_L⋯W_1: (B, min(d_0, d_L)).
+pub fn singular_values<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    alpha: f64,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let layout = check_weights("weights", weights)?;
+    check_finite("alpha", alpha)?;
+    let depth = layout.depth();
+    partial_product_sv(weights, &layout, 0, depth - 1, alpha, threads, cancel)
+}
+
+/// Singular values of the partial product weights[j]⋯weights[i] (0-based, inclusive; SPEC's
+/// W_{j+1:i+1}): (B, min(d_i, d_{j+1})).
+pub fn partial_product_singular_values<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    i: usize,
+    j: usize,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let layout = check_weights("weights", weights)?;
+    let depth = layout.depth();
+    if j >= depth {
+        return Err(Error::invalid(
+            "j",
+            format!("must be a layer index below {depth}, got {j}"),
+        ));
+    }
+    if i > j {
+        return Err(Error::invalid("i", format!("must be at most j = {j}, got {i}")));
+    }
+    partial_product_sv(weights, &layout, i, j, 1.0, threads, cancel)
+}
+
+fn partial_product_sv<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    layout: &Layout,
+    i: usize,
+    j: usize,
+    alpha: f64,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let k = layout.dims[i].min(layout.dims[j + 1]);
+    let data = per_network(layout.batch, k, threads, cancel, |b, out| {
+        let layers = layout.layers(weights, b);
+        let p = kernels::chain_product(&layers[i..=j]);
+        kernels::SingularValues::new(p.nrows(), p.ncols()).compute(p.as_ref(), alpha, out)
+    })?;
+    Ok(Batched {
+        data,
+        shape: vec![layout.batch, k],
+    })
+}
+
+/// Per-layer balancedness ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F, (B, L−1).
+pub fn balancedness<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let layout = check_weights("weights", weights)?;
+    let width = layout.depth() - 1;
+    let max_d = *layout.dims.iter().max().unwrap();
+    let data = per_network(layout.batch, width, threads, cancel, |b, out| {
+        let mut scratch = vec![T::from_f64(0.0); max_d * max_d];
+        kernels::balancedness_into(&layout.layers(weights, b), &mut scratch, out);
+        Ok(())
+    })?;
+    Ok(Batched {
+        data,
+        shape: vec![layout.batch, width],
+    })
+}
+
+/// Deficiency margin σ_min(Φ) − ‖αW_{L:1} − Φ‖_F (Arora et al.), (B,). Φ is (d_L, d_0) or
+/// (B, d_L, d_0).
+pub fn deficiency_margin<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    phi: ArrayRef<'_, T>,
+    alpha: f64,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let layout = check_weights("weights", weights)?;
+    check_finite("alpha", alpha)?;
+    let (d_0, d_l) = (layout.dims[0], layout.dims[layout.depth()]);
+    let shared = check_matrix("Phi", phi, layout.batch, Some(d_l), Some(d_0))?;
+    let data = per_network(layout.batch, 1, threads, cancel, |b, out| {
+        let target = matrix_of(phi, shared, b);
+        let product = kernels::chain_product(&layout.layers(weights, b));
+        let sv = kernels::singular_values_of(target, 1.0)?;
+        let a = T::from_f64(alpha);
+        let mut dist = 0.0;
+        for c in 0..d_0 {
+            for r in 0..d_l {
+                let e = (a * product[(r, c)] - target[(r, c)]).to_f64();
+                dist += e * e;
+            }
+        }
+        out[0] = sv[sv.len() - 1] - dist.sqrt();
+        Ok(())
+    })?;
+    Ok(Batched {
+        data,
+        shape: vec![layout.batch],
+    })
+}
+
+/// Per-layer ‖W1_j − W0_j‖_F / ‖W0_j‖_F, (B, L). A zero initial layer gives inf (NaN if it
+/// also did not move).
+pub fn relative_weight_change<T: Real>(
+    w0: &[ArrayRef<'_, T>],
+    w1: &[ArrayRef<'_, T>],
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let layout = check_weights("w0", w0)?;
+    let other = check_weights("w1", w1)?;
+    if other != layout {
+        return Err(Error::shape(
+            "w1",
+            format!(
+                "the layer shapes of w0, dims {:?} and batch {}",
+                layout.dims, layout.batch
+            ),
+            format!("dims {:?} and batch {}", other.dims, other.batch),
+        ));
+    }
+    let depth = layout.depth();
+    let data = per_network(layout.batch, depth, threads, cancel, |b, out| {
+        let (a, c) = (layout.layers(w0, b), layout.layers(w1, b));
+        for (j, o) in out.iter_mut().enumerate() {
+            let diff = Mat::from_fn(a[j].nrows(), a[j].ncols(), |r, k| c[j][(r, k)] - a[j][(r, k)]);
+            *o = kernels::frobenius(diff.as_ref()) / kernels::frobenius(a[j]);
+        }
+        Ok(())
+    })?;
+    Ok(Batched {
+        data,
+        shape: vec![layout.batch, depth],
+    })
+}
+
+/// The inputs of a Jacobian/NTK call after validation.
+struct NetInputs<'a, T> {
+    layout: Layout,
+    x: ArrayRef<'a, T>,
+    x_shared: bool,
+    n: usize,
+}
+
+fn check_net_inputs<'a, T>(
+    arg: &str,
+    weights: &[ArrayRef<'a, T>],
+    x: ArrayRef<'a, T>,
+    form: &NetForm,
+    biases: Option<&[ArrayRef<'a, T>]>,
+    biases_arg: &str,
+) -> Result<NetInputs<'a, T>> {
+    let layout = check_weights(arg, weights)?;
+    check_finite("alpha", form.alpha)?;
+    let x_shared = check_matrix("X", x, layout.batch, Some(layout.dims[0]), None)?;
+    let n = x.shape[x.shape.len() - 1];
+    if let Some(bs) = biases {
+        if bs.len() != layout.depth() {
+            return Err(Error::shape(
+                biases_arg,
+                format!("{} arrays, one per layer", layout.depth()),
+                format!("{} arrays", bs.len()),
+            ));
+        }
+        for (j, bias) in bs.iter().enumerate() {
+            let want = [layout.batch, layout.dims[j + 1]];
+            if bias.shape != want || bias.data.len() != want[0] * want[1] {
+                return Err(Error::shape(
+                    format!("{biases_arg}[{j}]"),
+                    shape_str(&want),
+                    shape_str(bias.shape),
+                ));
+            }
+        }
+    }
+    Ok(NetInputs { layout, x, x_shared, n })
+}
+
+/// Network b's bias vectors.
+fn biases_of<'a, T>(biases: Option<&[ArrayRef<'a, T>]>, b: usize) -> Option<Vec<&'a [T]>> {
+    biases.map(|bs| {
+        bs.iter()
+            .map(|bias| {
+                let d = bias.shape[1];
+                &bias.data[b * d..(b + 1) * d]
+            })
+            .collect()
+    })
+}
+
+/// Whether the closed form for linear chains applies (linear φ, no biases).
+fn is_plain_linear<T>(form: &NetForm, biases: Option<&[ArrayRef<'_, T>]>) -> bool {
+    form.activation == Activation::Linear && biases.is_none()
+}
+
+/// Singular values of the input–output Jacobian ∂f(x)/∂x at every column x of X:
+/// (B, n, min(d_0, d_L)). For linear networks this is α·∏s_j·W_{L:1} at every input.
+pub fn jacobian_singular_values<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    x: ArrayRef<'_, T>,
+    form: &NetForm,
+    biases: Option<&[ArrayRef<'_, T>]>,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let inp = check_net_inputs("weights", weights, x, form, biases, "biases")?;
+    let (layout, n) = (&inp.layout, inp.n);
+    let (d_0, d_l) = (layout.dims[0], layout.dims[layout.depth()]);
+    let k = d_0.min(d_l);
+    let data = per_network(layout.batch, n * k, threads, cancel, |b, out| {
+        let layers = layout.layers(weights, b);
+        if form.activation == Activation::Linear {
+            // Biases do not enter the Jacobian of a linear network.
+            let p = kernels::chain_product(&layers);
+            let sv = kernels::singular_values_of(p.as_ref(), form.linear_alpha(&layout.dims))?;
+            for chunk in out.chunks_mut(k) {
+                chunk.copy_from_slice(&sv);
+            }
+            return Ok(());
+        }
+        let xb = matrix_of(inp.x, inp.x_shared, b);
+        let bias = biases_of(biases, b);
+        let jac = mlp::input_jacobians(&layers, bias.as_deref(), xb, form);
+        let mut svd = kernels::SingularValues::new(d_l, d_0);
+        for (s, chunk) in out.chunks_mut(k).enumerate() {
+            svd.compute(jac.as_ref().subrows(s * d_l, d_l), 1.0, chunk)?;
+        }
+        Ok(())
+    })?;
+    Ok(Batched {
+        data,
+        shape: vec![layout.batch, n, k],
+    })
+}
+
+/// One network's NTK Gram, by the closed form for plain linear chains, else per-sample
+/// Jacobians.
+fn ntk_of<T: Real>(
+    inp: &NetInputs<'_, T>,
+    weights: &[ArrayRef<'_, T>],
+    form: &NetForm,
+    biases: Option<&[ArrayRef<'_, T>]>,
+    b: usize,
+) -> Mat<f64> {
+    let layers = inp.layout.layers(weights, b);
+    let xb = matrix_of(inp.x, inp.x_shared, b);
+    if is_plain_linear(form, biases) {
+        kernels::linear_ntk(&layers, xb, form.linear_alpha(&inp.layout.dims))
+    } else {
+        let bias = biases_of(biases, b);
+        mlp::ntk(&layers, bias.as_deref(), xb, form)
+    }
+}
+
+/// The empirical NTK Gram Θ = J_θJ_θᵀ over the columns of X: (B, n·d_L, n·d_L), row and column
+/// index x·d_L + a (example-major). Parameters are the weights, plus the biases when given.
+pub fn ntk<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    x: ArrayRef<'_, T>,
+    form: &NetForm,
+    biases: Option<&[ArrayRef<'_, T>]>,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let inp = check_net_inputs("weights", weights, x, form, biases, "biases")?;
+    let big = inp.n * inp.layout.dims[inp.layout.depth()];
+    let data = per_network(inp.layout.batch, big * big, threads, cancel, |b, out| {
+        let theta = ntk_of(&inp, weights, form, biases, b);
+        for r in 0..big {
+            for c in 0..big {
+                out[r * big + c] = theta[(r, c)];
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Batched {
+        data,
+        shape: vec![inp.layout.batch, big, big],
+    })
+}
+
+/// ‖Θ(w1) − Θ(w0)‖_F / ‖Θ(w0)‖_F per network, (B,).
+#[allow(clippy::too_many_arguments)]
+pub fn ntk_relative_change<T: Real>(
+    w0: &[ArrayRef<'_, T>],
+    w1: &[ArrayRef<'_, T>],
+    x: ArrayRef<'_, T>,
+    form: &NetForm,
+    biases0: Option<&[ArrayRef<'_, T>]>,
+    biases1: Option<&[ArrayRef<'_, T>]>,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let inp0 = check_net_inputs("w0", w0, x, form, biases0, "biases0")?;
+    let inp1 = check_net_inputs("w1", w1, x, form, biases1, "biases1")?;
+    if inp0.layout != inp1.layout {
+        return Err(Error::shape(
+            "w1",
+            format!(
+                "the layer shapes of w0, dims {:?} and batch {}",
+                inp0.layout.dims, inp0.layout.batch
+            ),
+            format!("dims {:?} and batch {}", inp1.layout.dims, inp1.layout.batch),
+        ));
+    }
+    if biases0.is_some() != biases1.is_some() {
+        return Err(Error::invalid(
+            "biases1",
+            "give biases for both w0 and w1, or for neither",
+        ));
+    }
+    let data = per_network(inp0.layout.batch, 1, threads, cancel, |b, out| {
+        let t0 = ntk_of(&inp0, w0, form, biases0, b);
+        let t1 = ntk_of(&inp1, w1, form, biases1, b);
+        let diff = Mat::from_fn(t0.nrows(), t0.ncols(), |r, c| t1[(r, c)] - t0[(r, c)]);
+        out[0] = kernels::frobenius(diff.as_ref()) / kernels::frobenius(t0.as_ref());
+        Ok(())
+    })?;
+    Ok(Batched {
+        data,
+        shape: vec![inp0.layout.batch],
+    })
+}
+
+/// How to find λ_max of the NTK Gram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EigenMethod {
+    /// Dense symmetric eigensolver for n·d_L ≤ `AUTO_DENSE_MAX`, Lanczos above.
+    Auto,
+    Dense,
+    Lanczos,
+}
+
+/// Below this Gram size a full symmetric eigensolve (O(N³), but with small constants and no
+/// convergence tolerance) is cheaper than restarted Lanczos; above it Lanczos' O(N²) per
+/// iteration wins by a wide margin.
+pub const AUTO_DENSE_MAX: usize = 400;
+
+impl EigenMethod {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "auto" => Ok(EigenMethod::Auto),
+            "dense" => Ok(EigenMethod::Dense),
+            "lanczos" => Ok(EigenMethod::Lanczos),
+            other => Err(Error::invalid(
+                "method",
+                format!("expected 'auto', 'dense' or 'lanczos', got {other:?}"),
+            )),
+        }
+    }
+}
+
+/// Largest eigenvalue of a symmetric PSD matrix.
+pub fn max_eigenvalue(theta: MatRef<'_, f64>, method: EigenMethod) -> Result<f64> {
+    let big = theta.nrows();
+    if !kernels::all_finite(theta) {
+        return Ok(f64::NAN);
+    }
+    let dense = match method {
+        EigenMethod::Auto => big <= AUTO_DENSE_MAX,
+        EigenMethod::Dense => true,
+        EigenMethod::Lanczos => false,
+    };
+    // faer's Krylov–Schur needs its subspace (at least 64 vectors) to be smaller than the
+    // matrix, and panics otherwise; such small Grams go dense whatever was asked.
+    if dense || big <= 80 {
+        let mut s = Diag::<f64>::zeros(big);
+        let req = self_adjoint_evd_scratch::<f64>(big, ComputeEigenvectors::No, Par::Seq, Default::default());
+        self_adjoint_evd(
+            theta,
+            s.as_mut(),
+            None,
+            Par::Seq,
+            MemStack::new(&mut MemBuffer::new(req)),
+            Default::default(),
+        )
+        .map_err(|_| Error::NoConvergence {
+            what: format!("symmetric eigensolver on a {big}x{big} NTK Gram"),
+        })?;
+        return Ok(s.column_vector().iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    }
+    // A fixed pseudo-random start vector: deterministic, and almost surely not orthogonal to
+    // the top eigenvector (a constant vector can be, e.g. for centred data).
+    let mut v0 = vec![0.0; big];
+    fill_normal(&mut network_rng(0x5eed, 0), &mut v0, 1.0);
+    let v0 = Col::from_fn(big, |i| v0[i]);
+    let params = Default::default();
+    let req = partial_self_adjoint_eigen_scratch::<f64>(&theta, 1, Par::Seq, params);
+    let mut vecs = Mat::<f64>::zeros(big, 1);
+    let mut vals = [0.0];
+    let tol = 1e-12 * kernels::frobenius(theta).max(f64::MIN_POSITIVE);
+    let info = partial_self_adjoint_eigen(
+        vecs.as_mut(),
+        &mut vals,
+        &theta,
+        v0.as_ref(),
+        tol,
+        Par::Seq,
+        MemStack::new(&mut MemBuffer::new(req)),
+        params,
+    );
+    if info.n_converged_eigen == 0 {
+        return Err(Error::NoConvergence {
+            what: format!("Lanczos on a {big}x{big} NTK Gram"),
+        });
+    }
+    Ok(vals[0])
+}
+
+/// λ_max of the Fisher information for MSE, F = J_θᵀJ_θ/n, as λ_max(Θ)/n (the same nonzero
+/// spectrum up to the factor n), (B,).
+pub fn fisher_max_eigenvalue<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    x: ArrayRef<'_, T>,
+    form: &NetForm,
+    biases: Option<&[ArrayRef<'_, T>]>,
+    method: EigenMethod,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<Batched> {
+    let inp = check_net_inputs("weights", weights, x, form, biases, "biases")?;
+    let n = inp.n as f64;
+    let data = per_network(inp.layout.batch, 1, threads, cancel, |b, out| {
+        let theta = ntk_of(&inp, weights, form, biases, b);
+        out[0] = max_eigenvalue(theta.as_ref(), method)? / n;
+        Ok(())
+    })?;
+    Ok(Batched {
+        data,
+        shape: vec![inp.layout.batch],
+    })
+}
+
+#[cfg(test)]
+mod tests;

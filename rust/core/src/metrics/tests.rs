@@ -1,0 +1,117 @@
+//! Core checks of the diagnostics; the NumPy cross-checks live in tests/test_metrics.py.
+
+use super::*;
+use crate::rng::{fill_normal, network_rng};
+
+fn random_layers(dims: &[usize], batch: usize, seed: u64) -> Vec<Vec<f64>> {
+    dims.windows(2)
+        .enumerate()
+        .map(|(j, w)| {
+            let mut v = vec![0.0; batch * w[0] * w[1]];
+            fill_normal(&mut network_rng(seed, j as u64), &mut v, 1.0 / (w[0] as f64).sqrt());
+            v
+        })
+        .collect()
+}
+
+fn refs<'a>(layers: &'a [Vec<f64>], shapes: &'a [[usize; 3]]) -> Vec<ArrayRef<'a, f64>> {
+    layers
+        .iter()
+        .zip(shapes)
+        .map(|(d, s)| ArrayRef { data: d, shape: s })
+        .collect()
+}
+
+fn shapes(dims: &[usize], batch: usize) -> Vec<[usize; 3]> {
+    dims.windows(2).map(|w| [batch, w[1], w[0]]).collect()
+}
+
+#[test]
+fn general_ntk_path_matches_linear_closed_form() {
+    let dims = [3, 5, 4, 2];
+    let layers = random_layers(&dims, 1, 7);
+    let shp = shapes(&dims, 1);
+    let w = refs(&layers, &shp);
+    let layout = check_weights("weights", &w).unwrap();
+    let mut xv = vec![0.0; 3 * 4];
+    fill_normal(&mut network_rng(9, 0), &mut xv, 1.0);
+    let x = row_major(&xv, 3, 4);
+    let views = layout.layers(&w, 0);
+    let closed = kernels::linear_ntk(&views, x, 0.7);
+    let general = mlp::ntk(&views, None, x, &NetForm::linear(0.7));
+    for r in 0..closed.nrows() {
+        for c in 0..closed.ncols() {
+            assert!((closed[(r, c)] - general[(r, c)]).abs() < 1e-12, "({r}, {c})");
+        }
+    }
+}
+
+#[test]
+fn balancedness_matches_naive_and_vanishes_on_identity() {
+    let dims = [2, 3, 3, 4];
+    let layers = random_layers(&dims, 1, 3);
+    let shp = shapes(&dims, 1);
+    let w = refs(&layers, &shp);
+    let layout = check_weights("weights", &w).unwrap();
+    let views = layout.layers(&w, 0);
+    let mut out = vec![0.0; 2];
+    kernels::balancedness_into(&views, &mut [0.0; 16], &mut out);
+    for j in 0..2 {
+        let gap = views[j + 1].transpose() * views[j + 1] - views[j] * views[j].transpose();
+        assert!((out[j] - gap.norm_l2()).abs() < 1e-12);
+    }
+    let eye: Vec<f64> = (0..9).map(|i| if i % 4 == 0 { 1.0 } else { 0.0 }).collect();
+    let (layers, shp) = (vec![eye.clone(), eye.clone(), eye], vec![[1, 3, 3]; 3]);
+    let got = balancedness(&refs(&layers, &shp), Some(1), &AtomicBool::new(false)).unwrap();
+    assert_eq!(got.data, vec![0.0, 0.0]);
+}
+
+#[test]
+fn singular_values_of_a_scaled_diagonal_chain() {
+    // W_1 = diag(1, 2, 3) (3x3), W_2 = [I_2 0] (2x3): product = diag(1, 2) padded.
+    let w1 = vec![1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0];
+    let w2 = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+    let (layers, shp) = (vec![w1, w2], vec![[1, 3, 3], [1, 2, 3]]);
+    let got = singular_values(&refs(&layers, &shp), -2.0, None, &AtomicBool::new(false)).unwrap();
+    assert_eq!(got.shape, vec![1, 2]);
+    assert!((got.data[0] - 4.0).abs() < 1e-14 && (got.data[1] - 2.0).abs() < 1e-14);
+}
+
+#[test]
+fn lanczos_agrees_with_dense_eigensolver() {
+    let big = 200;
+    let mut g = vec![0.0; big * 20];
+    fill_normal(&mut network_rng(1, 0), &mut g, 1.0);
+    let g = row_major(&g, big, 20);
+    let theta = g * g.transpose();
+    let dense = max_eigenvalue(theta.as_ref(), EigenMethod::Dense).unwrap();
+    let lanczos = max_eigenvalue(theta.as_ref(), EigenMethod::Lanczos).unwrap();
+    assert!((dense - lanczos).abs() < 1e-9 * dense, "{dense} vs {lanczos}");
+}
+
+#[test]
+fn bad_arguments_name_themselves() {
+    let cancel = AtomicBool::new(false);
+    let layers = random_layers(&[2, 3, 2], 2, 0);
+    let shp = shapes(&[2, 3, 2], 2);
+    let w = refs(&layers, &shp);
+    let err = partial_product_singular_values(&w, 1, 2, None, &cancel).unwrap_err();
+    assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "j"));
+    let err = partial_product_singular_values(&w, 1, 0, None, &cancel).unwrap_err();
+    assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "i"));
+    let phi = vec![0.0; 6];
+    let err = deficiency_margin(
+        &w,
+        ArrayRef {
+            data: &phi,
+            shape: &[3, 2],
+        },
+        1.0,
+        None,
+        &cancel,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Shape { ref arg, .. } if arg == "Phi"));
+    let err = singular_values(&w, f64::NAN, None, &cancel).unwrap_err();
+    assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "alpha"));
+}
