@@ -92,3 +92,12 @@ def float_array(name: str, value: Any, dtype: np.dtype | None = None) -> np.ndar
             "convert it explicitly (mixed precision is not supported)"
         )
     return np.ascontiguousarray(value)
+
+
+def choice(name: str, value: Any, options: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``options``; TypeError if not a str, else ValueError."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
+    if value not in options:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
+    return value
