@@ -101,7 +101,11 @@ def _min_abs_hidden_preactivation(net: Net) -> NDArray:
     ]
     out = np.full(net.batch, np.inf)
     for b in range(net.batch):
-        h = np.eye(net.weights[0].shape[2]) if net.X is None else (net.X if net.X.ndim == 2 else net.X[b])
+        h = (
+            np.eye(net.weights[0].shape[2])
+            if net.X is None
+            else (net.X if net.X.ndim == 2 else net.X[b])
+        )
         for j, w in enumerate(net.weights[:-1]):
             z = scales[j] * w[b] @ h
             if net.form["biases"] is not None and net.form["biases"][j] is not None:
@@ -188,9 +192,11 @@ def test_engine_first_step_recovers_reference_gradient(net: Net, alpha: float) -
 
 def _check_run(net: Net, dtype: type, draw_kwargs: dict[str, Any]) -> None:
     weights0 = [w.copy() for w in net.weights]
-    biases0 = None if net.form["biases"] is None else [
-        None if b is None else b.copy() for b in net.form["biases"]
-    ]
+    biases0 = (
+        None
+        if net.form["biases"] is None
+        else [None if b is None else b.copy() for b in net.form["biases"]]
+    )
     got = dl.train(net.weights, net.X, net.Y, **draw_kwargs, **net.form)
     want = ref.train(net.weights, net.X, net.Y, **draw_kwargs, **net.form)
     ncols = draw_kwargs["steps"] // draw_kwargs["record_every"] + 1
@@ -225,7 +231,11 @@ def runs(draw: st.DrawFn, dtype: type) -> tuple[Net, dict[str, Any]]:
     # chaotic, diverging regime where rounding differences grow without bound.
     scaled = [
         w.astype(np.float64)
-        * (1.0 if net.form["parameterization"] == "standard" else net.form["sigma_w"] / math.sqrt(w.shape[2]))
+        * (
+            1.0
+            if net.form["parameterization"] == "standard"
+            else net.form["sigma_w"] / math.sqrt(w.shape[2])
+        )
         for w in net.weights
     ]
     x = np.eye(net.weights[0].shape[2]) if net.X is None else net.X.astype(np.float64)

@@ -63,10 +63,12 @@ def test_identity_init_stalls_on_symmetric_target_with_negative_eigenvalue() -> 
     """Arora, Cohen, Golowich & Hu, Claim 5: Φ symmetric with eigenvalues (2, 1, 0.5, −1),
     identity init, even depth. GD keeps every layer equal to U D(t) Uᵀ, so the end-to-end
     matrix U D(t)^L Uᵀ is PSD and ℓ ≥ ½·1² = 0.5 for ever, at every learning rate; ZAS, and
-    near-identity (σ = 0.3) starts, get well below that on the same problem. (In floating point the stalled state is an unstable saddle, which
-    rounding noise eventually escapes: at depth 2 after a few thousand steps, and at depth 4
-    with η = 0.1 within 2000 steps. At depth ≥ 4 and η ≤ 0.03 the approach to the saddle is
-    polynomially slow and 2000 steps stay on the plateau.)"""
+    near-identity (σ = 0.3) starts, get well below that on the same problem.
+
+    In floating point the stalled state is an unstable saddle, which rounding noise eventually
+    escapes: at depth 2 after a few thousand steps, and at depth 4 with η = 0.1 within 2000
+    steps. At depth ≥ 4 and η ≤ 0.03 the approach to the saddle is polynomially slow and 2000
+    steps stay on the plateau."""
     rng = np.random.default_rng(0)
     q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
     target = q @ np.diag([2.0, 1.0, 0.5, -1.0]) @ q.T

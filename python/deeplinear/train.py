@@ -62,16 +62,18 @@ ACTIVATIONS = ("linear", "tanh", "relu", "erf")
 PARAMETERIZATIONS = ("standard", "ntk")
 
 
-def _biases(
-    biases: Any, depth: int, dtype: np.dtype
-) -> list[np.ndarray | None] | None:
+def _biases(biases: Any, depth: int, dtype: np.dtype) -> list[np.ndarray | None] | None:
     if biases is None:
         return None
     if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
-        raise TypeError("biases: expected None or a list of per-layer arrays (batch, d_out) or None")
+        raise TypeError(
+            "biases: expected None or a list of per-layer arrays (batch, d_out) or None"
+        )
     if len(biases) != depth:
         raise ValueError(f"biases: expected one entry per layer ({depth}), got {len(biases)}")
-    return [None if b is None else float_array(f"biases[{j}]", b, dtype) for j, b in enumerate(biases)]
+    return [
+        None if b is None else float_array(f"biases[{j}]", b, dtype) for j, b in enumerate(biases)
+    ]
 
 
 def train(

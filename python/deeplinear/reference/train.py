@@ -195,13 +195,16 @@ def _check_form(
 
 
 def _phi(z: NDArray[np.floating], activation: str) -> NDArray[np.floating]:
+    out: NDArray[np.floating]
     if activation == "linear":
-        return z
-    if activation == "tanh":
-        return np.tanh(z)
-    if activation == "relu":
-        return np.maximum(z, 0)
-    return _erf(z.astype(np.float64)).astype(z.dtype)
+        out = z
+    elif activation == "tanh":
+        out = np.tanh(z)
+    elif activation == "relu":
+        out = np.maximum(z, 0)
+    else:  # erf of each entry, in float64 (math.erf), rounded to the dtype
+        out = np.asarray(_erf(z.astype(np.float64)), dtype=np.float64).astype(z.dtype)
+    return out
 
 
 def _phi_prime(z: NDArray[np.floating], activation: str) -> NDArray[np.floating]:
@@ -315,7 +318,9 @@ def _backward(
 # public functions
 
 
-def _network(p: _Problem, b: int) -> tuple[
+def _network(
+    p: _Problem, b: int
+) -> tuple[
     list[NDArray[np.floating]],
     list[NDArray[np.floating] | None] | None,
     NDArray[np.floating],
@@ -390,9 +395,7 @@ def gradients(
     sigma_w: float = 1.0,
 ) -> list[NDArray[np.floating]]:
     """Gradients ``dl/dW_j`` of every network; same shapes and dtype as ``weights``."""
-    return _all_gradients(
-        weights, X, Y, alpha, activation, biases, parameterization, sigma_w
-    )[0]
+    return _all_gradients(weights, X, Y, alpha, activation, biases, parameterization, sigma_w)[0]
 
 
 def bias_gradients(
@@ -410,9 +413,7 @@ def bias_gradients(
 
     The gradient does not depend on whether a layer has a bias; an absent bias counts as 0.
     """
-    return _all_gradients(
-        weights, X, Y, alpha, activation, biases, parameterization, sigma_w
-    )[1]
+    return _all_gradients(weights, X, Y, alpha, activation, biases, parameterization, sigma_w)[1]
 
 
 def train(

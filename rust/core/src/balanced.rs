@@ -6,9 +6,9 @@
 //! O_j ∈ O(d_j) is put between layers j and j+1 (W_j ← O_j W_j, W_{j+1} ← W_{j+1} O_jᵀ), which
 //! keeps both properties and makes the hidden layers rotation-invariant in distribution.
 
+use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
-use faer::diag::Diag;
 use faer::{Accum, Mat, MatRef, Par};
 use rand::rngs::ChaCha8Rng;
 
@@ -168,7 +168,13 @@ mod tests {
 
     #[test]
     fn product_is_a_and_layers_are_balanced() {
-        for dims in [vec![3, 5, 4, 2], vec![4, 4], vec![2, 6, 6, 6, 7], vec![5, 3, 3, 1], vec![1, 1, 1]] {
+        for dims in [
+            vec![3, 5, 4, 2],
+            vec![4, 4],
+            vec![2, 6, 6, 6, 7],
+            vec![5, 3, 3, 1],
+            vec![1, 1, 1],
+        ] {
             for randomize in [false, true] {
                 let depth = dims.len() - 1;
                 let mut rng = network_rng(5, 0);
@@ -194,7 +200,9 @@ mod tests {
     #[test]
     fn narrow_hidden_layer_is_rejected() {
         let err = check_balanced_dims(&[4, 5, 2, 3]).unwrap_err();
-        assert!(matches!(err, Error::InvalidValue { ref arg, ref message } if arg == "dims" && message.contains(">= min(d_0, d_L) = 3")));
+        assert!(
+            matches!(err, Error::InvalidValue { ref arg, ref message } if arg == "dims" && message.contains(">= min(d_0, d_L) = 3"))
+        );
         assert!(check_balanced_dims(&[4, 3, 3, 3]).is_ok());
     }
 }

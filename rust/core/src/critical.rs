@@ -73,10 +73,13 @@ pub fn gauss_hermite(n: usize) -> (Vec<f64>, Vec<f64>) {
     let pim4 = std::f64::consts::PI.powf(-0.25);
     let nf = n as f64;
     let m = n / 2;
-    let alpha = if n % 2 == 0 { -0.5 } else { 0.5 };
+    let alpha = if n.is_multiple_of(2) { -0.5 } else { 0.5 };
     let diag = (0..m).map(|k| 2.0 * k as f64 + alpha + 1.0).collect();
     let off = (1..m).map(|k| (k as f64 * (k as f64 + alpha)).sqrt()).collect();
-    let mut x: Vec<f64> = tridiagonal_eigenvalues(diag, off).into_iter().map(|v| v.max(0.0).sqrt()).collect();
+    let mut x: Vec<f64> = tridiagonal_eigenvalues(diag, off)
+        .into_iter()
+        .map(|v| v.max(0.0).sqrt())
+        .collect();
     x.sort_by(|a, b| b.total_cmp(a));
     // Layout: positive nodes descending, 0 for odd n, then their mirror images.
     x.resize(n, 0.0);
@@ -125,7 +128,11 @@ pub fn gauss_hermite(n: usize) -> (Vec<f64>, Vec<f64>) {
 /// E[f(h)] for h ~ N(0, 1) with the Gauss–Hermite rule (x, w).
 fn gaussian_expectation(rule: &(Vec<f64>, Vec<f64>), f: impl Fn(f64) -> f64) -> f64 {
     let (x, w) = rule;
-    let sum: f64 = x.iter().zip(w).map(|(&x, &w)| w * f(std::f64::consts::SQRT_2 * x)).sum();
+    let sum: f64 = x
+        .iter()
+        .zip(w)
+        .map(|(&x, &w)| w * f(std::f64::consts::SQRT_2 * x))
+        .sum();
     sum / std::f64::consts::PI.sqrt()
 }
 
@@ -141,7 +148,10 @@ const REL_TOL: f64 = 1e-13;
 /// (relative) on both expectations; an error if 4096 nodes are not enough (q* beyond ~10).
 pub fn critical_sigmas(q_star: f64) -> Result<(f64, f64)> {
     if !q_star.is_finite() || q_star <= 0.0 {
-        return Err(Error::invalid("q_star", format!("must be finite and positive, got {q_star}")));
+        return Err(Error::invalid(
+            "q_star",
+            format!("must be finite and positive, got {q_star}"),
+        ));
     }
     let sq = q_star.sqrt();
     let moments = |n: usize| {
@@ -190,13 +200,17 @@ mod tests {
     fn gauss_hermite_integrates_polynomials_exactly() {
         // E[h^{2k}] = (2k−1)!! for h ~ N(0, 1); exact for 2k ≤ 2n − 1.
         for n in [12, 13] {
-        let rule = gauss_hermite(n);
-        for (k, want) in [(0, 1.0), (1, 1.0), (2, 3.0), (3, 15.0), (5, 945.0), (8, 2027025.0)] {
-            let got = gaussian_expectation(&rule, |h| h.powi(2 * k));
-            assert!((got - want).abs() <= 1e-12 * want, "E[h^{}] = {got}, want {want}", 2 * k);
-        }
-        let odd = gaussian_expectation(&rule, |h| h.powi(7));
-        assert!(odd.abs() < 1e-12);
+            let rule = gauss_hermite(n);
+            for (k, want) in [(0, 1.0), (1, 1.0), (2, 3.0), (3, 15.0), (5, 945.0), (8, 2027025.0)] {
+                let got = gaussian_expectation(&rule, |h| h.powi(2 * k));
+                assert!(
+                    (got - want).abs() <= 1e-12 * want,
+                    "E[h^{}] = {got}, want {want}",
+                    2 * k
+                );
+            }
+            let odd = gaussian_expectation(&rule, |h| h.powi(7));
+            assert!(odd.abs() < 1e-12);
         }
     }
 
@@ -207,7 +221,10 @@ mod tests {
         assert!((w - 1.0151637852088928).abs() < 1e-12, "{w}");
         assert!((b - 0.0021566949867938977).abs() < 1e-12, "{b}");
         let (w, b) = critical_sigmas(8.0).unwrap();
-        assert!((w - 2.32870729).abs() < 1e-7 && (b - 2.008880379).abs() < 1e-7, "{w} {b}");
+        assert!(
+            (w - 2.32870729).abs() < 1e-7 && (b - 2.008880379).abs() < 1e-7,
+            "{w} {b}"
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::parallel;
 use crate::rng::{fill_normal, network_rng, Seeds};
 use crate::scalar::Real;
 
+/// Per-layer (or per-bias) buffers of a batch, each row-major (batch, …).
+pub type Layers<T> = Vec<Vec<T>>;
+
 /// Check a layer-width list `dims = [d_0, …, d_L]`.
 pub fn check_dims(dims: &[usize]) -> Result<()> {
     if dims.len() < 2 {
@@ -203,7 +206,11 @@ pub fn balanced<T: Real>(
                 }
             };
             if data.len() != if shared { size } else { batch * size } {
-                return Err(Error::shape("product", format!("{shape:?} entries"), format!("{}", data.len())));
+                return Err(Error::shape(
+                    "product",
+                    format!("{shape:?} entries"),
+                    format!("{}", data.len()),
+                ));
             }
             if let Some(v) = data.iter().find(|v| !v.is_finite()) {
                 return Err(Error::invalid("product", format!("must be finite, got {}", v.to_f64())));
@@ -252,7 +259,7 @@ pub fn mean_field<T: Real>(
     weights: CriticalWeights,
     ntk: bool,
     threads: Option<usize>,
-) -> Result<(Vec<Vec<T>>, Vec<Vec<T>>)> {
+) -> Result<(Layers<T>, Layers<T>)> {
     check_dims(dims)?;
     check_scale("sigma_w", sigma_w)?;
     check_scale("sigma_b", sigma_b)?;

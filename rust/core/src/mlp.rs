@@ -59,7 +59,10 @@ impl Activation {
                     (zero, zero)
                 }
             }
-            Activation::Erf => (z.erf(), T::from_f64(std::f64::consts::FRAC_2_SQRT_PI) * (-(z * z)).exp()),
+            Activation::Erf => (
+                z.erf(),
+                T::from_f64(std::f64::consts::FRAC_2_SQRT_PI) * (-(z * z)).exp(),
+            ),
         }
     }
 }
@@ -440,7 +443,13 @@ fn train_mlp<T: Real>(
                 let network = Mlp {
                     dims,
                     n,
-                    x: x.map(|x| if x_shared { x.data } else { &x.data[b * x_size..(b + 1) * x_size] }),
+                    x: x.map(|x| {
+                        if x_shared {
+                            x.data
+                        } else {
+                            &x.data[b * x_size..(b + 1) * x_size]
+                        }
+                    }),
                     y: if y_shared {
                         y.data
                     } else {

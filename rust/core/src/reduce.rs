@@ -35,9 +35,21 @@ fn reduce_one<T: Real>(x: &[T], y: &[T], d_x: usize, d_y: usize, n: usize) -> (V
     SignFixedQr::<f64>::new(n, d_x).orthonormalize(&mut a, &mut q);
     let qm = MatRef::from_column_major_slice(&q, n, d_x);
     let mut xr = vec![0.0; d_x * d_x];
-    gemm(row_major_mut(&mut xr, d_x, d_x), Accum::Replace, row_major(&x64, d_x, n), qm, 1.0);
+    gemm(
+        row_major_mut(&mut xr, d_x, d_x),
+        Accum::Replace,
+        row_major(&x64, d_x, n),
+        qm,
+        1.0,
+    );
     let mut yr = vec![0.0; d_y * d_x];
-    gemm(row_major_mut(&mut yr, d_y, d_x), Accum::Replace, row_major(&y64, d_y, n), qm, 1.0);
+    gemm(
+        row_major_mut(&mut yr, d_y, d_x),
+        Accum::Replace,
+        row_major(&y64, d_y, n),
+        qm,
+        1.0,
+    );
     // Residual Y − Y'Qᵀ computed directly (not ‖Y‖² − ‖Y'‖², which cancels badly).
     let mut resid = y64;
     gemm(
@@ -76,8 +88,16 @@ pub fn reduce<T: Real>(
             (0..count)
                 .into_par_iter()
                 .map(|b| {
-                    let xb = if x_shared { &x[..x_size] } else { &x[b * x_size..(b + 1) * x_size] };
-                    let yb = if y_shared { &y[..y_size] } else { &y[b * y_size..(b + 1) * y_size] };
+                    let xb = if x_shared {
+                        &x[..x_size]
+                    } else {
+                        &x[b * x_size..(b + 1) * x_size]
+                    };
+                    let yb = if y_shared {
+                        &y[..y_size]
+                    } else {
+                        &y[b * y_size..(b + 1) * y_size]
+                    };
                     reduce_one(xb, yb, d_x, d_y, n)
                 })
                 .collect()

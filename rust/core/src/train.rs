@@ -418,13 +418,7 @@ pub fn train<T: Real>(
         _ => None,
     };
     let (x, y, n, x_shared, y_shared) = match &reduced {
-        Some(r) => (
-            Some(r.x.as_slice()),
-            r.y.as_slice(),
-            dims[0],
-            r.x_shared,
-            r.y_shared,
-        ),
+        Some(r) => (Some(r.x.as_slice()), r.y.as_slice(), dims[0], r.x_shared, r.y_shared),
         None => (x.map(|x| x.data), y.data, n, x_shared, y_shared),
     };
 

@@ -9,8 +9,8 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{to_numpy, Dtype, OwnedArray};
 use crate::error::to_py_err;
-use pyo3::exceptions::PyValueError;
 use crate::interrupt::run_interruptibly;
+use pyo3::exceptions::PyValueError;
 
 /// Learning rate as passed from Python: a float or one float per network.
 #[derive(FromPyObject)]
@@ -40,7 +40,9 @@ fn run<'py, T: Real + Element>(
             .enumerate()
             .map(|(j, b)| {
                 (!b.is_none())
-                    .then(|| OwnedArray::copy_from(&format!("biases[{j}]"), &b.extract::<PyReadonlyArrayDyn<'py, T>>()?))
+                    .then(|| {
+                        OwnedArray::copy_from(&format!("biases[{j}]"), &b.extract::<PyReadonlyArrayDyn<'py, T>>()?)
+                    })
                     .transpose()
             })
             .collect::<PyResult<_>>()?,
@@ -94,13 +96,10 @@ fn run<'py, T: Real + Element>(
     result.set_item("steps_to_tol", to_numpy(py, out.steps_to_tol, &[batch]))?;
     result.set_item("diverged", to_numpy(py, out.diverged, &[batch]))?;
     if !biases.is_empty() {
-        let arrays = trained_biases
-            .into_iter()
-            .zip(&biases)
-            .map(|(b, old)| match (b, old) {
-                (Some(b), Some(old)) => to_numpy(py, b, &old.shape).into_any(),
-                _ => py.None().into_bound(py),
-            });
+        let arrays = trained_biases.into_iter().zip(&biases).map(|(b, old)| match (b, old) {
+            (Some(b), Some(old)) => to_numpy(py, b, &old.shape).into_any(),
+            _ => py.None().into_bound(py),
+        });
         result.set_item("biases", PyList::new(py, arrays)?)?;
     }
     Ok(result)

@@ -134,7 +134,10 @@ fn one_step_matches_central_differences() {
                         minus.biases[j].as_mut().unwrap()[i] -= h;
                         let fd = (loss(&plus, identity_x, form) - loss(&minus, identity_x, form)) / (2.0 * h);
                         let grad = (b0[i] - b1[i]) / lr;
-                        assert!((fd - grad).abs() <= 1e-6 * fd.abs().max(1.0), "bias {j}/{i}: {fd} vs {grad}");
+                        assert!(
+                            (fd - grad).abs() <= 1e-6 * fd.abs().max(1.0),
+                            "bias {j}/{i}: {fd} vs {grad}"
+                        );
                     }
                 }
             }
@@ -215,8 +218,26 @@ fn thread_count_does_not_change_bits() {
         data: &y,
         shape: &[3, 5],
     };
-    let one = train_network(&ws, &bs, None, y, &options(7, 0.05, Some(1)), form, &AtomicBool::new(false)).unwrap();
-    let three = train_network(&ws, &bs, None, y, &options(7, 0.05, Some(3)), form, &AtomicBool::new(false)).unwrap();
+    let one = train_network(
+        &ws,
+        &bs,
+        None,
+        y,
+        &options(7, 0.05, Some(1)),
+        form,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let three = train_network(
+        &ws,
+        &bs,
+        None,
+        y,
+        &options(7, 0.05, Some(3)),
+        form,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     assert_eq!(one, three);
 }
 
@@ -239,8 +260,16 @@ fn bad_biases_and_sigma_are_named() {
         data: &p.weights[0][..2],
         shape: &[1, 2],
     })];
-    let err = train_network(&[w0, w1], &bad_bias, None, y, &options(1, 0.1, None), Form::default(), &AtomicBool::new(false))
-        .unwrap_err();
+    let err = train_network(
+        &[w0, w1],
+        &bad_bias,
+        None,
+        y,
+        &options(1, 0.1, None),
+        Form::default(),
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Shape { ref arg, .. } if arg == "biases"), "{err}");
     let wrong = [
         Some(ArrayRef {
@@ -249,14 +278,37 @@ fn bad_biases_and_sigma_are_named() {
         }),
         None,
     ];
-    let err = train_network(&[w0, w1], &wrong, None, y, &options(1, 0.1, None), Form::default(), &AtomicBool::new(false))
-        .unwrap_err();
-    assert!(matches!(err, Error::Shape { ref arg, .. } if arg == "biases[0]"), "{err}");
+    let err = train_network(
+        &[w0, w1],
+        &wrong,
+        None,
+        y,
+        &options(1, 0.1, None),
+        Form::default(),
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::Shape { ref arg, .. } if arg == "biases[0]"),
+        "{err}"
+    );
     let form = Form {
         activation: Activation::Tanh,
         parameterization: Parameterization::Ntk { sigma_w: f64::NAN },
     };
-    let err = train_network(&[w0, w1], &[], None, y, &options(1, 0.1, None), form, &AtomicBool::new(false)).unwrap_err();
-    assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "sigma_w"), "{err}");
+    let err = train_network(
+        &[w0, w1],
+        &[],
+        None,
+        y,
+        &options(1, 0.1, None),
+        form,
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidValue { ref arg, .. } if arg == "sigma_w"),
+        "{err}"
+    );
     assert!(matches!(Activation::parse("sigmoid"), Err(Error::InvalidValue { ref arg, .. }) if arg == "activation"));
 }
