@@ -54,7 +54,15 @@ pub fn balanced_factors<T: Real>(
         // W_1 = U Σ Vᵀ = A exactly; no SVD round trip.
         ws[0].copy_from_slice(&a64);
     } else {
-        let am = row_major(&a64, d_y, d_x);
+        // Factor A/c with c = max|A_ij| (no overflow or underflow inside the SVD for any finite
+        // A), then put c^{1/L} back into each factor.
+        let c = a64.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let unit: Vec<f64> = if c > 0.0 {
+            a64.iter().map(|v| v / c).collect()
+        } else {
+            a64.clone()
+        };
+        let am = row_major(&unit, d_y, d_x);
         let mut s = Diag::<f64>::zeros(k);
         let mut u = Mat::<f64>::zeros(d_y, k);
         let mut v = Mat::<f64>::zeros(d_x, k);
@@ -72,10 +80,11 @@ pub fn balanced_factors<T: Real>(
             Default::default(),
         )
         .map_err(|_| Error::invalid("product", "the SVD of the end-to-end matrix did not converge"))?;
+        let c_root = if c > 0.0 { c.powf(1.0 / depth as f64) } else { 0.0 };
         let root: Vec<f64> = s
             .column_vector()
             .iter()
-            .map(|&x| x.max(0.0).powf(1.0 / depth as f64))
+            .map(|&x| c_root * x.max(0.0).powf(1.0 / depth as f64))
             .collect();
         // W_1 = Σ^{1/L} Vᵀ in the top k rows.
         for r in 0..k {

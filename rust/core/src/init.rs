@@ -351,6 +351,83 @@ mod tests {
     }
 
     #[test]
+    fn structured_schemes() {
+        let dims = [3, 5, 4, 2];
+        let z = zas::<f64>(&dims, 2, None).unwrap();
+        let id = identity::<f64>(&dims, 2, None).unwrap();
+        for j in 0..3 {
+            let (d_in, d_out) = (dims[j], dims[j + 1]);
+            for b in 0..2 {
+                for r in 0..d_out {
+                    for c in 0..d_in {
+                        let eye = if r == c { 1.0 } else { 0.0 };
+                        let at = b * d_in * d_out + r * d_in + c;
+                        assert_eq!(id[j][at], eye);
+                        assert_eq!(z[j][at], if j < 2 { eye } else { 0.0 });
+                    }
+                }
+            }
+        }
+        let near = near_identity::<f64>(&dims, 2, &Seeds::Shared(1), 0.0, None).unwrap();
+        assert_eq!(near, id);
+    }
+
+    #[test]
+    fn balanced_handles_extreme_scales_and_given_products() {
+        for scale in [1e-300, 1.0, 1e300] {
+            let a: Vec<f64> = (0..6).map(|i| scale * (i as f64 - 2.5)).collect();
+            let shape = [2, 3];
+            let product = Product::Given {
+                data: &a,
+                shape: &shape,
+            };
+            let ws = balanced::<f64>(&[3, 4, 4, 2], 1, &Seeds::Shared(0), product, true, None).unwrap();
+            assert!(ws.iter().flatten().all(|v| v.is_finite()), "scale {scale}");
+        }
+        let a = [1.0; 6];
+        let bad = Product::Given {
+            data: &a,
+            shape: &[3, 2],
+        };
+        let err = balanced::<f64>(&[3, 4, 2], 1, &Seeds::Shared(0), bad, true, None).unwrap_err();
+        assert!(matches!(err, Error::Shape { ref arg, .. } if arg == "product"));
+    }
+
+    #[test]
+    fn mean_field_draws_weights_then_biases() {
+        let dims = [4, 6, 3];
+        let (ws, bs) = mean_field::<f64>(
+            &dims,
+            3,
+            &Seeds::Shared(2),
+            1.2,
+            0.3,
+            CriticalWeights::Gaussian,
+            false,
+            Some(1),
+        )
+        .unwrap();
+        let (ws2, bs2) = mean_field::<f64>(
+            &dims,
+            3,
+            &Seeds::Shared(2),
+            1.2,
+            0.3,
+            CriticalWeights::Gaussian,
+            false,
+            Some(2),
+        )
+        .unwrap();
+        assert_eq!((&ws, &bs), (&ws2, &bs2));
+        assert_eq!(bs[0].len(), 3 * 6);
+        assert_eq!(bs[1].len(), 3 * 3);
+        // The weights use the stream exactly as the layer-wise Gaussian scheme with std σ_w/√d_in
+        // would for the first layer.
+        let g = gaussian::<f64>(&[4, 6], 3, &Seeds::Shared(2), 1.2 / 2.0, Some(1)).unwrap();
+        assert_eq!(&ws[0][..24], &g[0][..24]);
+    }
+
+    #[test]
     fn bad_arguments_are_named() {
         let err = gaussian::<f64>(&[3, 0, 2], 1, &Seeds::Shared(0), 1.0, None).unwrap_err();
         assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "dims"));
