@@ -30,9 +30,54 @@ def init_orthogonal(
     dtype: str,
     threads: int | None = None,
 ) -> list[np.ndarray]: ...
+def init_xavier(
+    dims: list[int], batch: int, seed: int | list[int], dtype: str, threads: int | None = None
+) -> list[np.ndarray]: ...
+def init_he(
+    dims: list[int], batch: int, seed: int | list[int], dtype: str, threads: int | None = None
+) -> list[np.ndarray]: ...
+def init_lecun(
+    dims: list[int], batch: int, seed: int | list[int], dtype: str, threads: int | None = None
+) -> list[np.ndarray]: ...
+def init_identity(
+    dims: list[int], batch: int, dtype: str, threads: int | None = None
+) -> list[np.ndarray]: ...
+def init_near_identity(
+    dims: list[int],
+    batch: int,
+    seed: int | list[int],
+    sigma: float,
+    dtype: str,
+    threads: int | None = None,
+) -> list[np.ndarray]: ...
+def init_zas(
+    dims: list[int], batch: int, dtype: str, threads: int | None = None
+) -> list[np.ndarray]: ...
+def init_balanced(
+    dims: list[int],
+    batch: int,
+    seed: int | list[int],
+    std: float,
+    product: np.ndarray | None,
+    randomize: bool,
+    dtype: str,
+    threads: int | None = None,
+) -> list[np.ndarray]: ...
+def init_mean_field(
+    dims: list[int],
+    batch: int,
+    seed: int | list[int],
+    sigma_w: float,
+    sigma_b: float,
+    weights: str,
+    ntk: bool,
+    dtype: str,
+    threads: int | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]: ...
+def critical_sigmas(q_star: float) -> tuple[float, float]: ...
 def train(
     weights: list[np.ndarray],
-    x: np.ndarray,
+    x: np.ndarray | None,
     y: np.ndarray,
     *,
     lr: float | list[float],
@@ -42,6 +87,10 @@ def train(
     record_every: int,
     dtype: str,
     threads: int | None = None,
+    biases: list[np.ndarray | None] | None = None,
+    activation: str = "linear",
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
     record: list[str] = ...,
     manifold: str = "euclidean",
 ) -> dict[str, Any]: ...

@@ -1,4 +1,4 @@
-"""Batched full-batch gradient descent on deep linear networks, run in the Rust engine."""
+"""Batched full-batch gradient descent on deep linear networks (and narrow MLPs), in Rust."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import float_array, integer, optional_integer, real, string
+from ._validation import choice, float_array, integer, optional_integer, real, string
 
 __all__ = ["RECORDABLE", "TrainResult", "train"]
 
@@ -37,6 +37,8 @@ class TrainResult:
         steps_to_tol: (batch,) int64, the first step at which loss ≤ tol, or -1.
         diverged: (batch,) bool, True where the loss became non-finite (the network was frozen).
         record_every: the recording interval the losses were taken with.
+        biases: the trained biases (new arrays, None for layers without one) when ``biases``
+            was passed to :func:`train`, else None.
         records: the diagnostics asked for with ``record=``, by name (see :data:`RECORDABLE`
             for their shapes). Column k of each is taken at the same iterate as ``loss[:, k]``
             (after k·record_every steps, before that step's update); after a network stops,
@@ -49,6 +51,7 @@ class TrainResult:
     steps_to_tol: np.ndarray
     diverged: np.ndarray
     record_every: int = 1
+    biases: list[np.ndarray | None] | None = None
     records: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -70,9 +73,27 @@ def _learning_rate(lr: Any) -> float | list[float]:
     return real("lr", lr)
 
 
+ACTIVATIONS = ("linear", "tanh", "relu", "erf")
+PARAMETERIZATIONS = ("standard", "ntk")
+
+
+def _biases(biases: Any, depth: int, dtype: np.dtype) -> list[np.ndarray | None] | None:
+    if biases is None:
+        return None
+    if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
+        raise TypeError(
+            "biases: expected None or a list of per-layer arrays (batch, d_out) or None"
+        )
+    if len(biases) != depth:
+        raise ValueError(f"biases: expected one entry per layer ({depth}), got {len(biases)}")
+    return [
+        None if b is None else float_array(f"biases[{j}]", b, dtype) for j, b in enumerate(biases)
+    ]
+
+
 def train(
     weights: Sequence[np.ndarray],
-    X: np.ndarray,
+    X: np.ndarray | None,
     Y: np.ndarray,
     *,
     lr: float | Sequence[float] | np.ndarray,
@@ -81,19 +102,32 @@ def train(
     tol: float | None = None,
     record_every: int = 1,
     threads: int | None = None,
+    activation: str = "linear",
+    biases: Sequence[np.ndarray | None] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
     record: Sequence[str] = (),
     manifold: str = "euclidean",
 ) -> TrainResult:
-    r"""Train a batch of deep linear networks f(X) = α·W_L⋯W_1·X by gradient descent.
+    r"""Train a batch of deep networks by full-batch gradient descent.
 
-    Minimises ℓ = ½‖f(X) − Y‖_F² (a plain sum over examples) with W_j ← W_j − lr·∂ℓ/∂W_j for all
-    layers from the same iterate. The whole loop runs in Rust without the GIL; networks are spread
-    over threads and each is trained by one thread, so results are bit-identical for any
-    ``threads``.
+    The network is z_j = s_j·W_j·h_{j−1} + b_j with h_0 = X, h_j = φ(z_j) for hidden layers and
+    output f = α·z_L; with the defaults (linear, no biases, standard) it is the deep linear
+    chain f(X) = α·W_L⋯W_1·X. Minimises ℓ = ½‖f − Y‖_F² (a plain sum over examples) with
+    W_j ← W_j − lr·∂ℓ/∂W_j (and b_j likewise) for all layers from the same iterate. The whole
+    loop runs in Rust without the GIL; networks are spread over threads and each is trained by
+    one thread, so results are bit-identical for any ``threads``.
+
+    Linear networks without biases in standard parameterisation take the fused fast path. There,
+    when n > d_0 the data are reduced exactly (thin QR of Xᵀ) to d_0 columns, so the step cost
+    does not grow with n; the constant ½‖Y(I − QQᵀ)‖² is added back, so every reported loss (and
+    ``tol``) refers to the full problem.
 
     Args:
         weights: L arrays, layer j of shape (batch, d_{j+1}, d_j), all float32 or all float64.
-        X: inputs (d_0, n) shared by the batch, or (batch, d_0, n) per network.
+        X: inputs (d_0, n) shared by the batch, or (batch, d_0, n) per network; or None for
+            the identity I_{d_0} (the target-matrix form ℓ = ½‖α W_L⋯W_1 − Y‖², n = d_0),
+            which skips the first product instead of multiplying by I.
         Y: targets (d_L, n) or (batch, d_L, n), same dtype as the weights.
         lr: learning rate, a float or one per network (batch,). Finite and ≥ 0.
         steps: number of gradient steps (≥ 0).
@@ -101,6 +135,14 @@ def train(
         tol: stop a network (and record ``steps_to_tol``) once its loss is ≤ tol.
         record_every: record the loss every this many steps (≥ 1).
         threads: worker threads (default: all cores).
+        activation: φ of the hidden layers: "linear", "tanh", "relu" or "erf" (the output
+            layer is always linear).
+        biases: None (no biases), or one entry per layer: an array (batch, d_{j+1}) trained
+            along with the weights, or None for a layer without a bias. Not modified.
+        parameterization: "standard" (s = 1) or "ntk" (each layer scaled by
+            s = sigma_w/√fan_in, for unit-variance weights such as ``dl.init.gaussian(dims)``
+            or ``dl.init.critical(..., parameterization="ntk")``).
+        sigma_w: σ_w of the NTK scale; ignored in standard parameterisation. Finite.
         record: diagnostics to record every ``record_every`` steps inside the Rust loop, any of
             :data:`RECORDABLE` ("loss", "balancedness", "balancedness_per_layer",
             "singular_values", "grad_norms"); returned in ``TrainResult.records``. Recording
@@ -138,7 +180,7 @@ def train(
     names = _record_names(record)
     out = _core.train(
         layers,
-        float_array("X", X, first.dtype),
+        None if X is None else float_array("X", X, first.dtype),
         float_array("Y", Y, first.dtype),
         lr=_learning_rate(lr),
         steps=steps,
@@ -147,6 +189,10 @@ def train(
         record_every=record_every,
         dtype=first.dtype.name,
         threads=optional_integer("threads", threads, minimum=1),
+        biases=_biases(biases, len(layers), first.dtype),
+        activation=choice("activation", activation, ACTIVATIONS),
+        parameterization=choice("parameterization", parameterization, PARAMETERIZATIONS),
+        sigma_w=real("sigma_w", sigma_w),
         record=names,
         manifold=string("manifold", manifold),
     )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from . import init, metrics, stiefel
 from .haar import haar_orthogonal
-from .train import TrainResult, fanout_alpha, gradients, loss, train
+from .train import TrainResult, bias_gradients, fanout_alpha, gradients, loss, train
 
 __all__ = [
     "TrainResult",
+    "bias_gradients",
     "fanout_alpha",
     "gradients",
     "haar_orthogonal",

@@ -1,9 +1,12 @@
-"""Full-batch gradient descent on batches of deep linear networks, in plain NumPy (SPEC §1).
+"""Full-batch gradient descent on batches of deep networks, in plain NumPy (SPEC §1).
 
 This is the oracle that the Rust engine is tested against.  It loops over networks, then over
-steps, and does ordinary backprop; nothing is fused or vectorised across the batch.
+steps, and does ordinary backprop; nothing is fused or vectorised across the batch, and the data
+are never reduced (X is always used as given, the identity included).
 
-Model: ``f = alpha * W_L ... W_1 X``; loss ``0.5 * ||f - Y||_F**2`` (a plain sum, no ``1/n``).
+Model: ``z_j = s_j W_j h_{j-1} + b_j``, ``h_0 = X``, ``h_j = phi(z_j)`` for hidden layers,
+``f = alpha * z_L``; loss ``0.5 * ||f - Y||_F**2`` (a plain sum, no ``1/n``).  With the defaults
+(linear, no biases, standard: ``s_j = 1``) this is ``f = alpha * W_L ... W_1 X``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._hooks import Hooks
 
-__all__ = ["TrainResult", "fanout_alpha", "gradients", "loss", "train"]
+__all__ = ["TrainResult", "bias_gradients", "fanout_alpha", "gradients", "loss", "train"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -42,6 +45,10 @@ class TrainResult:
         (B,) int64, the first step with ``loss <= tol``; -1 where never reached (or tol is None).
     diverged:
         (B,) bool, True where the loss became non-finite.
+    record_every:
+        The recording interval.
+    biases:
+        The trained biases (None for layers without one) if biases were given, else None.
     """
 
     weights: list[NDArray[np.floating]]
@@ -50,6 +57,7 @@ class TrainResult:
     steps_to_tol: NDArray[np.int64]
     diverged: NDArray[np.bool_]
     record_every: int = 1
+    biases: list[NDArray[np.floating] | None] | None = None
     records: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
 
@@ -72,10 +80,11 @@ class _Problem:
     """Validated, copied inputs of a training problem."""
 
     weights: list[NDArray[np.floating]]  # each (B, d_{j+1}, d_j), private copies
-    X: NDArray[np.floating]  # (d_0, n) or (B, d_0, n)
+    X: NDArray[np.floating]  # (d_0, n) or (B, d_0, n); the identity when X was None
     Y: NDArray[np.floating]  # (d_L, n) or (B, d_L, n)
     batch: int
     dtype: np.dtype[np.floating]
+    biases: list[NDArray[np.floating] | None] | None = None  # each (B, d_{j+1}), private copies
 
 
 def _check_array(a: ArrayLike, name: str) -> NDArray[np.floating]:
@@ -85,7 +94,12 @@ def _check_array(a: ArrayLike, name: str) -> NDArray[np.floating]:
     return arr
 
 
-def _check_problem(weights: Sequence[ArrayLike], X: ArrayLike, Y: ArrayLike) -> _Problem:
+def _check_problem(
+    weights: Sequence[ArrayLike],
+    X: ArrayLike | None,
+    Y: ArrayLike,
+    biases: Sequence[ArrayLike | None] | None = None,
+) -> _Problem:
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
         raise TypeError("weights must be a list of arrays of shape (batch, d_{j+1}, d_j)")
     if len(weights) == 0:
@@ -109,7 +123,7 @@ def _check_problem(weights: Sequence[ArrayLike], X: ArrayLike, Y: ArrayLike) -> 
                 f"but weights[{j - 1}] has d_out={ws[j - 1].shape[1]}"
             )
     d_in, d_out = ws[0].shape[2], ws[-1].shape[1]
-    xa = _check_array(X, "X")
+    xa = np.eye(d_in, dtype=dtype) if X is None else _check_array(X, "X")
     ya = _check_array(Y, "Y")
     if xa.dtype != dtype:
         raise TypeError(f"X has dtype {xa.dtype} but weights have dtype {dtype}")
@@ -130,13 +144,83 @@ def _check_problem(weights: Sequence[ArrayLike], X: ArrayLike, Y: ArrayLike) -> 
         raise ValueError(
             f"X and Y must have the same number of columns, got {xa.shape} and {ya.shape}"
         )
+    bs: list[NDArray[np.floating] | None] | None = None
+    if biases is not None:
+        if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
+            raise TypeError("biases must be None or a list of arrays (batch, d_out) or None")
+        if len(biases) != len(ws):
+            raise ValueError(f"biases must have one entry per layer ({len(ws)}), got {len(biases)}")
+        bs = []
+        for j, b in enumerate(biases):
+            if b is None:
+                bs.append(None)
+                continue
+            ba = _check_array(b, f"biases[{j}]")
+            if ba.dtype != dtype:
+                raise TypeError(f"biases[{j}] has dtype {ba.dtype} but weights have dtype {dtype}")
+            if ba.shape != (batch, ws[j].shape[1]):
+                raise ValueError(
+                    f"biases[{j}] must have shape {(batch, ws[j].shape[1])}, got {ba.shape}"
+                )
+            bs.append(np.array(ba, order="C", copy=True))
     return _Problem(
         weights=[np.array(w, dtype=dtype, order="C", copy=True) for w in ws],
         X=np.array(xa, order="C", copy=True),
         Y=np.array(ya, order="C", copy=True),
         batch=batch,
         dtype=dtype,
+        biases=bs,
     )
+
+
+_ACTIVATIONS = ("linear", "tanh", "relu", "erf")
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+@dataclass(frozen=True)
+class _Form:
+    """Activation and per-layer scales ``s_j`` of a network."""
+
+    activation: str
+    scales: list[float]
+
+
+def _check_form(
+    activation: str, parameterization: str, sigma_w: float, dims_in: Sequence[int]
+) -> _Form:
+    if not isinstance(activation, str) or activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+    if not isinstance(parameterization, str) or parameterization not in ("standard", "ntk"):
+        raise ValueError(f"parameterization must be 'standard' or 'ntk', got {parameterization!r}")
+    sw = _check_scalar(sigma_w, "sigma_w")
+    if parameterization == "standard":
+        return _Form(activation, [1.0] * len(dims_in))
+    return _Form(activation, [sw / math.sqrt(d) for d in dims_in])
+
+
+def _phi(z: NDArray[np.floating], activation: str) -> NDArray[np.floating]:
+    out: NDArray[np.floating]
+    if activation == "linear":
+        out = z
+    elif activation == "tanh":
+        out = np.tanh(z)
+    elif activation == "relu":
+        out = np.maximum(z, 0)
+    else:  # erf of each entry, in float64 (math.erf), rounded to the dtype
+        out = np.asarray(_erf(z.astype(np.float64)), dtype=np.float64).astype(z.dtype)
+    return out
+
+
+def _phi_prime(z: NDArray[np.floating], activation: str) -> NDArray[np.floating]:
+    if activation == "linear":
+        return np.ones_like(z)
+    if activation == "tanh":
+        t = np.tanh(z)
+        out: NDArray[np.floating] = 1 - t * t
+        return out
+    if activation == "relu":
+        return (z > 0).astype(z.dtype)
+    return (2 / math.sqrt(math.pi) * np.exp(-(z * z))).astype(z.dtype)
 
 
 def _check_scalar(value: float, name: str, *, nonnegative: bool = False) -> float:
@@ -172,13 +256,26 @@ def _check_lr(lr: float | ArrayLike, batch: int) -> NDArray[np.float64]:
 
 
 def _forward(
-    ws: Sequence[NDArray[np.floating]], x: NDArray[np.floating]
-) -> list[NDArray[np.floating]]:
-    """Return the activations ``[h_0, h_1, ..., h_L]`` with ``h_0 = x``, ``h_j = W_j h_{j-1}``."""
+    ws: Sequence[NDArray[np.floating]],
+    x: NDArray[np.floating],
+    bs: Sequence[NDArray[np.floating] | None] | None = None,
+    form: _Form | None = None,
+) -> tuple[list[NDArray[np.floating]], list[NDArray[np.floating]]]:
+    """Return ``([h_0, ..., h_L], [z_1, ..., z_L])``: ``h_0 = x``,
+    ``z_j = s_j W_j h_{j-1} + b_j``, ``h_j = phi(z_j)`` for ``j < L`` and ``h_L = z_L``."""
+    depth = len(ws)
+    activation = "linear" if form is None else form.activation
     hs = [x]
-    for w in ws:
-        hs.append(w @ hs[-1])
-    return hs
+    zs = []
+    for j, w in enumerate(ws):
+        z = w @ hs[-1]
+        if form is not None and form.scales[j] != 1.0:
+            z = w.dtype.type(form.scales[j]) * z
+        if bs is not None and bs[j] is not None:
+            z = z + bs[j][:, np.newaxis]  # type: ignore[index]
+        zs.append(z)
+        hs.append(_phi(z, activation) if j < depth - 1 else z)
+    return hs, zs
 
 
 def _residual(
@@ -194,61 +291,145 @@ def _loss_of(e: NDArray[np.floating]) -> float:
     return float(0.5 * np.sum(e.astype(np.float64) ** 2))
 
 
+def _weight_gradients(
+    ws: Sequence[NDArray[np.floating]],
+    hs: Sequence[NDArray[np.floating]],
+    zs: Sequence[NDArray[np.floating]],
+    e: NDArray[np.floating],
+    alpha: np.floating,
+    form: _Form | None = None,
+) -> list[NDArray[np.floating]]:
+    """Only the weight gradients of :func:`_backward` (what the diagnostics hooks need)."""
+    return _backward(ws, hs, zs, e, alpha, form)[0]
+
+
 def _backward(
     ws: Sequence[NDArray[np.floating]],
     hs: Sequence[NDArray[np.floating]],
+    zs: Sequence[NDArray[np.floating]],
     e: NDArray[np.floating],
     alpha: np.floating,
-) -> list[NDArray[np.floating]]:
-    """Gradients ``dl/dW_j`` by backprop.
+    form: _Form | None = None,
+) -> tuple[list[NDArray[np.floating]], list[NDArray[np.floating]]]:
+    """Gradients ``(dl/dW_j, dl/db_j)`` by backprop.
 
-    ``g = alpha E``; for ``j = L..1``: ``grad_j = g h_{j-1}^T`` then ``g <- W_j^T g`` (old ``W_j``).
+    ``delta = alpha E``; for ``j = L..1``: ``grad W_j = s_j delta h_{j-1}^T``,
+    ``grad b_j = delta 1``, then ``delta <- phi'(z_{j-1}) * (s_j W_j^T delta)`` (old ``W_j``).
     """
     grads: list[NDArray[np.floating]] = [np.empty(0)] * len(ws)
-    g = alpha * e
+    bgrads: list[NDArray[np.floating]] = [np.empty(0)] * len(ws)
+    delta = alpha * e
     for j in range(len(ws) - 1, -1, -1):
-        grads[j] = g @ hs[j].T
+        s = ws[j].dtype.type(1.0 if form is None else form.scales[j])
+        grads[j] = s * (delta @ hs[j].T)
+        bgrads[j] = delta.sum(axis=1)
         if j > 0:
-            g = ws[j].T @ g
-    return grads
+            delta = s * (ws[j].T @ delta)
+            if form is not None and form.activation != "linear":
+                delta = delta * _phi_prime(zs[j - 1], form.activation)
+    return grads, bgrads
 
 
 # --------------------------------------------------------------------------------------------
 # public functions
 
 
+def _network(
+    p: _Problem, b: int
+) -> tuple[
+    list[NDArray[np.floating]],
+    list[NDArray[np.floating] | None] | None,
+    NDArray[np.floating],
+    NDArray[np.floating],
+]:
+    """Views of network ``b``'s weights, biases, X and Y."""
+    ws = [w[b] for w in p.weights]
+    bs = None if p.biases is None else [None if v is None else v[b] for v in p.biases]
+    x = p.X if p.X.ndim == 2 else p.X[b]
+    y = p.Y if p.Y.ndim == 2 else p.Y[b]
+    return ws, bs, x, y
+
+
+def _all_gradients(
+    weights: Sequence[ArrayLike],
+    X: ArrayLike | None,
+    Y: ArrayLike,
+    alpha: float,
+    activation: str,
+    biases: Sequence[ArrayLike | None] | None,
+    parameterization: str,
+    sigma_w: float,
+) -> tuple[list[NDArray[np.floating]], list[NDArray[np.floating]]]:
+    p = _check_problem(weights, X, Y, biases)
+    form = _check_form(activation, parameterization, sigma_w, [w.shape[2] for w in p.weights])
+    a = p.dtype.type(_check_scalar(alpha, "alpha"))
+    out = [np.empty_like(w) for w in p.weights]
+    bout = [np.empty((p.batch, w.shape[1]), dtype=p.dtype) for w in p.weights]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for b in range(p.batch):
+            ws, bs, x, y = _network(p, b)
+            hs, zs = _forward(ws, x, bs, form)
+            grads, bgrads = _backward(ws, hs, zs, _residual(hs, y, a), a, form)
+            for j, (gj, bj) in enumerate(zip(grads, bgrads, strict=True)):
+                out[j][b] = gj
+                bout[j][b] = bj
+    return out, bout
+
+
 def loss(
-    weights: Sequence[ArrayLike], X: ArrayLike, Y: ArrayLike, alpha: float = 1.0
+    weights: Sequence[ArrayLike],
+    X: ArrayLike | None,
+    Y: ArrayLike,
+    alpha: float = 1.0,
+    *,
+    activation: str = "linear",
+    biases: Sequence[ArrayLike | None] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
 ) -> NDArray[np.float64]:
-    """Loss ``0.5 * ||alpha W_L...W_1 X - Y||_F**2`` of every network; returns (batch,) float64."""
-    p = _check_problem(weights, X, Y)
+    """Loss ``0.5 * ||f - Y||_F**2`` of every network (see :func:`train` for ``f``); (batch,)."""
+    p = _check_problem(weights, X, Y, biases)
+    form = _check_form(activation, parameterization, sigma_w, [w.shape[2] for w in p.weights])
     a = p.dtype.type(_check_scalar(alpha, "alpha"))
     out = np.empty(p.batch, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         for b in range(p.batch):
-            ws = [w[b] for w in p.weights]
-            x = p.X if p.X.ndim == 2 else p.X[b]
-            y = p.Y if p.Y.ndim == 2 else p.Y[b]
-            out[b] = _loss_of(_residual(_forward(ws, x), y, a))
+            ws, bs, x, y = _network(p, b)
+            out[b] = _loss_of(_residual(_forward(ws, x, bs, form)[0], y, a))
     return out
 
 
 def gradients(
-    weights: Sequence[ArrayLike], X: ArrayLike, Y: ArrayLike, alpha: float = 1.0
+    weights: Sequence[ArrayLike],
+    X: ArrayLike | None,
+    Y: ArrayLike,
+    alpha: float = 1.0,
+    *,
+    activation: str = "linear",
+    biases: Sequence[ArrayLike | None] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
 ) -> list[NDArray[np.floating]]:
     """Gradients ``dl/dW_j`` of every network; same shapes and dtype as ``weights``."""
-    p = _check_problem(weights, X, Y)
-    a = p.dtype.type(_check_scalar(alpha, "alpha"))
-    out = [np.empty_like(w) for w in p.weights]
-    with np.errstate(over="ignore", invalid="ignore"):
-        for b in range(p.batch):
-            ws = [w[b] for w in p.weights]
-            x = p.X if p.X.ndim == 2 else p.X[b]
-            y = p.Y if p.Y.ndim == 2 else p.Y[b]
-            hs = _forward(ws, x)
-            for j, gj in enumerate(_backward(ws, hs, _residual(hs, y, a), a)):
-                out[j][b] = gj
-    return out
+    return _all_gradients(weights, X, Y, alpha, activation, biases, parameterization, sigma_w)[0]
+
+
+def bias_gradients(
+    weights: Sequence[ArrayLike],
+    X: ArrayLike | None,
+    Y: ArrayLike,
+    alpha: float = 1.0,
+    *,
+    activation: str = "linear",
+    biases: Sequence[ArrayLike | None] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
+) -> list[NDArray[np.floating]]:
+    """Gradients ``dl/db_j`` of every network, (batch, d_{j+1}) per layer (zero biases if None).
+
+    The gradient does not depend on whether a layer has a bias; an absent bias counts as 0.
+    """
+    return _all_gradients(weights, X, Y, alpha, activation, biases, parameterization, sigma_w)[1]
 
 
 def train(
@@ -262,6 +443,10 @@ def train(
     tol: float | None = None,
     record_every: int = 1,
     threads: int | None = None,
+    activation: str = "linear",
+    biases: Sequence[ArrayLike | None] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
     record: Sequence[str] = (),
     manifold: str = "euclidean",
 ) -> TrainResult:
@@ -274,7 +459,8 @@ def train(
         Not modified.
     X, Y:
         Inputs (d_0, n) and targets (d_L, n) shared by all networks, or per network
-        (B, d_0, n) / (B, d_L, n); same dtype as the weights.  Not modified.
+        (B, d_0, n) / (B, d_L, n); same dtype as the weights.  Not modified.  ``X=None`` is
+        the identity of size d_0 (multiplied explicitly here).
     lr:
         Step size, a scalar or one per network (B,); finite and >= 0.
     steps:
@@ -287,6 +473,12 @@ def train(
         Record the loss every this many steps (>= 1).
     threads:
         Accepted for signature compatibility with ``deeplinear.train`` (None or >= 1); ignored.
+    activation:
+        Hidden-layer nonlinearity: "linear", "tanh", "relu" or "erf".
+    biases:
+        None, or one entry per layer: (B, d_{j+1}) trained biases, or None for no bias.
+    parameterization, sigma_w:
+        "standard" (``s_j = 1``) or "ntk" (``s_j = sigma_w / sqrt(d_{j-1})``).
     record:
         Diagnostics recorded at the same iterates as the loss (see ``deeplinear.train``),
         computed with :mod:`deeplinear.reference.metrics`.
@@ -301,7 +493,8 @@ def train(
     else if ``t == steps`` it stops; else one GD step updates all layers from the same iterate.
     On an early stop the remaining loss columns are filled with the stopping loss.
     """
-    p = _check_problem(weights, X, Y)
+    p = _check_problem(weights, X, Y, biases)
+    form = _check_form(activation, parameterization, sigma_w, [w.shape[2] for w in p.weights])
     lrs = _check_lr(lr, p.batch)
     nsteps = _check_int(steps, "steps", 0)
     every = _check_int(record_every, "record_every", 1)
@@ -319,35 +512,39 @@ def train(
 
     with np.errstate(over="ignore", invalid="ignore"):
         for b in range(p.batch):
-            ws = [w[b] for w in p.weights]  # views into the private copies, updated in place
-            x = p.X if p.X.ndim == 2 else p.X[b]
-            y = p.Y if p.Y.ndim == 2 else p.Y[b]
+            # Views into the private copies, updated in place.
+            ws, bs, x, y = _network(p, b)
             eta = p.dtype.type(lrs[b])
             for t in range(nsteps + 1):
-                hs = _forward(ws, x)
+                hs, zs = _forward(ws, x, bs, form)
                 e = _residual(hs, y, a)
                 loss_t = _loss_of(e)
+                weight_grads = partial(_weight_gradients, ws, hs, zs, e, a, form)
                 if t % every == 0:
                     loss_rec[b, t // every] = loss_t
-                    hooks.record(b, t // every, ws, partial(_backward, ws, hs, e, a))
+                    hooks.record(b, t // every, ws, weight_grads)
                 if not math.isfinite(loss_t):
                     diverged[b] = True
-                    hooks.finish(b, t, ws, partial(_backward, ws, hs, e, a))
+                    hooks.finish(b, t, ws, weight_grads)
                     loss_rec[b, t // every + 1 :] = loss_t
                     final_loss[b] = loss_t
                     break
                 if tol_f is not None and loss_t <= tol_f:
-                    hooks.finish(b, t, ws, partial(_backward, ws, hs, e, a))
+                    hooks.finish(b, t, ws, weight_grads)
                     steps_to_tol[b] = t
                     loss_rec[b, t // every + 1 :] = loss_t
                     final_loss[b] = loss_t
                     break
                 if t == nsteps:
-                    hooks.finish(b, t, ws, partial(_backward, ws, hs, e, a))
+                    hooks.finish(b, t, ws, weight_grads)
                     final_loss[b] = loss_t
                     break
-                grads = _backward(ws, hs, e, a)
+                grads, bgrads = _backward(ws, hs, zs, e, a, form)
                 hooks.update(b, ws, grads, eta)
+                if bs is not None:
+                    for bias, g in zip(bs, bgrads, strict=True):
+                        if bias is not None:
+                            bias -= eta * g
 
     return TrainResult(
         weights=p.weights,
@@ -356,5 +553,6 @@ def train(
         steps_to_tol=steps_to_tol,
         diverged=diverged,
         record_every=every,
+        biases=p.biases,
         records=hooks.results(loss_rec),
     )

@@ -4,11 +4,15 @@
 use rand::rngs::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::balanced::{balanced_factors, check_balanced_dims};
 use crate::error::{Error, Result};
 use crate::haar::HaarSampler;
 use crate::parallel;
 use crate::rng::{fill_normal, network_rng, Seeds};
 use crate::scalar::Real;
+
+/// Per-layer (or per-bias) buffers of a batch, each row-major (batch, …).
+pub type Layers<T> = Vec<Vec<T>>;
 
 /// Check a layer-width list `dims = [d_0, …, d_L]`.
 pub fn check_dims(dims: &[usize]) -> Result<()> {
@@ -37,6 +41,41 @@ pub fn check_scale(arg: &str, value: f64) -> Result<()> {
     Ok(())
 }
 
+/// Run `fill(rng, network, buffers)` for every network, in parallel over networks, where
+/// `buffers[i]` is the network's part (length `sizes[i]`) of buffer i; return the buffers,
+/// buffer i shaped (batch, sizes[i]). The first error any network reports is returned.
+pub(crate) fn per_network_buffers<T: Real>(
+    sizes: &[usize],
+    batch: usize,
+    seeds: &Seeds,
+    threads: Option<usize>,
+    fill: impl Fn(&mut ChaCha8Rng, usize, &mut [&mut [T]]) -> Result<()> + Sync,
+) -> Result<Vec<Vec<T>>> {
+    if batch == 0 {
+        return Err(Error::invalid("batch", "must be at least 1, got 0"));
+    }
+    seeds.check(batch)?;
+    let mut buffers: Vec<Vec<T>> = sizes.iter().map(|&s| vec![T::from_f64(0.0); s * batch]).collect();
+    // Gather each network's disjoint slices of every buffer so networks can run in parallel.
+    let mut networks: Vec<Vec<&mut [T]>> = (0..batch).map(|_| Vec::with_capacity(sizes.len())).collect();
+    for (buffer, &size) in buffers.iter_mut().zip(sizes) {
+        if size == 0 {
+            networks.iter_mut().for_each(|net| net.push(&mut []));
+            continue;
+        }
+        for (b, chunk) in buffer.chunks_mut(size).enumerate() {
+            networks[b].push(chunk);
+        }
+    }
+    parallel::pool(threads)?.install(|| {
+        networks.par_iter_mut().enumerate().try_for_each(|(b, net)| {
+            let (seed, stream) = seeds.stream_of(b);
+            fill(&mut network_rng(seed, stream), b, net)
+        })
+    })?;
+    Ok(buffers)
+}
+
 /// Run `fill(rng, layer_index, out)` for every layer of every network, in parallel over
 /// networks, and return the per-layer buffers.
 fn per_network_layers<T: Real>(
@@ -47,29 +86,206 @@ fn per_network_layers<T: Real>(
     fill: impl Fn(&mut ChaCha8Rng, usize, &mut [T]) + Sync,
 ) -> Result<Vec<Vec<T>>> {
     check_dims(dims)?;
-    if batch == 0 {
-        return Err(Error::invalid("batch", "must be at least 1, got 0"));
-    }
-    seeds.check(batch)?;
     let sizes: Vec<usize> = dims.windows(2).map(|w| w[0] * w[1]).collect();
-    let mut layers: Vec<Vec<T>> = sizes.iter().map(|&s| vec![T::from_f64(0.0); s * batch]).collect();
-    // Gather each network's disjoint slices of every layer so networks can run in parallel.
-    let mut networks: Vec<Vec<&mut [T]>> = (0..batch).map(|_| Vec::with_capacity(sizes.len())).collect();
-    for (layer, &size) in layers.iter_mut().zip(&sizes) {
-        for (b, chunk) in layer.chunks_mut(size).enumerate() {
-            networks[b].push(chunk);
+    per_network_buffers(&sizes, batch, seeds, threads, |rng, _, net| {
+        for (j, out) in net.iter_mut().enumerate() {
+            fill(rng, j, out);
+        }
+        Ok(())
+    })
+}
+
+/// Write the rectangular identity (ones on the main diagonal) into the row-major `out`.
+fn fill_identity<T: Real>(out: &mut [T], rows: usize, cols: usize) {
+    out.fill(T::from_f64(0.0));
+    for i in 0..rows.min(cols) {
+        out[i * cols + i] = T::from_f64(1.0);
+    }
+}
+
+/// I.i.d. N(0, std_j²) entries with a per-layer std computed from (d_in, d_out).
+fn gaussian_by_fans<T: Real>(
+    dims: &[usize],
+    batch: usize,
+    seeds: &Seeds,
+    threads: Option<usize>,
+    std_of: impl Fn(usize, usize) -> f64 + Sync,
+) -> Result<Vec<Vec<T>>> {
+    per_network_layers(dims, batch, seeds, threads, |rng, j, out| {
+        fill_normal(rng, out, T::from_f64(std_of(dims[j], dims[j + 1])));
+    })
+}
+
+/// Xavier/Glorot: N(0, 2/(fan_in + fan_out)).
+pub fn xavier<T: Real>(dims: &[usize], batch: usize, seeds: &Seeds, threads: Option<usize>) -> Result<Vec<Vec<T>>> {
+    gaussian_by_fans(dims, batch, seeds, threads, |i, o| (2.0 / (i + o) as f64).sqrt())
+}
+
+/// He/Kaiming: N(0, 2/fan_in).
+pub fn he<T: Real>(dims: &[usize], batch: usize, seeds: &Seeds, threads: Option<usize>) -> Result<Vec<Vec<T>>> {
+    gaussian_by_fans(dims, batch, seeds, threads, |i, _| (2.0 / i as f64).sqrt())
+}
+
+/// LeCun: N(0, 1/fan_in).
+pub fn lecun<T: Real>(dims: &[usize], batch: usize, seeds: &Seeds, threads: Option<usize>) -> Result<Vec<Vec<T>>> {
+    gaussian_by_fans(dims, batch, seeds, threads, |i, _| (1.0 / i as f64).sqrt())
+}
+
+/// Every layer the rectangular identity (no randomness).
+pub fn identity<T: Real>(dims: &[usize], batch: usize, threads: Option<usize>) -> Result<Vec<Vec<T>>> {
+    per_network_layers(dims, batch, &Seeds::Shared(0), threads, |_, j, out| {
+        fill_identity(out, dims[j + 1], dims[j]);
+    })
+}
+
+/// I + N(0, σ²/d_in): the rectangular identity plus Gaussian noise scaled by the fan-in.
+pub fn near_identity<T: Real>(
+    dims: &[usize],
+    batch: usize,
+    seeds: &Seeds,
+    sigma: f64,
+    threads: Option<usize>,
+) -> Result<Vec<Vec<T>>> {
+    check_scale("sigma", sigma)?;
+    per_network_layers(dims, batch, seeds, threads, |rng, j, out| {
+        let (d_in, d_out) = (dims[j], dims[j + 1]);
+        fill_normal(rng, out, T::from_f64(sigma / (d_in as f64).sqrt()));
+        for i in 0..d_in.min(d_out) {
+            out[i * d_in + i] += T::from_f64(1.0);
+        }
+    })
+}
+
+/// Zero-asymmetric (Wu et al.): W_1 … W_{L−1} the rectangular identity, W_L = 0.
+pub fn zas<T: Real>(dims: &[usize], batch: usize, threads: Option<usize>) -> Result<Vec<Vec<T>>> {
+    let depth = dims.len().saturating_sub(1);
+    per_network_layers(dims, batch, &Seeds::Shared(0), threads, |_, j, out| {
+        if j + 1 < depth {
+            fill_identity(out, dims[j + 1], dims[j]);
+        } else {
+            out.fill(T::from_f64(0.0));
+        }
+    })
+}
+
+/// The end-to-end matrix of a balanced initialisation: drawn i.i.d. N(0, std²), or given
+/// (row-major, shape (d_L, d_0) shared by the batch, or (batch, d_L, d_0)).
+#[derive(Clone, Copy, Debug)]
+pub enum Product<'a, T> {
+    Gaussian { std: f64 },
+    Given { data: &'a [T], shape: &'a [usize] },
+}
+
+/// Arora et al.'s balanced initialisation (see `balanced`). Network b first draws its
+/// end-to-end matrix (unless given), then its Haar rotations O_1 … O_{L−1} if `randomize`.
+pub fn balanced<T: Real>(
+    dims: &[usize],
+    batch: usize,
+    seeds: &Seeds,
+    product: Product<'_, T>,
+    randomize: bool,
+    threads: Option<usize>,
+) -> Result<Vec<Vec<T>>> {
+    check_dims(dims)?;
+    check_balanced_dims(dims)?;
+    let (d_x, d_y) = (dims[0], dims[dims.len() - 1]);
+    let size = d_x * d_y;
+    let mut shared = true;
+    match product {
+        Product::Gaussian { std } => check_scale("std", std)?,
+        Product::Given { data, shape } => {
+            shared = match *shape {
+                [r, c] if r == d_y && c == d_x => true,
+                [b, r, c] if b == batch && r == d_y && c == d_x => false,
+                _ => {
+                    return Err(Error::shape(
+                        "product",
+                        format!("({d_y}, {d_x}) or ({batch}, {d_y}, {d_x}) = (d_L, d_0) or (batch, d_L, d_0)"),
+                        format!("{shape:?}").replace('[', "(").replace(']', ")"),
+                    ))
+                }
+            };
+            if data.len() != if shared { size } else { batch * size } {
+                return Err(Error::shape(
+                    "product",
+                    format!("{shape:?} entries"),
+                    format!("{}", data.len()),
+                ));
+            }
+            if let Some(v) = data.iter().find(|v| !v.is_finite()) {
+                return Err(Error::invalid("product", format!("must be finite, got {}", v.to_f64())));
+            }
         }
     }
-    parallel::pool(threads)?.install(|| {
-        networks.par_iter_mut().enumerate().for_each(|(b, net)| {
-            let (seed, stream) = seeds.stream_of(b);
-            let mut rng = network_rng(seed, stream);
-            for (j, out) in net.iter_mut().enumerate() {
-                fill(&mut rng, j, out);
+    let sizes: Vec<usize> = dims.windows(2).map(|w| w[0] * w[1]).collect();
+    per_network_buffers(&sizes, batch, seeds, threads, |rng, b, net| {
+        let mut drawn = Vec::new();
+        let a: &[T] = match product {
+            Product::Gaussian { std } => {
+                drawn.resize(size, T::from_f64(0.0));
+                fill_normal(rng, &mut drawn, T::from_f64(std));
+                &drawn
             }
-        });
-    });
-    Ok(layers)
+            Product::Given { data, .. } if shared => data,
+            Product::Given { data, .. } => &data[b * size..(b + 1) * size],
+        };
+        balanced_factors(a, dims, randomize.then_some(rng), net)
+    })
+}
+
+/// Weight distribution of a mean-field (critical) initialisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CriticalWeights {
+    Gaussian,
+    Orthogonal,
+}
+
+/// Mean-field initialisation with weight scale σ_w and bias scale σ_b: the critical tanh
+/// initialisation when (σ_w, σ_b) = `critical::critical_sigmas(q*)` (SPEC §2). Returns the
+/// per-layer weights followed by the per-layer biases (batch, d_{j+1}), b ~ N(0, σ_b²).
+///
+/// Standard parameterisation: weight entries have variance σ_w²/d_in, Gaussian or
+/// σ_w·√(max(d_in, d_out)/d_in)·Q with Q Haar (σ_w·Q for square layers). NTK
+/// parameterisation (`ntk`): unit-variance entries (N(0, 1) or √max(d_in, d_out)·Q); the
+/// forward pass then multiplies by σ_w/√d_in. Each network draws all its weights, layer by
+/// layer, then all its biases.
+#[allow(clippy::too_many_arguments)]
+pub fn mean_field<T: Real>(
+    dims: &[usize],
+    batch: usize,
+    seeds: &Seeds,
+    sigma_w: f64,
+    sigma_b: f64,
+    weights: CriticalWeights,
+    ntk: bool,
+    threads: Option<usize>,
+) -> Result<(Layers<T>, Layers<T>)> {
+    check_dims(dims)?;
+    check_scale("sigma_w", sigma_w)?;
+    check_scale("sigma_b", sigma_b)?;
+    let depth = dims.len() - 1;
+    let mut sizes: Vec<usize> = dims.windows(2).map(|w| w[0] * w[1]).collect();
+    sizes.extend_from_slice(&dims[1..]);
+    let mut buffers = per_network_buffers(&sizes, batch, seeds, threads, |rng, _, net| {
+        let (ws, bs) = net.split_at_mut(depth);
+        for (j, out) in ws.iter_mut().enumerate() {
+            let (d_in, d_out) = (dims[j], dims[j + 1]);
+            let gain = if ntk { 1.0 } else { sigma_w / (d_in as f64).sqrt() };
+            match weights {
+                CriticalWeights::Gaussian => fill_normal(rng, out, T::from_f64(gain)),
+                CriticalWeights::Orthogonal => {
+                    let scale = T::from_f64(gain * (d_in.max(d_out) as f64).sqrt());
+                    HaarSampler::new(d_out, d_in).sample_into(rng, scale, out);
+                }
+            }
+        }
+        for out in bs.iter_mut() {
+            fill_normal(rng, out, T::from_f64(sigma_b));
+        }
+        Ok(())
+    })?;
+    let biases = buffers.split_off(depth);
+    Ok((buffers, biases))
 }
 
 /// I.i.d. N(0, std²) entries.
@@ -132,6 +348,83 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn structured_schemes() {
+        let dims = [3, 5, 4, 2];
+        let z = zas::<f64>(&dims, 2, None).unwrap();
+        let id = identity::<f64>(&dims, 2, None).unwrap();
+        for j in 0..3 {
+            let (d_in, d_out) = (dims[j], dims[j + 1]);
+            for b in 0..2 {
+                for r in 0..d_out {
+                    for c in 0..d_in {
+                        let eye = if r == c { 1.0 } else { 0.0 };
+                        let at = b * d_in * d_out + r * d_in + c;
+                        assert_eq!(id[j][at], eye);
+                        assert_eq!(z[j][at], if j < 2 { eye } else { 0.0 });
+                    }
+                }
+            }
+        }
+        let near = near_identity::<f64>(&dims, 2, &Seeds::Shared(1), 0.0, None).unwrap();
+        assert_eq!(near, id);
+    }
+
+    #[test]
+    fn balanced_handles_extreme_scales_and_given_products() {
+        for scale in [1e-300, 1.0, 1e300] {
+            let a: Vec<f64> = (0..6).map(|i| scale * (i as f64 - 2.5)).collect();
+            let shape = [2, 3];
+            let product = Product::Given {
+                data: &a,
+                shape: &shape,
+            };
+            let ws = balanced::<f64>(&[3, 4, 4, 2], 1, &Seeds::Shared(0), product, true, None).unwrap();
+            assert!(ws.iter().flatten().all(|v| v.is_finite()), "scale {scale}");
+        }
+        let a = [1.0; 6];
+        let bad = Product::Given {
+            data: &a,
+            shape: &[3, 2],
+        };
+        let err = balanced::<f64>(&[3, 4, 2], 1, &Seeds::Shared(0), bad, true, None).unwrap_err();
+        assert!(matches!(err, Error::Shape { ref arg, .. } if arg == "product"));
+    }
+
+    #[test]
+    fn mean_field_draws_weights_then_biases() {
+        let dims = [4, 6, 3];
+        let (ws, bs) = mean_field::<f64>(
+            &dims,
+            3,
+            &Seeds::Shared(2),
+            1.2,
+            0.3,
+            CriticalWeights::Gaussian,
+            false,
+            Some(1),
+        )
+        .unwrap();
+        let (ws2, bs2) = mean_field::<f64>(
+            &dims,
+            3,
+            &Seeds::Shared(2),
+            1.2,
+            0.3,
+            CriticalWeights::Gaussian,
+            false,
+            Some(2),
+        )
+        .unwrap();
+        assert_eq!((&ws, &bs), (&ws2, &bs2));
+        assert_eq!(bs[0].len(), 3 * 6);
+        assert_eq!(bs[1].len(), 3 * 3);
+        // The weights use the stream exactly as the layer-wise Gaussian scheme with std σ_w/√d_in
+        // would for the first layer.
+        let g = gaussian::<f64>(&[4, 6], 3, &Seeds::Shared(2), 1.2 / 2.0, Some(1)).unwrap();
+        assert_eq!(&ws[0][..24], &g[0][..24]);
     }
 
     #[test]

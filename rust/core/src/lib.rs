@@ -5,13 +5,17 @@
 //! work: each network owns its own RNG stream and its own scratch memory, so results do not
 //! depend on how networks are spread over threads.
 
+pub mod balanced;
+pub mod critical;
 pub mod error;
 pub mod haar;
 pub mod init;
 pub mod linalg;
 pub mod metrics;
+pub mod mlp;
 pub mod parallel;
 pub mod record;
+pub mod reduce;
 pub mod rng;
 pub mod scalar;
 pub mod stiefel;

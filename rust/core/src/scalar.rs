@@ -10,12 +10,16 @@ pub trait Real: faer::traits::RealField + Copy + Send + Sync + 'static {
     fn to_f64(self) -> f64;
     fn is_finite(self) -> bool;
     fn sqrt(self) -> Self;
+    fn exp(self) -> Self;
+    fn tanh(self) -> Self;
+    /// The error function (libm: the FreeBSD msun implementation, under 1 ulp).
+    fn erf(self) -> Self;
     /// One standard normal draw in this precision.
     fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
 }
 
 macro_rules! impl_real {
-    ($t:ty) => {
+    ($t:ty, $erf:path) => {
         impl Real for $t {
             #[inline(always)]
             fn from_f64(x: f64) -> Self {
@@ -34,6 +38,18 @@ macro_rules! impl_real {
                 <$t>::sqrt(self)
             }
             #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn erf(self) -> Self {
+                $erf(self)
+            }
+            #[inline(always)]
             fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self {
                 StandardNormal.sample(rng)
             }
@@ -41,5 +57,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32);
-impl_real!(f64);
+impl_real!(f32, libm::erff);
+impl_real!(f64, libm::erf);

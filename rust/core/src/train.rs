@@ -14,6 +14,7 @@ use crate::linalg::{gemm, row_major, row_major_mut};
 use crate::metrics::Batched;
 use crate::parallel;
 pub use crate::record::Quantity;
+use crate::reduce;
 use crate::scalar::Real;
 pub use crate::stiefel::Manifold;
 
@@ -68,21 +69,25 @@ pub struct TrainOutput<T> {
 
 /// The validated geometry of a call.
 #[derive(Clone, Debug)]
-struct Geometry {
-    batch: usize,
+pub(crate) struct Geometry {
+    pub batch: usize,
     /// [d_0, …, d_L]
-    dims: Vec<usize>,
-    /// Number of columns (examples) of X and Y.
-    n: usize,
-    x_shared: bool,
-    y_shared: bool,
+    pub dims: Vec<usize>,
+    /// Number of columns (examples) of X and Y (d_0 when X is the identity).
+    pub n: usize,
+    pub x_shared: bool,
+    pub y_shared: bool,
 }
 
 fn shape_str(shape: &[usize]) -> String {
     format!("{shape:?}").replace('[', "(").replace(']', ")")
 }
 
-fn check_geometry<T>(weights: &[ArrayRef<'_, T>], x: ArrayRef<'_, T>, y: ArrayRef<'_, T>) -> Result<Geometry> {
+pub(crate) fn check_geometry<T>(
+    weights: &[ArrayRef<'_, T>],
+    x: Option<ArrayRef<'_, T>>,
+    y: ArrayRef<'_, T>,
+) -> Result<Geometry> {
     if weights.is_empty() {
         return Err(Error::invalid("weights", "needs at least one layer, got an empty list"));
     }
@@ -158,7 +163,11 @@ fn check_geometry<T>(weights: &[ArrayRef<'_, T>], x: ArrayRef<'_, T>, y: ArrayRe
         }
         Ok((n, shared))
     };
-    let (n, x_shared) = data_shape("X", x, d_0)?;
+    // X = None is the identity of size d_0: n = d_0 columns, shared by the batch.
+    let (n, x_shared) = match x {
+        Some(x) => data_shape("X", x, d_0)?,
+        None => (d_0, true),
+    };
     let (n_y, y_shared) = data_shape("Y", y, d_l)?;
     if n_y != n {
         return Err(Error::shape("Y", format!("{n} columns, as X"), shape_str(y.shape)));
@@ -172,7 +181,7 @@ fn check_geometry<T>(weights: &[ArrayRef<'_, T>], x: ArrayRef<'_, T>, y: ArrayRe
     })
 }
 
-fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
+pub(crate) fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
     let check_lr = |v: f64| {
         if !v.is_finite() || v < 0.0 {
             Err(Error::invalid(
@@ -239,9 +248,12 @@ struct Outcome {
 struct Network<'a, T> {
     dims: &'a [usize],
     n: usize,
-    x: &'a [T],
+    /// None: X = I (n = d_0), and the first product is skipped.
+    x: Option<&'a [T]>,
     y: &'a [T],
     alpha: T,
+    /// Constant added to every loss: ½‖Y(I − QQᵀ)‖² after data reduction, else 0.
+    loss_offset: f64,
 }
 
 impl<T: Real> Network<'_, T> {
@@ -263,8 +275,17 @@ impl<T: Real> Network<'_, T> {
             let (d_out, d_in) = (dims[j], dims[j - 1]);
             let w = row_major(&weights[offsets[j - 1]..offsets[j]], d_out, d_in);
             let (done, rest) = s.activations.split_at_mut(act_offset);
-            let input = if j == 1 { self.x } else { &done[act_offset - d_in * n..] };
             let out = &mut rest[..d_out * n];
+            let input = match (j, self.x) {
+                (1, Some(x)) => x,
+                // X = I: h_1 = W_1, a copy (d_1·d_0) instead of a product (2·d_1·d_0²).
+                (1, None) => {
+                    out.copy_from_slice(&weights[..offsets[1]]);
+                    act_offset += d_out * n;
+                    continue;
+                }
+                _ => &done[act_offset - d_in * n..],
+            };
             gemm(
                 row_major_mut(out, d_out, n),
                 Accum::Replace,
@@ -282,7 +303,7 @@ impl<T: Real> Network<'_, T> {
             loss += e.to_f64() * e.to_f64();
             *g = self.alpha * e;
         }
-        0.5 * loss
+        0.5 * loss + self.loss_offset
     }
 
     /// Backward pass fused with the update: for j = L … 1, propagate g ← W_jᵀg with the old
@@ -294,11 +315,6 @@ impl<T: Real> Network<'_, T> {
         for j in (1..=depth).rev() {
             let (d_out, d_in) = (dims[j], dims[j - 1]);
             act_end -= d_out * n;
-            let input = if j == 1 {
-                self.x
-            } else {
-                &s.activations[act_end - d_in * n..act_end]
-            };
             let w = &mut weights[offsets[j - 1]..offsets[j]];
             let g = row_major(&s.signal[..d_out * n], d_out, n);
             if j > 1 {
@@ -310,6 +326,17 @@ impl<T: Real> Network<'_, T> {
                     T::from_f64(1.0),
                 );
             }
+            let input = match (j, self.x) {
+                (1, Some(x)) => x,
+                // X = I: the gradient of W_1 is g itself (d_1 × d_0).
+                (1, None) => {
+                    for (v, &d) in w.iter_mut().zip(&s.signal[..d_out * n]) {
+                        *v -= lr * d;
+                    }
+                    break;
+                }
+                _ => &s.activations[act_end - d_in * n..act_end],
+            };
             gemm(
                 row_major_mut(w, d_out, d_in),
                 Accum::Add,
@@ -374,11 +401,13 @@ impl<T: Real> Network<'_, T> {
 
 /// Train a batch of deep linear networks by full-batch gradient descent.
 ///
-/// `weights[j]` has shape (B, d_{j+1}, d_j); `x` is (d_0, n) or (B, d_0, n); `y` is (d_L, n) or
-/// (B, d_L, n). Inputs are only read. Setting `cancel` stops the call with `Error::Cancelled`.
+/// `weights[j]` has shape (B, d_{j+1}, d_j); `x` is (d_0, n) or (B, d_0, n), or None for the
+/// identity of size d_0; `y` is (d_L, n) or (B, d_L, n). When n > d_0 the data are reduced
+/// exactly to d_0 columns (`reduce`), and the constant part of the loss is added back to every
+/// reported loss. Inputs are only read. Setting `cancel` stops the call with `Error::Cancelled`.
 pub fn train<T: Real>(
     weights: &[ArrayRef<'_, T>],
-    x: ArrayRef<'_, T>,
+    x: Option<ArrayRef<'_, T>>,
     y: ArrayRef<'_, T>,
     opts: &TrainOptions,
     cancel: &AtomicBool,
@@ -397,6 +426,25 @@ pub fn train<T: Real>(
     let records = opts.steps / opts.record_every + 1;
     let layer_sizes: Vec<usize> = dims.windows(2).map(|w| w[0] * w[1]).collect();
     let params: usize = layer_sizes.iter().sum();
+    // More examples than inputs: train on the exactly equivalent d_0-column problem instead.
+    let reduced = match x {
+        Some(x) if n > dims[0] => Some(reduce::reduce(
+            x.data,
+            x_shared,
+            y.data,
+            y_shared,
+            batch,
+            dims[0],
+            dims[depth],
+            n,
+            opts.threads,
+        )?),
+        _ => None,
+    };
+    let (x, y, n, x_shared, y_shared) = match &reduced {
+        Some(r) => (Some(r.x.as_slice()), r.y.as_slice(), dims[0], r.x_shared, r.y_shared),
+        None => (x.map(|x| x.data), y.data, n, x_shared, y_shared),
+    };
 
     // Copy each network's layers into one contiguous block: its whole working set then sits
     // together in cache for all of its steps.
@@ -428,17 +476,10 @@ pub fn train<T: Real>(
                 let network = Network {
                     dims,
                     n,
-                    x: if x_shared {
-                        x.data
-                    } else {
-                        &x.data[b * x_size..(b + 1) * x_size]
-                    },
-                    y: if y_shared {
-                        y.data
-                    } else {
-                        &y.data[b * y_size..(b + 1) * y_size]
-                    },
+                    x: x.map(|x| if x_shared { x } else { &x[b * x_size..(b + 1) * x_size] }),
+                    y: if y_shared { y } else { &y[b * y_size..(b + 1) * y_size] },
                     alpha,
+                    loss_offset: reduced.as_ref().map_or(0.0, |r| r.offsets[b]),
                 };
                 let lr = match &opts.lr {
                     LearningRate::Shared(v) => *v,

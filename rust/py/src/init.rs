@@ -1,16 +1,49 @@
-//! Bindings of `deeplinear_core::init`.
+//! Bindings of `deeplinear_core::init` and `deeplinear_core::critical`.
 
+use deeplinear_core::critical;
+use deeplinear_core::init::{self, CriticalWeights, Product};
 use deeplinear_core::rng::Seeds;
-use deeplinear_core::{init, Real, Result};
-use numpy::Element;
+use deeplinear_core::{Real, Result};
+use numpy::{Element, PyReadonlyArrayDyn};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::convert::{to_numpy, Dtype, SeedArg};
+use crate::convert::{to_numpy, Dtype, OwnedArray, SeedArg};
 use crate::error::to_py_err;
 use crate::interrupt::run_interruptibly;
 
-/// Run a core scheme and return its layers as a list of (batch, d_out, d_in) arrays.
+/// Run `$body` with the type alias `$t` bound to f32 or f64 according to the dtype name.
+macro_rules! by_dtype {
+    ($dtype:expr, $t:ident => $body:expr) => {
+        match Dtype::parse($dtype)? {
+            Dtype::F32 => {
+                type $t = f32;
+                $body
+            }
+            Dtype::F64 => {
+                type $t = f64;
+                $body
+            }
+        }
+    };
+}
+
+/// Per-layer buffers as a list of (batch, d_out, d_in) arrays.
+fn layer_list<'py, T: Real + Element>(
+    py: Python<'py>,
+    dims: &[usize],
+    batch: usize,
+    buffers: Vec<Vec<T>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let arrays = buffers
+        .into_iter()
+        .enumerate()
+        .map(|(j, w)| to_numpy(py, w, &[batch, dims[j + 1], dims[j]]));
+    PyList::new(py, arrays)
+}
+
+/// Run a core scheme without the GIL and return its layers.
 fn layers<'py, T: Real + Element>(
     py: Python<'py>,
     dims: &[usize],
@@ -18,11 +51,7 @@ fn layers<'py, T: Real + Element>(
     scheme: impl FnOnce() -> Result<Vec<Vec<T>>> + Send,
 ) -> PyResult<Bound<'py, PyList>> {
     let buffers = run_interruptibly(py, |_| scheme())?.map_err(to_py_err)?;
-    let arrays = buffers
-        .into_iter()
-        .enumerate()
-        .map(|(j, w)| to_numpy(py, w, &[batch, dims[j + 1], dims[j]]));
-    PyList::new(py, arrays)
+    layer_list(py, dims, batch, buffers)
 }
 
 /// Layer-wise i.i.d. N(0, std²) weights.
@@ -38,14 +67,7 @@ pub fn init_gaussian<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let seeds: Seeds = seed.into();
-    match Dtype::parse(dtype)? {
-        Dtype::F32 => layers(py, &dims, batch, || {
-            init::gaussian::<f32>(&dims, batch, &seeds, std, threads)
-        }),
-        Dtype::F64 => layers(py, &dims, batch, || {
-            init::gaussian::<f64>(&dims, batch, &seeds, std, threads)
-        }),
-    }
+    by_dtype!(dtype, T => layers(py, &dims, batch, || init::gaussian::<T>(&dims, batch, &seeds, std, threads)))
 }
 
 /// Scaled Haar-orthogonal weights, gain·√max(d_out, d_in)·Q.
@@ -61,12 +83,143 @@ pub fn init_orthogonal<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let seeds: Seeds = seed.into();
-    match Dtype::parse(dtype)? {
-        Dtype::F32 => layers(py, &dims, batch, || {
-            init::orthogonal::<f32>(&dims, batch, &seeds, gain, threads)
-        }),
-        Dtype::F64 => layers(py, &dims, batch, || {
-            init::orthogonal::<f64>(&dims, batch, &seeds, gain, threads)
-        }),
-    }
+    by_dtype!(dtype, T => layers(py, &dims, batch, || init::orthogonal::<T>(&dims, batch, &seeds, gain, threads)))
+}
+
+/// Bindings of the fan-scaled Gaussian schemes, which share one signature.
+macro_rules! fan_scaled {
+    ($name:ident, $core:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[pyfunction]
+        #[pyo3(signature = (dims, batch, seed, dtype, threads=None))]
+        pub fn $name<'py>(
+            py: Python<'py>,
+            dims: Vec<usize>,
+            batch: usize,
+            seed: SeedArg,
+            dtype: &str,
+            threads: Option<usize>,
+        ) -> PyResult<Bound<'py, PyList>> {
+            let seeds: Seeds = seed.into();
+            by_dtype!(dtype, T => layers(py, &dims, batch, || init::$core::<T>(&dims, batch, &seeds, threads)))
+        }
+    };
+}
+
+fan_scaled!(init_xavier, xavier, "Xavier: N(0, 2/(fan_in + fan_out)).");
+fan_scaled!(init_he, he, "He: N(0, 2/fan_in).");
+fan_scaled!(init_lecun, lecun, "LeCun: N(0, 1/fan_in).");
+
+/// Rectangular identity in every layer.
+#[pyfunction]
+#[pyo3(signature = (dims, batch, dtype, threads=None))]
+pub fn init_identity<'py>(
+    py: Python<'py>,
+    dims: Vec<usize>,
+    batch: usize,
+    dtype: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
+    by_dtype!(dtype, T => layers(py, &dims, batch, || init::identity::<T>(&dims, batch, threads)))
+}
+
+/// Rectangular identity plus N(0, σ²/d_in) noise.
+#[pyfunction]
+#[pyo3(signature = (dims, batch, seed, sigma, dtype, threads=None))]
+pub fn init_near_identity<'py>(
+    py: Python<'py>,
+    dims: Vec<usize>,
+    batch: usize,
+    seed: SeedArg,
+    sigma: f64,
+    dtype: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
+    let seeds: Seeds = seed.into();
+    by_dtype!(dtype, T => layers(py, &dims, batch, || init::near_identity::<T>(&dims, batch, &seeds, sigma, threads)))
+}
+
+/// Zero-asymmetric: identity layers, zero last layer.
+#[pyfunction]
+#[pyo3(signature = (dims, batch, dtype, threads=None))]
+pub fn init_zas<'py>(
+    py: Python<'py>,
+    dims: Vec<usize>,
+    batch: usize,
+    dtype: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
+    by_dtype!(dtype, T => layers(py, &dims, batch, || init::zas::<T>(&dims, batch, threads)))
+}
+
+/// Arora et al.'s balanced initialisation; `product` (if given) is the end-to-end matrix.
+#[pyfunction]
+#[pyo3(signature = (dims, batch, seed, std, product, randomize, dtype, threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn init_balanced<'py>(
+    py: Python<'py>,
+    dims: Vec<usize>,
+    batch: usize,
+    seed: SeedArg,
+    std: f64,
+    product: Option<&Bound<'py, PyAny>>,
+    randomize: bool,
+    dtype: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyList>> {
+    let seeds: Seeds = seed.into();
+    by_dtype!(dtype, T => {
+        let given = product
+            .map(|p| OwnedArray::copy_from("product", &p.extract::<PyReadonlyArrayDyn<'py, T>>()?))
+            .transpose()?;
+        layers(py, &dims, batch, || {
+            let product = match &given {
+                Some(a) => Product::Given { data: &a.data, shape: &a.shape },
+                None => Product::Gaussian { std },
+            };
+            init::balanced::<T>(&dims, batch, &seeds, product, randomize, threads)
+        })
+    })
+}
+
+/// Mean-field (critical) weights and biases for given (σ_w, σ_b); returns (weights, biases).
+#[pyfunction]
+#[pyo3(signature = (dims, batch, seed, sigma_w, sigma_b, weights, ntk, dtype, threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn init_mean_field<'py>(
+    py: Python<'py>,
+    dims: Vec<usize>,
+    batch: usize,
+    seed: SeedArg,
+    sigma_w: f64,
+    sigma_b: f64,
+    weights: &str,
+    ntk: bool,
+    dtype: &str,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+    let seeds: Seeds = seed.into();
+    let kind = match weights {
+        "gaussian" => CriticalWeights::Gaussian,
+        "orthogonal" => CriticalWeights::Orthogonal,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "weights: expected 'gaussian' or 'orthogonal', got {other:?}"
+            )))
+        }
+    };
+    by_dtype!(dtype, T => {
+        let (ws, bs) = run_interruptibly(py, |_| {
+            init::mean_field::<T>(&dims, batch, &seeds, sigma_w, sigma_b, kind, ntk, threads)
+        })?
+        .map_err(to_py_err)?;
+        let biases = PyList::new(py, bs.into_iter().enumerate().map(|(j, b)| to_numpy(py, b, &[batch, dims[j + 1]])))?;
+        Ok((layer_list(py, &dims, batch, ws)?, biases))
+    })
+}
+
+/// (σ_w, σ_b) of the critical tanh network with pre-activation variance q*.
+#[pyfunction]
+pub fn critical_sigmas(py: Python<'_>, q_star: f64) -> PyResult<(f64, f64)> {
+    py.detach(|| critical::critical_sigmas(q_star)).map_err(to_py_err)
 }

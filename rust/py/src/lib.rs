@@ -18,7 +18,10 @@ mod _core {
     #[pymodule_export]
     use super::haar::haar_orthogonal;
     #[pymodule_export]
-    use super::init::{init_gaussian, init_orthogonal};
+    use super::init::{
+        critical_sigmas, init_balanced, init_gaussian, init_he, init_identity, init_lecun, init_mean_field,
+        init_near_identity, init_orthogonal, init_xavier, init_zas,
+    };
     #[pymodule_export]
     use super::metrics::{
         metric_balancedness, metric_deficiency_margin, metric_fisher_max_eigenvalue, metric_jacobian_singular_values,

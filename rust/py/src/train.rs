@@ -1,5 +1,6 @@
 //! Binding of `deeplinear_core::train`.
 
+use deeplinear_core::mlp::{Activation, Form, Parameterization};
 use deeplinear_core::train::{ArrayRef, LearningRate, Manifold, Quantity, TrainOptions};
 use deeplinear_core::Real;
 use numpy::{Element, PyReadonlyArrayDyn};
@@ -9,6 +10,7 @@ use pyo3::types::{PyDict, PyList};
 use crate::convert::{to_numpy, Dtype, OwnedArray};
 use crate::error::to_py_err;
 use crate::interrupt::run_interruptibly;
+use pyo3::exceptions::PyValueError;
 
 /// Learning rate as passed from Python: a float or one float per network.
 #[derive(FromPyObject)]
@@ -20,16 +22,34 @@ pub enum LrArg {
 fn run<'py, T: Real + Element>(
     py: Python<'py>,
     weights: &Bound<'py, PyList>,
-    x: &Bound<'py, PyAny>,
+    biases: Option<&Bound<'py, PyList>>,
+    x: Option<&Bound<'py, PyAny>>,
     y: &Bound<'py, PyAny>,
     opts: TrainOptions,
+    form: Form,
 ) -> PyResult<Bound<'py, PyDict>> {
     let owned: Vec<OwnedArray<T>> = weights
         .iter()
         .enumerate()
         .map(|(j, w)| OwnedArray::copy_from(&format!("weights[{j}]"), &w.extract::<PyReadonlyArrayDyn<'py, T>>()?))
         .collect::<PyResult<_>>()?;
-    let x = OwnedArray::copy_from("X", &x.extract::<PyReadonlyArrayDyn<'py, T>>()?)?;
+    let biases: Vec<Option<OwnedArray<T>>> = match biases {
+        None => Vec::new(),
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(j, b)| {
+                (!b.is_none())
+                    .then(|| {
+                        OwnedArray::copy_from(&format!("biases[{j}]"), &b.extract::<PyReadonlyArrayDyn<'py, T>>()?)
+                    })
+                    .transpose()
+            })
+            .collect::<PyResult<_>>()?,
+    };
+    let x = x
+        .map(|x| OwnedArray::copy_from("X", &x.extract::<PyReadonlyArrayDyn<'py, T>>()?))
+        .transpose()?;
     let y = OwnedArray::copy_from("Y", &y.extract::<PyReadonlyArrayDyn<'py, T>>()?)?;
     let out = run_interruptibly(py, |cancel| {
         let refs: Vec<ArrayRef<'_, T>> = owned
@@ -39,17 +59,28 @@ fn run<'py, T: Real + Element>(
                 shape: &a.shape,
             })
             .collect();
-        let x = ArrayRef {
+        let bias_refs: Vec<Option<ArrayRef<'_, T>>> = biases
+            .iter()
+            .map(|b| {
+                b.as_ref().map(|b| ArrayRef {
+                    data: &b.data,
+                    shape: &b.shape,
+                })
+            })
+            .collect();
+        let x = x.as_ref().map(|x| ArrayRef {
             data: &x.data,
             shape: &x.shape,
-        };
+        });
         let y = ArrayRef {
             data: &y.data,
             shape: &y.shape,
         };
-        deeplinear_core::train::train(&refs, x, y, &opts, cancel)
+        deeplinear_core::mlp::train_network(&refs, &bias_refs, x, y, &opts, form, cancel)
     })?
     .map_err(to_py_err)?;
+    let trained_biases = out.biases;
+    let out = out.train;
     let batch = out.diverged.len();
     let new_weights = PyList::new(
         py,
@@ -69,17 +100,28 @@ fn run<'py, T: Real + Element>(
         records.set_item(q.name(), to_numpy(py, arr.data, &arr.shape))?;
     }
     result.set_item("records", records)?;
+    if !biases.is_empty() {
+        let arrays = trained_biases.into_iter().zip(&biases).map(|(b, old)| match (b, old) {
+            (Some(b), Some(old)) => to_numpy(py, b, &old.shape).into_any(),
+            _ => py.None().into_bound(py),
+        });
+        result.set_item("biases", PyList::new(py, arrays)?)?;
+    }
     Ok(result)
 }
 
 /// Train a batch of deep linear networks; returns a dict of the TrainResult fields.
 #[pyfunction]
-#[pyo3(signature = (weights, x, y, *, lr, steps, alpha, tol, record_every, dtype, threads=None, record=Vec::new(), manifold="euclidean"))]
+#[pyo3(signature = (
+    weights, x, y, *, lr, steps, alpha, tol, record_every, dtype, threads=None,
+    biases=None, activation="linear", parameterization="standard", sigma_w=1.0,
+    record=Vec::new(), manifold="euclidean"
+))]
 #[allow(clippy::too_many_arguments)]
 pub fn train<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyList>,
-    x: &Bound<'py, PyAny>,
+    x: Option<&Bound<'py, PyAny>>,
     y: &Bound<'py, PyAny>,
     lr: LrArg,
     steps: usize,
@@ -88,9 +130,25 @@ pub fn train<'py>(
     record_every: usize,
     dtype: &str,
     threads: Option<usize>,
+    biases: Option<&Bound<'py, PyList>>,
+    activation: &str,
+    parameterization: &str,
+    sigma_w: f64,
     record: Vec<String>,
     manifold: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let form = Form {
+        activation: Activation::parse(activation).map_err(to_py_err)?,
+        parameterization: match parameterization {
+            "standard" => Parameterization::Standard,
+            "ntk" => Parameterization::Ntk { sigma_w },
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "parameterization: expected 'standard' or 'ntk', got {other:?}"
+                )))
+            }
+        },
+    };
     // "loss" is accepted and always recorded by the engine.
     let record = record
         .iter()
@@ -113,7 +171,7 @@ pub fn train<'py>(
         manifold,
     };
     match Dtype::parse(dtype)? {
-        Dtype::F32 => run::<f32>(py, weights, x, y, opts),
-        Dtype::F64 => run::<f64>(py, weights, x, y, opts),
+        Dtype::F32 => run::<f32>(py, weights, biases, x, y, opts, form),
+        Dtype::F64 => run::<f64>(py, weights, biases, x, y, opts, form),
     }
 }

@@ -54,6 +54,8 @@ pub(super) struct Hooks<'r, T: Real> {
     grad: Vec<T>,
     /// X is the identity, so the last activation is the end-to-end matrix W_{L:1}.
     x_is_identity: bool,
+    /// I_{d_0} when X = None and explicit gradients are needed; empty otherwise.
+    identity: Vec<T>,
 }
 
 impl<'r, T: Real> Hooks<'r, T> {
@@ -71,11 +73,25 @@ impl<'r, T: Real> Hooks<'r, T> {
         let needs_grad = !stiefel.is_empty() || recorder.as_ref().is_some_and(|r| r.wants_grad_norms());
         let max_layer = dims.windows(2).map(|d| d[0] * d[1]).max().unwrap();
         let (d_0, n) = (dims[0], net.n);
-        let x_is_identity = n == d_0
-            && net.x.iter().enumerate().all(|(i, &v)| {
-                let target = if i / n == i % n { 1.0 } else { 0.0 };
-                v == T::from_f64(target)
-            });
+        let x_is_identity = match net.x {
+            None => true,
+            Some(x) => {
+                n == d_0
+                    && x.iter().enumerate().all(|(i, &v)| {
+                        let target = if i / n == i % n { 1.0 } else { 0.0 };
+                        v == T::from_f64(target)
+                    })
+            }
+        };
+        // X = None means the identity; the hooked (non-fused) path multiplies by it explicitly,
+        // which costs one product per step but keeps this slow path simple.
+        let identity = if net.x.is_none() && needs_grad {
+            let mut eye = vec![T::from_f64(0.0); d_0 * d_0];
+            eye.iter_mut().step_by(d_0 + 1).for_each(|v| *v = T::from_f64(1.0));
+            eye
+        } else {
+            Vec::new()
+        };
         Hooks {
             every: opts.record_every,
             width: width(opts, dims),
@@ -84,6 +100,7 @@ impl<'r, T: Real> Hooks<'r, T> {
             stiefel,
             grad: vec![T::from_f64(0.0); if needs_grad { max_layer } else { 0 }],
             x_is_identity,
+            identity,
         }
     }
 
@@ -196,7 +213,7 @@ impl<'r, T: Real> Hooks<'r, T> {
             let (d_out, d_in) = (dims[j], dims[j - 1]);
             act_end -= d_out * n;
             let input = if j == 1 {
-                net.x
+                net.x.unwrap_or(&self.identity)
             } else {
                 &s.activations[act_end - d_in * n..act_end]
             };

@@ -93,10 +93,10 @@ fn matches_naive_backprop_on_odd_shapes() {
         let lrs = vec![0.01, 0.02, 0.0];
         let out = train(
             &refs,
-            ArrayRef {
+            Some(ArrayRef {
                 data: &x,
                 shape: &[dims[0], n],
-            },
+            }),
             ArrayRef {
                 data: &y,
                 shape: &[batch, dims[depth], n],
@@ -145,10 +145,10 @@ fn divergence_freezes_only_the_diverging_network() {
     let refs: Vec<ArrayRef<'_, f64>> = layers.iter().map(|d| ArrayRef { data: d, shape: &shape }).collect();
     let out = train(
         &refs,
-        ArrayRef {
+        Some(ArrayRef {
             data: &x,
             shape: &[4, n],
-        },
+        }),
         ArrayRef {
             data: &y,
             shape: &[4, n],
@@ -181,10 +181,10 @@ fn tol_freezes_and_reports_the_step() {
             data: &w,
             shape: &[1, 1, 1],
         }],
-        ArrayRef {
+        Some(ArrayRef {
             data: &[1.0],
             shape: &[1, 1],
-        },
+        }),
         ArrayRef {
             data: &[0.0],
             shape: &[1, 1],
@@ -226,10 +226,10 @@ fn shape_errors_name_the_argument() {
                 shape: &[1, 1, 4],
             },
         ],
-        ArrayRef {
+        Some(ArrayRef {
             data: &x,
             shape: &[3, 2],
-        },
+        }),
         ArrayRef {
             data: &x[..2],
             shape: &[1, 2],
@@ -247,10 +247,10 @@ fn shape_errors_name_the_argument() {
             data: &w0,
             shape: &[1, 2, 3],
         }],
-        ArrayRef {
+        Some(ArrayRef {
             data: &x,
             shape: &[2, 3],
-        },
+        }),
         ArrayRef {
             data: &x,
             shape: &[2, 3],
@@ -266,10 +266,10 @@ fn shape_errors_name_the_argument() {
             data: &w0,
             shape: &[1, 2, 3],
         }],
-        ArrayRef {
+        Some(ArrayRef {
             data: &x,
             shape: &[3, 2],
-        },
+        }),
         ArrayRef {
             data: &w1,
             shape: &[2, 2],
@@ -293,10 +293,10 @@ fn cancel_stops_the_call() {
             data: &w,
             shape: &[1, 1, 1],
         }],
-        ArrayRef {
+        Some(ArrayRef {
             data: &[1.0],
             shape: &[1, 1],
-        },
+        }),
         ArrayRef {
             data: &[0.0],
             shape: &[1, 1],
