@@ -15,12 +15,26 @@ fn main() {
         let col = 2.0 * (m as f64).powi(3) * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
         let t = Instant::now();
         for _ in 0..reps {
-            faer::linalg::matmul::matmul(c.as_mut().transpose_mut(), Accum::Replace, a.as_ref().transpose(), b.as_ref().transpose(), 1.0, Par::Seq);
+            faer::linalg::matmul::matmul(
+                c.as_mut().transpose_mut(),
+                Accum::Replace,
+                a.as_ref().transpose(),
+                b.as_ref().transpose(),
+                1.0,
+                Par::Seq,
+            );
         }
         let row = 2.0 * (m as f64).powi(3) * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
         let t = Instant::now();
         for _ in 0..reps {
-            faer::linalg::matmul::matmul(c.as_mut(), Accum::Add, a.as_ref(), b.as_ref().transpose(), 1.0, Par::Seq);
+            faer::linalg::matmul::matmul(
+                c.as_mut(),
+                Accum::Add,
+                a.as_ref(),
+                b.as_ref().transpose(),
+                1.0,
+                Par::Seq,
+            );
         }
         let mixed = 2.0 * (m as f64).powi(3) * reps as f64 / t.elapsed().as_secs_f64() / 1e9;
         println!("m={m:4}  col-major {col:6.1}  row-major {row:6.1}  A·Bᵀ accumulate {mixed:6.1} GFLOP/s");

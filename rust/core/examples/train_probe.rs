@@ -44,9 +44,26 @@ fn main() {
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let t = Instant::now();
-        let out = train(&refs, ArrayRef { data: &x, shape: &[m, m] }, ArrayRef { data: &y, shape: &[m, m] }, &opts, &AtomicBool::new(false)).unwrap();
+        let out = train(
+            &refs,
+            ArrayRef {
+                data: &x,
+                shape: &[m, m],
+            },
+            ArrayRef {
+                data: &y,
+                shape: &[m, m],
+            },
+            &opts,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         best = best.min(t.elapsed().as_secs_f64());
         assert!(out.final_loss.iter().all(|l| l.is_finite()));
     }
-    println!("{name} threads={threads}: {:.1} GFLOP/s (best of 3, {:.3}s)", flops / best / 1e9, best);
+    println!(
+        "{name} threads={threads}: {:.1} GFLOP/s (best of 3, {:.3}s)",
+        flops / best / 1e9,
+        best
+    );
 }

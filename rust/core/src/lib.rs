@@ -12,6 +12,7 @@ pub mod linalg;
 pub mod parallel;
 pub mod rng;
 pub mod scalar;
+pub mod small_qr;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -12,6 +12,7 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
 
 use crate::scalar::Real;
+use crate::small_qr;
 
 /// View a row-major (C-order) slice as a `rows × cols` matrix.
 #[inline]
@@ -43,6 +44,7 @@ pub struct SignFixedQr<T: Real> {
     n: usize,
     coeff: Mat<T>,
     mem: MemBuffer,
+    tau: Vec<T>,
 }
 
 impl<T: Real> SignFixedQr<T> {
@@ -57,6 +59,7 @@ impl<T: Real> SignFixedQr<T> {
             n,
             coeff: Mat::zeros(block, n),
             mem: MemBuffer::new(req),
+            tau: vec![T::from_f64(0.0); n],
         }
     }
 
@@ -66,6 +69,10 @@ impl<T: Real> SignFixedQr<T> {
     /// The sign fix makes Q = qf(G) Haar-distributed when G is Gaussian (Mezzadri 2007).
     pub fn orthonormalize(&mut self, a: &mut [T], q: &mut [T]) {
         let (m, n) = (self.m, self.n);
+        if n <= small_qr::SMALL_QR_MAX_COLS {
+            small_qr::sign_fixed_qr(a, m, n, &mut self.tau, q);
+            return;
+        }
         let mut basis = MatMut::from_column_major_slice_mut(a, m, n);
         qr_in_place(
             basis.rb_mut(),
