@@ -44,7 +44,8 @@ pub struct SignFixedQr<T: Real> {
     n: usize,
     coeff: Mat<T>,
     mem: MemBuffer,
-    tau: Vec<T>,
+    /// n scalars: Householder coefficients (small path) or the signs of R's diagonal.
+    column_scratch: Vec<T>,
 }
 
 impl<T: Real> SignFixedQr<T> {
@@ -59,7 +60,7 @@ impl<T: Real> SignFixedQr<T> {
             n,
             coeff: Mat::zeros(block, n),
             mem: MemBuffer::new(req),
-            tau: vec![T::from_f64(0.0); n],
+            column_scratch: vec![T::from_f64(0.0); n],
         }
     }
 
@@ -70,7 +71,7 @@ impl<T: Real> SignFixedQr<T> {
     pub fn orthonormalize(&mut self, a: &mut [T], q: &mut [T]) {
         let (m, n) = (self.m, self.n);
         if n <= small_qr::SMALL_QR_MAX_COLS {
-            small_qr::sign_fixed_qr(a, m, n, &mut self.tau, q);
+            small_qr::sign_fixed_qr(a, m, n, &mut self.column_scratch, q);
             return;
         }
         let mut basis = MatMut::from_column_major_slice_mut(a, m, n);
@@ -90,9 +91,9 @@ impl<T: Real> SignFixedQr<T> {
         }
         // The Householder basis is the strictly lower part with a unit diagonal; keep the
         // diagonal of R aside for the sign fix.
-        let mut negative = vec![false; n];
+        // Signs go in the reused scratch so no allocation happens per matrix.
         for j in 0..n {
-            negative[j] = basis[(j, j)] < zero;
+            self.column_scratch[j] = if basis[(j, j)] < zero { -one } else { one };
             for i in 0..j {
                 basis[(i, j)] = zero;
             }
@@ -106,8 +107,8 @@ impl<T: Real> SignFixedQr<T> {
             Par::Seq,
             MemStack::new(&mut self.mem),
         );
-        for (j, &neg) in negative.iter().enumerate() {
-            if neg {
+        for (j, &sign) in self.column_scratch.iter().enumerate() {
+            if sign < zero {
                 for x in q_mat.rb_mut().col_mut(j).iter_mut() {
                     *x = -*x;
                 }
