@@ -1,16 +1,19 @@
-"""Collects every benchmark's best time and prints one GFLOP/s table with ratios at the end."""
+"""Collects every benchmark's best time and prints one GFLOP/s table, with the ratios and the
+performance targets of DESIGN.md marked met or missed, at the end of the run."""
 
 from __future__ import annotations
 
 import os
 import platform
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 # problem name -> backend -> (best seconds, flops per call)
 RESULTS: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
+BACKENDS = ["deeplinear", "deeplinear 1 thread", "deeplinear f32", "reference", "jax", "numpy"]
 
 
 def pytest_collection_modifyitems(items):
@@ -22,7 +25,14 @@ def pytest_collection_modifyitems(items):
 def record():
     """Run ``fn`` under pytest-benchmark and remember its best time for the summary table."""
 
-    def run(benchmark, problem: str, backend: str, flops: float, fn, rounds: int = 3):
+    def run(
+        benchmark,
+        problem: str,
+        backend: str,
+        flops: float,
+        fn: Callable[[], object],
+        rounds: int = 3,
+    ):
         benchmark.group = problem
         benchmark.extra_info.update(backend=backend, flops=flops)
         benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
@@ -33,7 +43,12 @@ def record():
     return run
 
 
-def _machine() -> str:
+def gflops(problem: str, backend: str) -> float:
+    best, flops = RESULTS.get(problem, {}).get(backend, (np.nan, np.nan))
+    return flops / best / 1e9
+
+
+def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -43,27 +58,63 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, numpy {np.__version__}"
 
 
+def targets() -> list[tuple[str, float, float]]:
+    """(description, measured, required) for every target of DESIGN.md that was measured."""
+    rows = []
+    peak = gflops("dgemm 2048 (peak)", "numpy")
+    for s in ("S1", "S2", "S3", "S4"):
+        p = f"train {s}"
+        if s != "S3":
+            rows.append(
+                (
+                    f"{s}: deeplinear / reference",
+                    gflops(p, "deeplinear") / gflops(p, "reference"),
+                    3.0,
+                )
+            )
+        rows.append((f"{s}: deeplinear / JAX", gflops(p, "deeplinear") / gflops(p, "jax"), 1.0))
+        if s in ("S1", "S2"):
+            rows.append(
+                (
+                    f"{s}: threads=2 / threads=1",
+                    gflops(p, "deeplinear") / gflops(p, "deeplinear 1 thread"),
+                    1.7,
+                )
+            )
+        if s in ("S2", "S3"):
+            rows.append(
+                (
+                    f"{s}: float32 / float64",
+                    gflops(p, "deeplinear f32") / gflops(p, "deeplinear"),
+                    1.6,
+                )
+            )
+    rows.append(("S3: deeplinear / large-dgemm peak", gflops("train S3", "deeplinear") / peak, 0.7))
+    for problem in RESULTS:
+        if problem.startswith("haar"):
+            ratio = gflops(problem, "deeplinear") / gflops(problem, "reference")
+            rows.append((f"{problem}: deeplinear / reference", ratio, 3.0))
+    return [r for r in rows if np.isfinite(r[1])]
+
+
 def pytest_terminal_summary(terminalreporter):
     if not RESULTS:
         return
-    backends = sorted({b for r in RESULTS.values() for b in r}, key=lambda b: b != "deeplinear")
-    others = [b for b in backends if b != "deeplinear"]
     write = terminalreporter.write_line
+    backends = [b for b in BACKENDS if any(b in r for r in RESULTS.values())]
     write("")
-    write(f"GFLOP/s (best of rounds), f64 unless marked; machine: {_machine()}")
-    header = f"| {'problem':<22} | " + " | ".join(f"{b:>12}" for b in backends)
-    header += "".join(f" | {'vs ' + b:>13}" for b in others) + " |"
+    write(f"GFLOP/s (best of rounds; f64 unless marked f32). Machine: {machine()}")
+    header = f"| {'problem':<20} | " + " | ".join(f"{b:>19}" for b in backends) + " |"
     write(header)
     write("|" + "|".join("-" * len(cell) for cell in header.split("|")[1:-1]) + "|")
-    for problem, by_backend in RESULTS.items():
-        cells = []
-        for b in backends:
-            best, flops = by_backend.get(b, (np.nan, np.nan))
-            cells.append(f"{flops / best / 1e9:>12.2f}")
-        ratios = []
-        for b in others:
-            if "deeplinear" in by_backend and b in by_backend:
-                ratios.append(f"{by_backend[b][0] / by_backend['deeplinear'][0]:>12.2f}x")
-            else:
-                ratios.append(f"{'-':>13}")
-        write(f"| {problem:<22} | " + " | ".join(cells) + "".join(f" | {r}" for r in ratios) + " |")
+    for problem in RESULTS:
+        cells = [
+            f"{gflops(problem, b):>19.2f}" if b in RESULTS[problem] else f"{'':>19}"
+            for b in backends
+        ]
+        write(f"| {problem:<20} | " + " | ".join(cells) + " |")
+    write("")
+    write("Targets (DESIGN.md):")
+    for description, measured, required in targets():
+        verdict = "met" if measured >= required else "MISSED"
+        write(f"  {description:<42} {measured:7.2f}  (target >= {required:g})  {verdict}")

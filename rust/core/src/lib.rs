@@ -18,6 +18,7 @@ pub mod record;
 pub mod reduce;
 pub mod rng;
 pub mod scalar;
+pub mod small_qr;
 pub mod stiefel;
 pub mod train;
 

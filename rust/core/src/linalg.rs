@@ -12,6 +12,7 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
 
 use crate::scalar::Real;
+use crate::small_qr;
 
 /// View a row-major (C-order) slice as a `rows × cols` matrix.
 #[inline]
@@ -43,6 +44,8 @@ pub struct SignFixedQr<T: Real> {
     n: usize,
     coeff: Mat<T>,
     mem: MemBuffer,
+    /// n scalars: Householder coefficients (small path) or the signs of R's diagonal.
+    column_scratch: Vec<T>,
 }
 
 impl<T: Real> SignFixedQr<T> {
@@ -57,6 +60,7 @@ impl<T: Real> SignFixedQr<T> {
             n,
             coeff: Mat::zeros(block, n),
             mem: MemBuffer::new(req),
+            column_scratch: vec![T::from_f64(0.0); n],
         }
     }
 
@@ -66,6 +70,10 @@ impl<T: Real> SignFixedQr<T> {
     /// The sign fix makes Q = qf(G) Haar-distributed when G is Gaussian (Mezzadri 2007).
     pub fn orthonormalize(&mut self, a: &mut [T], q: &mut [T]) {
         let (m, n) = (self.m, self.n);
+        if n <= small_qr::SMALL_QR_MAX_COLS {
+            small_qr::sign_fixed_qr(a, m, n, &mut self.column_scratch, q);
+            return;
+        }
         let mut basis = MatMut::from_column_major_slice_mut(a, m, n);
         qr_in_place(
             basis.rb_mut(),
@@ -83,9 +91,9 @@ impl<T: Real> SignFixedQr<T> {
         }
         // The Householder basis is the strictly lower part with a unit diagonal; keep the
         // diagonal of R aside for the sign fix.
-        let mut negative = vec![false; n];
+        // Signs go in the reused scratch so no allocation happens per matrix.
         for j in 0..n {
-            negative[j] = basis[(j, j)] < zero;
+            self.column_scratch[j] = if basis[(j, j)] < zero { -one } else { one };
             for i in 0..j {
                 basis[(i, j)] = zero;
             }
@@ -99,8 +107,8 @@ impl<T: Real> SignFixedQr<T> {
             Par::Seq,
             MemStack::new(&mut self.mem),
         );
-        for (j, &neg) in negative.iter().enumerate() {
-            if neg {
+        for (j, &sign) in self.column_scratch.iter().enumerate() {
+            if sign < zero {
                 for x in q_mat.rb_mut().col_mut(j).iter_mut() {
                     *x = -*x;
                 }
