@@ -16,7 +16,9 @@ use crate::error::{Error, Result};
 use crate::linalg::{gemm, row_major, row_major_mut};
 use crate::parallel;
 use crate::scalar::Real;
-use crate::train::{self, check_geometry, check_options, ArrayRef, Geometry, LearningRate, TrainOptions, TrainOutput};
+use crate::train::{
+    self, check_geometry, check_options, ArrayRef, Geometry, LearningRate, Outcome, TrainOptions, TrainOutput,
+};
 
 /// The hidden-layer nonlinearity φ (the output layer has none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,9 +43,21 @@ impl Activation {
         }
     }
 
+    /// φ(z) in f64 (used by the diagnostics).
+    #[inline]
+    pub fn value(self, z: f64) -> f64 {
+        self.value_and_slope(z).0
+    }
+
+    /// φ'(z) in f64; relu'(0) = 0.
+    #[inline]
+    pub fn derivative(self, z: f64) -> f64 {
+        self.value_and_slope(z).1
+    }
+
     /// φ(z) and φ'(z) at once (tanh: φ' = 1 − φ², so one transcendental per entry).
     #[inline(always)]
-    fn value_and_slope<T: Real>(self, z: T) -> (T, T) {
+    pub fn value_and_slope<T: Real>(self, z: T) -> (T, T) {
         let one = T::from_f64(1.0);
         let zero = T::from_f64(0.0);
         match self {
@@ -74,6 +88,32 @@ pub enum Parameterization {
     Standard,
     /// s_j = σ_w/√d_{j−1}: unit-variance weights, scale applied in the forward pass.
     Ntk { sigma_w: f64 },
+}
+
+impl Parameterization {
+    /// "standard" or "ntk" (with a finite `sigma_w`, ignored for "standard").
+    pub fn parse(name: &str, sigma_w: f64) -> Result<Self> {
+        if !sigma_w.is_finite() {
+            return Err(Error::invalid("sigma_w", format!("must be finite, got {sigma_w}")));
+        }
+        match name {
+            "standard" => Ok(Parameterization::Standard),
+            "ntk" => Ok(Parameterization::Ntk { sigma_w }),
+            other => Err(Error::invalid(
+                "parameterization",
+                format!("expected 'standard' or 'ntk', got {other:?}"),
+            )),
+        }
+    }
+
+    /// The layer scale s_j for a layer with `d_in` inputs.
+    #[inline]
+    pub fn scale(self, d_in: usize) -> f64 {
+        match self {
+            Parameterization::Standard => 1.0,
+            Parameterization::Ntk { sigma_w } => sigma_w / (d_in as f64).sqrt(),
+        }
+    }
 }
 
 /// What network a `train_network` call trains, besides its weights.
@@ -179,12 +219,6 @@ struct Scratch<T> {
     slopes: Vec<T>,
     signal: Vec<T>,
     next_signal: Vec<T>,
-}
-
-struct Outcome {
-    final_loss: f64,
-    steps_to_tol: i64,
-    diverged: bool,
 }
 
 /// One network's problem.
@@ -404,10 +438,7 @@ fn train_mlp<T: Real>(
     let params: usize = layer_sizes.iter().sum();
     let scales: Vec<T> = dims[..depth]
         .iter()
-        .map(|&d_in| match form.parameterization {
-            Parameterization::Standard => T::from_f64(1.0),
-            Parameterization::Ntk { sigma_w } => T::from_f64(sigma_w / (d_in as f64).sqrt()),
-        })
+        .map(|&d_in| T::from_f64(form.parameterization.scale(d_in)))
         .collect();
     let mut bias_offsets = vec![None; depth];
     let mut bias_params = 0;

@@ -237,11 +237,11 @@ struct Scratch<T> {
     next_signal: Vec<T>,
 }
 
-/// What happened to one network.
-struct Outcome {
-    final_loss: f64,
-    steps_to_tol: i64,
-    diverged: bool,
+/// What happened to one network (shared with the MLP engine).
+pub(crate) struct Outcome {
+    pub(crate) final_loss: f64,
+    pub(crate) steps_to_tol: i64,
+    pub(crate) diverged: bool,
 }
 
 /// One network's problem: its weights (all layers back to back) and data.

@@ -10,7 +10,6 @@ use pyo3::types::{PyDict, PyList};
 use crate::convert::{to_numpy, Dtype, OwnedArray};
 use crate::error::to_py_err;
 use crate::interrupt::run_interruptibly;
-use pyo3::exceptions::PyValueError;
 
 /// Learning rate as passed from Python: a float or one float per network.
 #[derive(FromPyObject)]
@@ -139,15 +138,7 @@ pub fn train<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let form = Form {
         activation: Activation::parse(activation).map_err(to_py_err)?,
-        parameterization: match parameterization {
-            "standard" => Parameterization::Standard,
-            "ntk" => Parameterization::Ntk { sigma_w },
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "parameterization: expected 'standard' or 'ntk', got {other:?}"
-                )))
-            }
-        },
+        parameterization: Parameterization::parse(parameterization, sigma_w).map_err(to_py_err)?,
     };
     // "loss" is accepted and always recorded by the engine.
     let record = record

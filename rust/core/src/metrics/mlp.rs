@@ -4,95 +4,10 @@
 
 use faer::{Accum, Mat, MatRef};
 
-use crate::error::{Error, Result};
 use crate::linalg::gemm;
 use crate::scalar::Real;
 
-/// Hidden-layer nonlinearity φ.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    Linear,
-    Tanh,
-    Relu,
-    Erf,
-}
-
-impl Activation {
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "linear" => Ok(Activation::Linear),
-            "tanh" => Ok(Activation::Tanh),
-            "relu" => Ok(Activation::Relu),
-            "erf" => Ok(Activation::Erf),
-            other => Err(Error::invalid(
-                "activation",
-                format!("expected one of 'linear', 'tanh', 'relu', 'erf', got {other:?}"),
-            )),
-        }
-    }
-
-    /// φ(z). Evaluated in f64 (tanh and erf are not in the `Real` trait).
-    #[inline]
-    pub fn value(self, z: f64) -> f64 {
-        match self {
-            Activation::Linear => z,
-            Activation::Tanh => z.tanh(),
-            Activation::Relu => z.max(0.0),
-            Activation::Erf => libm::erf(z),
-        }
-    }
-
-    /// φ'(z); relu'(0) = 0.
-    #[inline]
-    pub fn derivative(self, z: f64) -> f64 {
-        match self {
-            Activation::Linear => 1.0,
-            Activation::Tanh => {
-                let t = z.tanh();
-                1.0 - t * t
-            }
-            Activation::Relu => {
-                if z > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            Activation::Erf => std::f64::consts::FRAC_2_SQRT_PI * (-z * z).exp(),
-        }
-    }
-}
-
-/// Per-layer scale s_j: 1 (standard) or σ_w/√d_{j−1} (NTK parameterisation).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Parameterization {
-    Standard,
-    Ntk { sigma_w: f64 },
-}
-
-impl Parameterization {
-    pub fn parse(name: &str, sigma_w: f64) -> Result<Self> {
-        if !sigma_w.is_finite() {
-            return Err(Error::invalid("sigma_w", format!("must be finite, got {sigma_w}")));
-        }
-        match name {
-            "standard" => Ok(Parameterization::Standard),
-            "ntk" => Ok(Parameterization::Ntk { sigma_w }),
-            other => Err(Error::invalid(
-                "parameterization",
-                format!("expected 'standard' or 'ntk', got {other:?}"),
-            )),
-        }
-    }
-
-    #[inline]
-    pub fn scale(self, d_in: usize) -> f64 {
-        match self {
-            Parameterization::Standard => 1.0,
-            Parameterization::Ntk { sigma_w } => sigma_w / (d_in as f64).sqrt(),
-        }
-    }
-}
+pub use crate::mlp::{Activation, Parameterization};
 
 /// The network form shared by the Jacobian, NTK and Fisher diagnostics.
 #[derive(Clone, Copy, Debug, PartialEq)]
