@@ -17,7 +17,8 @@ use crate::linalg::{gemm, row_major, row_major_mut};
 use crate::parallel;
 use crate::scalar::Real;
 use crate::train::{
-    self, check_geometry, check_options, ArrayRef, Geometry, LearningRate, Outcome, TrainOptions, TrainOutput,
+    self, check_geometry, check_options, pack_networks, unpack_networks, ArrayRef, Geometry, LearningRate, Outcome,
+    TrainOptions, TrainOutput,
 };
 
 /// The hidden-layer nonlinearity φ (the output layer has none).
@@ -450,14 +451,7 @@ fn train_mlp<T: Real>(
     }
 
     // One contiguous block per network (weights, then biases), as in the linear engine.
-    let mut packed = vec![T::from_f64(0.0); batch * params];
-    for (b, block) in packed.chunks_mut(params).enumerate() {
-        let mut offset = 0;
-        for (w, &size) in weights.iter().zip(&layer_sizes) {
-            block[offset..offset + size].copy_from_slice(&w.data[b * size..(b + 1) * size]);
-            offset += size;
-        }
-    }
+    let mut packed = pack_networks(weights, &layer_sizes, batch);
     // Without biases each network still gets a (never used) one-element block, which keeps
     // the parallel zip below uniform.
     let bias_block = bias_params.max(1);
@@ -516,14 +510,7 @@ fn train_mlp<T: Real>(
         return Err(Error::Cancelled);
     }
 
-    let mut out_weights: Vec<Vec<T>> = layer_sizes.iter().map(|&s| Vec::with_capacity(s * batch)).collect();
-    for block in packed.chunks(params) {
-        let mut offset = 0;
-        for (layer, &size) in out_weights.iter_mut().zip(&layer_sizes) {
-            layer.extend_from_slice(&block[offset..offset + size]);
-            offset += size;
-        }
-    }
+    let out_weights = unpack_networks(&packed, &layer_sizes, params);
     let out_biases: Vec<Option<Vec<T>>> = (0..biases.len())
         .map(|j| {
             bias_offsets[j].map(|off| {

@@ -399,6 +399,36 @@ impl<T: Real> Network<'_, T> {
     }
 }
 
+/// Copy the per-layer arrays (B, d_out, d_in) into one contiguous block per network, so a
+/// network's whole working set sits together in cache for all of its steps.
+pub(crate) fn pack_networks<T: Real>(weights: &[ArrayRef<'_, T>], layer_sizes: &[usize], batch: usize) -> Vec<T> {
+    let params: usize = layer_sizes.iter().sum();
+    let mut packed = vec![T::from_f64(0.0); batch * params];
+    for (b, block) in packed.chunks_mut(params).enumerate() {
+        let mut offset = 0;
+        for (w, &size) in weights.iter().zip(layer_sizes) {
+            block[offset..offset + size].copy_from_slice(&w.data[b * size..(b + 1) * size]);
+            offset += size;
+        }
+    }
+    packed
+}
+
+/// The inverse of [`pack_networks`]: per-network blocks (of `block` entries, layers first)
+/// back to one (B, d_out, d_in) buffer per layer.
+pub(crate) fn unpack_networks<T: Real>(packed: &[T], layer_sizes: &[usize], block: usize) -> Vec<Vec<T>> {
+    let batch = packed.len() / block;
+    let mut layers: Vec<Vec<T>> = layer_sizes.iter().map(|&s| Vec::with_capacity(s * batch)).collect();
+    for network in packed.chunks(block) {
+        let mut offset = 0;
+        for (layer, &size) in layers.iter_mut().zip(layer_sizes) {
+            layer.extend_from_slice(&network[offset..offset + size]);
+            offset += size;
+        }
+    }
+    layers
+}
+
 /// Train a batch of deep linear networks by full-batch gradient descent.
 ///
 /// `weights[j]` has shape (B, d_{j+1}, d_j); `x` is (d_0, n) or (B, d_0, n), or None for the
@@ -448,14 +478,7 @@ pub fn train<T: Real>(
 
     // Copy each network's layers into one contiguous block: its whole working set then sits
     // together in cache for all of its steps.
-    let mut packed = vec![T::from_f64(0.0); batch * params];
-    for (b, block) in packed.chunks_mut(params).enumerate() {
-        let mut offset = 0;
-        for (w, &size) in weights.iter().zip(&layer_sizes) {
-            block[offset..offset + size].copy_from_slice(&w.data[b * size..(b + 1) * size]);
-            offset += size;
-        }
-    }
+    let mut packed = pack_networks(weights, &layer_sizes, batch);
     let mut loss = vec![0.0; batch * records];
     // Recorded diagnostics: one row of `record_width` per recorded column and network.
     let record_width = hooks::width(opts, dims);
@@ -498,14 +521,7 @@ pub fn train<T: Real>(
         return Err(Error::Cancelled);
     }
 
-    let mut out_weights: Vec<Vec<T>> = layer_sizes.iter().map(|&s| Vec::with_capacity(s * batch)).collect();
-    for block in packed.chunks(params) {
-        let mut offset = 0;
-        for (layer, &size) in out_weights.iter_mut().zip(&layer_sizes) {
-            layer.extend_from_slice(&block[offset..offset + size]);
-            offset += size;
-        }
-    }
+    let out_weights = unpack_networks(&packed, &layer_sizes, params);
     let outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.expect("every network ran")).collect();
     Ok(TrainOutput {
         weights: out_weights,
