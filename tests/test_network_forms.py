@@ -306,15 +306,36 @@ def test_thread_count_does_not_change_bits(net: Net) -> None:
 
 @given(nets())
 @settings(max_examples=40)
-def test_x_none_equals_explicit_identity(net: Net) -> None:
-    """X = None skips the first product; the results equal X = I to rounding."""
+def test_explicit_identity_input_takes_the_identity_path(net: Net) -> None:
+    """An X that is exactly I (shared or per network) is detected and trained as X = None,
+    bit for bit; an X one rounding step away from I takes the product path and agrees with
+    both to rounding, so the two paths check each other."""
     d_0 = net.weights[0].shape[2]
     Y = net.Y[:, :1].repeat(d_0, axis=1) if net.Y.shape[1] != d_0 else net.Y
     kw = {"lr": 0.02, "steps": 5, **net.form}
     implicit = dl.train(net.weights, None, Y, **kw)
-    explicit = dl.train(net.weights, np.eye(d_0), Y, **kw)
-    assert_losses_close(implicit.loss, explicit.loss, 1e-12)
-    assert_weights_close(implicit.weights, explicit.weights, 1e-12)
+    eye = np.eye(d_0, dtype=net.weights[0].dtype)
+    assert_results_identical(implicit, dl.train(net.weights, eye, Y, **kw))
+    per_network = np.repeat(eye[None], net.batch, axis=0)
+    assert_results_identical(implicit, dl.train(net.weights, per_network, Y, **kw))
+    almost = eye.copy()
+    almost[0, 0] = np.nextafter(almost[0, 0], 2.0)
+    product_path = dl.train(net.weights, almost, Y, **kw)
+    assert_losses_close(implicit.loss, product_path.loss, 1e-12)
+    assert_weights_close(implicit.weights, product_path.weights, 1e-12)
+
+
+def test_identity_detection_needs_every_network_to_have_identity_input() -> None:
+    """Per-network X with one non-identity member is trained as given, matching the reference."""
+    rng = np.random.default_rng(2)
+    dims = [3, 4, 2]
+    weights = random_weights(rng, dims, 2, scale=0.7)
+    X = np.stack([np.eye(3), rng.standard_normal((3, 3))])
+    Y = rng.standard_normal((2, 3))
+    kw = {"lr": 0.05, "steps": 8}
+    got, want = dl.train(weights, X, Y, **kw), ref.train(weights, X, Y, **kw)
+    assert_losses_close(got.loss, want.loss, 1e-10)
+    assert_weights_close(got.weights, want.weights, 1e-10)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -1,4 +1,5 @@
-//! Haar-distributed orthogonal matrices: sign-fixed QR of a Gaussian matrix (SPEC §3).
+//! Haar-distributed orthogonal matrices (SPEC §3) by Stewart's product of random Householder
+//! reflectors, which has exactly the law of the sign-fixed QR of a Gaussian matrix.
 
 use rand::rngs::ChaCha8Rng;
 use rayon::prelude::*;
@@ -13,20 +14,22 @@ use crate::scalar::Real;
 pub struct HaarSampler<T: Real> {
     rows: usize,
     cols: usize,
+    /// Column-major m × n (m = max, n = min): the reflectors, drawn on and below the diagonal.
+    reflectors: Vec<T>,
     qr: SignFixedQr<T>,
-    gaussian: Vec<T>,
     q: Vec<T>,
 }
 
 impl<T: Real> HaarSampler<T> {
     pub fn new(rows: usize, cols: usize) -> Self {
         let (m, n) = (rows.max(cols), rows.min(cols));
+        let zero = T::from_f64(0.0);
         HaarSampler {
             rows,
             cols,
+            reflectors: vec![zero; m * n],
             qr: SignFixedQr::new(m, n),
-            gaussian: vec![T::from_f64(0.0); m * n],
-            q: vec![T::from_f64(0.0); m * n],
+            q: vec![zero; m * n],
         }
     }
 
@@ -34,9 +37,12 @@ impl<T: Real> HaarSampler<T> {
     /// Tall shapes get orthonormal columns, wide shapes orthonormal rows.
     pub fn sample_into(&mut self, rng: &mut ChaCha8Rng, scale: T, out: &mut [T]) {
         let (rows, cols) = (self.rows, self.cols);
-        let m = rows.max(cols);
-        fill_normal(rng, &mut self.gaussian, T::from_f64(1.0));
-        self.qr.orthonormalize(&mut self.gaussian, &mut self.q);
+        let (m, n) = (rows.max(cols), rows.min(cols));
+        // Reflector k needs m − k fresh normals (column k, rows k..), drawn column by column.
+        for k in 0..n {
+            fill_normal(rng, &mut self.reflectors[k * m + k..(k + 1) * m], T::from_f64(1.0));
+        }
+        self.qr.q_from_reflectors(&mut self.reflectors, &mut self.q);
         if rows >= cols {
             // Column-major Q (rows × cols) → row-major output.
             for i in 0..rows {

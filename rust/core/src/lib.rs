@@ -9,6 +9,7 @@ pub mod balanced;
 pub mod critical;
 pub mod error;
 pub mod haar;
+pub mod householder;
 pub mod init;
 pub mod linalg;
 pub mod metrics;
@@ -18,7 +19,6 @@ pub mod record;
 pub mod reduce;
 pub mod rng;
 pub mod scalar;
-pub mod small_qr;
 pub mod stiefel;
 pub mod train;
 

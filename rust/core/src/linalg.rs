@@ -7,12 +7,13 @@ use faer::linalg::householder::{
     apply_block_householder_sequence_on_the_left_in_place_with_conj,
 };
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch, recommended_block_size};
-use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::reborrow::ReborrowMut;
 use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
 
+use crate::householder;
 use crate::scalar::Real;
-use crate::small_qr;
 
 /// View a row-major (C-order) slice as a `rows × cols` matrix.
 #[inline]
@@ -35,17 +36,21 @@ pub fn gemm<T: Real>(dst: MatMut<'_, T>, accum: Accum, a: MatRef<'_, T>, b: MatR
     matmul(dst, accum, a, b, alpha, Par::Seq);
 }
 
-/// Reusable workspace for the thin, sign-fixed QR of tall `m × n` matrices (m ≥ n).
+/// Reusable workspace for thin, sign-fixed orthonormal factors of tall `m × n` matrices
+/// (m ≥ n): the QR of a given matrix, or Stewart's product of given reflectors.
 ///
-/// Allocated once per worker and reused for every matrix of the batch, so sampling a batch
-/// allocates nothing per matrix.
+/// Allocated once per worker and reused for every matrix of the batch, so a batch allocates
+/// nothing per matrix.
 pub struct SignFixedQr<T: Real> {
     m: usize,
     n: usize,
+    /// faer's block reflector factors: one `block × block` upper triangle per column block.
     coeff: Mat<T>,
     mem: MemBuffer,
-    /// n scalars: Householder coefficients (small path) or the signs of R's diagonal.
-    column_scratch: Vec<T>,
+    /// Householder coefficients (LAPACK convention, unblocked paths and Stewart's method).
+    tau: Vec<T>,
+    /// sign(R_kk), with 0 counted as +1.
+    signs: Vec<T>,
 }
 
 impl<T: Real> SignFixedQr<T> {
@@ -60,7 +65,8 @@ impl<T: Real> SignFixedQr<T> {
             n,
             coeff: Mat::zeros(block, n),
             mem: MemBuffer::new(req),
-            column_scratch: vec![T::from_f64(0.0); n],
+            tau: vec![T::from_f64(0.0); n],
+            signs: vec![T::from_f64(0.0); n],
         }
     }
 
@@ -70,45 +76,97 @@ impl<T: Real> SignFixedQr<T> {
     /// The sign fix makes Q = qf(G) Haar-distributed when G is Gaussian (Mezzadri 2007).
     pub fn orthonormalize(&mut self, a: &mut [T], q: &mut [T]) {
         let (m, n) = (self.m, self.n);
-        if n <= small_qr::SMALL_QR_MAX_COLS {
-            small_qr::sign_fixed_qr(a, m, n, &mut self.column_scratch, q);
+        if n <= householder::SMALL_QR_MAX_COLS {
+            householder::sign_fixed_qr(a, m, n, &mut self.tau, q);
             return;
         }
-        let mut basis = MatMut::from_column_major_slice_mut(a, m, n);
         qr_in_place(
-            basis.rb_mut(),
+            MatMut::from_column_major_slice_mut(a, m, n),
             self.coeff.as_mut(),
             Par::Seq,
             MemStack::new(&mut self.mem),
             Default::default(),
         );
-        let zero = T::from_f64(0.0);
-        let one = T::from_f64(1.0);
-        let mut q_mat = MatMut::from_column_major_slice_mut(q, m, n);
-        q_mat.fill(zero);
-        for i in 0..n {
-            q_mat[(i, i)] = one;
+        self.take_signs_and_unit_basis(a);
+        self.apply_signed(a, q);
+    }
+
+    /// Stewart's method: column k's entries k.. of the column-major `a` hold the k-th reflector's
+    /// vector (see [`householder::signed_q_from_reflectors`]); writes the signed thin
+    /// Q = H_0 ⋯ H_{n−1}·[I; 0]·diag(sign R_kk) into `q` and overwrites `a`.
+    pub fn q_from_reflectors(&mut self, a: &mut [T], q: &mut [T]) {
+        let (m, n) = (self.m, self.n);
+        if n <= householder::SMALL_REFLECTORS_MAX_COLS {
+            householder::signed_q_from_reflectors(a, m, n, &mut self.tau, q);
+            return;
         }
-        // The Householder basis is the strictly lower part with a unit diagonal; keep the
-        // diagonal of R aside for the sign fix.
-        // Signs go in the reused scratch so no allocation happens per matrix.
-        for j in 0..n {
-            self.column_scratch[j] = if basis[(j, j)] < zero { -one } else { one };
+        // Wider: form Q blockwise, where faer's compact-WY products run at gemm speed. faer
+        // writes a reflector as I − v·vᵀ/τ_f (τ_f = 1/τ, ∞ for H = I) and a block of them as
+        // I − V·T⁻¹·Vᵀ with T = τ_f on the diagonal and v_iᵀv_j above it (the UT transform).
+        householder::make_reflectors(a, m, n, &mut self.tau);
+        self.take_signs_and_unit_basis(a);
+        let basis = MatRef::from_column_major_slice(a, m, n);
+        let block = self.coeff.nrows();
+        let zero = T::from_f64(0.0);
+        for j0 in (0..n).step_by(block) {
+            let width = block.min(n - j0);
+            let v = basis.get(j0.., j0..j0 + width);
+            let mut t = self.coeff.as_mut().get_mut(..width, j0..j0 + width);
+            triangular::matmul(
+                t.rb_mut(),
+                BlockStructure::StrictTriangularUpper,
+                Accum::Replace,
+                v.transpose(),
+                BlockStructure::Rectangular,
+                v,
+                BlockStructure::Rectangular,
+                T::from_f64(1.0),
+                Par::Seq,
+            );
+            for k in 0..width {
+                let tau = self.tau[j0 + k];
+                t[(k, k)] = if tau == zero {
+                    T::from_f64(f64::INFINITY)
+                } else {
+                    T::from_f64(1.0) / tau
+                };
+            }
+        }
+        self.apply_signed(a, q);
+    }
+
+    /// Keep the signs of R's diagonal (on the diagonal of `a`) and turn `a` into faer's basis:
+    /// the reflectors below a unit diagonal, zeros above it.
+    fn take_signs_and_unit_basis(&mut self, a: &mut [T]) {
+        let (zero, one) = (T::from_f64(0.0), T::from_f64(1.0));
+        let mut basis = MatMut::from_column_major_slice_mut(a, self.m, self.n);
+        for j in 0..self.n {
+            self.signs[j] = if basis[(j, j)] < zero { -one } else { one };
             for i in 0..j {
                 basis[(i, j)] = zero;
             }
             basis[(j, j)] = one;
         }
+    }
+
+    /// Q = (product of the blocks in `coeff` over the basis in `a`)·[I; 0]·diag(signs) into `q`.
+    fn apply_signed(&mut self, a: &[T], q: &mut [T]) {
+        let (m, n) = (self.m, self.n);
+        let mut q_mat = MatMut::from_column_major_slice_mut(q, m, n);
+        q_mat.fill(T::from_f64(0.0));
+        for i in 0..n {
+            q_mat[(i, i)] = T::from_f64(1.0);
+        }
         apply_block_householder_sequence_on_the_left_in_place_with_conj(
-            basis.rb(),
+            MatRef::from_column_major_slice(a, m, n),
             self.coeff.as_ref(),
             Conj::No,
             q_mat.rb_mut(),
             Par::Seq,
             MemStack::new(&mut self.mem),
         );
-        for (j, &sign) in self.column_scratch.iter().enumerate() {
-            if sign < zero {
+        for (j, &sign) in self.signs.iter().enumerate() {
+            if sign < T::from_f64(0.0) {
                 for x in q_mat.rb_mut().col_mut(j).iter_mut() {
                     *x = -*x;
                 }
@@ -161,6 +219,55 @@ mod tests {
                 for j in 0..n {
                     assert!((back[(i, j)] - gm[(i, j)]).abs() < tol, "QR != G for {m}x{n}");
                 }
+            }
+        }
+    }
+
+    /// Stewart's Q straight from the definition: dense m × m reflectors H_k = I − 2vvᵀ/vᵀv with
+    /// v = x − βe_k, β = −sign(x_k)‖x‖, multiplied out, then column k times sign(β).
+    fn naive_q_from_reflectors(a: &[f64], m: usize, n: usize) -> Vec<f64> {
+        let mut q = column_major(m, n, |i, j| if i == j { 1.0 } else { 0.0 });
+        for k in (0..n).rev() {
+            let x = &a[k * m + k..(k + 1) * m];
+            let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let beta = if x[0] >= 0.0 { -norm } else { norm };
+            let mut v = x.to_vec();
+            v[0] -= beta;
+            let vv: f64 = v.iter().map(|t| t * t).sum();
+            for j in 0..n {
+                let col = &mut q[j * m + k..(j + 1) * m];
+                let w = 2.0 * v.iter().zip(col.iter()).map(|(p, c)| p * c).sum::<f64>() / vv;
+                col.iter_mut().zip(&v).for_each(|(c, p)| *c -= w * p);
+            }
+            if beta < 0.0 {
+                q[k * m..(k + 1) * m].iter_mut().for_each(|c| *c = -*c);
+            }
+        }
+        q
+    }
+
+    #[test]
+    fn q_from_reflectors_matches_the_dense_product_on_both_paths() {
+        // Widths on either side of the unblocked/blocked cutoff, square and tall.
+        for &(m, n) in &[
+            (1, 1),
+            (2, 1),
+            (5, 5),
+            (17, 9),
+            (32, 32),
+            (33, 33),
+            (64, 20),
+            (70, 70),
+            (130, 65),
+        ] {
+            let g = column_major(m, n, |i, j| {
+                ((i * 31 + j * 17) % 23) as f64 / 7.0 - 1.5 + 0.01 * i as f64
+            });
+            let want = naive_q_from_reflectors(&g, m, n);
+            let (mut a, mut q) = (g.clone(), vec![0.0; m * n]);
+            SignFixedQr::<f64>::new(m, n).q_from_reflectors(&mut a, &mut q);
+            for (i, (x, y)) in q.iter().zip(&want).enumerate() {
+                assert!((x - y).abs() < 1e-13 * m as f64, "{m}x{n}: entry {i}: {x} vs {y}");
             }
         }
     }

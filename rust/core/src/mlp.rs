@@ -153,6 +153,7 @@ pub fn train_network<T: Real>(
     form: Form,
     cancel: &AtomicBool,
 ) -> Result<NetworkOutput<T>> {
+    let x = x.filter(|x| !train::is_identity(x, weights));
     let no_biases = biases.iter().all(Option::is_none);
     if form.activation == Activation::Linear && form.parameterization == Parameterization::Standard && no_biases {
         // The fast path: the fused linear engine, with data reduction when n > d_0.
