@@ -17,8 +17,7 @@ use crate::linalg::{gemm, row_major, row_major_mut};
 use crate::parallel;
 use crate::scalar::Real;
 use crate::train::{
-    self, check_geometry, check_options, pack_networks, unpack_networks, ArrayRef, Geometry, LearningRate, Outcome,
-    TrainOptions, TrainOutput,
+    self, check_geometry, check_options, ArrayRef, Geometry, LearningRate, Outcome, TrainOptions, TrainOutput,
 };
 
 /// The hidden-layer nonlinearity φ (the output layer has none).
@@ -451,8 +450,10 @@ fn train_mlp<T: Real>(
         }
     }
 
-    // One contiguous block per network (weights, then biases), as in the linear engine.
-    let mut packed = pack_networks(weights, &layer_sizes, batch);
+    // Each worker trains a contiguous working copy of one network at a time, as in the linear
+    // engine; biases are small and packed per network up front.
+    let mut out_weights = train::output_layers(&layer_sizes, batch);
+    let mut blocks = train::network_blocks(&mut out_weights, &layer_sizes, batch);
     // Without biases each network still gets a (never used) one-element block, which keeps
     // the parallel zip below uniform.
     let bias_block = bias_params.max(1);
@@ -473,45 +474,50 @@ fn train_mlp<T: Real>(
     let alpha = T::from_f64(opts.alpha);
 
     parallel::pool(opts.threads)?.install(|| {
-        packed
-            .par_chunks_mut(params)
+        blocks
+            .par_iter_mut()
             .zip(packed_biases.par_chunks_mut(bias_block))
             .zip(loss.par_chunks_mut(records))
             .zip(outcomes.par_iter_mut())
             .enumerate()
-            .for_each(|(b, (((w, bias), losses), outcome))| {
-                let network = Mlp {
-                    dims,
-                    n,
-                    x: x.map(|x| {
-                        if x_shared {
-                            x.data
+            .for_each_init(
+                || vec![T::from_f64(0.0); params],
+                |work, (b, (((out, bias), losses), outcome))| {
+                    let network = Mlp {
+                        dims,
+                        n,
+                        x: x.map(|x| {
+                            if x_shared {
+                                x.data
+                            } else {
+                                &x.data[b * x_size..(b + 1) * x_size]
+                            }
+                        }),
+                        y: if y_shared {
+                            y.data
                         } else {
-                            &x.data[b * x_size..(b + 1) * x_size]
-                        }
-                    }),
-                    y: if y_shared {
-                        y.data
-                    } else {
-                        &y.data[b * y_size..(b + 1) * y_size]
-                    },
-                    alpha,
-                    scales: &scales,
-                    bias_offsets: &bias_offsets,
-                    activation: form.activation,
-                };
-                let lr = match &opts.lr {
-                    LearningRate::Shared(v) => *v,
-                    LearningRate::PerNetwork(v) => v[b],
-                };
-                *outcome = Some(network.train(w, bias, lr, opts, losses, cancel));
-            });
+                            &y.data[b * y_size..(b + 1) * y_size]
+                        },
+                        alpha,
+                        scales: &scales,
+                        bias_offsets: &bias_offsets,
+                        activation: form.activation,
+                    };
+                    let lr = match &opts.lr {
+                        LearningRate::Shared(v) => *v,
+                        LearningRate::PerNetwork(v) => v[b],
+                    };
+                    train::gather_network(weights, &layer_sizes, b, work);
+                    *outcome = Some(network.train(work, bias, lr, opts, losses, cancel));
+                    train::scatter_network(work, out);
+                },
+            );
     });
+    drop(blocks);
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
 
-    let out_weights = unpack_networks(&packed, &layer_sizes, params);
     let out_biases: Vec<Option<Vec<T>>> = (0..biases.len())
         .map(|j| {
             bias_offsets[j].map(|off| {

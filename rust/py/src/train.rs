@@ -3,11 +3,11 @@
 use deeplinear_core::mlp::{Activation, Form, Parameterization};
 use deeplinear_core::train::{ArrayRef, LearningRate, Manifold, Quantity, TrainOptions};
 use deeplinear_core::Real;
-use numpy::{Element, PyReadonlyArrayDyn};
+use numpy::Element;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::{to_numpy, Dtype, OwnedArray};
+use crate::convert::{to_numpy, Dtype, Input};
 use crate::error::to_py_err;
 use crate::interrupt::run_interruptibly;
 
@@ -27,55 +27,31 @@ fn run<'py, T: Real + Element>(
     opts: TrainOptions,
     form: Form,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let owned: Vec<OwnedArray<T>> = weights
+    let inputs: Vec<Input<'py, T>> = weights
         .iter()
         .enumerate()
-        .map(|(j, w)| OwnedArray::copy_from(&format!("weights[{j}]"), &w.extract::<PyReadonlyArrayDyn<'py, T>>()?))
+        .map(|(j, w)| Input::borrow(&format!("weights[{j}]"), &w))
         .collect::<PyResult<_>>()?;
-    let biases: Vec<Option<OwnedArray<T>>> = match biases {
+    let biases: Vec<Option<Input<'py, T>>> = match biases {
         None => Vec::new(),
         Some(list) => list
             .iter()
             .enumerate()
             .map(|(j, b)| {
                 (!b.is_none())
-                    .then(|| {
-                        OwnedArray::copy_from(&format!("biases[{j}]"), &b.extract::<PyReadonlyArrayDyn<'py, T>>()?)
-                    })
+                    .then(|| Input::borrow(&format!("biases[{j}]"), &b))
                     .transpose()
             })
             .collect::<PyResult<_>>()?,
     };
-    let x = x
-        .map(|x| OwnedArray::copy_from("X", &x.extract::<PyReadonlyArrayDyn<'py, T>>()?))
-        .transpose()?;
-    let y = OwnedArray::copy_from("Y", &y.extract::<PyReadonlyArrayDyn<'py, T>>()?)?;
+    let x = x.map(|x| Input::borrow("X", x)).transpose()?;
+    let y = Input::borrow("Y", y)?;
+    // Views are taken here, with the GIL held; only they cross into the GIL-free work.
+    let refs: Vec<ArrayRef<'_, T>> = inputs.iter().map(Input::view).collect();
+    let bias_refs: Vec<Option<ArrayRef<'_, T>>> = biases.iter().map(|b| b.as_ref().map(Input::view)).collect();
+    let (x_ref, y_ref) = (x.as_ref().map(Input::view), y.view());
     let out = run_interruptibly(py, |cancel| {
-        let refs: Vec<ArrayRef<'_, T>> = owned
-            .iter()
-            .map(|a| ArrayRef {
-                data: &a.data,
-                shape: &a.shape,
-            })
-            .collect();
-        let bias_refs: Vec<Option<ArrayRef<'_, T>>> = biases
-            .iter()
-            .map(|b| {
-                b.as_ref().map(|b| ArrayRef {
-                    data: &b.data,
-                    shape: &b.shape,
-                })
-            })
-            .collect();
-        let x = x.as_ref().map(|x| ArrayRef {
-            data: &x.data,
-            shape: &x.shape,
-        });
-        let y = ArrayRef {
-            data: &y.data,
-            shape: &y.shape,
-        };
-        deeplinear_core::mlp::train_network(&refs, &bias_refs, x, y, &opts, form, cancel)
+        deeplinear_core::mlp::train_network(&refs, &bias_refs, x_ref, y_ref, &opts, form, cancel)
     })?
     .map_err(to_py_err)?;
     let trained_biases = out.biases;
@@ -85,8 +61,8 @@ fn run<'py, T: Real + Element>(
         py,
         out.weights
             .into_iter()
-            .zip(&owned)
-            .map(|(w, old)| to_numpy(py, w, &old.shape)),
+            .zip(&inputs)
+            .map(|(w, old)| to_numpy(py, w, old.shape())),
     )?;
     let result = PyDict::new(py);
     result.set_item("weights", new_weights)?;
@@ -101,7 +77,7 @@ fn run<'py, T: Real + Element>(
     result.set_item("records", records)?;
     if !biases.is_empty() {
         let arrays = trained_biases.into_iter().zip(&biases).map(|(b, old)| match (b, old) {
-            (Some(b), Some(old)) => to_numpy(py, b, &old.shape).into_any(),
+            (Some(b), Some(old)) => to_numpy(py, b, old.shape()).into_any(),
             _ => py.None().into_bound(py),
         });
         result.set_item("biases", PyList::new(py, arrays)?)?;
