@@ -17,7 +17,10 @@ class TrainShape:
     depth: int
     width: int
     batch: int
-    steps: int  # steps per timed call, chosen so one call takes ~0.1-1 s
+    # Steps per timed call: enough that deeplinear's call takes ≥ ~0.1 s, so the fixed cost of a
+    # call (fresh output pages: 67 MB on S2, ~20 ms on 2 cores) is a small part of it, as in a
+    # real sweep of 10²–10⁴ steps. `make bench` also reports S2 at 3 steps per call.
+    steps: int
 
     @property
     def flops_per_call(self) -> float:
@@ -40,10 +43,10 @@ class TrainShape:
 
 
 TRAIN_SHAPES = [
-    TrainShape("S1", depth=8, width=16, batch=256, steps=20),
-    TrainShape("S2", depth=32, width=64, batch=64, steps=3),
-    TrainShape("S3", depth=8, width=256, batch=4, steps=3),
-    TrainShape("S4", depth=128, width=32, batch=64, steps=3),
+    TrainShape("S1", depth=8, width=16, batch=256, steps=100),
+    TrainShape("S2", depth=32, width=64, batch=64, steps=10),
+    TrainShape("S3", depth=8, width=256, batch=4, steps=5),
+    TrainShape("S4", depth=128, width=32, batch=64, steps=10),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -37,5 +39,20 @@ def test_train_float32(benchmark, record, shape):
         f"train {shape.name}",
         "deeplinear f32",
         shape.flops_per_call,
+        lambda: dl.train(weights, X, Y, **kwargs),
+    )
+
+
+def test_train_short_calls(benchmark, record):
+    """S2 at 3 steps per call: what a call's fixed cost (fresh output pages) leaves of the
+    throughput when calls are short. Reported without a target."""
+    shape = next(s for s in TRAIN_SHAPES if s.name == "S2")
+    short = dataclasses.replace(shape, steps=3)
+    weights, X, Y, kwargs = short.problem()
+    record(
+        benchmark,
+        "train S2, 3 steps/call",
+        "deeplinear",
+        short.flops_per_call,
         lambda: dl.train(weights, X, Y, **kwargs),
     )
