@@ -11,6 +11,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from shapes import SMOKE
+
 # problem name -> backend -> (best seconds, flops per call)
 RESULTS: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
 BACKENDS = ["deeplinear", "deeplinear 1 thread", "deeplinear f32", "reference", "jax", "numpy"]
@@ -40,6 +42,8 @@ def record():
             # spells in which one core is slowed by neighbours. deeplinear's calls are short,
             # so they get more rounds for the same wall time.
             rounds = 15 if backend.startswith("deeplinear") else 7
+        if SMOKE:
+            rounds = 1
         benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
         best = benchmark.stats.stats.min
         benchmark.extra_info["gflops"] = flops / best / 1e9

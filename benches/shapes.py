@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,3 +68,10 @@ class HaarShape:
 
 
 HAAR_SHAPES = [HaarShape(16, 1000), HaarShape(64, 200), HaarShape(256, 20)]
+
+# DEEPLINEAR_BENCH_SMOKE=1 shrinks every problem to seconds in all: the test suite runs the whole
+# benchmark suite that way, to check that it still runs (the numbers mean nothing then).
+SMOKE = bool(os.environ.get("DEEPLINEAR_BENCH_SMOKE"))
+if SMOKE:
+    TRAIN_SHAPES = [dataclasses.replace(s, batch=2, steps=1) for s in TRAIN_SHAPES]
+    HAAR_SHAPES = [dataclasses.replace(s, batch=2) for s in HAAR_SHAPES]
