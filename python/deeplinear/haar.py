@@ -23,8 +23,10 @@ def haar_orthogonal(
 ) -> np.ndarray:
     """Sample matrices uniformly (Haar) from the orthogonal group or Stiefel manifold.
 
-    The sampler takes the QR decomposition of a Gaussian matrix and multiplies column i of Q by
-    sign(R_ii) (Mezzadri 2007); without that fix the result is not Haar.
+    The law is that of the QR decomposition of a Gaussian matrix with column i of Q multiplied by
+    sign(R_ii) (Mezzadri 2007; without that fix the result is not Haar). It is sampled by
+    Stewart's equivalent product of Householder reflectors built from fresh Gaussian vectors,
+    which skips the QR update: half the flops and half the random numbers.
 
     Args:
         rows: number of rows.
