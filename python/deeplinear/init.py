@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -54,6 +54,29 @@ def fanout_alpha(dims: Sequence[int]) -> float:
     return math.exp(-0.5 * sum(math.log(d) for d in widths[1:]))
 
 
+class _Common(NamedTuple):
+    """The arguments every scheme shares, validated, in the order the Rust initialisers take
+    them (the seed only for random schemes)."""
+
+    widths: list[int]
+    batch: int
+    seed: Any
+    dtype: str
+    threads: int | None
+
+
+def _common(dims: Sequence[int], batch: int, seed: Any, dtype: Any, threads: int | None) -> _Common:
+    widths = dims_argument(dims)
+    n = integer("batch", batch, minimum=1)
+    return _Common(
+        widths,
+        n,
+        seed_argument(seed, n),
+        float_dtype(dtype).name,
+        optional_integer("threads", threads, minimum=1),
+    )
+
+
 def gaussian(
     dims: Sequence[int],
     *,
@@ -73,16 +96,8 @@ def gaussian(
         dtype: float32 or float64.
         threads: worker threads (default: all cores).
     """
-    widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
-    return _core.init_gaussian(
-        widths,
-        n,
-        seed_argument(seed, n),
-        real("std", std),
-        float_dtype(dtype).name,
-        optional_integer("threads", threads, minimum=1),
-    )
+    c = _common(dims, batch, seed, dtype, threads)
+    return _core.init_gaussian(c.widths, c.batch, c.seed, real("std", std), c.dtype, c.threads)
 
 
 def orthogonal(
@@ -107,31 +122,15 @@ def orthogonal(
         dtype: float32 or float64.
         threads: worker threads (default: all cores).
     """
-    widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
-    return _core.init_orthogonal(
-        widths,
-        n,
-        seed_argument(seed, n),
-        real("gain", gain),
-        float_dtype(dtype).name,
-        optional_integer("threads", threads, minimum=1),
-    )
+    c = _common(dims, batch, seed, dtype, threads)
+    return _core.init_orthogonal(c.widths, c.batch, c.seed, real("gain", gain), c.dtype, c.threads)
 
 
 def _fan_scaled(
     kind: str, dims: Sequence[int], batch: int, seed: Any, dtype: Any, threads: int | None
 ) -> list[np.ndarray]:
-    widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
     fn = {"xavier": _core.init_xavier, "he": _core.init_he, "lecun": _core.init_lecun}[kind]
-    return fn(
-        widths,
-        n,
-        seed_argument(seed, n),
-        float_dtype(dtype).name,
-        optional_integer("threads", threads, minimum=1),
-    )
+    return fn(*_common(dims, batch, seed, dtype, threads))
 
 
 def xavier(
@@ -193,12 +192,8 @@ def identity(
     Identity initialisation of a linear net is 0-balanced (Arora et al.), and stalls on a
     symmetric target with a negative eigenvalue at even depth (their Claim 5).
     """
-    widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
-    seed_argument(seed, n)
-    return _core.init_identity(
-        widths, n, float_dtype(dtype).name, optional_integer("threads", threads, minimum=1)
-    )
+    c = _common(dims, batch, seed, dtype, threads)
+    return _core.init_identity(c.widths, c.batch, c.dtype, c.threads)
 
 
 def near_identity(
@@ -217,15 +212,9 @@ def near_identity(
         sigma: noise scale; the entries of W − I have standard deviation sigma/√d_in (the
             fan-in d_in = dims[j] of layer j). Finite and ≥ 0.
     """
-    widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
+    c = _common(dims, batch, seed, dtype, threads)
     return _core.init_near_identity(
-        widths,
-        n,
-        seed_argument(seed, n),
-        real("sigma", sigma),
-        float_dtype(dtype).name,
-        optional_integer("threads", threads, minimum=1),
+        c.widths, c.batch, c.seed, real("sigma", sigma), c.dtype, c.threads
     )
 
 
@@ -243,12 +232,8 @@ def zas(
     0. For linear residual nets (W_l = I + U_l) this is U_l = 0 with a zero output layer.
     Deterministic; ``seed`` is validated but unused.
     """
-    widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
-    seed_argument(seed, n)
-    return _core.init_zas(
-        widths, n, float_dtype(dtype).name, optional_integer("threads", threads, minimum=1)
-    )
+    c = _common(dims, batch, seed, dtype, threads)
+    return _core.init_zas(c.widths, c.batch, c.dtype, c.threads)
 
 
 def balanced(
@@ -283,9 +268,7 @@ def balanced(
         ValueError: a hidden width is below min(d_0, d_L) (Procedure 1 needs the room), or
             ``product`` has the wrong shape or non-finite entries.
     """
-    widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
-    dt = float_dtype(dtype)
+    c = _common(dims, batch, seed, dtype, threads)
     if not isinstance(randomize, (bool, np.bool_)):
         raise TypeError(f"randomize: expected a bool, got {type(randomize).__name__}")
     given = None
@@ -293,16 +276,9 @@ def balanced(
         arr = np.asarray(product)
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"product: expected a real array, got dtype {arr.dtype}")
-        given = np.ascontiguousarray(arr, dtype=dt)
+        given = np.ascontiguousarray(arr, dtype=c.dtype)
     return _core.init_balanced(
-        widths,
-        n,
-        seed_argument(seed, n),
-        real("std", std),
-        given,
-        bool(randomize),
-        dt.name,
-        optional_integer("threads", threads, minimum=1),
+        c.widths, c.batch, c.seed, real("std", std), given, bool(randomize), c.dtype, c.threads
     )
 
 
@@ -359,20 +335,19 @@ def mean_field(
             ``parameterization="ntk", sigma_w=sigma_w`` so the forward pass multiplies by
             σ_w/√d_in. Both give the same initial function.
     """
-    widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
+    c = _common(dims, batch, seed, dtype, threads)
     if not isinstance(weights, str):
         raise TypeError(f"weights: expected 'gaussian' or 'orthogonal', got {weights!r}")
     return _core.init_mean_field(
-        widths,
-        n,
-        seed_argument(seed, n),
+        c.widths,
+        c.batch,
+        c.seed,
         real("sigma_w", sigma_w),
         real("sigma_b", sigma_b),
         weights,
         _parameterization_is_ntk(parameterization),
-        float_dtype(dtype).name,
-        optional_integer("threads", threads, minimum=1),
+        c.dtype,
+        c.threads,
     )
 
 
