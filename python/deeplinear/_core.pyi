@@ -114,40 +114,17 @@ def metric_deficiency_margin(
 def metric_relative_weight_change(
     w0: list[np.ndarray], w1: list[np.ndarray], *, dtype: str, threads: int | None = None
 ) -> np.ndarray: ...
-def metric_jacobian_singular_values(
+def metric_network(
     weights: list[np.ndarray],
     x: np.ndarray,
     *,
+    quantity: str,
     alpha: float,
     activation: str,
     parameterization: str,
     sigma_w: float,
     biases: list[np.ndarray] | None,
-    dtype: str,
-    threads: int | None = None,
-) -> np.ndarray: ...
-def metric_ntk(
-    weights: list[np.ndarray],
-    x: np.ndarray,
-    *,
-    alpha: float,
-    activation: str,
-    parameterization: str,
-    sigma_w: float,
-    biases: list[np.ndarray] | None,
-    dtype: str,
-    threads: int | None = None,
-) -> np.ndarray: ...
-def metric_fisher_max_eigenvalue(
-    weights: list[np.ndarray],
-    x: np.ndarray,
-    *,
-    alpha: float,
-    activation: str,
-    parameterization: str,
-    sigma_w: float,
-    biases: list[np.ndarray] | None,
-    method: str,
+    method: str = "auto",
     dtype: str,
     threads: int | None = None,
 ) -> np.ndarray: ...

@@ -190,7 +190,7 @@ def jacobian_singular_values(
         (batch, n, min(d_0, d_L)) float64, non-increasing along the last axis.
     """
     return _net_metric(
-        _core.metric_jacobian_singular_values,
+        "jacobian_singular_values",
         weights,
         X,
         alpha,
@@ -225,7 +225,7 @@ def ntk(
         ``theta.reshape(batch, n, d_L, n, d_L)`` separates examples and outputs.
     """
     return _net_metric(
-        _core.metric_ntk, weights, X, alpha, activation, biases, parameterization, sigma_w, threads
+        "ntk", weights, X, alpha, activation, biases, parameterization, sigma_w, threads
     )
 
 
@@ -294,7 +294,7 @@ def fisher_max_eigenvalue(
         (batch,) float64.
     """
     return _net_metric(
-        _core.metric_fisher_max_eigenvalue,
+        "fisher_max_eigenvalue",
         weights,
         X,
         alpha,
@@ -308,7 +308,7 @@ def fisher_max_eigenvalue(
 
 
 def _net_metric(
-    fn: object,
+    quantity: str,
     weights: Sequence[np.ndarray],
     X: np.ndarray,
     alpha: float,
@@ -321,9 +321,10 @@ def _net_metric(
 ) -> np.ndarray:
     layers = layer_list("weights", weights)
     dtype = layers[0].dtype
-    out: np.ndarray = fn(  # type: ignore[operator]
+    return _core.metric_network(
         layers,
         float_array("X", X, dtype),
+        quantity=quantity,
         alpha=real("alpha", alpha),
         activation=string("activation", activation),
         parameterization=string("parameterization", parameterization),
@@ -333,4 +334,3 @@ def _net_metric(
         threads=optional_integer("threads", threads, minimum=1),
         **extra,
     )
-    return out

@@ -25,26 +25,6 @@ impl From<SeedArg> for Seeds {
     }
 }
 
-/// An owned copy of a C-contiguous input array. Copying before the GIL is released means no
-/// Python code can mutate what the engine reads; the cost is negligible next to training.
-pub struct OwnedArray<T> {
-    pub data: Vec<T>,
-    pub shape: Vec<usize>,
-}
-
-impl<T: Element + Copy> OwnedArray<T> {
-    pub fn copy_from(name: &str, array: &PyReadonlyArrayDyn<'_, T>) -> PyResult<Self> {
-        let data = array
-            .as_slice()
-            .map_err(|_| PyValueError::new_err(format!("{name}: must be C-contiguous")))?
-            .to_vec();
-        Ok(OwnedArray {
-            data,
-            shape: array.shape().to_vec(),
-        })
-    }
-}
-
 /// A read-only NumPy input borrowed for the length of a call, without a copy: copying the
 /// 67 MB of weights of the S2 benchmark cost 40 ms (fresh pages fault in at ~2.7 µs each on the
 /// development VM), more than the three training steps it fed. rust-numpy's borrow flag keeps
@@ -103,27 +83,17 @@ impl Dtype {
     }
 }
 
-impl<T> OwnedArray<T> {
-    /// Borrow as the core's array view.
-    pub fn view(&self) -> ArrayRef<'_, T> {
-        ArrayRef {
-            data: &self.data,
-            shape: &self.shape,
-        }
-    }
-}
-
-/// Copy every array of a Python list of per-layer arrays, named `name[j]` in errors.
-pub fn owned_list<'py, T: Element + Copy>(name: &str, list: &Bound<'py, PyList>) -> PyResult<Vec<OwnedArray<T>>> {
+/// Borrow every array of a Python list of per-layer arrays, named `name[j]` in errors.
+pub fn input_list<'py, T: Element>(name: &str, list: &Bound<'py, PyList>) -> PyResult<Vec<Input<'py, T>>> {
     list.iter()
         .enumerate()
-        .map(|(j, w)| OwnedArray::copy_from(&format!("{name}[{j}]"), &w.extract::<PyReadonlyArrayDyn<'py, T>>()?))
+        .map(|(j, w)| Input::borrow(&format!("{name}[{j}]"), &w))
         .collect()
 }
 
-/// Views of a list of owned arrays.
-pub fn views<T>(arrays: &[OwnedArray<T>]) -> Vec<ArrayRef<'_, T>> {
-    arrays.iter().map(OwnedArray::view).collect()
+/// The core's views of a list of inputs (taken with the GIL held; they are `Send`).
+pub fn views<'a, T: Element>(arrays: &'a [Input<'_, T>]) -> Vec<ArrayRef<'a, T>> {
+    arrays.iter().map(Input::view).collect()
 }
 
 /// Move a core result into a NumPy array.

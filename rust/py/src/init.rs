@@ -4,12 +4,12 @@ use deeplinear_core::critical;
 use deeplinear_core::init::{self, CriticalWeights, Product};
 use deeplinear_core::rng::Seeds;
 use deeplinear_core::{Real, Result};
-use numpy::{Element, PyReadonlyArrayDyn};
+use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::convert::{to_numpy, Dtype, OwnedArray, SeedArg};
+use crate::convert::{to_numpy, Dtype, Input, SeedArg};
 use crate::error::to_py_err;
 use crate::interrupt::run_interruptibly;
 
@@ -169,12 +169,11 @@ pub fn init_balanced<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let seeds: Seeds = seed.into();
     by_dtype!(dtype, T => {
-        let given = product
-            .map(|p| OwnedArray::copy_from("product", &p.extract::<PyReadonlyArrayDyn<'py, T>>()?))
-            .transpose()?;
+        let given = product.map(|p| Input::<T>::borrow("product", p)).transpose()?;
+        let given = given.as_ref().map(Input::view);
         layers(py, &dims, batch, || {
-            let product = match &given {
-                Some(a) => Product::Given { data: &a.data, shape: &a.shape },
+            let product = match given {
+                Some(a) => Product::Given { data: a.data, shape: a.shape },
                 None => Product::Gaussian { std },
             };
             init::balanced::<T>(&dims, batch, &seeds, product, randomize, threads)

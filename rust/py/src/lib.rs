@@ -24,9 +24,8 @@ mod _core {
     };
     #[pymodule_export]
     use super::metrics::{
-        metric_balancedness, metric_deficiency_margin, metric_fisher_max_eigenvalue, metric_jacobian_singular_values,
-        metric_ntk, metric_ntk_relative_change, metric_partial_product_singular_values, metric_relative_weight_change,
-        metric_singular_values,
+        metric_balancedness, metric_deficiency_margin, metric_network, metric_ntk_relative_change,
+        metric_partial_product_singular_values, metric_relative_weight_change, metric_singular_values,
     };
     #[pymodule_export]
     use super::train::train;

@@ -1,12 +1,12 @@
-//! Bindings of `deeplinear_core::metrics`: copy inputs, release the GIL, map errors.
+//! Bindings of `deeplinear_core::metrics`: borrow inputs, release the GIL, map errors.
 
 use deeplinear_core::metrics::{self, Activation, EigenMethod, NetForm, Parameterization};
 use deeplinear_core::{Real, Result};
-use numpy::{Element, PyArrayDyn, PyReadonlyArrayDyn};
+use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::convert::{batched_to_numpy, owned_list, views, Dtype, OwnedArray};
+use crate::convert::{batched_to_numpy, input_list, views, Dtype, Input};
 use crate::error::to_py_err;
 use crate::interrupt::run_interruptibly;
 
@@ -22,15 +22,11 @@ macro_rules! dispatch {
     };
 }
 
-fn array<'py, T: Element + Copy>(name: &str, a: &Bound<'py, PyAny>) -> PyResult<OwnedArray<T>> {
-    OwnedArray::copy_from(name, &a.extract::<PyReadonlyArrayDyn<'py, T>>()?)
-}
-
-fn optional_list<T: Element + Copy>(
+fn optional_list<'py, T: Element>(
     name: &str,
-    list: Option<&Bound<'_, PyList>>,
-) -> PyResult<Option<Vec<OwnedArray<T>>>> {
-    list.map(|l| owned_list(name, l)).transpose()
+    list: Option<&Bound<'py, PyList>>,
+) -> PyResult<Option<Vec<Input<'py, T>>>> {
+    list.map(|l| input_list(name, l)).transpose()
 }
 
 /// Run core work without the GIL and convert its result.
@@ -52,8 +48,9 @@ fn form(alpha: f64, activation: &str, parameterization: &str, sigma_w: f64) -> P
 }
 
 fn sv<'py, T: Real + Element>(py: Python<'py>, w: &Bound<'py, PyList>, alpha: f64, threads: Option<usize>) -> Out<'py> {
-    let w = owned_list::<T>("weights", w)?;
-    finish(py, |c| metrics::singular_values(&views(&w), alpha, threads, c))
+    let w = input_list::<T>("weights", w)?;
+    let w = views(&w);
+    finish(py, |c| metrics::singular_values(&w, alpha, threads, c))
 }
 
 /// Singular values of α·W_L⋯W_1, (B, min(d_0, d_L)).
@@ -76,10 +73,9 @@ fn partial<'py, T: Real + Element>(
     j: usize,
     threads: Option<usize>,
 ) -> Out<'py> {
-    let w = owned_list::<T>("weights", w)?;
-    finish(py, |c| {
-        metrics::partial_product_singular_values(&views(&w), i, j, threads, c)
-    })
+    let w = input_list::<T>("weights", w)?;
+    let w = views(&w);
+    finish(py, |c| metrics::partial_product_singular_values(&w, i, j, threads, c))
 }
 
 /// Singular values of weights[j]⋯weights[i], (B, min(d_i, d_{j+1})).
@@ -97,8 +93,9 @@ pub fn metric_partial_product_singular_values<'py>(
 }
 
 fn balanced<'py, T: Real + Element>(py: Python<'py>, w: &Bound<'py, PyList>, threads: Option<usize>) -> Out<'py> {
-    let w = owned_list::<T>("weights", w)?;
-    finish(py, |c| metrics::balancedness(&views(&w), threads, c))
+    let w = input_list::<T>("weights", w)?;
+    let w = views(&w);
+    finish(py, |c| metrics::balancedness(&w, threads, c))
 }
 
 /// Per-layer balancedness, (B, L−1).
@@ -120,10 +117,9 @@ fn margin<'py, T: Real + Element>(
     alpha: f64,
     threads: Option<usize>,
 ) -> Out<'py> {
-    let (w, phi) = (owned_list::<T>("weights", w)?, array::<T>("Phi", phi)?);
-    finish(py, |c| {
-        metrics::deficiency_margin(&views(&w), phi.view(), alpha, threads, c)
-    })
+    let (w, phi) = (input_list::<T>("weights", w)?, Input::<T>::borrow("Phi", phi)?);
+    let (w, phi) = (views(&w), phi.view());
+    finish(py, |c| metrics::deficiency_margin(&w, phi, alpha, threads, c))
 }
 
 /// Deficiency margin σ_min(Φ) − ‖αW_{L:1} − Φ‖_F, (B,).
@@ -146,10 +142,9 @@ fn change<'py, T: Real + Element>(
     w1: &Bound<'py, PyList>,
     threads: Option<usize>,
 ) -> Out<'py> {
-    let (w0, w1) = (owned_list::<T>("w0", w0)?, owned_list::<T>("w1", w1)?);
-    finish(py, |c| {
-        metrics::relative_weight_change(&views(&w0), &views(&w1), threads, c)
-    })
+    let (w0, w1) = (input_list::<T>("w0", w0)?, input_list::<T>("w1", w1)?);
+    let (w0, w1) = (views(&w0), views(&w1));
+    finish(py, |c| metrics::relative_weight_change(&w0, &w1, threads, c))
 }
 
 /// Per-layer ‖W1 − W0‖_F/‖W0‖_F, (B, L).
@@ -173,7 +168,19 @@ enum NetMetric {
     Fisher(EigenMethod),
 }
 
-#[allow(clippy::too_many_arguments)]
+impl NetMetric {
+    fn parse(quantity: &str, method: &str) -> PyResult<Self> {
+        match quantity {
+            "jacobian_singular_values" => Ok(NetMetric::Jacobian),
+            "ntk" => Ok(NetMetric::Ntk),
+            "fisher_max_eigenvalue" => Ok(NetMetric::Fisher(EigenMethod::parse(method).map_err(to_py_err)?)),
+            other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "quantity: expected 'jacobian_singular_values', 'ntk' or 'fisher_max_eigenvalue', got {other:?}"
+            ))),
+        }
+    }
+}
+
 fn net_metric<'py, T: Real + Element>(
     py: Python<'py>,
     which: NetMetric,
@@ -183,69 +190,30 @@ fn net_metric<'py, T: Real + Element>(
     biases: Option<&Bound<'py, PyList>>,
     threads: Option<usize>,
 ) -> Out<'py> {
-    let (w, x) = (owned_list::<T>("weights", w)?, array::<T>("X", x)?);
+    let (w, x) = (input_list::<T>("weights", w)?, Input::<T>::borrow("X", x)?);
     let b = optional_list::<T>("biases", biases)?;
-    finish(py, |c| {
-        let (w, x, b) = (views(&w), x.view(), b.as_deref().map(views));
-        match which {
-            NetMetric::Jacobian => metrics::jacobian_singular_values(&w, x, &form, b.as_deref(), threads, c),
-            NetMetric::Ntk => metrics::ntk(&w, x, &form, b.as_deref(), threads, c),
-            NetMetric::Fisher(m) => metrics::fisher_max_eigenvalue(&w, x, &form, b.as_deref(), m, threads, c),
-        }
+    let (w, x, b) = (views(&w), x.view(), b.as_deref().map(views));
+    finish(py, |c| match which {
+        NetMetric::Jacobian => metrics::jacobian_singular_values(&w, x, &form, b.as_deref(), threads, c),
+        NetMetric::Ntk => metrics::ntk(&w, x, &form, b.as_deref(), threads, c),
+        NetMetric::Fisher(m) => metrics::fisher_max_eigenvalue(&w, x, &form, b.as_deref(), m, threads, c),
     })
 }
 
-/// Input–output Jacobian singular values at every column of X, (B, n, min(d_0, d_L)).
+/// A diagnostic of the network function at the columns of X, by `quantity`:
+/// "jacobian_singular_values" (B, n, min(d_0, d_L)), "ntk" (B, n·d_L, n·d_L) or
+/// "fisher_max_eigenvalue" (B,), the last with eigen-solver `method`.
 #[pyfunction]
-#[pyo3(signature = (weights, x, *, alpha, activation, parameterization, sigma_w, biases, dtype, threads=None))]
+#[pyo3(signature = (
+    weights, x, *, quantity, alpha, activation, parameterization, sigma_w, biases, method="auto", dtype,
+    threads=None
+))]
 #[allow(clippy::too_many_arguments)]
-pub fn metric_jacobian_singular_values<'py>(
+pub fn metric_network<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyList>,
     x: &Bound<'py, PyAny>,
-    alpha: f64,
-    activation: &str,
-    parameterization: &str,
-    sigma_w: f64,
-    biases: Option<&Bound<'py, PyList>>,
-    dtype: &str,
-    threads: Option<usize>,
-) -> Out<'py> {
-    let f = form(alpha, activation, parameterization, sigma_w)?;
-    dispatch!(
-        dtype,
-        net_metric(py, NetMetric::Jacobian, weights, x, f, biases, threads)
-    )
-}
-
-/// Empirical NTK Gram, (B, n·d_L, n·d_L).
-#[pyfunction]
-#[pyo3(signature = (weights, x, *, alpha, activation, parameterization, sigma_w, biases, dtype, threads=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn metric_ntk<'py>(
-    py: Python<'py>,
-    weights: &Bound<'py, PyList>,
-    x: &Bound<'py, PyAny>,
-    alpha: f64,
-    activation: &str,
-    parameterization: &str,
-    sigma_w: f64,
-    biases: Option<&Bound<'py, PyList>>,
-    dtype: &str,
-    threads: Option<usize>,
-) -> Out<'py> {
-    let f = form(alpha, activation, parameterization, sigma_w)?;
-    dispatch!(dtype, net_metric(py, NetMetric::Ntk, weights, x, f, biases, threads))
-}
-
-/// λ_max(Θ)/n, the Fisher's largest eigenvalue for MSE, (B,).
-#[pyfunction]
-#[pyo3(signature = (weights, x, *, alpha, activation, parameterization, sigma_w, biases, method, dtype, threads=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn metric_fisher_max_eigenvalue<'py>(
-    py: Python<'py>,
-    weights: &Bound<'py, PyList>,
-    x: &Bound<'py, PyAny>,
+    quantity: &str,
     alpha: f64,
     activation: &str,
     parameterization: &str,
@@ -255,12 +223,9 @@ pub fn metric_fisher_max_eigenvalue<'py>(
     dtype: &str,
     threads: Option<usize>,
 ) -> Out<'py> {
+    let which = NetMetric::parse(quantity, method)?;
     let f = form(alpha, activation, parameterization, sigma_w)?;
-    let m = EigenMethod::parse(method).map_err(to_py_err)?;
-    dispatch!(
-        dtype,
-        net_metric(py, NetMetric::Fisher(m), weights, x, f, biases, threads)
-    )
+    dispatch!(dtype, net_metric(py, which, weights, x, f, biases, threads))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -275,23 +240,15 @@ fn ntk_change<'py, T: Real + Element>(
     threads: Option<usize>,
 ) -> Out<'py> {
     let (w0, w1, x) = (
-        owned_list::<T>("w0", w0)?,
-        owned_list::<T>("w1", w1)?,
-        array::<T>("X", x)?,
+        input_list::<T>("w0", w0)?,
+        input_list::<T>("w1", w1)?,
+        Input::<T>::borrow("X", x)?,
     );
     let (b0, b1) = (optional_list::<T>("biases0", b0)?, optional_list::<T>("biases1", b1)?);
+    let (w0, w1, x) = (views(&w0), views(&w1), x.view());
+    let (b0, b1) = (b0.as_deref().map(views), b1.as_deref().map(views));
     finish(py, |c| {
-        let (b0, b1) = (b0.as_deref().map(views), b1.as_deref().map(views));
-        metrics::ntk_relative_change(
-            &views(&w0),
-            &views(&w1),
-            x.view(),
-            &form,
-            b0.as_deref(),
-            b1.as_deref(),
-            threads,
-            c,
-        )
+        metrics::ntk_relative_change(&w0, &w1, x, &form, b0.as_deref(), b1.as_deref(), threads, c)
     })
 }
 
