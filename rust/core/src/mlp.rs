@@ -16,9 +16,7 @@ use crate::error::{Error, Result};
 use crate::linalg::{gemm, row_major, row_major_mut};
 use crate::parallel;
 use crate::scalar::Real;
-use crate::train::{
-    self, check_geometry, check_options, ArrayRef, Geometry, LearningRate, Outcome, TrainOptions, TrainOutput,
-};
+use crate::train::{self, check_geometry, check_options, ArrayRef, Geometry, Outcome, TrainOptions, TrainOutput};
 
 /// The hidden-layer nonlinearity φ (the output layer has none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -434,8 +432,8 @@ fn train_mlp<T: Real>(
         y_shared,
     } = geo;
     let depth = dims.len() - 1;
-    let records = opts.steps / opts.record_every + 1;
-    let layer_sizes: Vec<usize> = dims.windows(2).map(|w| w[0] * w[1]).collect();
+    let records = opts.records();
+    let layer_sizes = geo.layer_sizes();
     let params: usize = layer_sizes.iter().sum();
     let scales: Vec<T> = dims[..depth]
         .iter()
@@ -486,27 +484,14 @@ fn train_mlp<T: Real>(
                     let network = Mlp {
                         dims,
                         n,
-                        x: x.map(|x| {
-                            if x_shared {
-                                x.data
-                            } else {
-                                &x.data[b * x_size..(b + 1) * x_size]
-                            }
-                        }),
-                        y: if y_shared {
-                            y.data
-                        } else {
-                            &y.data[b * y_size..(b + 1) * y_size]
-                        },
+                        x: x.map(|x| train::of_network(x.data, x_shared, x_size, b)),
+                        y: train::of_network(y.data, y_shared, y_size, b),
                         alpha,
                         scales: &scales,
                         bias_offsets: &bias_offsets,
                         activation: form.activation,
                     };
-                    let lr = match &opts.lr {
-                        LearningRate::Shared(v) => *v,
-                        LearningRate::PerNetwork(v) => v[b],
-                    };
+                    let lr = opts.lr.of(b);
                     train::gather_network(weights, &layer_sizes, b, work);
                     *outcome = Some(network.train(work, bias, lr, opts, losses, cancel));
                     train::scatter_network(work, out);

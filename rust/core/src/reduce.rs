@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::linalg::{gemm, row_major, row_major_mut, SignFixedQr};
 use crate::parallel;
 use crate::scalar::Real;
+use crate::train::of_network;
 
 /// The reduced problem: X' (d_0 × d_0) and Y' (d_L × d_0), shared or one per network, and the
 /// per-network constant ½‖Y(I − QQᵀ)‖².
@@ -88,16 +89,8 @@ pub fn reduce<T: Real>(
             (0..count)
                 .into_par_iter()
                 .map(|b| {
-                    let xb = if x_shared {
-                        &x[..x_size]
-                    } else {
-                        &x[b * x_size..(b + 1) * x_size]
-                    };
-                    let yb = if y_shared {
-                        &y[..y_size]
-                    } else {
-                        &y[b * y_size..(b + 1) * y_size]
-                    };
+                    let xb = of_network(x, x_shared, x_size, b);
+                    let yb = of_network(y, y_shared, y_size, b);
                     reduce_one(xb, yb, d_x, d_y, n)
                 })
                 .collect()

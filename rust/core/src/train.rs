@@ -40,6 +40,16 @@ pub enum LearningRate {
     PerNetwork(Vec<f64>),
 }
 
+impl LearningRate {
+    /// The learning rate of network `b`.
+    pub fn of(&self, b: usize) -> f64 {
+        match self {
+            LearningRate::Shared(v) => *v,
+            LearningRate::PerNetwork(v) => v[b],
+        }
+    }
+}
+
 /// Hyper-parameters of one `train` call.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
@@ -101,6 +111,29 @@ pub(crate) fn is_identity<T: Real>(x: &ArrayRef<'_, T>, weights: &[ArrayRef<'_, 
                 .enumerate()
                 .all(|(k, &v)| v == if k / d_0 == k % d_0 { one } else { zero })
         })
+}
+
+impl Geometry {
+    /// Entries of each layer, d_{j+1}·d_j.
+    pub(crate) fn layer_sizes(&self) -> Vec<usize> {
+        self.dims.windows(2).map(|w| w[0] * w[1]).collect()
+    }
+}
+
+impl TrainOptions {
+    /// Number of recorded columns: steps 0, k, 2k, … up to `steps`.
+    pub(crate) fn records(&self) -> usize {
+        self.steps / self.record_every + 1
+    }
+}
+
+/// Network b's part of data that is either shared by the batch or stacked, `size` per network.
+pub(crate) fn of_network<T>(data: &[T], shared: bool, size: usize, b: usize) -> &[T] {
+    if shared {
+        data
+    } else {
+        &data[b * size..(b + 1) * size]
+    }
 }
 
 fn shape_str(shape: &[usize]) -> String {
@@ -493,8 +526,8 @@ pub fn train<T: Real>(
         y_shared,
     } = geo;
     let depth = dims.len() - 1;
-    let records = opts.steps / opts.record_every + 1;
-    let layer_sizes: Vec<usize> = dims.windows(2).map(|w| w[0] * w[1]).collect();
+    let records = opts.records();
+    let layer_sizes = geo.layer_sizes();
     let params: usize = layer_sizes.iter().sum();
     // More examples than inputs: train on the exactly equivalent d_0-column problem instead.
     let reduced = match x {
@@ -540,15 +573,12 @@ pub fn train<T: Real>(
                     let network = Network {
                         dims,
                         n,
-                        x: x.map(|x| if x_shared { x } else { &x[b * x_size..(b + 1) * x_size] }),
-                        y: if y_shared { y } else { &y[b * y_size..(b + 1) * y_size] },
+                        x: x.map(|x| of_network(x, x_shared, x_size, b)),
+                        y: of_network(y, y_shared, y_size, b),
                         alpha,
                         loss_offset: reduced.as_ref().map_or(0.0, |r| r.offsets[b]),
                     };
-                    let lr = match &opts.lr {
-                        LearningRate::Shared(v) => *v,
-                        LearningRate::PerNetwork(v) => v[b],
-                    };
+                    let lr = opts.lr.of(b);
                     let net_scales = if scales.is_empty() {
                         &[][..]
                     } else {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::rng::{fill_normal, network_rng};
+use crate::train::LearningRate;
 
 struct Problem {
     dims: Vec<usize>,
