@@ -26,7 +26,8 @@ def _problem(seed: int, dims: list[int], batch: int, n: int, shared: bool):
     return weights, rng.standard_normal(x_shape), rng.standard_normal(y_shape)
 
 
-@given(
+# The random problems both reference-gradient checks run on.
+given_problems = given(
     dims=dims_strategy,
     batch=st.integers(1, 3),
     n=st.integers(1, 5),
@@ -34,6 +35,9 @@ def _problem(seed: int, dims: list[int], batch: int, n: int, shared: bool):
     alpha=st.sampled_from([1.0, -0.7, 2.5]),
     seed=st.integers(0, 2**32 - 1),
 )
+
+
+@given_problems
 def test_reference_gradients_match_central_differences(
     dims: list[int], batch: int, n: int, shared: bool, alpha: float, seed: int
 ) -> None:
@@ -66,14 +70,7 @@ def _chain(mats: list[np.ndarray], size: int) -> np.ndarray:
     return out
 
 
-@given(
-    dims=dims_strategy,
-    batch=st.integers(1, 3),
-    n=st.integers(1, 5),
-    shared=st.booleans(),
-    alpha=st.sampled_from([1.0, -0.7, 2.5]),
-    seed=st.integers(0, 2**32 - 1),
-)
+@given_problems
 def test_reference_gradients_match_closed_form(
     dims: list[int], batch: int, n: int, shared: bool, alpha: float, seed: int
 ) -> None:

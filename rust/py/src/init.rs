@@ -54,37 +54,40 @@ fn layers<'py, T: Real + Element>(
     layer_list(py, dims, batch, buffers)
 }
 
-/// Layer-wise i.i.d. N(0, std²) weights.
-#[pyfunction]
-#[pyo3(signature = (dims, batch, seed, std, dtype, threads=None))]
-pub fn init_gaussian<'py>(
-    py: Python<'py>,
-    dims: Vec<usize>,
-    batch: usize,
-    seed: SeedArg,
-    std: f64,
-    dtype: &str,
-    threads: Option<usize>,
-) -> PyResult<Bound<'py, PyList>> {
-    let seeds: Seeds = seed.into();
-    by_dtype!(dtype, T => layers(py, &dims, batch, || init::gaussian::<T>(&dims, batch, &seeds, std, threads)))
+/// Bindings of the random schemes with one scale parameter, which share one signature.
+macro_rules! scaled {
+    ($name:ident, $core:ident, $scale:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[pyfunction]
+        #[pyo3(signature = (dims, batch, seed, $scale, dtype, threads=None))]
+        pub fn $name<'py>(
+            py: Python<'py>,
+            dims: Vec<usize>,
+            batch: usize,
+            seed: SeedArg,
+            $scale: f64,
+            dtype: &str,
+            threads: Option<usize>,
+        ) -> PyResult<Bound<'py, PyList>> {
+            let seeds: Seeds = seed.into();
+            by_dtype!(dtype, T => layers(py, &dims, batch, || init::$core::<T>(&dims, batch, &seeds, $scale, threads)))
+        }
+    };
 }
 
-/// Scaled Haar-orthogonal weights, gain·√max(d_out, d_in)·Q.
-#[pyfunction]
-#[pyo3(signature = (dims, batch, seed, gain, dtype, threads=None))]
-pub fn init_orthogonal<'py>(
-    py: Python<'py>,
-    dims: Vec<usize>,
-    batch: usize,
-    seed: SeedArg,
-    gain: f64,
-    dtype: &str,
-    threads: Option<usize>,
-) -> PyResult<Bound<'py, PyList>> {
-    let seeds: Seeds = seed.into();
-    by_dtype!(dtype, T => layers(py, &dims, batch, || init::orthogonal::<T>(&dims, batch, &seeds, gain, threads)))
-}
+scaled!(init_gaussian, gaussian, std, "Layer-wise i.i.d. N(0, std²) weights.");
+scaled!(
+    init_orthogonal,
+    orthogonal,
+    gain,
+    "Scaled Haar-orthogonal weights, gain·√max(d_out, d_in)·Q."
+);
+scaled!(
+    init_near_identity,
+    near_identity,
+    sigma,
+    "Rectangular identity plus N(0, σ²/d_in) noise."
+);
 
 /// Bindings of the fan-scaled Gaussian schemes, which share one signature.
 macro_rules! fan_scaled {
@@ -110,47 +113,26 @@ fan_scaled!(init_xavier, xavier, "Xavier: N(0, 2/(fan_in + fan_out)).");
 fan_scaled!(init_he, he, "He: N(0, 2/fan_in).");
 fan_scaled!(init_lecun, lecun, "LeCun: N(0, 1/fan_in).");
 
-/// Rectangular identity in every layer.
-#[pyfunction]
-#[pyo3(signature = (dims, batch, dtype, threads=None))]
-pub fn init_identity<'py>(
-    py: Python<'py>,
-    dims: Vec<usize>,
-    batch: usize,
-    dtype: &str,
-    threads: Option<usize>,
-) -> PyResult<Bound<'py, PyList>> {
-    by_dtype!(dtype, T => layers(py, &dims, batch, || init::identity::<T>(&dims, batch, threads)))
+/// Bindings of the deterministic schemes (no seed).
+macro_rules! deterministic {
+    ($name:ident, $core:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[pyfunction]
+        #[pyo3(signature = (dims, batch, dtype, threads=None))]
+        pub fn $name<'py>(
+            py: Python<'py>,
+            dims: Vec<usize>,
+            batch: usize,
+            dtype: &str,
+            threads: Option<usize>,
+        ) -> PyResult<Bound<'py, PyList>> {
+            by_dtype!(dtype, T => layers(py, &dims, batch, || init::$core::<T>(&dims, batch, threads)))
+        }
+    };
 }
 
-/// Rectangular identity plus N(0, σ²/d_in) noise.
-#[pyfunction]
-#[pyo3(signature = (dims, batch, seed, sigma, dtype, threads=None))]
-pub fn init_near_identity<'py>(
-    py: Python<'py>,
-    dims: Vec<usize>,
-    batch: usize,
-    seed: SeedArg,
-    sigma: f64,
-    dtype: &str,
-    threads: Option<usize>,
-) -> PyResult<Bound<'py, PyList>> {
-    let seeds: Seeds = seed.into();
-    by_dtype!(dtype, T => layers(py, &dims, batch, || init::near_identity::<T>(&dims, batch, &seeds, sigma, threads)))
-}
-
-/// Zero-asymmetric: identity layers, zero last layer.
-#[pyfunction]
-#[pyo3(signature = (dims, batch, dtype, threads=None))]
-pub fn init_zas<'py>(
-    py: Python<'py>,
-    dims: Vec<usize>,
-    batch: usize,
-    dtype: &str,
-    threads: Option<usize>,
-) -> PyResult<Bound<'py, PyList>> {
-    by_dtype!(dtype, T => layers(py, &dims, batch, || init::zas::<T>(&dims, batch, threads)))
-}
+deterministic!(init_identity, identity, "Rectangular identity in every layer.");
+deterministic!(init_zas, zas, "Zero-asymmetric: identity layers, zero last layer.");
 
 /// Arora et al.'s balanced initialisation; `product` (if given) is the end-to-end matrix.
 #[pyfunction]
