@@ -210,7 +210,7 @@ fn check_biases<T>(biases: &[Option<ArrayRef<'_, T>>], geo: &Geometry) -> Result
     Ok(())
 }
 
-/// Per-network scratch, allocated once per call and reused every step.
+/// A worker's scratch, allocated once per call and reused for every step of every network.
 struct Scratch<T> {
     /// h_1 … h_{L−1} and z_L, row-major (d_j × n), back to back.
     activations: Vec<T>,
@@ -218,6 +218,24 @@ struct Scratch<T> {
     slopes: Vec<T>,
     signal: Vec<T>,
     next_signal: Vec<T>,
+}
+
+impl<T: Real> Scratch<T> {
+    fn new(dims: &[usize], n: usize, activation: Activation) -> Self {
+        let width = *dims.iter().max().unwrap();
+        let zero = T::from_f64(0.0);
+        let act_len = dims[1..].iter().sum::<usize>() * n;
+        Scratch {
+            activations: vec![zero; act_len],
+            slopes: if activation == Activation::Linear {
+                Vec::new()
+            } else {
+                vec![zero; act_len]
+            },
+            signal: vec![zero; width * n],
+            next_signal: vec![zero; width * n],
+        }
+    }
 }
 
 /// One network's problem.
@@ -361,35 +379,21 @@ impl<T: Real> Mlp<'_, T> {
     }
 
     /// Train one network in place (same stopping and recording rules as `train::train`).
+    #[allow(clippy::too_many_arguments)]
     fn train(
         &self,
         weights: &mut [T],
         biases: &mut [T],
+        s: &mut Scratch<T>,
         lr: f64,
         opts: &TrainOptions,
         losses: &mut [f64],
         cancel: &AtomicBool,
     ) -> Outcome {
-        let mut offsets = vec![0];
-        for w in self.dims.windows(2) {
-            offsets.push(offsets.last().unwrap() + w[0] * w[1]);
-        }
-        let width = *self.dims.iter().max().unwrap();
-        let zero = T::from_f64(0.0);
-        let act_len = self.dims[1..].iter().sum::<usize>() * self.n;
-        let mut s = Scratch {
-            activations: vec![zero; act_len],
-            slopes: if self.activation == Activation::Linear {
-                Vec::new()
-            } else {
-                vec![zero; act_len]
-            },
-            signal: vec![zero; width * self.n],
-            next_signal: vec![zero; width * self.n],
-        };
+        let offsets = train::layer_offsets(self.dims);
         let lr = T::from_f64(lr);
         for t in 0..=opts.steps {
-            let loss = self.forward(weights, &offsets, biases, &mut s);
+            let loss = self.forward(weights, &offsets, biases, s);
             if t % opts.record_every == 0 {
                 losses[t / opts.record_every] = loss;
             }
@@ -404,7 +408,7 @@ impl<T: Real> Mlp<'_, T> {
                     diverged,
                 };
             }
-            self.backward_update(weights, &offsets, biases, lr, &mut s);
+            self.backward_update(weights, &offsets, biases, lr, s);
         }
         unreachable!("the loop returns at t == steps")
     }
@@ -479,8 +483,8 @@ fn train_mlp<T: Real>(
             .zip(outcomes.par_iter_mut())
             .enumerate()
             .for_each_init(
-                || vec![T::from_f64(0.0); params],
-                |work, (b, (((out, bias), losses), outcome))| {
+                || (vec![T::from_f64(0.0); params], Scratch::new(dims, n, form.activation)),
+                |(work, scratch), (b, (((out, bias), losses), outcome))| {
                     let network = Mlp {
                         dims,
                         n,
@@ -493,7 +497,7 @@ fn train_mlp<T: Real>(
                     };
                     let lr = opts.lr.of(b);
                     train::gather_network(weights, &layer_sizes, b, work);
-                    *outcome = Some(network.train(work, bias, lr, opts, losses, cancel));
+                    *outcome = Some(network.train(work, bias, scratch, lr, opts, losses, cancel));
                     train::scatter_network(work, out);
                 },
             );

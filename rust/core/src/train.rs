@@ -127,6 +127,15 @@ impl TrainOptions {
     }
 }
 
+/// Where each layer starts in a network's contiguous block: 0, d_1·d_0, … (L + 1 entries).
+pub(crate) fn layer_offsets(dims: &[usize]) -> Vec<usize> {
+    let mut offsets = vec![0];
+    for w in dims.windows(2) {
+        offsets.push(offsets.last().unwrap() + w[0] * w[1]);
+    }
+    offsets
+}
+
 /// Network b's part of data that is either shared by the batch or stacked, `size` per network.
 pub(crate) fn of_network<T>(data: &[T], shared: bool, size: usize, b: usize) -> &[T] {
     if shared {
@@ -285,13 +294,26 @@ pub(crate) fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
     Ok(())
 }
 
-/// Per-network scratch, allocated once per call and reused every step.
+/// A worker's scratch, allocated once per call and reused for every step of every network it
+/// trains (a fresh megabyte per network would also mean fresh pages on some allocators).
 struct Scratch<T> {
     /// Activations h_1 … h_L, row-major (d_j × n), back to back.
     activations: Vec<T>,
     /// Back-propagated error signal and its successor (max width × n each).
     signal: Vec<T>,
     next_signal: Vec<T>,
+}
+
+impl<T: Real> Scratch<T> {
+    fn new(dims: &[usize], n: usize) -> Self {
+        let width = *dims.iter().max().unwrap();
+        let zero = T::from_f64(0.0);
+        Scratch {
+            activations: vec![zero; dims[1..].iter().sum::<usize>() * n],
+            signal: vec![zero; width * n],
+            next_signal: vec![zero; width * n],
+        }
+    }
 }
 
 /// What happened to one network (shared with the MLP engine).
@@ -314,14 +336,6 @@ struct Network<'a, T> {
 }
 
 impl<T: Real> Network<'_, T> {
-    fn layer_offsets(&self) -> Vec<usize> {
-        let mut offsets = vec![0];
-        for w in self.dims.windows(2) {
-            offsets.push(offsets.last().unwrap() + w[0] * w[1]);
-        }
-        offsets
-    }
-
     /// Forward pass: fills the activations and the error signal g = α(αh_L − Y); returns the
     /// loss ½‖αh_L − Y‖², accumulated in f64 so that float32 runs report losses faithfully.
     fn forward(&self, weights: &[T], offsets: &[usize], s: &mut Scratch<T>) -> f64 {
@@ -406,30 +420,25 @@ impl<T: Real> Network<'_, T> {
     }
 
     /// Train one network in place; writes its recorded losses into `losses`.
+    #[allow(clippy::too_many_arguments)]
     fn train(
         &self,
         weights: &mut [T],
+        s: &mut Scratch<T>,
         lr: f64,
         opts: &TrainOptions,
         losses: &mut [f64],
         mut hooks: hooks::Hooks<'_, T>,
         cancel: &AtomicBool,
     ) -> Outcome {
-        let offsets = self.layer_offsets();
-        let width = *self.dims.iter().max().unwrap();
-        let zero = T::from_f64(0.0);
-        let mut s = Scratch {
-            activations: vec![zero; self.dims[1..].iter().sum::<usize>() * self.n],
-            signal: vec![zero; width * self.n],
-            next_signal: vec![zero; width * self.n],
-        };
+        let offsets = layer_offsets(self.dims);
         let lr_f64 = lr;
         let lr = T::from_f64(lr);
         for t in 0..=opts.steps {
-            let loss = self.forward(weights, &offsets, &mut s);
+            let loss = self.forward(weights, &offsets, s);
             if t % opts.record_every == 0 {
                 losses[t / opts.record_every] = loss;
-                hooks.record(self, t, weights, &offsets, &s);
+                hooks.record(self, t, weights, &offsets, s);
             }
             let diverged = !loss.is_finite();
             let reached = !diverged && opts.tol.is_some_and(|tol| loss <= tol);
@@ -437,7 +446,7 @@ impl<T: Real> Network<'_, T> {
                 // Frozen from here on: later records repeat the last loss.
                 let first_unrecorded = (t / opts.record_every + 1).min(losses.len());
                 losses[first_unrecorded..].fill(loss);
-                hooks.finish(self, t, weights, &offsets, &mut s);
+                hooks.finish(self, t, weights, &offsets, s);
                 return Outcome {
                     final_loss: loss,
                     steps_to_tol: if reached { t as i64 } else { -1 },
@@ -447,9 +456,9 @@ impl<T: Real> Network<'_, T> {
             // Recording gradient norms and Stiefel steps need explicit gradients; everything
             // else keeps the fused update.
             if hooks.active() {
-                hooks.step(self, t, weights, &offsets, lr_f64, &mut s);
+                hooks.step(self, t, weights, &offsets, lr_f64, s);
             } else {
-                self.backward_update(weights, &offsets, lr, &mut s);
+                self.backward_update(weights, &offsets, lr, s);
             }
         }
         unreachable!("the loop returns at t == steps")
@@ -568,8 +577,8 @@ pub fn train<T: Real>(
             .zip(record_rows.par_chunks_mut(record_chunk))
             .enumerate()
             .for_each_init(
-                || vec![T::from_f64(0.0); params],
-                |work, (b, (((out, losses), outcome), rows))| {
+                || (vec![T::from_f64(0.0); params], Scratch::new(dims, n)),
+                |(work, scratch), (b, (((out, losses), outcome), rows))| {
                     let network = Network {
                         dims,
                         n,
@@ -586,7 +595,7 @@ pub fn train<T: Real>(
                     };
                     let hooks = hooks::Hooks::new(&network, opts, &mut rows[..records * record_width], net_scales);
                     gather_network(weights, &layer_sizes, b, work);
-                    *outcome = Some(network.train(work, lr, opts, losses, hooks, cancel));
+                    *outcome = Some(network.train(work, scratch, lr, opts, losses, hooks, cancel));
                     scatter_network(work, out);
                 },
             );
