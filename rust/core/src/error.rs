@@ -13,6 +13,9 @@ pub enum Error {
     Cancelled,
     /// An iterative decomposition (SVD, eigensolver) did not converge on finite input.
     NoConvergence { what: String },
+    /// A buffer sized by `arg` cannot be allocated: `bytes` asked for, or None when the size
+    /// itself overflows.
+    OutOfMemory { arg: String, bytes: Option<u128> },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -43,6 +46,15 @@ impl fmt::Display for Error {
             }
             Error::Cancelled => write!(f, "computation cancelled"),
             Error::NoConvergence { what } => write!(f, "{what} did not converge"),
+            Error::OutOfMemory {
+                arg,
+                bytes: Some(bytes),
+            } => {
+                write!(f, "{arg}: cannot allocate {bytes} bytes")
+            }
+            Error::OutOfMemory { arg, bytes: None } => {
+                write!(f, "{arg}: the requested size overflows the address space")
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! work: each network owns its own RNG stream and its own scratch memory, so results do not
 //! depend on how networks are spread over threads.
 
+pub mod alloc;
 pub mod balanced;
 pub mod critical;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod rng;
 pub mod scalar;
 pub mod stiefel;
 pub mod train;
+pub mod vmath;
 
 pub use error::{Error, Result};
 pub use scalar::Real;

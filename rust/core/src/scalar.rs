@@ -5,7 +5,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 /// A real scalar the engine supports. faer's `RealField` brings arithmetic; the extra methods
 /// are the few conversions and tests the engine needs.
-pub trait Real: faer::traits::RealField + Copy + Send + Sync + 'static {
+pub trait Real: faer::traits::RealField + crate::vmath::VecMath + Copy + Send + Sync + 'static {
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
     fn is_finite(self) -> bool;
