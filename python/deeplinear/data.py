@@ -13,7 +13,7 @@ takes them); class labels ``y`` are (n,) integers; real targets are (n,) for one
   :func:`split` (seeded train/test split) and :func:`one_hot` (targets for the squared loss).
 
 Example:
-    >>> import deeplinear as dl
+    >>> import deeplinear as dl, numpy as np
     >>> data = dl.data.diabetes()
     >>> data.X.shape, data.y.shape
     ((10, 442), (442,))
@@ -358,7 +358,9 @@ def split(data: Dataset, *, test: int | float = 0.2, seed: int = 0) -> Dataset:
     if data.X_test is not None:
         raise ValueError(f"data: {data.name or 'the data set'} already has a test set")
     n = data.X.shape[1]
-    if isinstance(test, float) and not isinstance(test, bool):
+    if isinstance(test, bool):
+        raise TypeError(f"test: expected a fraction or a count, got {test!r}")
+    if isinstance(test, float):
         if not 0.0 < test < 1.0:
             raise ValueError(f"test: a fraction must be in (0, 1), got {test}")
         count = max(1, round(test * n))

@@ -57,12 +57,18 @@ def heatmap(
     label: str | None = None,
     title: str | None = None,
     annotate: bool | None = None,
+    outline: Mapping[Any, Mapping[Any, Any]] | None = None,
+    outline_label: str = "boundary",
 ) -> Figure:
     """Heat map of ``agg(value)`` over ``x`` × ``y``, one panel per value of ``facet``.
 
     Non-finite cells (diverged runs) are drawn grey and labelled "div"; values beyond the colour
     range are clipped. Cells are annotated with their value when the grid is small enough
     (``annotate=None``), in black or white, whichever contrasts with the cell.
+
+    ``outline`` draws a boundary: per facet value (None without facets), per ``y`` value, the
+    first ``x`` value of a region (e.g. the smallest trainable width at each depth); a red line
+    runs along the left edge of those cells (None: the region is empty in that row).
     """
     plt = _pyplot()
     facets = sorted(frame[facet].unique()) if facet else [None]
@@ -100,6 +106,8 @@ def heatmap(
         ax.set_ylabel(y)
         if f is not None:
             ax.set_title(f"{facet} = {f}")
+        if outline is not None and f in outline:
+            _outline(ax, outline[f], xs, ys, outline_label)
         if annotate:
             for (r, c), v in np.ndenumerate(grid):
                 if np.isnan(v):
@@ -119,9 +127,25 @@ def heatmap(
                     color="k" if luminance > 0.5 else "w",
                 )
     fig.colorbar(image, ax=axes[0].tolist(), label=label or f"{agg} {value}", shrink=0.9)
+    if outline is not None:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", fontsize=9, frameon=False)
     if title:
         fig.suptitle(title)
     return cast("Figure", fig)
+
+
+def _outline(
+    ax: Any, edges: Mapping[Any, Any], xs: Sequence[Any], ys: Sequence[Any], label: str
+) -> None:
+    """A step line along the left edge of cell (edges[y], y) in every row of a heat map."""
+    points: list[tuple[float, float]] = []
+    for row, y in enumerate(ys):
+        edge = edges.get(y)
+        left = len(xs) - 0.5 if edge is None or edge not in xs else xs.index(edge) - 0.5
+        points += [(left, row - 0.5), (left, row + 0.5)]
+    px, py = zip(*points, strict=True)
+    ax.plot(px, py, color="red", linewidth=2.0, label=label)
 
 
 def curves(
@@ -208,7 +232,7 @@ def curves(
     return cast("Figure", fig)
 
 
-def _legend(axes: Sequence[Any], title: str | None = None) -> None:
+def _legend(axes: Sequence[Any]) -> None:
     """One legend, on the last panel, with the lines of every panel (a hue missing from the
     last panel still gets its entry)."""
     entries: dict[str, Any] = {}
@@ -216,7 +240,7 @@ def _legend(axes: Sequence[Any], title: str | None = None) -> None:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             entries.setdefault(label, handle)
     if entries:
-        axes[-1].legend(list(entries.values()), list(entries), title=title, fontsize=8)
+        axes[-1].legend(list(entries.values()), list(entries), fontsize=8)
 
 
 def loss_curves(
@@ -332,7 +356,7 @@ def steps_to_tol(
         ax.grid(True, which="major", alpha=0.3)
         if f is not None:
             ax.set_title(f"{facet} = {f}")
-    _legend(axes[0], title=hue)
+        ax.legend(title=hue, fontsize=8)  # per panel: the counts and slopes differ
     if title:
         fig.suptitle(title)
     return cast("Figure", fig)

@@ -46,6 +46,9 @@ __all__ = [
 
 #: "Trainable" threshold on the median log10(ℓ(t)/ℓ(0)).
 TRAINABLE_BELOW = -3.0
+#: Heat-map colours stop here: below it every cell has converged, and the boundary region
+#: (between this and 0) gets the whole colour range.
+COLOUR_FLOOR = -12.0
 INITS = ("gaussian", "orthogonal")
 
 
@@ -306,18 +309,21 @@ def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
     findings: dict[str, Any] = {"threshold": TRAINABLE_BELOW, "boundary": {}}
     for t in reversed(report_steps):
         shown = frame.assign(log10_ratio=log10_ratio_at(frame, t))
+        bounds = boundary(frame, t)
         fig = plots.heatmap(
             shown,
             value="log10_ratio",
             x="width",
             y="depth",
             facet="init",
+            vmin=COLOUR_FLOOR,
             vmax=0.0,
-            label="median log10 ℓ(t)/ℓ(0)",
+            label=f"median log10 ℓ(t)/ℓ(0) (colours clipped at {COLOUR_FLOOR:g})",
             title=f"Hu et al. 2020: log10 ℓ(t)/ℓ(0) at t = {t} (d_x={d_x}, n={n}, d_y={d_y})",
+            outline=bounds,
+            outline_label=f"smallest trainable width (median log10 ℓ(t)/ℓ(0) ≤ {TRAINABLE_BELOW:g})",
         )
         paths.append(plots.save(fig, figures / f"heatmap_t{t}.png"))
-        bounds = boundary(frame, t)
         findings["boundary"][t] = bounds
         depths = sorted(int(d) for d in frame["depth"].unique())
         rows = [[d, *(_cell(bounds[i][d]) for i in INITS)] for d in depths]
