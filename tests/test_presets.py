@@ -143,7 +143,9 @@ def test_reproduce_all_writes_the_index_and_the_gallery(tmp_path, reduced, capsy
             assert claim in index  # every study's claims table is in the index
         with Image.open(gallery / f"{name}.png") as image:
             assert image.width <= 900
-    assert len(_claims(index)) == sum(len(_claims((out / n / "report.md").read_text())) for n in STUDIES)
+    assert len(_claims(index)) == sum(
+        len(_claims((out / n / "report.md").read_text())) for n in STUDIES
+    )
     capsys.readouterr()
     assert main([*args, "--no-progress"]) == 0  # resumes: nothing recomputed
     printed = capsys.readouterr().out

@@ -31,7 +31,7 @@ def test_target_matrix_recipes():
 
 def test_shipped_data_recipes():
     X, Y = registry.digits(DataRequest(64, 1797, 10))
-    assert X.shape == (64, 1797) and 0 <= X.min() and X.max() == 1.0
+    assert X.shape == (64, 1797) and X.min() >= 0 and X.max() == 1.0
     np.testing.assert_array_equal(Y.sum(axis=0), 1.0)
     np.testing.assert_array_equal(Y.argmax(axis=0), dl.data.digits().y)
     Xs, Ys = registry.digits(DataRequest(64, 100, 10, seed=1))

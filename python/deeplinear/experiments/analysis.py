@@ -132,7 +132,7 @@ def fast_band(x: Sequence[float], steps: Sequence[float], factor: float = 10.0) 
 
 
 def verdict_from_fraction(fraction: float, *, full: float = 1.0, part: float = 0.5) -> Verdict:
-    """"reproduced" when ``fraction`` ≥ ``full``, "partly" when ≥ ``part``, else
+    """ "reproduced" when ``fraction`` ≥ ``full``, "partly" when ≥ ``part``, else
     "not reproduced" (e.g. the fraction of depths at which a claim holds)."""
     if fraction >= full:
         return "reproduced"

@@ -360,7 +360,10 @@ def _margin_table(frame: pd.DataFrame) -> str:
     starts = _margin_outcomes(frame).reset_index()
     rows = []
     for (depth, init), part in starts.groupby(["depth", "init"], sort=True):
-        for sign, group in (("c > 0", part[part["margin"] > 0]), ("c ≤ 0", part[part["margin"] <= 0])):
+        for sign, group in (
+            ("c > 0", part[part["margin"] > 0]),
+            ("c ≤ 0", part[part["margin"] <= 0]),
+        ):
             reached = group["steps"][np.isfinite(group["steps"])]
             rows.append(
                 [
@@ -405,7 +408,9 @@ def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
     shown = runs[runs["init_scale"].isin(picks)]
     if not shown.empty:
         shown = shown.assign(
-            start=[f"{i}, s = {s:.2g}" for i, s in zip(shown["init"], shown["init_scale"])]
+            start=[
+                f"{i}, s = {s:.2g}" for i, s in zip(shown["init"], shown["init_scale"], strict=True)
+            ]
         )
         fig = plots.curves(
             shown,

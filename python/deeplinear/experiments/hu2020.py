@@ -170,7 +170,7 @@ def describe_trend(widths: dict[int, int | None], narrowest: int | None = None) 
     shown = ", ".join(
         f"L={d}: {'none' if w is None else w}" for d, w in zip(depths, values, strict=True)
     )
-    finite = [math.inf if v is None else v for v in values]
+    finite = [_as_float(v) for v in values]
     if len(set(finite)) == 1:
         edge = ", the narrowest width of the grid" if values[0] == narrowest else ""
         verdict = f"is the same at every depth ({'none' if values[0] is None else values[0]}{edge})"
@@ -183,6 +183,11 @@ def describe_trend(widths: dict[int, int | None], narrowest: int | None = None) 
 
 def _cell(width: int | None) -> int | str:
     return "none" if width is None else width
+
+
+def _as_float(width: int | None) -> float:
+    """A boundary width as a number: 'none' (not even the widest trains) is wider than all."""
+    return math.inf if width is None else float(width)
 
 
 def _trend(widths: dict[int, int | None]) -> tuple[list[int], float | None]:
@@ -208,7 +213,7 @@ def claim_gaussian_grows(bounds: dict[str, dict[int, int | None]]) -> Claim:
     """Gaussian: the smallest trainable width grows about linearly with depth."""
     widths = bounds["gaussian"]
     depths, slope = _trend(widths)
-    finite = [math.inf if widths[d] is None else widths[d] for d in depths]
+    finite = [_as_float(widths[d]) for d in depths]
     monotone = all(a <= b for a, b in itertools.pairwise(finite))
     grows = len(finite) > 1 and finite[-1] > finite[0]
     low, high = LINEAR_SLOPE
@@ -246,7 +251,9 @@ def claim_orthogonal_flat(bounds: dict[str, dict[int, int | None]], narrowest: i
     elif (
         defined
         and slope is not None
-        and (abs(slope) <= FLAT_SLOPE or (gaussian_slope is not None and slope < gaussian_slope / 2))
+        and (
+            abs(slope) <= FLAT_SLOPE or (gaussian_slope is not None and slope < gaussian_slope / 2)
+        )
     ):
         verdict = "partly"
     else:
@@ -321,7 +328,8 @@ def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
             label=f"median log10 ℓ(t)/ℓ(0) (colours clipped at {COLOUR_FLOOR:g})",
             title=f"Hu et al. 2020: log10 ℓ(t)/ℓ(0) at t = {t} (d_x={d_x}, n={n}, d_y={d_y})",
             outline=bounds,
-            outline_label=f"smallest trainable width (median log10 ℓ(t)/ℓ(0) ≤ {TRAINABLE_BELOW:g})",
+            outline_label="smallest trainable width "
+            f"(median log10 ℓ(t)/ℓ(0) ≤ {TRAINABLE_BELOW:g})",
         )
         paths.append(plots.save(fig, figures / f"heatmap_t{t}.png"))
         findings["boundary"][t] = bounds

@@ -146,9 +146,7 @@ def reproduce_all(
     return done, failed
 
 
-def write_index(
-    path: Path, done: list[Reproduction], failed: dict[str, str], size: str
-) -> Path:
+def write_index(path: Path, done: list[Reproduction], failed: dict[str, str], size: str) -> Path:
     """The index report of :func:`reproduce_all`."""
     rows = [
         [f"[{r.study}]({r.study}/report.md)", STUDIES[r.study].title, _tally(r.analysis), r.wall_s]
@@ -179,7 +177,9 @@ def write_index(
     return path
 
 
-def write_gallery(reproductions: list[Reproduction], directory: str | Path, width: int = 900) -> list[Path]:
+def write_gallery(
+    reproductions: list[Reproduction], directory: str | Path, width: int = 900
+) -> list[Path]:
     """Copy each study's headline figure to ``directory/<study>.png``, scaled down to at most
     ``width`` pixels wide (the README gallery)."""
     from PIL import Image
@@ -194,8 +194,8 @@ def write_gallery(reproductions: list[Reproduction], directory: str | Path, widt
         with Image.open(r.analysis.headline) as image:
             if image.width > width:
                 height = round(image.height * width / image.width)
-                image = image.resize((width, height), Image.Resampling.LANCZOS)
-                image.save(target, optimize=True)
+                small = image.resize((width, height), Image.Resampling.LANCZOS)
+                small.save(target, optimize=True)
             else:
                 shutil.copyfile(r.analysis.headline, target)
         written.append(target)

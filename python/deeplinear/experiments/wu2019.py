@@ -176,9 +176,7 @@ def claim_polynomial(frame: pd.DataFrame) -> Claim:
     """ZAS's step count grows at most polynomially in depth: fitted exponent ≤ 3."""
     table = steps_table(frame)
     fits = zas_fits(table)
-    complete = all(
-        np.isfinite(list(_series(table, t, "zas").values())).all() for t in fits
-    )
+    complete = all(np.isfinite(list(_series(table, t, "zas").values())).all() for t in fits)
     slopes = {t: (None if f is None else f[0]) for t, f in fits.items()}
     within = all(s is not None and s <= MAX_EXPONENT for s in slopes.values())
     verdict: Verdict
@@ -198,8 +196,8 @@ def claim_polynomial(frame: pd.DataFrame) -> Claim:
         ours=f"log-log slope of median steps against L: {shown}",
         verdict=verdict,
         rule="per target, fit log10(median steps to ε) = a + b·log10(L) over the depths "
-        f"where ZAS's median reached ε (at least {MIN_FIT_POINTS}); 'reproduced' if b ≤ {MAX_EXPONENT:g} for every target "
-        "and the fit covers every depth, 'partly' if b ≤ "
+        f"where ZAS's median reached ε (at least {MIN_FIT_POINTS}); 'reproduced' if "
+        f"b ≤ {MAX_EXPONENT:g} for every target and the fit covers every depth, 'partly' if b ≤ "
         f"{MAX_EXPONENT:g} but some depth is missing, else 'not reproduced'.",
     )
 

@@ -84,7 +84,9 @@ def run_task(task: Task, threads: int | None = None) -> pa.Table:
         wall_time_s=np.full(count, wall / count),
         loss_curve=list(result.loss),
         **{
-            f"{name}_curve": list(result.records[name]) if name in result.records else [None] * count
+            f"{name}_curve": list(result.records[name])
+            if name in result.records
+            else [None] * count
             for name in RECORDABLE
         },
         task_id=[task.task_id] * count,
