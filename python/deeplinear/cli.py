@@ -161,7 +161,9 @@ def _print_reproduction(result: Reproduction) -> None:
     print(f"  wrote {result.report}")
     for figure in result.analysis.figures:
         print(f"  wrote {figure}")
-    print(f"  total {result.wall_s:.1f} s")
+    print(
+        f"  total {result.wall_s:.1f} s (stored training time of its runs {result.compute_s:.1f} s)"
+    )
 
 
 def _reproduce(args: argparse.Namespace) -> int:

@@ -36,6 +36,21 @@ def _pyplot() -> Any:
     return plt
 
 
+def _panels(count: int, width: float, height: float) -> tuple[Any, Any]:
+    """A figure with ``count`` panels side by side sharing the y axis; axes as a (1, count)
+    array."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        1,
+        count,
+        figsize=(width * count, height),
+        squeeze=False,
+        constrained_layout=True,
+        sharey=True,
+    )
+    return fig, axes
+
+
 def _labels(values: Sequence[Any]) -> list[str]:
     return [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
 
@@ -184,14 +199,7 @@ def curves(
         colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, max(len(hues), 2)))
     else:  # categories: distinct colours
         colours = plt.get_cmap("tab10")(np.arange(len(hues)) % 10)
-    fig, axes = plt.subplots(
-        1,
-        len(facets),
-        figsize=(5.2 * len(facets), 4),
-        squeeze=False,
-        constrained_layout=True,
-        sharey=True,
-    )
+    fig, axes = _panels(len(facets), 5.2, 4.0)
     if ylabel is None:
         ylabel = ("ℓ(t)/ℓ(0)" if relative else "ℓ(t)") if column == "loss_curve" else column
     for ax, f in zip(axes[0], facets, strict=True):
@@ -297,14 +305,7 @@ def steps_to_tol(
     hues = sorted(frame[hue].unique()) if hue else [None]
     colours = plt.get_cmap("tab10")(np.arange(len(hues)) % 10)
     markers = "osD^v<>"
-    fig, axes = plt.subplots(
-        1,
-        len(facets),
-        figsize=(6 * len(facets), 4.2),
-        squeeze=False,
-        constrained_layout=True,
-        sharey=True,
-    )
+    fig, axes = _panels(len(facets), 6.0, 5.0)
     for ax, f in zip(axes[0], facets, strict=True):
         part = frame if f is None else frame[frame[facet] == f]
         for i, h in enumerate(hues):
@@ -356,7 +357,8 @@ def steps_to_tol(
         ax.grid(True, which="major", alpha=0.3)
         if f is not None:
             ax.set_title(f"{facet} = {f}")
-        ax.legend(title=hue, fontsize=8)  # per panel: the counts and slopes differ
+        # Per panel (the counts and slopes differ), below it: never over the data or the cap.
+        ax.legend(title=hue, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     if title:
         fig.suptitle(title)
     return cast("Figure", fig)
