@@ -17,7 +17,7 @@ from PIL import Image
 
 from deeplinear.cli import main
 from deeplinear.experiments import STUDIES, arora2019, hu2020, reproduce, wu2019
-from deeplinear.sweep import SweepSpec, load, run_sweep, store
+from deeplinear.sweep import SweepSpec, load, registry, run_sweep, store
 from sweep_helpers import assert_same_results
 from test_sweep_crash import _assert_healthy, _parts, _run_and_kill
 
@@ -150,6 +150,32 @@ def test_reproduce_all_writes_the_index_and_the_gallery(tmp_path, reduced, capsy
     assert main([*args, "--no-progress"]) == 0  # resumes: nothing recomputed
     printed = capsys.readouterr().out
     assert printed.count(" 0 done + ") == len(STUDIES)
+
+
+def test_a_study_with_failed_runs_is_reported_and_the_others_still_run(
+    tmp_path, reduced, monkeypatch, capsys
+):
+    """Failed tasks: a clear error (exit 1), no analysis of a partial grid; `all` records the
+    failure in the index and finishes the other studies; a rerun retries only what failed."""
+
+    def broken(request):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(registry.DATA_RECIPES, "minus_identity", broken)
+    out = tmp_path / "wu"
+    assert main(["reproduce", "wu2019", "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "runs are missing" in err and "disk on fire" in err and "rerun" in err
+    assert not (out / "report.md").exists()
+    assert main(["reproduce", "all", "--out", str(tmp_path / "all"), "--no-progress"]) == 1
+    index = (tmp_path / "all" / "report.md").read_text()
+    assert "**Failed:**" in index and "disk on fire" in index
+    assert "[hu2020](hu2020/report.md)" in index and "[arora2019](arora2019/report.md)" in index
+    monkeypatch.setitem(registry.DATA_RECIPES, "minus_identity", registry.minus_identity)
+    capsys.readouterr()
+    assert main(["reproduce", "wu2019", "--out", str(out), "--no-progress"]) == 0
+    total = wu2019.spec("quick").size
+    assert f"runs {total // 2} done + {total // 2} already stored" in capsys.readouterr().out
 
 
 def test_reproduce_all_refuses_a_data_file(tmp_path, capsys):

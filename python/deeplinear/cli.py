@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .experiments import Reproduction
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _executor_args(args: argparse.Namespace) -> dict[str, object]:
+def _executor_args(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "executor": args.scheduler,
         "workers": args.workers,
@@ -144,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
     from .sweep import load_spec, run_sweep
 
     spec = load_spec(args.config)
-    summary = run_sweep(spec, args.out, resume=args.resume, **_executor_args(args))  # type: ignore[arg-type]
+    summary = run_sweep(spec, args.out, resume=args.resume, **_executor_args(args))
     print(summary.line())
     for error in summary.errors[:5]:
         print(f"  failed {error}", file=sys.stderr)
@@ -167,20 +167,24 @@ def _print_reproduction(result: Reproduction) -> None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from .experiments import reproduce, reproduce_all, write_gallery
+    from .experiments import IncompleteError, reproduce, reproduce_all, write_gallery
 
     execution = _executor_args(args)
     if args.study == "all":
         if args.data is not None:
             raise ValueError("data: --data is per study; use 'reproduce STUDY --data PATH'")
-        done, failed = reproduce_all(args.out, size=args.size, **execution)  # type: ignore[arg-type]
+        done, failed = reproduce_all(args.out, size=args.size, **execution)
         for result in done:
             _print_reproduction(result)
         for name, error in failed.items():
             print(f"{name}: failed: {error}", file=sys.stderr)
         print(f"wrote {args.out / 'report.md'}")
     else:
-        done = [reproduce(args.study, args.out, size=args.size, data=args.data, **execution)]  # type: ignore[arg-type]
+        try:
+            done = [reproduce(args.study, args.out, size=args.size, data=args.data, **execution)]
+        except IncompleteError as err:
+            print(f"deeplinear reproduce: {err}", file=sys.stderr)
+            return 1
         failed = {}
         _print_reproduction(done[0])
     if args.gallery is not None:

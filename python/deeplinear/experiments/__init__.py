@@ -14,12 +14,19 @@ from __future__ import annotations
 
 from . import arora2019, hu2020, wu2019
 from .base import SIZES, STUDIES, Analysis, Study, register
-from .reproduction import Reproduction, reproduce, reproduce_all, write_gallery
+from .reproduction import (
+    IncompleteError,
+    Reproduction,
+    reproduce,
+    reproduce_all,
+    write_gallery,
+)
 
 __all__ = [
     "SIZES",
     "STUDIES",
     "Analysis",
+    "IncompleteError",
     "Reproduction",
     "Study",
     "arora2019",

@@ -13,7 +13,11 @@ from ..report import VERDICTS, claims_table, markdown_table, summary_table, writ
 from ..sweep import SweepSummary, load, run_sweep
 from .base import SIZES, STUDIES, Analysis
 
-__all__ = ["Reproduction", "reproduce", "reproduce_all", "write_gallery"]
+__all__ = ["IncompleteError", "Reproduction", "reproduce", "reproduce_all", "write_gallery"]
+
+
+class IncompleteError(RuntimeError):
+    """Some runs of a study failed, so it cannot be analysed; rerunning retries them."""
 
 
 @dataclass
@@ -74,9 +78,10 @@ def reproduce(
     frame = load(out)
     frame = frame[frame["key"].isin(keys)].reset_index(drop=True)
     if len(frame) < len(keys):
-        raise RuntimeError(
+        first = f": {summary.errors[0]}" if summary.errors else ""
+        raise IncompleteError(
             f"{name}: {len(keys) - len(frame)} of {len(keys)} runs are missing from {out} "
-            f"({summary.failures} failed); rerun the same command to retry them"
+            f"({summary.failures} failed{first}); rerun the same command to retry them"
         )
     analysis = study.analyse(frame, out / "figures")
     data_note = f" --data {data}" if data is not None else ""
@@ -144,7 +149,8 @@ def reproduce_all(
             )
         except Exception as err:  # one study failing must not lose the others
             failed[name] = f"{type(err).__name__}: {err}"
-            traceback.print_exc()
+            if not isinstance(err, (IncompleteError, ValueError)):
+                traceback.print_exc()  # unexpected: show where
     write_index(out / "report.md", done, failed, size)
     return done, failed
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..init import fanout_alpha
 from .grid import RunConfig
-from .registry import DATA_RECIPES, INITIALISERS, DataRequest
+from .registry import DATA_RECIPES, INITIALISERS, DataRecipe, DataRequest
 
 __all__ = [
     "DATA_RECIPES",
@@ -33,9 +33,17 @@ def _request(config: RunConfig) -> DataRequest:
     )
 
 
-@functools.lru_cache(maxsize=16)
 def _data(recipe: str, request: DataRequest, dtype: str) -> tuple[np.ndarray, ...]:
-    X, Y = DATA_RECIPES[recipe](request)
+    return _cached_data(DATA_RECIPES[recipe], recipe, request, dtype)
+
+
+# The caches are keyed by the recipe function, not only its name, so that a replaced registry
+# entry is used at once.
+@functools.lru_cache(maxsize=16)
+def _cached_data(
+    make: DataRecipe, recipe: str, request: DataRequest, dtype: str
+) -> tuple[np.ndarray, ...]:
+    X, Y = make(request)
     expected = ((request.d_x, request.n), (request.d_y, request.n))
     if (X.shape, Y.shape) != expected:
         raise ValueError(
@@ -55,14 +63,14 @@ def make_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=16)
-def _spectral_norm_sq(recipe: str, request: DataRequest, dtype: str) -> float:
-    X = _data(recipe, request, dtype)[0]
+def _spectral_norm_sq(make: DataRecipe, recipe: str, request: DataRequest, dtype: str) -> float:
+    X = _cached_data(make, recipe, request, dtype)[0]
     return float(np.linalg.norm(X.astype(np.float64), 2)) ** 2
 
 
 @functools.lru_cache(maxsize=16)
-def _optimum(recipe: str, request: DataRequest) -> float:
-    X, Y = _data(recipe, request, "float64")
+def _optimum(make: DataRecipe, recipe: str, request: DataRequest) -> float:
+    X, Y = _cached_data(make, recipe, request, "float64")
     # min_W ½‖WX − Y‖²: the residual of Y's rows after projecting onto X's row space.
     solution = np.linalg.lstsq(X.T, Y.T, rcond=None)[0]
     return 0.5 * float(np.sum((solution.T @ X - Y) ** 2))
@@ -75,7 +83,7 @@ def optimum(config: RunConfig) -> float:
     min(d_x, d_y) (every matrix is then a product of its layers); a bottleneck makes it a lower
     bound.
     """
-    return _optimum(config.data, _request(config))
+    return _optimum(DATA_RECIPES[config.data], config.data, _request(config))
 
 
 def tolerance(config: RunConfig) -> float | None:
@@ -122,7 +130,8 @@ def learning_rate(config: RunConfig) -> float:
     if config.lr_rule == "constant":
         return config.lr
     if config.lr_rule == "hu2020":
-        spectral_sq = _spectral_norm_sq(config.data, _request(config), config.dtype)
+        make = DATA_RECIPES[config.data]
+        spectral_sq = _spectral_norm_sq(make, config.data, _request(config), config.dtype)
         return config.lr * config.d_y / (config.depth * spectral_sq)
     if config.lr_rule == "inverse_depth":
         return config.lr / config.depth
