@@ -24,7 +24,7 @@ from .. import metrics, plots
 from ..data import load_npz
 from ..report import Claim, Verdict, markdown_table
 from ..sweep import SweepSpec, run_configs
-from ..sweep.recipes import make_data, make_weights
+from ..sweep.recipes import make_data, make_weights, optimum
 from ..sweep.registry import file_digest
 from .analysis import Band, best_per_cell, fast_band, steps_or_inf, verdict_from_fraction
 from .base import Analysis, Study, register
@@ -156,26 +156,24 @@ def with_steps(frame: pd.DataFrame) -> pd.DataFrame:
 
 def with_margins(frame: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
     """The frame with ``margin``: the deficiency margin σ_min(Φ) − ‖W_N⋯W_1 − Φ‖_F of each
-    run's initial weights (regenerated from its config: they depend on the seed, the init and
-    its scale, not on the learning rate), with Φ = Y Xᵀ of the run's (whitened) data."""
+    run's initial weights (regenerated from its config: they depend on the shape, the init, its
+    scale and the seed, not on the learning rate), with Φ = Y Xᵀ of the run's whitened data."""
     configs = run_configs(frame)
+    starts: dict[tuple[Any, ...], list[int]] = {}  # start -> its rows (one per learning rate)
+    for row, c in enumerate(configs):
+        starts.setdefault((c.group(), c.init, c.init_scale, c.seed), []).append(row)
+    by_group: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for start in starts:
+        by_group.setdefault(start[0], []).append(start)
     margin = np.full(len(configs), math.nan)
-    by_start: dict[tuple[Any, ...], list[int]] = {}
-    for i, c in enumerate(configs):
-        by_start.setdefault((c.depth, c.init, c.init_scale, c.seed, c.group()), []).append(i)
-    by_group: dict[tuple[Any, ...], list[int]] = {}
-    for rows in by_start.values():
-        by_group.setdefault(configs[rows[0]].group(), []).append(rows[0])
-    for firsts in by_group.values():
-        members = [configs[i] for i in firsts]
+    for group in by_group.values():
+        members = [configs[starts[start][0]] for start in group]
         weights, order = make_weights(members, threads)
         X, Y = make_data(members[0])
         phi = np.asarray(Y, dtype=np.float64) @ np.asarray(X, dtype=np.float64).T
         values = metrics.deficiency_margin(weights, phi.astype(weights[0].dtype), threads=threads)
         for position, index in enumerate(order):
-            c = members[index]
-            for row in by_start[(c.depth, c.init, c.init_scale, c.seed, c.group())]:
-                margin[row] = values[position]
+            margin[starts[group[index]]] = values[position]
     return frame.assign(margin=margin)
 
 
@@ -458,8 +456,6 @@ def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
 
 def frame_optimum(frame: pd.DataFrame) -> float:
     """ℓ* of the frame's data (its first run's)."""
-    from ..sweep.recipes import optimum
-
     return optimum(run_configs(frame.iloc[:1])[0])
 
 
