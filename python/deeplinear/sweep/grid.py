@@ -24,9 +24,9 @@ file with the same shape::
 The run fields are the attributes of :class:`RunConfig` (one attribute each, with its type,
 default and meaning); ``init`` and ``data`` name entries of :mod:`deeplinear.sweep.registry`.
 Every run is identified by a key: a hash of the canonical JSON of its fully resolved config
-(defaults filled in, sorted keys; see :func:`run_key` for fields added later). Runs whose networks have the same shape and data are grouped
-into one batched :func:`deeplinear.train` call, and groups are cut into :class:`Task` s of about
-``task_flops`` floating-point operations each.
+(defaults filled in, sorted keys; see :func:`run_key` for fields added later). Runs whose
+networks have the same shape and data are grouped into one batched :func:`deeplinear.train` call,
+and groups are cut into :class:`Task` s of about ``task_flops`` floating-point operations each.
 """
 
 from __future__ import annotations
