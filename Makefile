@@ -28,6 +28,14 @@ build: $(BUILD_STAMP)  ## set up .venv and build the Rust extension in release m
 demo: build  ## quick reproduction of Hu et al. 2020 (Gaussian vs orthogonal): report + figures
 	$(VENV)/bin/deeplinear reproduce hu2020 --quick --out results/hu2020
 
+.PHONY: reproduce
+reproduce: build  ## every study at its quick size (a few minutes): results/all/report.md indexes the claims
+	$(VENV)/bin/deeplinear reproduce all --quick --out results/all
+
+.PHONY: gallery
+gallery: build  ## rerun every quick preset and refresh the README gallery (docs/gallery/*.png)
+	$(VENV)/bin/deeplinear reproduce all --quick --out results/all --gallery docs/gallery
+
 .PHONY: test
 test: build  ## cargo test for the core, then pytest (slow tests and benchmarks excluded)
 	cargo test -p deeplinear-core --quiet

@@ -1,4 +1,5 @@
-"""The mechanisms behind the studies of SPEC §5, at small size, as tests with explicit thresholds.
+"""The mechanisms behind the studies (docs/science.md, "The studies"), at small size, as tests
+with explicit thresholds.
 
 Each test runs the Rust engine on the study's setup and checks the qualitative outcome the paper
 reports, with margins measured at this size (seeds fixed, a few networks per setting).
@@ -16,7 +17,7 @@ def _relative(loss: np.ndarray) -> np.ndarray:
 
 
 def test_zas_beats_near_identity_and_xavier_on_minus_identity() -> None:
-    """Wu, Wang & Ma (SPEC §5.3): d = 8, Φ = −I, depth 64, η = 0.5/L. ZAS reaches
+    """Wu, Wang & Ma 2019: d = 8, Φ = −I, depth 64, η = 0.5/L. ZAS reaches
     ℓ/ℓ(0) ≤ 1e-6 within 100 steps (31 at this size); near-identity (σ = 0.1) and Xavier do
     not (they sit at ~5e-2 and ~0.4–1.0 after 100 steps)."""
     d, depth = 8, 64
@@ -37,9 +38,9 @@ def test_zas_beats_near_identity_and_xavier_on_minus_identity() -> None:
 
 
 def test_orthogonal_trains_deep_narrow_nets_that_gaussian_cannot() -> None:
-    """Hu, Xiao & Pennington (SPEC §5.1), small setup: d_x = 32, n = 8, d_y = 4, Y = W*X with
+    """Hu, Xiao & Pennington 2020, small setup: d_x = 32, n = 8, d_y = 4, Y = W*X with
     N(0, 1) entries, depth 128, width 16, α = fanout_alpha, η = c·d_y/(L‖X‖₂²) with c = ½,
-    1000 steps. Orthogonal init typically reaches ℓ/ℓ(0) ≈ 1e-27 (SPEC); how fast the last
+    1000 steps. Orthogonal init typically reaches ℓ/ℓ(0) ≈ 1e-27; how fast the last
     directions converge varies by draw (1e-10 … 1e-30 over these four), so every net must reach
     1e-8 and the median 1e-20. Gaussian N(0, 1) stays above 1e-2 (0.36 … 1.0: the product of
     128 Gaussian layers is nearly 0)."""

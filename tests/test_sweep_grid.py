@@ -76,8 +76,7 @@ def test_key_is_a_pinned_stable_hash():
 
 
 @pytest.mark.parametrize(
-    "field",
-    [f.name for f in FIELDS if f.name not in ("init", "data", "dtype", "lr_rule", "alpha_rule")],
+    "field", [f.name for f in FIELDS if f.kind in ("int", "float", "optional_float")]
 )
 def test_changing_any_numeric_field_changes_the_key(field):
     base = _config(tol=1e-3)
@@ -93,6 +92,57 @@ def test_choice_fields_change_the_key():
     assert dataclasses.replace(base, init="orthogonal").key != base.key
     assert dataclasses.replace(base, dtype="float32").key != base.key
     assert dataclasses.replace(base, lr_rule="constant").key != base.key
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("tol_rule", "above_optimum"),
+        ("record", "balancedness"),
+        ("data_file", "/data/ethanol.npz"),
+        ("data_sha256", "ab" * 32),
+    ],
+)
+def test_fields_added_later_key_only_when_set(field, value):
+    """A field added after key version 1 leaves every existing key unchanged at its default
+    (the pinned key above still holds), and changes the key once it is set."""
+    spec = next(f for f in FIELDS if f.name == field)
+    assert spec.added > 1
+    base = _config()
+    assert getattr(base, field) == spec.default
+    assert dataclasses.replace(base, **{field: value}).key != base.key
+
+
+def test_every_field_has_one_definition():
+    """The run-field table is the RunConfig dataclass: adding a field is one attribute."""
+    assert [f.name for f in FIELDS] == [f.name for f in dataclasses.fields(RunConfig)]
+    assert all(f.doc for f in FIELDS)
+    grouped = {f.name for f in FIELDS if f.group}
+    assert {"depth", "width", "steps", "data", "tol", "tol_rule", "record"} <= grouped
+    assert not grouped & {"init", "init_scale", "seed", "lr", "lr_rule"}
+
+
+def test_names_and_string_fields_are_validated():
+    ok = SweepSpec.from_dict(small_spec(record=" balancedness ", data_file="x.npz"))
+    run = ok.runs()[0]
+    assert run.record == "balancedness" and run.recorded == ["balancedness"]
+    assert run.data_file == "x.npz"
+    assert SweepSpec.from_dict(small_spec(record="")).runs()[0].recorded == []
+    with pytest.raises(ValueError, match=r"fixed\.record: expected names among"):
+        SweepSpec.from_dict(small_spec(record="balancedness,curvature"))
+    with pytest.raises(ValueError, match="repeated names"):
+        SweepSpec.from_dict(small_spec(record="balancedness,balancedness"))
+    with pytest.raises(TypeError, match=r"fixed\.data_file: expected a string"):
+        SweepSpec.from_dict(small_spec(data_file=3))
+    with pytest.raises(ValueError, match=r"fixed\.tol_rule: expected one of"):
+        SweepSpec.from_dict(small_spec(tol_rule="relative"))
+
+
+def test_flops_count_the_reduced_data():
+    """The engine reduces n > d_x examples to d_x columns, so the estimate does too."""
+    wide = SweepSpec.from_dict(small_spec(n=500)).runs()[0]
+    narrow = SweepSpec.from_dict(small_spec(n=7)).runs()[0]
+    assert wide.flops() == narrow.flops() > 0
 
 
 def test_key_ignores_how_the_spec_was_written():
@@ -175,7 +225,7 @@ def test_run_config_fields_match_the_field_table():
             "axes.width[1]: must be at least 1",
         ),
         (lambda s: s["axes"].update(width=8), TypeError, "axes.width: expected a list"),
-        (lambda s: s["axes"].update(init=["he"]), ValueError, "axes.init[0]: expected one of"),
+        (lambda s: s["axes"].update(init=["glorot"]), ValueError, "axes.init[0]: expected one of"),
         (lambda s: s["fixed"].update(lr=0.0), ValueError, "fixed.lr: must be greater than 0"),
         (lambda s: s["fixed"].update(lr=float("nan")), ValueError, "fixed.lr: must be finite"),
         (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import deeplinear as dl
-from deeplinear.sweep import SweepSpec, load, recipes, run_sweep, store
+from deeplinear.sweep import SweepSpec, load, recipes, registry, run_sweep, store
 from sweep_helpers import assert_same_results, small_spec
 
 
@@ -79,7 +79,10 @@ def test_store_rows_hold_config_and_results(tmp_path):
     assert frame["tol"].isna().all()
     assert (tmp_path / "sweep.json").is_file()
     assert store.read_spec(tmp_path)["name"] == "small"
-    assert load(tmp_path, curves=False).shape[1] == frame.shape[1] - 1
+    curves = [c for c in frame.columns if c.endswith("_curve")]
+    assert curves == ["loss_curve", "balancedness_curve"]
+    assert frame["balancedness_curve"].isna().all()  # not recorded
+    assert list(load(tmp_path, curves=False).columns) == [c for c in frame if c not in curves]
 
 
 def test_results_do_not_depend_on_chunking_or_threads(tmp_path):
@@ -151,7 +154,7 @@ def test_concurrent_futures_executors_match_in_process(tmp_path, kind):
 
 
 def test_a_failing_task_is_counted_and_retried_on_resume(tmp_path, monkeypatch):
-    def broken(d_x, n, d_y, seed):
+    def broken(request):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setitem(recipes.DATA_RECIPES, "broken", broken)
@@ -162,7 +165,7 @@ def test_a_failing_task_is_counted_and_retried_on_resume(tmp_path, monkeypatch):
     assert "disk on fire" in summary.errors[0]
     assert "failures 16" in summary.line()
     assert set(load(tmp_path)["data"]) == {"teacher"}
-    monkeypatch.setitem(recipes.DATA_RECIPES, "broken", recipes.teacher)
+    monkeypatch.setitem(recipes.DATA_RECIPES, "broken", registry.teacher)
     again = run_sweep(spec, tmp_path, progress=False, resume=True)
     assert (again.skipped, again.completed, again.failures) == (16, 16, 0)
 

@@ -13,7 +13,7 @@ Example:
     (4, 101)
 """
 
-from . import init, metrics, reference, sweep
+from . import data, init, metrics, reference, sweep
 from ._core import __version__
 from .haar import haar_orthogonal
 from .init import fanout_alpha
@@ -22,6 +22,7 @@ from .train import TrainResult, train
 __all__ = [
     "TrainResult",
     "__version__",
+    "data",
     "fanout_alpha",
     "haar_orthogonal",
     "init",

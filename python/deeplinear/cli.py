@@ -12,6 +12,10 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .experiments import Reproduction
 
 __all__ = ["build_parser", "main"]
 
@@ -73,13 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .experiments import STUDIES
 
+    data_help = "; ".join(f"{n}: {s.data_help}" for n, s in STUDIES.items() if s.data_help)
     reproduce = sub.add_parser(
         "reproduce",
-        help="reproduce a published study: store, figures and report.md",
+        help="reproduce a published study: store, figures, claims and report.md",
         description="Run a study's preset grid (resuming what DIR already holds), then write "
-        "DIR/figures/*.png and DIR/report.md.",
+        "DIR/figures/*.png and DIR/report.md, which opens with the paper's claims, our numbers "
+        "and a verdict for each. 'all' runs every study into DIR/<study>/ and writes the index "
+        "DIR/report.md.",
     )
-    reproduce.add_argument("study", choices=sorted(STUDIES), help="which study")
+    reproduce.add_argument("study", choices=[*sorted(STUDIES), "all"], help="which study")
     size = reproduce.add_mutually_exclusive_group()
     size.add_argument(
         "--quick", dest="size", action="store_const", const="quick", help="small grid (default)"
@@ -89,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce.set_defaults(size="quick")
     reproduce.add_argument("--out", type=Path, required=True, metavar="DIR", help="output dir")
+    reproduce.add_argument(
+        "--data",
+        type=Path,
+        metavar="PATH",
+        help=f"a data file (.npz) for studies that take one ({data_help})",
+    )
+    reproduce.add_argument(
+        "--gallery",
+        type=Path,
+        metavar="DIR",
+        help="also copy each study's headline figure, scaled down, to DIR/<study>.png",
+    )
     _add_execution(reproduce)
 
     plot = sub.add_parser(
@@ -112,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _executor_args(args: argparse.Namespace) -> dict[str, object]:
+def _executor_args(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "executor": args.scheduler,
         "workers": args.workers,
@@ -125,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
     from .sweep import load_spec, run_sweep
 
     spec = load_spec(args.config)
-    summary = run_sweep(spec, args.out, resume=args.resume, **_executor_args(args))  # type: ignore[arg-type]
+    summary = run_sweep(spec, args.out, resume=args.resume, **_executor_args(args))
     print(summary.line())
     for error in summary.errors[:5]:
         print(f"  failed {error}", file=sys.stderr)
@@ -133,31 +152,61 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if summary.failures else 0
 
 
-def _reproduce(args: argparse.Namespace) -> int:
-    from .experiments import reproduce
-
-    result = reproduce(args.study, args.out, size=args.size, **_executor_args(args))  # type: ignore[arg-type]
-    print(result.summary.line())
+def _print_reproduction(result: Reproduction) -> None:
+    print(f"{result.study}: {result.summary.line()}")
     for error in result.summary.errors[:5]:
         print(f"  failed {error}", file=sys.stderr)
-    for heading, body in result.analysis.sections:
-        if heading.startswith("Smallest trainable width"):
-            print(f"\n{heading}:")
-            for line in body.splitlines():
-                if line.startswith("- "):
-                    print(f"  {line[2:].replace('**', '')}")
-    print(f"\nwrote {result.report}")
+    for claim in result.analysis.claims:
+        print(f"  [{claim.verdict}] {claim.claim}: {claim.ours}")
+    print(f"  wrote {result.report}")
     for figure in result.analysis.figures:
-        print(f"wrote {figure}")
-    print(f"wrote {args.out}/parts/ ({result.summary.total} runs)")
-    print(f"total {result.wall_s:.1f} s")
-    return 1 if result.summary.failures else 0
+        print(f"  wrote {figure}")
+    print(
+        f"  total {result.wall_s:.1f} s (stored training time of its runs {result.compute_s:.1f} s)"
+    )
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from .experiments import IncompleteError, reproduce, reproduce_all, write_gallery
+
+    execution = _executor_args(args)
+    if args.study == "all":
+        if args.data is not None:
+            raise ValueError("data: --data is per study; use 'reproduce STUDY --data PATH'")
+        done, failed = reproduce_all(args.out, size=args.size, **execution)
+        for result in done:
+            _print_reproduction(result)
+        for name, error in failed.items():
+            print(f"{name}: failed: {error}", file=sys.stderr)
+        print(f"wrote {args.out / 'report.md'}")
+    else:
+        try:
+            done = [reproduce(args.study, args.out, size=args.size, data=args.data, **execution)]
+        except IncompleteError as err:
+            print(f"deeplinear reproduce: {err}", file=sys.stderr)
+            return 1
+        failed = {}
+        _print_reproduction(done[0])
+    if args.gallery is not None:
+        for path in write_gallery(done, args.gallery):
+            print(f"wrote {path}")
+    return 1 if failed or any(r.summary.failures for r in done) else 0
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from .plots import plot_store
+    from .plots import default_figures
+    from .sweep import load, read_spec
 
-    for path in plot_store(args.dir, args.out):
+    if not args.dir.is_dir():
+        raise ValueError(f"directory: {args.dir} does not exist or is not a directory")
+    frame = load(args.dir)
+    if frame.empty:
+        raise ValueError(f"directory: {args.dir} holds no finished runs")
+    spec = read_spec(args.dir) or {}
+    out = args.out if args.out is not None else args.dir / "figures"
+    for path in default_figures(
+        frame, out, axes=list(spec.get("axes", {})), name=spec.get("name", "sweep")
+    ):
         print(f"wrote {path}")
     return 0
 

@@ -1,18 +1,20 @@
-"""Figures from a sweep's results (matplotlib, Agg backend; no display needed).
+"""Figures from a results frame (matplotlib, Agg backend; no display needed).
+
+Every function takes a pandas DataFrame (one row per run, as :func:`deeplinear.sweep.load`
+gives) and column names, and returns a matplotlib Figure; :func:`save` writes it. Nothing here
+reads files: derived columns (e.g. :func:`deeplinear.sweep.log10_ratio_at`) are computed by the
+caller.
 
 * :func:`heatmap`: a metric over two axes (e.g. depth × width), faceted by a third (e.g. init);
-* :func:`loss_curves`: median loss curves, one line per value of an axis, faceted;
-* :func:`steps_to_tol`: steps to reach a tolerance versus an axis;
-* :func:`plot_store`: picks sensible defaults for a store directory and writes PNGs
-  (``deeplinear plot DIR``).
-
-Metrics at an intermediate step come from the stored loss curves (:func:`log10_ratio_at`).
+* :func:`curves`: median curves of a list column (loss, balancedness) against step;
+* :func:`steps_to_tol`: steps to reach a tolerance against an axis (log-log), with fitted lines;
+* :func:`default_figures`: sensible figures for any sweep (``deeplinear plot DIR``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,17 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = [
-    "heatmap",
-    "log10_ratio_at",
-    "loss_curves",
-    "plot_store",
-    "steps_to_ratio",
-    "steps_to_tol",
-]
-
-#: Plotted value for "the loss did not go down at all" (and the top of the colour scale).
-_NO_PROGRESS = 0.0
+__all__ = ["curves", "default_figures", "heatmap", "loss_curves", "save", "steps_to_tol"]
 
 
 def _pyplot() -> Any:
@@ -44,34 +36,19 @@ def _pyplot() -> Any:
     return plt
 
 
-def log10_ratio_at(frame: pd.DataFrame, step: int | None = None) -> pd.Series:
-    """log10(ℓ(t)/ℓ(0)) per run at ``step`` (default: the last step), read from the loss curve;
-    +inf for diverged runs. ``step`` is rounded down to a recorded step."""
-    import pandas as pd
-
-    values = []
-    for curve, every, diverged in zip(
-        frame["loss_curve"], frame["record_every"], frame["diverged"], strict=True
-    ):
-        curve = np.asarray(curve, dtype=np.float64)
-        index = len(curve) - 1 if step is None else min(len(curve) - 1, int(step) // int(every))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.log10(curve[index] / curve[0])
-        values.append(math.inf if diverged or not np.isfinite(curve[index]) else float(value))
-    return pd.Series(values, index=frame.index, dtype=np.float64)
-
-
-def steps_to_ratio(frame: pd.DataFrame, ratio: float) -> pd.Series:
-    """First recorded step with ℓ(t)/ℓ(0) ≤ ``ratio`` per run (NaN where never reached)."""
-    import pandas as pd
-
-    values = []
-    for curve, every in zip(frame["loss_curve"], frame["record_every"], strict=True):
-        curve = np.asarray(curve, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            hit = np.nonzero(curve / curve[0] <= ratio)[0]
-        values.append(float(hit[0] * every) if hit.size else math.nan)
-    return pd.Series(values, index=frame.index, dtype=np.float64)
+def _panels(count: int, width: float, height: float) -> tuple[Any, Any]:
+    """A figure with ``count`` panels side by side sharing the y axis; axes as a (1, count)
+    array."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        1,
+        count,
+        figsize=(width * count, height),
+        squeeze=False,
+        constrained_layout=True,
+        sharey=True,
+    )
+    return fig, axes
 
 
 def _labels(values: Sequence[Any]) -> list[str]:
@@ -95,12 +72,18 @@ def heatmap(
     label: str | None = None,
     title: str | None = None,
     annotate: bool | None = None,
+    outline: Mapping[Any, Mapping[Any, Any]] | None = None,
+    outline_label: str = "boundary",
 ) -> Figure:
     """Heat map of ``agg(value)`` over ``x`` × ``y``, one panel per value of ``facet``.
 
     Non-finite cells (diverged runs) are drawn grey and labelled "div"; values beyond the colour
     range are clipped. Cells are annotated with their value when the grid is small enough
     (``annotate=None``), in black or white, whichever contrasts with the cell.
+
+    ``outline`` draws a boundary: per facet value (None without facets), per ``y`` value, the
+    first ``x`` value of a region (e.g. the smallest trainable width at each depth); a red line
+    runs along the left edge of those cells (None: the region is empty in that row).
     """
     plt = _pyplot()
     facets = sorted(frame[facet].unique()) if facet else [None]
@@ -138,6 +121,8 @@ def heatmap(
         ax.set_ylabel(y)
         if f is not None:
             ax.set_title(f"{facet} = {f}")
+        if outline is not None and f in outline:
+            _outline(ax, outline[f], xs, ys, outline_label)
         if annotate:
             for (r, c), v in np.ndenumerate(grid):
                 if np.isnan(v):
@@ -157,9 +142,113 @@ def heatmap(
                     color="k" if luminance > 0.5 else "w",
                 )
     fig.colorbar(image, ax=axes[0].tolist(), label=label or f"{agg} {value}", shrink=0.9)
+    if outline is not None:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", fontsize=9, frameon=False)
     if title:
         fig.suptitle(title)
     return cast("Figure", fig)
+
+
+def _outline(
+    ax: Any, edges: Mapping[Any, Any], xs: Sequence[Any], ys: Sequence[Any], label: str
+) -> None:
+    """A step line along the left edge of cell (edges[y], y) in every row of a heat map."""
+    points: list[tuple[float, float]] = []
+    for row, y in enumerate(ys):
+        edge = edges.get(y)
+        left = len(xs) - 0.5 if edge is None or edge not in xs else xs.index(edge) - 0.5
+        points += [(left, row - 0.5), (left, row + 0.5)]
+    px, py = zip(*points, strict=True)
+    ax.plot(px, py, color="red", linewidth=2.0, label=label)
+
+
+def curves(
+    frame: pd.DataFrame,
+    *,
+    hue: str,
+    facet: str | None = None,
+    column: str = "loss_curve",
+    relative: bool = True,
+    ylabel: str | None = None,
+    yscale: str = "log",
+    xscale: str = "linear",
+    ylim: tuple[float, float] | None = None,
+    xlim: tuple[float, float] | None = None,
+    title: str | None = None,
+    styles: Mapping[Any, str] | None = None,
+) -> Figure:
+    """Median (over the other axes, e.g. seeds) of the list column ``column`` against step,
+    one line per value of ``hue``, one panel per value of ``facet``.
+
+    Args:
+        column: a list column recorded every ``record_every`` steps (``loss_curve``,
+            ``balancedness_curve``); non-finite entries are left out of the median.
+        relative: divide each curve by its first entry (ℓ(t)/ℓ(0) for the loss).
+        ylabel: the y label (default: ℓ(t)/ℓ(0) or ℓ(t) for the loss, else ``column``).
+        yscale: "log" or "linear". Zeros are drawn at 1e-300 on a log scale.
+        xscale: "linear", "log" (step 0 is then left out) or "symlog" (linear up to one
+            recording interval, so step 0 shows, logarithmic beyond).
+        ylim, xlim: the axis ranges (e.g. to keep curves that reach 0 readable on a log scale).
+        styles: line style per hue value (e.g. {"zas": "-", "xavier": ":"}).
+    """
+    plt = _pyplot()
+    facets = sorted(frame[facet].unique()) if facet else [None]
+    hues = sorted(frame[hue].unique())
+    if frame[hue].dtype.kind in "iuf":  # ordered values: a sequential map
+        colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, max(len(hues), 2)))
+    else:  # categories: distinct colours
+        colours = plt.get_cmap("tab10")(np.arange(len(hues)) % 10)
+    fig, axes = _panels(len(facets), 5.2, 4.0)
+    if ylabel is None:
+        ylabel = ("ℓ(t)/ℓ(0)" if relative else "ℓ(t)") if column == "loss_curve" else column
+    for ax, f in zip(axes[0], facets, strict=True):
+        part = frame if f is None else frame[frame[facet] == f]
+        for colour, h in zip(colours, hues, strict=False):
+            rows = part[part[hue] == h]
+            rows = rows[rows[column].notna()]
+            if rows.empty:
+                continue
+            values = np.stack([np.asarray(c, dtype=np.float64) for c in rows[column]])
+            if relative:
+                values = values / values[:, :1]
+            steps = np.arange(values.shape[1]) * int(rows["record_every"].iloc[0])
+            with np.errstate(invalid="ignore"):
+                median = np.nanmedian(np.where(np.isfinite(values), values, np.nan), axis=0)
+            if yscale == "log":
+                median = np.maximum(median, 1e-300)
+            shown = steps > 0 if xscale == "log" else np.ones(steps.size, dtype=bool)
+            style = (styles or {}).get(h, "-")
+            ax.plot(steps[shown], median[shown], style, color=colour, label=f"{hue} = {h}")
+        ax.set_yscale(yscale)
+        if xscale == "symlog":  # linear near 0 (step 0 shown), logarithmic beyond
+            ax.set_xscale("symlog", linthresh=max(int(frame["record_every"].min()), 1))
+        else:
+            ax.set_xscale(xscale)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        if xlim is not None:
+            ax.set_xlim(*xlim)
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="major", alpha=0.3)
+        if f is not None:
+            ax.set_title(f"{facet} = {f}")
+    _legend(axes[0])
+    if title:
+        fig.suptitle(title)
+    return cast("Figure", fig)
+
+
+def _legend(axes: Sequence[Any]) -> None:
+    """One legend, on the last panel, with the lines of every panel (a hue missing from the
+    last panel still gets its entry)."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    if entries:
+        axes[-1].legend(list(entries.values()), list(entries), fontsize=8)
 
 
 def loss_curves(
@@ -170,43 +259,20 @@ def loss_curves(
     title: str | None = None,
     relative: bool = True,
 ) -> Figure:
-    """Median (over the other axes, e.g. seeds) loss curves, one line per value of ``hue``, one
-    panel per value of ``facet``; log y axis. ``relative`` divides each curve by its ℓ(0)."""
-    plt = _pyplot()
-    facets = sorted(frame[facet].unique()) if facet else [None]
-    hues = sorted(frame[hue].unique())
-    colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, max(len(hues), 2)))
-    fig, axes = plt.subplots(
-        1,
-        len(facets),
-        figsize=(5.2 * len(facets), 4),
-        squeeze=False,
-        constrained_layout=True,
-        sharey=True,
-    )
-    for ax, f in zip(axes[0], facets, strict=True):
-        part = frame if f is None else frame[frame[facet] == f]
-        for colour, h in zip(colours, hues, strict=False):
-            rows = part[part[hue] == h]
-            if rows.empty:
-                continue
-            curves = np.stack([np.asarray(c, dtype=np.float64) for c in rows["loss_curve"]])
-            if relative:
-                curves = curves / curves[:, :1]
-            steps = np.arange(curves.shape[1]) * int(rows["record_every"].iloc[0])
-            with np.errstate(invalid="ignore"):
-                median = np.nanmedian(np.where(np.isfinite(curves), curves, np.nan), axis=0)
-            ax.plot(steps, np.maximum(median, 1e-300), color=colour, label=f"{hue} = {h}")
-        ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel("ℓ(t)/ℓ(0)" if relative else "ℓ(t)")
-        ax.grid(True, which="major", alpha=0.3)
-        if f is not None:
-            ax.set_title(f"{facet} = {f}")
-    axes[0][-1].legend(fontsize=8, loc="best")
-    if title:
-        fig.suptitle(title)
-    return cast("Figure", fig)
+    """Median relative loss curves: :func:`curves` of ``loss_curve``."""
+    return curves(frame, hue=hue, facet=facet, title=title, relative=relative)
+
+
+def _log_ticks(ax: Any) -> None:
+    """Plain numbers (50, not 5×10¹) on both log axes: 1-2-5 ticks over up to three decades,
+    powers of ten beyond (so that labels do not collide)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        decades = math.log10(max(limits) / max(min(limits), 1e-300))
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
 
 
 def steps_to_tol(
@@ -214,41 +280,87 @@ def steps_to_tol(
     *,
     x: str,
     hue: str | None = None,
+    facet: str | None = None,
     column: str = "steps_to_tol",
     title: str | None = None,
+    xlabel: str | None = None,
     ylabel: str = "steps to tolerance",
+    cap: float | None = None,
+    fits: Mapping[tuple[Any, Any], tuple[float, float]] | None = None,
 ) -> Figure:
-    """Median steps to reach the tolerance versus ``x`` (log-log), one line per ``hue`` value.
+    """Median steps to reach a tolerance against ``x`` (log-log), one line per ``hue`` value,
+    one panel per ``facet`` value.
 
-    ``column`` holds the steps (−1 or NaN: never reached; such runs are left out and counted in
-    the legend).
+    Args:
+        column: the steps of each run (−1 or NaN: never reached). The median over the runs of
+            a point counts "never" as infinitely many steps.
+        cap: the step cap. Points whose median is "never" are drawn as hollow markers at the
+            cap (left out when None); the legend counts the runs that never reached it.
+        fits: per (facet value, hue value) (None for an unused one), (slope, intercept) of a
+            fit log10(steps) = intercept + slope·log10(x), drawn dashed and quoted in the
+            legend.
     """
     plt = _pyplot()
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    facets = sorted(frame[facet].unique()) if facet else [None]
     hues = sorted(frame[hue].unique()) if hue else [None]
+    colours = plt.get_cmap("tab10")(np.arange(len(hues)) % 10)
     markers = "osD^v<>"
-    for i, h in enumerate(hues):
-        part = frame if h is None else frame[frame[hue] == h]
-        steps = part[column].astype(np.float64).where(part[column] >= 0)
-        grouped = steps.groupby(part[x]).median()
-        missing = int(steps.isna().sum())
-        label = str(h) if h is not None else column
-        label += f" ({missing} never)" if missing else ""
-        ax.plot(grouped.index, grouped.to_numpy(), marker=markers[i % len(markers)], label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    for axis in (ax.xaxis, ax.yaxis):  # plain numbers (50, not 5×10¹) at 1-2-5 ticks
-        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        axis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel(x)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(title=hue, fontsize=8)
+    fig, axes = _panels(len(facets), 6.0, 5.0)
+    for ax, f in zip(axes[0], facets, strict=True):
+        part = frame if f is None else frame[frame[facet] == f]
+        for i, h in enumerate(hues):
+            rows = part if h is None else part[part[hue] == h]
+            if rows.empty:
+                continue
+            steps = rows[column].astype(np.float64)
+            steps = steps.where(steps >= 0, math.inf).fillna(math.inf)
+            grouped = steps.groupby(rows[x]).median()
+            never = int(np.isinf(steps).sum())
+            label = str(h) if h is not None else column
+            fit = (fits or {}).get((f, h))
+            if fit is not None:
+                label += f" (slope {fit[0]:.2f})"
+            label += f" ({never} never)" if never else ""
+            xs = grouped.index.to_numpy(dtype=np.float64)
+            ys = grouped.to_numpy(dtype=np.float64)
+            done = np.isfinite(ys)
+            marker = markers[i % len(markers)]
+            ax.plot(xs[done], ys[done], marker=marker, color=colours[i], label=label)
+            if cap is not None and (~done).any():
+                ax.plot(
+                    xs[~done],
+                    np.full((~done).sum(), float(cap)),
+                    linestyle="none",
+                    marker=marker,
+                    markerfacecolor="none",
+                    color=colours[i],
+                )
+            if fit is not None and done.any():
+                slope, intercept = fit
+                line = np.geomspace(xs[done].min(), xs[done].max(), 50)  # no extrapolation
+                ax.plot(line, 10.0 ** (intercept + slope * np.log10(line)), "--", color=colours[i])
+        if cap is not None:
+            ax.axhline(cap, color="0.6", linewidth=0.8, linestyle=":")
+            ax.annotate(
+                "cap (hollow: never reached)",
+                (0.01, cap),
+                xycoords=("axes fraction", "data"),
+                fontsize=7,
+                color="0.4",
+                va="bottom",
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _log_ticks(ax)
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="major", alpha=0.3)
+        if f is not None:
+            ax.set_title(f"{facet} = {f}")
+        # Per panel (the counts and slopes differ), below it: never over the data or the cap.
+        ax.legend(title=hue, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     if title:
-        ax.set_title(title)
+        fig.suptitle(title)
     return cast("Figure", fig)
 
 
@@ -262,44 +374,51 @@ def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     return path
 
 
-def plot_store(directory: str | Path, out: str | Path | None = None) -> list[Path]:
-    """Write default figures for a store (``deeplinear plot DIR``); returns the PNG paths.
+def default_figures(
+    frame: pd.DataFrame,
+    out: str | Path,
+    *,
+    axes: Sequence[str] = (),
+    name: str = "sweep",
+) -> list[Path]:
+    """Write default figures for any sweep's results (``deeplinear plot DIR``); returns paths.
 
     * a heat map of log10(ℓ(T)/ℓ(0)) over the two numeric axes with most values (depth on y when
       present), faceted by the first other axis with several values (seeds are aggregated);
-    * median loss curves coloured by the y axis;
-    * steps to tolerance versus the y axis, when the runs have a tolerance.
-    """
-    from .sweep.store import load, read_spec
+    * median loss curves coloured by the first numeric axis;
+    * steps to tolerance against that axis, when the runs have a tolerance.
 
-    directory = Path(directory)
-    frame = load(directory)
+    Args:
+        frame: the results (:func:`deeplinear.sweep.load`).
+        out: the figure directory.
+        axes: the sweep's axes in order (e.g. from the stored spec); only those with several
+            values in ``frame`` are used.
+        name: the sweep's name, for titles.
+    """
     if frame.empty:
-        raise ValueError(f"directory: {directory} holds no finished runs")
-    out = Path(out) if out is not None else directory / "figures"
-    spec = read_spec(directory) or {}
-    axes = [a for a in spec.get("axes", {}) if a in frame and frame[a].nunique() > 1]
-    numeric = [a for a in axes if a != "seed" and frame[a].dtype.kind in "if"]
+        raise ValueError("frame: holds no finished runs")
+    out = Path(out)
+    varied = [a for a in axes if a in frame and frame[a].nunique() > 1]
+    numeric = [a for a in varied if a != "seed" and frame[a].dtype.kind in "if"]
     numeric.sort(key=lambda a: (a != "depth", a != "width"))
-    others = [a for a in axes if a not in numeric[:2] and a != "seed"]
+    others = [a for a in varied if a not in numeric[:2] and a != "seed"]
     facet = others[0] if others else None
-    frame = frame.assign(log10_ratio=log10_ratio_at(frame))
     written = []
     if len(numeric) >= 2:
         y_axis, x_axis = numeric[0], numeric[1]
         fig = heatmap(
             frame,
-            value="log10_ratio",
+            value="log10_rel_loss",
             x=x_axis,
             y=y_axis,
             facet=facet,
             label="median log10 ℓ(T)/ℓ(0)",
-            title=f"{spec.get('name', 'sweep')}: log10 ℓ(T)/ℓ(0) after training",
+            title=f"{name}: log10 ℓ(T)/ℓ(0) after training",
         )
         written.append(save(fig, out / "heatmap.png"))
     hue = numeric[0] if numeric else None
     if hue is not None:
-        fig = loss_curves(frame, hue=hue, facet=facet, title="median relative loss")
+        fig = curves(frame, hue=hue, facet=facet, title="median relative loss")
         written.append(save(fig, out / "loss_curves.png"))
         if frame["tol"].notna().any():
             fig = steps_to_tol(frame, x=hue, hue=facet, title="steps to tolerance")

@@ -1,16 +1,66 @@
-"""Markdown reports for sweeps: tables, a per-group summary, and ``report.md`` itself."""
+"""Markdown reports for sweeps: tables, claims tables, a per-group summary, ``report.md``."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["format_value", "markdown_table", "summary_table", "write_report"]
+__all__ = [
+    "VERDICTS",
+    "Claim",
+    "Verdict",
+    "claims_table",
+    "format_value",
+    "markdown_table",
+    "rules_list",
+    "summary_table",
+    "write_report",
+]
+
+Verdict = Literal["reproduced", "partly", "not reproduced"]
+#: The verdicts a claim can get, best first.
+VERDICTS: tuple[Verdict, ...] = ("reproduced", "partly", "not reproduced")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One headline claim of a paper, checked against stored results.
+
+    Attributes:
+        claim: the claim, in a few words.
+        paper: the paper's own number or statement ("–" if it gives none).
+        ours: what our data say, with the numbers.
+        verdict: one of :data:`VERDICTS`, computed by ``rule`` (never written by hand).
+        rule: the rule that turned the data into the verdict, stated in words.
+    """
+
+    claim: str
+    paper: str
+    ours: str
+    verdict: Verdict
+    rule: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict: expected one of {VERDICTS}, got {self.verdict!r}")
+
+
+def claims_table(claims: Sequence[Claim]) -> str:
+    """The claims as a Markdown table: claim, the paper's number, ours, verdict."""
+    marks = {"reproduced": "✅ reproduced", "partly": "🟡 partly", "not reproduced": "❌ not"}
+    rows = [[c.claim, c.paper, c.ours, marks[c.verdict]] for c in claims]
+    return markdown_table(["claim", "paper", "ours", "verdict"], rows)
+
+
+def rules_list(claims: Sequence[Claim]) -> str:
+    """The verdict rule of every claim, as a numbered Markdown list."""
+    return "\n".join(f"{i}. **{c.claim}**: {c.rule}" for i, c in enumerate(claims, start=1))
 
 
 def format_value(value: Any) -> str:
@@ -28,7 +78,8 @@ def format_value(value: Any) -> str:
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-flavoured Markdown table (numbers right-aligned)."""
-    cells = [[format_value(v) for v in row] for row in rows]
+    # A "|" inside a cell would end it: escape it.
+    cells = [[format_value(v).replace("|", "\\|") for v in row] for row in rows]
     numeric = [
         all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) if rows else False
         for i in range(len(headers))
@@ -68,14 +119,21 @@ def write_report(
     intro: str,
     figures: Sequence[Path],
     sections: Sequence[tuple[str, str]],
+    claims: Sequence[Claim] = (),
 ) -> Path:
-    """Write ``report.md``: title, intro, the figures (relative links), then titled sections."""
+    """Write ``report.md``: title, the claims table (if any), intro, the figures (relative
+    links), titled sections, and last the rule behind each verdict."""
     path = Path(path)
-    lines = [f"# {title}", "", intro.strip(), ""]
+    lines = [f"# {title}", ""]
+    if claims:
+        lines += ["## Claims", "", claims_table(claims), ""]
+    lines += [intro.strip(), ""]
     for figure in figures:
         rel = Path(figure).resolve().relative_to(path.parent.resolve())
         lines += [f"![{rel.stem}]({rel.as_posix()})", ""]
     for heading, body in sections:
         lines += [f"## {heading}", "", body.strip(), ""]
+    if claims:
+        lines += ["## How each verdict is decided", "", rules_list(claims), ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

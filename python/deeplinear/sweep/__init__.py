@@ -1,6 +1,7 @@
 """Sweeps: run grids of thousands of trainings, keep every result safe, move to a cluster.
 
 A sweep spec (dict or TOML; see :mod:`deeplinear.sweep.grid`) expands into runs with stable keys;
+their ``init`` and ``data`` names come from :mod:`deeplinear.sweep.registry`;
 runs of the same shape are trained together in batched engine calls, cut into tasks; each
 finished task becomes one Parquet part file in the store directory.
 
@@ -16,9 +17,10 @@ Example:
 """
 
 from .executors import InProcessExecutor, resolve_executor
+from .frames import log10_ratio_at, run_configs, steps_to_ratio
 from .grid import ExecutionOptions, RunConfig, SweepSpec, Task, load_spec, make_tasks, run_key
 from .runner import SweepSummary, run_sweep, run_task
-from .store import finished_keys, load
+from .store import finished_keys, load, read_spec
 
 __all__ = [
     "ExecutionOptions",
@@ -30,9 +32,13 @@ __all__ = [
     "finished_keys",
     "load",
     "load_spec",
+    "log10_ratio_at",
     "make_tasks",
+    "read_spec",
     "resolve_executor",
+    "run_configs",
     "run_key",
     "run_sweep",
     "run_task",
+    "steps_to_ratio",
 ]

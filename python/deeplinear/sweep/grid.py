@@ -21,10 +21,12 @@ file with the same shape::
     [execution]                      # optional; how to cut the work, never part of a run key
     task_flops = 2e9
 
+The run fields are the attributes of :class:`RunConfig` (one attribute each, with its type,
+default and meaning); ``init`` and ``data`` name entries of :mod:`deeplinear.sweep.registry`.
 Every run is identified by a key: a hash of the canonical JSON of its fully resolved config
-(defaults filled in, sorted keys). Runs whose networks have the same shape and data are grouped
-into one batched :func:`deeplinear.train` call, and groups are cut into :class:`Task` s of about
-``task_flops`` floating-point operations each.
+(defaults filled in, sorted keys; see :func:`run_key` for fields added later). Runs whose
+networks have the same shape and data are grouped into one batched :func:`deeplinear.train` call,
+and groups are cut into :class:`Task` s of about ``task_flops`` floating-point operations each.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import registry
+
 __all__ = [
     "FIELDS",
     "KEY_VERSION",
@@ -58,123 +62,128 @@ __all__ = [
 ]
 
 #: Bumped whenever the meaning of a run config changes, so old keys are never reused wrongly.
+#: Adding a field does not bump it: see :func:`run_key`.
 KEY_VERSION = 1
 
-LR_RULES = ("constant", "hu2020")
+LR_RULES = ("constant", "hu2020", "inverse_depth")
 ALPHA_RULES = ("constant", "fanout")
+TOL_RULES = ("absolute", "above_optimum")
 DTYPES = ("float64", "float32")
+#: Diagnostics a sweep can record along training (the ``record`` field); each is stored as a
+#: list column ``<name>_curve`` beside ``loss_curve``.
+RECORDABLE = ("balancedness",)
 
 _REQUIRED = object()
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One run field: its type, default, allowed values and meaning (used for validation/docs)."""
+    """One run field: its type, default, allowed values and meaning (used for validation/docs).
+
+    Kinds: "int", "float", "optional_float", "choice" (one name of ``choices`` or a registry),
+    "names" (comma-separated names of ``choices``, "" for none) and "string" (free text).
+    """
 
     name: str
-    kind: str  # "int", "float", "optional_float" or "choice"
+    kind: str
     default: Any
     doc: str
     minimum: float | None = None
     choices: tuple[str, ...] = ()
     exclusive_minimum: bool = False
+    group: bool = False
+    added: int = 1
 
     @property
     def required(self) -> bool:
         return self.default is _REQUIRED
 
 
-#: Every field a run config has, in canonical column order.
-FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("depth", "int", _REQUIRED, "number of weight matrices L", minimum=1),
-    FieldSpec("width", "int", _REQUIRED, "hidden width m (all hidden layers)", minimum=1),
-    FieldSpec("init", "choice", _REQUIRED, "initialisation scheme (see recipes.INITIALISERS)"),
-    FieldSpec("init_scale", "float", 1.0, "std (gaussian) or gain (orthogonal)", minimum=0.0),
-    FieldSpec("seed", "int", 0, "weight seed of the network", minimum=0),
-    FieldSpec("steps", "int", _REQUIRED, "gradient-descent steps", minimum=0),
-    FieldSpec(
-        "lr",
+def _field(kind: str, doc: str, default: Any = _REQUIRED, **spec: Any) -> Any:
+    """A :class:`RunConfig` attribute carrying its :class:`FieldSpec` (the name is filled in
+    from the attribute). ``group=True``: runs must agree on it to share a batched call.
+    ``added=N``: the field appeared in key version N (see :func:`run_key`)."""
+    meta = {"spec": FieldSpec("", kind, default, doc, **spec)}
+    if default is _REQUIRED:
+        return dataclasses.field(metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """One fully resolved run. Each attribute is a run field (see :data:`FIELDS`); adding a
+    field is adding one attribute here, with its default reproducing the old behaviour."""
+
+    depth: int = _field("int", "number of weight matrices L", minimum=1, group=True)
+    width: int = _field("int", "hidden width m (all hidden layers)", minimum=1, group=True)
+    init: str = _field("choice", "initialisation scheme (see registry.INITIALISERS)")
+    init_scale: float = _field(
         "float",
-        _REQUIRED,
+        "std (gaussian, balanced), gain (orthogonal) or sigma (near_identity)",
+        1.0,
+        minimum=0.0,
+    )
+    seed: int = _field("int", "weight seed of the network", 0, minimum=0)
+    steps: int = _field("int", "gradient-descent steps", minimum=0, group=True)
+    lr: float = _field(
+        "float",
         "learning rate, or the constant c of lr_rule",
         minimum=0.0,
         exclusive_minimum=True,
-    ),
-    FieldSpec(
-        "lr_rule",
+    )
+    lr_rule: str = _field(
         "choice",
+        "constant: η = lr; hu2020: η = lr·d_y/(L‖X‖₂²); inverse_depth: η = lr/L",
         "constant",
-        "constant: η = lr; hu2020: η = lr·d_y/(L‖X‖₂²)",
         choices=LR_RULES,
-    ),
-    FieldSpec(
-        "alpha_rule",
+    )
+    alpha_rule: str = _field(
         "choice",
-        "constant",
         "constant: α = alpha; fanout: α = (∏ d_j)^-1/2",
+        "constant",
         choices=ALPHA_RULES,
-    ),
-    FieldSpec("alpha", "float", 1.0, "output scale α when alpha_rule = constant"),
-    FieldSpec(
-        "tol",
+        group=True,
+    )
+    alpha: float = _field("float", "output scale α when alpha_rule = constant", 1.0, group=True)
+    tol: float | None = _field(
         "optional_float",
+        "stop a network once its loss ≤ tol (see tol_rule; records steps_to_tol)",
         None,
-        "stop a network once its loss ≤ tol (records steps_to_tol)",
         minimum=0.0,
-    ),
-    FieldSpec(
-        "record_every", "int", 0, "record the loss every k steps (0: about 100 points)", minimum=0
-    ),
-    FieldSpec("dtype", "choice", "float64", "float64 or float32", choices=DTYPES),
-    FieldSpec("data", "choice", "teacher", "data recipe (see recipes.DATA_RECIPES)"),
-    FieldSpec("d_x", "int", _REQUIRED, "input dimension d_0", minimum=1),
-    FieldSpec("n", "int", _REQUIRED, "number of examples", minimum=1),
-    FieldSpec("d_y", "int", _REQUIRED, "output dimension d_L", minimum=1),
-    FieldSpec("data_seed", "int", 0, "seed of the data recipe", minimum=0),
-)
-_FIELD_BY_NAME = {f.name: f for f in FIELDS}
-
-#: Fields that must be equal for runs to share one batched engine call (same shapes, data,
-#: schedule and output scale); the others (init, seed, lr, ...) may vary inside a batch.
-GROUP_FIELDS: tuple[str, ...] = (
-    "depth",
-    "width",
-    "steps",
-    "alpha_rule",
-    "alpha",
-    "tol",
-    "record_every",
-    "dtype",
-    "data",
-    "d_x",
-    "n",
-    "d_y",
-    "data_seed",
-)
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """One fully resolved run: every field of :data:`FIELDS` (defaults filled in)."""
-
-    depth: int
-    width: int
-    init: str
-    init_scale: float
-    seed: int
-    steps: int
-    lr: float
-    lr_rule: str
-    alpha_rule: str
-    alpha: float
-    tol: float | None
-    record_every: int
-    dtype: str
-    data: str
-    d_x: int
-    n: int
-    d_y: int
-    data_seed: int
+        group=True,
+    )
+    record_every: int = _field(
+        "int", "record the loss every k steps (0: about 100 points)", 0, minimum=0, group=True
+    )
+    dtype: str = _field("choice", "float64 or float32", "float64", choices=DTYPES, group=True)
+    data: str = _field("choice", "data recipe (see registry.DATA_RECIPES)", "teacher", group=True)
+    d_x: int = _field("int", "input dimension d_0", minimum=1, group=True)
+    n: int = _field("int", "number of examples", minimum=1, group=True)
+    d_y: int = _field("int", "output dimension d_L", minimum=1, group=True)
+    data_seed: int = _field("int", "seed of the data recipe", 0, minimum=0, group=True)
+    tol_rule: str = _field(
+        "choice",
+        "absolute: stop at loss ≤ tol; above_optimum: at loss ≤ ℓ* + tol, ℓ* the least-squares "
+        "optimum of the run's data",
+        "absolute",
+        choices=TOL_RULES,
+        group=True,
+        added=2,
+    )
+    record: str = _field(
+        "names",
+        "diagnostics recorded every record_every steps, comma-separated (stored as <name>_curve)",
+        "",
+        choices=RECORDABLE,
+        group=True,
+        added=2,
+    )
+    data_file: str = _field(
+        "string", "a data file for recipes that read one (npz_whitened)", "", group=True, added=2
+    )
+    data_sha256: str = _field(
+        "string", "the data file's SHA-256 (checked when it is read)", "", group=True, added=2
+    )
 
     @property
     def dims(self) -> list[int]:
@@ -186,6 +195,11 @@ class RunConfig:
         """Stable identifier: see :func:`run_key`."""
         return run_key(self)
 
+    @property
+    def recorded(self) -> list[str]:
+        """The names in :attr:`record`, in order."""
+        return [name for name in self.record.split(",") if name]
+
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -195,22 +209,37 @@ class RunConfig:
 
     def flops(self) -> float:
         """Approximate floating-point operations to train this network (forward, gradient and
-        backward products: about 6·d_j·d_{j+1}·n per layer per step)."""
+        backward products: about 6·d_j·d_{j+1}·n per layer per step), with n ≤ d_x: the engine
+        reduces n > d_x examples exactly to d_x columns (thin QR of Xᵀ)."""
         dims = self.dims
-        per_step = sum(6.0 * a * b * self.n for a, b in itertools.pairwise(dims))
+        columns = min(self.n, self.d_x)
+        per_step = sum(6.0 * a * b * columns for a, b in itertools.pairwise(dims))
         return per_step * max(self.steps, 1)
 
 
-assert [f.name for f in dataclasses.fields(RunConfig)] == [f.name for f in FIELDS]
+#: Every field a run config has, in canonical column order.
+FIELDS: tuple[FieldSpec, ...] = tuple(
+    dataclasses.replace(f.metadata["spec"], name=f.name) for f in dataclasses.fields(RunConfig)
+)
+_FIELD_BY_NAME = {f.name: f for f in FIELDS}
+
+#: Fields that must be equal for runs to share one batched engine call (same shapes, data,
+#: schedule and output scale); the others (init, seed, lr, ...) may vary inside a batch.
+GROUP_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.group)
 
 
 def run_key(config: RunConfig) -> str:
     """SHA-256 (first 20 hex digits) of the canonical JSON of ``config`` and :data:`KEY_VERSION`.
 
     Canonical: sorted keys, no whitespace, ints as ints and floats as floats (``lr = 1`` and
-    ``lr = 1.0`` give the same key because validation stores floats as floats).
+    ``lr = 1.0`` give the same key because validation stores floats as floats). A field added
+    after key version 1 is left out while it has its default value, so adding a field never
+    changes the keys of existing runs, and stores made before it resume.
     """
     payload = {"key_version": KEY_VERSION, **config.as_dict()}
+    for f in FIELDS:
+        if f.added > 1 and payload[f.name] == f.default:
+            del payload[f.name]
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -456,12 +485,24 @@ def _check_value(field: FieldSpec, value: Any, path: str, where: _Locator, key: 
         value = float(value)
         if not math.isfinite(value):
             raise fail(f"must be finite, got {value}")
+    elif field.kind == "string":
+        if not isinstance(value, str):
+            raise fail(f"expected a string, got {type(value).__name__} {value!r}", TypeError)
+        return value
     else:
         choices = _choices(field)
         if not isinstance(value, str):
             raise fail(
                 f"expected one of {choices}, got {type(value).__name__} {value!r}", TypeError
             )
+        if field.kind == "names":
+            names = [name.strip() for name in value.split(",") if name.strip()]
+            for name in names:
+                if name not in choices:
+                    raise fail(f"expected names among {choices}, got {name!r}")
+            if len(set(names)) != len(names):
+                raise fail(f"repeated names in {value!r}")
+            return ",".join(names)
         if value not in choices:
             raise fail(f"expected one of {choices}, got {value!r}")
         return value
@@ -475,13 +516,11 @@ def _check_value(field: FieldSpec, value: Any, path: str, where: _Locator, key: 
 
 def _choices(field: FieldSpec) -> list[str]:
     """Allowed values of a choice field; ``init`` and ``data`` come from the live registries in
-    :mod:`deeplinear.sweep.recipes`, so presets can register new schemes and data sets."""
-    from . import recipes
-
+    :mod:`deeplinear.sweep.registry`, so presets can register new schemes and data sets."""
     if field.name == "init":
-        return sorted(recipes.INITIALISERS)
+        return sorted(registry.INITIALISERS)
     if field.name == "data":
-        return sorted(recipes.DATA_RECIPES)
+        return sorted(registry.DATA_RECIPES)
     return list(field.choices)
 
 

@@ -1,78 +1,54 @@
-"""Recipes that turn a run config into arrays: data sets, initialisers, learning-rate and α rules.
+"""Turn a run config into what the engine needs: data, initial weights, η, α and the tolerance.
 
-The two registries :data:`DATA_RECIPES` and :data:`INITIALISERS` are open: a preset may add an
-entry (``DATA_RECIPES["whitened"] = ...``) and sweep files can then name it. A recipe must be
-deterministic in its arguments, because a run's key is a hash of its config, not of its arrays.
+The names a config may use for ``init`` and ``data`` live in :mod:`deeplinear.sweep.registry`
+(re-exported here as :data:`INITIALISERS` and :data:`DATA_RECIPES`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from .. import init
 from ..init import fanout_alpha
 from .grid import RunConfig
+from .registry import DATA_RECIPES, INITIALISERS, DataRecipe, DataRequest
 
 __all__ = [
     "DATA_RECIPES",
     "INITIALISERS",
-    "DataRecipe",
-    "Initialiser",
     "alpha_value",
     "learning_rate",
     "make_data",
     "make_weights",
-    "teacher",
+    "optimum",
+    "tolerance",
 ]
 
-#: (d_x, n, d_y, seed) -> (X (d_x, n), Y (d_y, n)), both float64.
-DataRecipe = Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray]]
-#: (dims, seeds (one per network), scale, dtype, threads) -> layers (batch, d_out, d_in).
-Initialiser = Callable[[list[int], list[int], float, str, int | None], list[np.ndarray]]
 
-
-def teacher(d_x: int, n: int, d_y: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hu et al.'s data: X (d_x × n) and a teacher W* (d_y × d_x), entries N(0, 1) drawn in that
-    order from ``np.random.default_rng(seed)``, and Y = W* X."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((d_x, n))
-    teacher_weights = rng.standard_normal((d_y, d_x))
-    return X, teacher_weights @ X
-
-
-DATA_RECIPES: dict[str, DataRecipe] = {"teacher": teacher}
-
-
-def _gaussian(
-    dims: list[int], seeds: list[int], scale: float, dtype: str, threads: int | None
-) -> list[np.ndarray]:
-    return init.gaussian(
-        dims, batch=len(seeds), seed=seeds, std=scale, dtype=dtype, threads=threads
+def _request(config: RunConfig) -> DataRequest:
+    return DataRequest(
+        config.d_x, config.n, config.d_y, config.data_seed, config.data_file, config.data_sha256
     )
 
 
-def _orthogonal(
-    dims: list[int], seeds: list[int], scale: float, dtype: str, threads: int | None
-) -> list[np.ndarray]:
-    return init.orthogonal(
-        dims, batch=len(seeds), seed=seeds, gain=scale, dtype=dtype, threads=threads
-    )
+def _data(recipe: str, request: DataRequest, dtype: str) -> tuple[np.ndarray, ...]:
+    return _cached_data(DATA_RECIPES[recipe], recipe, request, dtype)
 
 
-#: Init schemes by name; ``init_scale`` is passed as their scale (std or gain).
-INITIALISERS: dict[str, Initialiser] = {"gaussian": _gaussian, "orthogonal": _orthogonal}
-
-
+# The caches are keyed by the recipe function, not only its name, so that a replaced registry
+# entry is used at once.
 @functools.lru_cache(maxsize=16)
-def _data(recipe: str, d_x: int, n: int, d_y: int, seed: int, dtype: str) -> tuple[np.ndarray, ...]:
-    X, Y = DATA_RECIPES[recipe](d_x, n, d_y, seed)
-    if X.shape != (d_x, n) or Y.shape != (d_y, n):
+def _cached_data(
+    make: DataRecipe, recipe: str, request: DataRequest, dtype: str
+) -> tuple[np.ndarray, ...]:
+    X, Y = make(request)
+    expected = ((request.d_x, request.n), (request.d_y, request.n))
+    if (X.shape, Y.shape) != expected:
         raise ValueError(
             f"data: recipe {recipe!r} returned shapes {X.shape}, {Y.shape}; "
-            f"expected ({d_x}, {n}) and ({d_y}, {n})"
+            f"expected {expected[0]} and {expected[1]}"
         )
     out = tuple(np.ascontiguousarray(a, dtype=dtype) for a in (X, Y))
     for a in out:
@@ -80,16 +56,46 @@ def _data(recipe: str, d_x: int, n: int, d_y: int, seed: int, dtype: str) -> tup
     return out
 
 
+def make_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The (X, Y) of a run, in the run's dtype (cached per process; read-only arrays)."""
+    X, Y = _data(config.data, _request(config), config.dtype)
+    return X, Y
+
+
 @functools.lru_cache(maxsize=16)
-def _spectral_norm_sq(recipe: str, d_x: int, n: int, d_y: int, seed: int, dtype: str) -> float:
-    X = _data(recipe, d_x, n, d_y, seed, dtype)[0]
+def _spectral_norm_sq(make: DataRecipe, recipe: str, request: DataRequest, dtype: str) -> float:
+    X = _cached_data(make, recipe, request, dtype)[0]
     return float(np.linalg.norm(X.astype(np.float64), 2)) ** 2
 
 
-def make_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The (X, Y) of a run, in the run's dtype (cached per process; read-only arrays)."""
-    X, Y = _data(config.data, config.d_x, config.n, config.d_y, config.data_seed, config.dtype)
-    return X, Y
+@functools.lru_cache(maxsize=16)
+def _optimum(make: DataRecipe, recipe: str, request: DataRequest) -> float:
+    X, Y = _cached_data(make, recipe, request, "float64")
+    # min_W ½‖WX − Y‖²: the residual of Y's rows after projecting onto X's row space.
+    solution = np.linalg.lstsq(X.T, Y.T, rcond=None)[0]
+    return 0.5 * float(np.sum((solution.T @ X - Y) ** 2))
+
+
+def optimum(config: RunConfig) -> float:
+    """ℓ* = min_W ½‖W X − Y‖_F² over all d_y × d_x matrices W, for the run's data (float64).
+
+    It is the optimum of the deep linear network too when no hidden layer is narrower than
+    min(d_x, d_y) (every matrix is then a product of its layers); a bottleneck makes it a lower
+    bound.
+    """
+    return _optimum(DATA_RECIPES[config.data], config.data, _request(config))
+
+
+def tolerance(config: RunConfig) -> float | None:
+    """The loss at which the engine stops a network: ``tol`` (tol_rule "absolute") or
+    :func:`optimum` + ``tol`` ("above_optimum"); None when the run has no ``tol``."""
+    if config.tol is None:
+        return None
+    if config.tol_rule == "absolute":
+        return config.tol
+    if config.tol_rule == "above_optimum":
+        return optimum(config) + config.tol
+    raise ValueError(f"tol_rule: unknown rule {config.tol_rule!r}")
 
 
 def make_weights(
@@ -118,15 +124,17 @@ def make_weights(
 
 
 def learning_rate(config: RunConfig) -> float:
-    """The step size η of a run: ``lr`` itself, or Hu et al.'s rule η = lr·d_y / (L‖X‖₂²) with
-    X the run's data (its spectral norm computed once per process and data set, in float64)."""
+    """The step size η of a run: ``lr`` itself ("constant"), Hu et al.'s η = lr·d_y/(L‖X‖₂²)
+    with X the run's data ("hu2020"; the spectral norm computed once per process and data set,
+    in float64), or η = lr/L ("inverse_depth", Wu et al.'s depth scaling)."""
     if config.lr_rule == "constant":
         return config.lr
     if config.lr_rule == "hu2020":
-        spectral_sq = _spectral_norm_sq(
-            config.data, config.d_x, config.n, config.d_y, config.data_seed, config.dtype
-        )
+        make = DATA_RECIPES[config.data]
+        spectral_sq = _spectral_norm_sq(make, config.data, _request(config), config.dtype)
         return config.lr * config.d_y / (config.depth * spectral_sq)
+    if config.lr_rule == "inverse_depth":
+        return config.lr / config.depth
     raise ValueError(f"lr_rule: unknown rule {config.lr_rule!r}")
 
 

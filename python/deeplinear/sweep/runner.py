@@ -23,8 +23,8 @@ from .._core import __version__
 from ..train import train
 from . import store
 from .executors import default_task_threads, resolve_executor
-from .grid import FIELDS, SweepSpec, Task, make_tasks
-from .recipes import alpha_value, learning_rate, make_data, make_weights
+from .grid import FIELDS, RECORDABLE, SweepSpec, Task, make_tasks
+from .recipes import alpha_value, learning_rate, make_data, make_weights, tolerance
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,9 +57,10 @@ def run_task(task: Task, threads: int | None = None) -> pa.Table:
         lr=lrs,
         steps=first.steps,
         alpha=alpha,
-        tol=first.tol,
+        tol=tolerance(first),
         record_every=first.record_every,
         threads=threads,
+        record=first.recorded,
     )
     wall = time.perf_counter() - start
     initial = result.loss[:, 0]
@@ -82,6 +83,12 @@ def run_task(task: Task, threads: int | None = None) -> pa.Table:
         diverged=np.asarray(result.diverged, dtype=bool),
         wall_time_s=np.full(count, wall / count),
         loss_curve=list(result.loss),
+        **{
+            f"{name}_curve": list(result.records[name])
+            if name in result.records
+            else [None] * count
+            for name in RECORDABLE
+        },
         task_id=[task.task_id] * count,
         threads=np.full(count, threads, dtype=np.int64),
         deeplinear_version=[__version__] * count,

@@ -57,6 +57,7 @@ RESULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("diverged", "bool", "the loss became non-finite (the network was frozen)"),
     ("wall_time_s", "float64", "this run's share of its batched task's wall time"),
     ("loss_curve", "list<float64>", "loss every record_every steps; entry 0 is ℓ(0)"),
+    ("balancedness_curve", "list<float64>", "balancedness at the loss_curve's steps, if recorded"),
     ("task_id", "string", "the task (part file) the run was computed in"),
     ("threads", "int64", "engine threads the task used"),
     ("deeplinear_version", "string", "library version that computed the run"),
@@ -72,6 +73,8 @@ def schema() -> pa.Schema:
         "float": pa.float64(),
         "optional_float": pa.float64(),
         "choice": pa.string(),
+        "names": pa.string(),
+        "string": pa.string(),
     }
     result_types = {
         "float64": pa.float64(),
@@ -182,7 +185,7 @@ def load(directory: str | Path, *, curves: bool = True) -> pd.DataFrame:
 
     Args:
         directory: the store directory (the ``--out`` of a sweep).
-        curves: include the ``loss_curve`` list column (set False to load faster).
+        curves: include the list columns (``loss_curve``, ``*_curve``; False loads faster).
 
     Duplicate keys (impossible with one writer, possible if two sweeps shared a directory) are
     dropped, keeping the row from the first part by name. An empty store gives an empty frame
@@ -195,7 +198,7 @@ def load(directory: str | Path, *, curves: bool = True) -> pd.DataFrame:
     if not path.is_dir():
         raise ValueError(f"directory: {path} does not exist or is not a directory")
     target = schema()
-    columns = [name for name in target.names if curves or name != "loss_curve"]
+    columns = [name for name in target.names if curves or not name.endswith("_curve")]
     tables = [pq.read_table(p, columns=columns, schema=target) for p in part_paths(path)]
     table = pa.concat_tables(tables) if tables else target.empty_table().select(columns)
     frame = table.to_pandas()

@@ -1,0 +1,82 @@
+"""What a study is, and the registry of studies (a leaf of :mod:`deeplinear.experiments`).
+
+A study module builds a :class:`Study` and passes it to :func:`register` when it is imported;
+``deeplinear reproduce NAME`` and ``reproduce all`` then find it in :data:`STUDIES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..report import Claim
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..sweep import SweepSpec
+
+__all__ = ["SIZES", "STUDIES", "Analysis", "Study", "register"]
+
+#: The sizes every study has: "quick" (minutes on 2 cores) and "full" (the paper's grid).
+SIZES = ("quick", "full")
+
+
+@dataclass
+class Analysis:
+    """What a study's ``analyse`` step produced from the stored results.
+
+    Attributes:
+        figures: PNG paths (shown in the report, the headline first).
+        sections: (heading, markdown) pairs.
+        claims: the paper's headline claims with our numbers and verdicts (the report opens
+            with them).
+        findings: machine-readable results (what tests check), e.g. boundaries per init.
+    """
+
+    figures: list[Path]
+    sections: list[tuple[str, str]]
+    claims: list[Claim] = field(default_factory=list)
+    findings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> Path | None:
+        """The study's headline figure (the first), shown in the README gallery."""
+        return self.figures[0] if self.figures else None
+
+
+@dataclass(frozen=True)
+class Study:
+    """A reproducible study.
+
+    Attributes:
+        name: the CLI name (``deeplinear reproduce NAME``).
+        title: a one-line title for the report.
+        spec: (size, data file or None) -> the sweep spec. ``size`` is one of :data:`SIZES`.
+        analyse: (results frame, figure directory) -> :class:`Analysis`.
+        description: what the study checks and what to expect (Markdown).
+        data_help: what ``--data PATH`` means for this study; "" if it takes no data file.
+    """
+
+    name: str
+    title: str
+    spec: Callable[[str, Path | None], SweepSpec]
+    analyse: Callable[[pd.DataFrame, Path], Analysis]
+    description: str = ""
+    data_help: str = ""
+
+
+#: Registered studies by name, in registration order (the order of ``reproduce all``).
+STUDIES: dict[str, Study] = {}
+
+
+def register(study: Study) -> Study:
+    """Add ``study`` to :data:`STUDIES` (a name may be registered once)."""
+    if study.name in STUDIES:
+        raise ValueError(f"study: {study.name!r} is already registered")
+    if study.name == "all":
+        raise ValueError("study: 'all' is reserved for reproducing every study")
+    STUDIES[study.name] = study
+    return study
