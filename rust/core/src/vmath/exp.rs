@@ -1,7 +1,7 @@
 //! The exponential core shared by tanh and erf: e^y for −760 ≤ y ≤ 0, split so that callers
 //! can form e^y, e^y − 1 and scaled multiples of e^y without extra rounding.
 
-use super::{fast_two_sum, horner};
+use super::{fast_two_sum, horner, two_sum};
 
 /// 1.5·2⁵²: adding it to |v| < 2⁵¹ rounds v to an integer kept in the low mantissa bits.
 const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
@@ -49,11 +49,14 @@ pub(super) fn exp_parts(y: f64, y_lo: f64) -> ExpParts {
     let t = y.mul_add(std::f64::consts::LOG2_E, ROUND_MAGIC);
     let k = t - ROUND_MAGIC;
     let n = ROUND_MAGIC.to_bits().wrapping_sub(t.to_bits());
-    // Cody–Waite: y − k·LN2_HI is exact (Sterbenz), the LN2_LO term rounds once.
-    let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, y)) + y_lo;
-    // p = r + r²·(½ + r·S(r)); the tail is under r/5, so r + tail splits exactly.
+    // Cody–Waite: y − k·LN2_HI is exact (Sterbenz); the rest of r is kept as a pair, since
+    // rounding r to one f64 alone would cost a quarter of an ulp of the result.
+    let (r, r_lo) = two_sum((-k).mul_add(LN2_HI, y), (-k).mul_add(LN2_LO, y_lo));
+    // e^(r + r_lo) − 1 = p(r) + r_lo·(1 + p(r)) to first order, with
+    // p(r) = r + r²·(½ + r·S(r)); the tail is under r/5, so r + tail splits exactly.
     let tail = (r * r) * r.mul_add(horner(r, &EXPM1_S), 0.5);
     let (p_hi, p_lo) = fast_two_sum(r, tail);
+    let p_lo = r_lo.mul_add(p_hi, r_lo + p_lo);
     // n ≤ 1097 here, so both halves are below 1023 and the factors are normal numbers.
     let n_a = n >> 1;
     let n_b = n - n_a;

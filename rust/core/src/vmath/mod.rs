@@ -102,10 +102,20 @@ fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
     (sum, b - (sum - a))
 }
 
-/// (n_hi + n_lo)/(d_hi + d_lo) for pairs with |x_lo| ≪ |x_hi|, within about half an ulp: the
-/// first quotient's residual is formed exactly by a fused multiply-add and corrected once.
+/// (a + b, the rounding error of that sum) exactly, for any a and b (Knuth).
+#[inline(always)]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let sum = a + b;
+    let b_part = sum - a;
+    (sum, (a - (sum - b_part)) + (b - b_part))
+}
+
+/// (n_hi + n_lo)/(d_hi + d_lo) within about half an ulp, for |n_lo| ≤ |n_hi| or n_hi = 0 and
+/// |d_lo| ≪ |d_hi|: the numerator is renormalised, then the first quotient's residual is formed
+/// exactly by a fused multiply-add and corrected once.
 #[inline(always)]
 fn div_pairs(n_hi: f64, n_lo: f64, d_hi: f64, d_lo: f64) -> f64 {
+    let (n_hi, n_lo) = fast_two_sum(n_hi, n_lo);
     let q = n_hi / d_hi;
     let residual = (-q).mul_add(d_hi, n_hi) + (-q).mul_add(d_lo, n_lo);
     q + residual / d_hi
