@@ -110,15 +110,17 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
     (sum, (a - (sum - b_part)) + (b - b_part))
 }
 
-/// (n_hi + n_lo)/(d_hi + d_lo) within about half an ulp, for |n_lo| ≤ |n_hi| or n_hi = 0 and
-/// |d_lo| ≪ |d_hi|: the numerator is renormalised, then the first quotient's residual is formed
-/// exactly by a fused multiply-add and corrected once.
+/// (n_hi + n_lo)/(d_hi + d_lo) within about half an ulp, given `inv` within a few ulp of
+/// 1/d_hi, for |n_lo| ≤ |n_hi| or n_hi = 0 and |d_lo| ≪ |d_hi|: the numerator is renormalised,
+/// then the first quotient's residual is formed exactly by fused multiply-adds and corrected
+/// once. Taking the reciprocal as an argument lets callers share one division (the costliest
+/// vector instruction here) between quotients.
 #[inline(always)]
-fn div_pairs(n_hi: f64, n_lo: f64, d_hi: f64, d_lo: f64) -> f64 {
+fn div_pairs(n_hi: f64, n_lo: f64, d_hi: f64, d_lo: f64, inv: f64) -> f64 {
     let (n_hi, n_lo) = fast_two_sum(n_hi, n_lo);
-    let q = n_hi / d_hi;
+    let q = n_hi * inv;
     let residual = (-q).mul_add(d_hi, n_hi) + (-q).mul_add(d_lo, n_lo);
-    q + residual / d_hi
+    residual.mul_add(inv, q)
 }
 
 /// Apply `F` to `values` (and write the slopes when `SLOPES`) one block of `LANES` at a time.

@@ -25,13 +25,15 @@ pub(super) fn tanh_and_slope(x: f64) -> (f64, f64) {
     let (num_hi, num_lo) = fast_two_sum(1.0, -u);
     let (den_hi, den_lo) = fast_two_sum(1.0, u);
     let (num_lo, den_lo) = (num_lo - u_lo, den_lo + u_lo);
-    let value = div_pairs(num_hi, num_lo, den_hi, den_lo).copysign(x);
+    // One division serves both quotients (1/(1 + u)² = inv²).
+    let inv = 1.0 / den_hi;
+    let value = div_pairs(num_hi, num_lo, den_hi, den_lo, inv).copysign(x);
     // sech² = 4·(1 + p)/(1 + u)² · 2^k, with (1 + u)² = den² as a pair; scale last so a
     // subnormal slope is rounded once.
     let (one_p_hi, one_p_lo) = fast_two_sum(1.0, e.p_hi);
     let sq_hi = den_hi * den_hi;
     let sq_lo = den_hi.mul_add(den_hi, -sq_hi) + 2.0 * den_hi * den_lo;
-    let slope = 4.0 * div_pairs(one_p_hi, one_p_lo + e.p_lo, sq_hi, sq_lo) * e.scale_a * e.scale_b;
+    let slope = 4.0 * div_pairs(one_p_hi, one_p_lo + e.p_lo, sq_hi, sq_lo, inv * inv) * e.scale_a * e.scale_b;
     if x.is_nan() {
         (x, x)
     } else {
