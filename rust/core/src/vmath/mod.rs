@@ -150,29 +150,43 @@ fn apply_blocks<T: Element, F: Formula, const SLOPES: bool>(values: &mut [T], sl
     }
 }
 
+/// `apply_blocks` compiled for AVX-512 (with FMA).
+///
+/// # Safety
+/// The CPU must support avx512f, avx2 and fma.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn apply_blocks_avx512<T: Element, F: Formula, const SLOPES: bool>(values: &mut [T], slopes: &mut [T]) {
+    apply_blocks::<T, F, SLOPES>(values, slopes)
+}
+
+/// `apply_blocks` compiled for AVX2 with FMA.
+///
+/// # Safety
+/// The CPU must support avx2 and fma.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn apply_blocks_avx2<T: Element, F: Formula, const SLOPES: bool>(values: &mut [T], slopes: &mut [T]) {
+    apply_blocks::<T, F, SLOPES>(values, slopes)
+}
+
 /// `apply_blocks` compiled for the widest vector instructions the CPU reports (checked at run
-/// time, so one binary serves every x86-64; the results are the same bits on each).
+/// time, so one binary serves every x86-64; the results are the same bits on each, and on the
+/// portable build, whose `mul_add` is a correctly rounded library call where the CPU lacks FMA).
 fn dispatch<T: Element, F: Formula, const SLOPES: bool>(values: &mut [T], slopes: &mut [T]) {
     if SLOPES {
         assert_eq!(values.len(), slopes.len(), "values and slopes must have equal lengths");
     }
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn avx512<T: Element, F: Formula, const SLOPES: bool>(values: &mut [T], slopes: &mut [T]) {
-            apply_blocks::<T, F, SLOPES>(values, slopes)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2<T: Element, F: Formula, const SLOPES: bool>(values: &mut [T], slopes: &mut [T]) {
-            apply_blocks::<T, F, SLOPES>(values, slopes)
-        }
+        let fma = std::is_x86_feature_detected!("fma");
         // SAFETY: each variant is only called when the CPU reports the features it was
         // compiled for.
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-            return unsafe { avx512::<T, F, SLOPES>(values, slopes) };
+        if fma && std::is_x86_feature_detected!("avx512f") {
+            return unsafe { apply_blocks_avx512::<T, F, SLOPES>(values, slopes) };
         }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return unsafe { avx2::<T, F, SLOPES>(values, slopes) };
+        if fma && std::is_x86_feature_detected!("avx2") {
+            return unsafe { apply_blocks_avx2::<T, F, SLOPES>(values, slopes) };
         }
     }
     apply_blocks::<T, F, SLOPES>(values, slopes)
