@@ -11,6 +11,7 @@ same update) is timed in the same run when it is installed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from typing import Any
 
@@ -24,12 +25,12 @@ def problem(args: argparse.Namespace) -> dict[str, Any]:
     dims = [args.inputs] + [args.width] * (args.depth - 1) + [args.outputs]
     weights = [
         rng.standard_normal((args.batch, d_out, d_in)) / np.sqrt(d_in)
-        for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)
+        for d_in, d_out in itertools.pairwise(dims)
     ]
     biases = [0.1 * rng.standard_normal((args.batch, d_out)) for d_out in dims[1:]]
     X = rng.standard_normal((args.inputs, args.n))
     Y = rng.standard_normal((args.outputs, args.n))
-    flops = 6 * args.n * sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True))
+    flops = 6 * args.n * sum(a * b for a, b in itertools.pairwise(dims))
     return {"dims": dims, "weights": weights, "biases": biases, "X": X, "Y": Y, "flops": flops}
 
 
@@ -40,6 +41,11 @@ def best_seconds(call: Any, repeats: int) -> float:
         call()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def report(who: str, activation: str, seconds: float, flops: int) -> None:
+    rate = flops / seconds / 1e9
+    print(f"{who:10} {activation}: {seconds * 1e3:8.1f} ms  {rate:6.1f} GFLOP/s")
 
 
 def jax_call(p: dict[str, Any], args: argparse.Namespace) -> Any:
@@ -90,13 +96,19 @@ def main() -> None:
 
     def ours() -> Any:
         return dl.train(
-            p["weights"], p["X"], p["Y"], lr=args.lr, steps=args.steps, activation=args.activation,
-            biases=p["biases"], threads=args.threads,
+            p["weights"],
+            p["X"],
+            p["Y"],
+            lr=args.lr,
+            steps=args.steps,
+            activation=args.activation,
+            biases=p["biases"],
+            threads=args.threads,
         )
 
     ours()  # warm up (thread pool, page faults)
     seconds = best_seconds(ours, args.repeats)
-    print(f"deeplinear {args.activation}: {seconds * 1e3:8.1f} ms  {total / seconds / 1e9:6.1f} GFLOP/s")
+    report("deeplinear", args.activation, seconds, total)
     if args.no_jax:
         return
     try:
@@ -105,7 +117,7 @@ def main() -> None:
         print("jax: not installed (pip install -e '.[bench]')")
         return
     seconds = best_seconds(call, args.repeats)
-    print(f"jax        {args.activation}: {seconds * 1e3:8.1f} ms  {total / seconds / 1e9:6.1f} GFLOP/s")
+    report("jax", args.activation, seconds, total)
 
 
 if __name__ == "__main__":

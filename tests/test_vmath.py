@@ -1,15 +1,16 @@
 """Accuracy and determinism of the vectorised tanh/erf kernels (``rust/core/src/vmath``).
 
-"Correctly rounded" here is mpmath at 40 significant digits: the exact value is computed
-far beyond double precision and the error of a kernel output is measured in units of the
-spacing (``np.spacing``) of the exact value, as a fraction, so 0.5 means "as good as
-correct rounding can be". NumPy/SciPy (themselves within about 1 ulp) are a second,
+The reference is mpmath at 40 significant digits: the exact value, far beyond double
+precision. A kernel output's error is |output − exact| in units of the spacing
+(``np.spacing``) at the correctly rounded value, as a fraction, so 0.5 is what correct
+rounding itself allows. NumPy/SciPy (themselves within about 1 ulp) are a second,
 independent check.
 
-Guarantees tested (f64): tanh, erf and erf' = (2/√π)·exp(−x²) within 1 ulp, relative, and
-tanh' = sech² within 2 ulp, relative, for every input whose exact output is a normal number;
-outputs in the subnormal range are within one subnormal step (2⁻¹⁰⁷⁴) absolutely. f32: within
-0.51 f32 ulp (f64 evaluation rounded once to f32).
+Guarantees tested (f64): tanh, tanh' = sech² (formed from e^(−2|x|), not 1 − tanh², so the
+bound is relative even where tanh rounds to ±1), erf and erf' = (2/√π)·exp(−x²) within 1 ulp,
+relative, for every input whose exact output is a normal number; outputs in the subnormal range
+are within one subnormal step (2⁻¹⁰⁷⁴) absolutely. Measured maxima are 0.6–0.9 ulp (printed
+with ``-s``). f32: within 0.51 f32 ulp (f64 evaluation rounded once to f32).
 """
 
 from __future__ import annotations
@@ -97,8 +98,7 @@ def test_f64_within_the_stated_ulp_of_exact(grid, exact):
     normal = np.array([abs(float(e)) >= TINY for e in slope])
     print(f"{name}: max value error {value_err.max():.3f} ulp, slope {slope_err[normal].max():.3f}")
     assert value_err.max() <= 1.0, grid[value_err.argmax()]
-    slope_bound = 2.0 if name == "tanh" else 1.0
-    assert slope_err[normal].max() <= slope_bound, grid[normal][slope_err[normal].argmax()]
+    assert slope_err[normal].max() <= 1.0, grid[normal][slope_err[normal].argmax()]
     # Subnormal slopes: the error is at most one subnormal step, absolutely.
     assert slope_err[~normal].max(initial=0.0) <= 1.0
 
@@ -126,7 +126,7 @@ def test_agrees_with_numpy_and_scipy(grid):
     v, s = _core._activation("erf", finite)
     np.testing.assert_allclose(v, special.erf(finite), rtol=4e-16, atol=0)
     small = np.abs(finite) < 5
-    expected = 2 / np.sqrt(np.pi) * np.exp(-finite[small] ** 2)
+    expected = 2 / np.sqrt(np.pi) * np.exp(-(finite[small] ** 2))
     # NumPy's exp(−x·x) inherits x²·2⁻⁵³ of relative error from rounding x·x.
     np.testing.assert_allclose(s[small], expected, rtol=4e-16 + 30e-16, atol=0)
 
@@ -145,7 +145,9 @@ def test_special_values(name, dtype):
     assert np.isnan(v[4]) and np.isnan(s[4]), "NaN in, NaN out"
     # Tiny inputs: tanh x = x, erf x = (2/√π)·x (in f32, 1e-45 is the smallest subnormal).
     tiny = z[5]
-    np.testing.assert_array_equal(v[5], tiny if name == "tanh" else dtype(expected_slope_at_0 * tiny))
+    np.testing.assert_array_equal(
+        v[5], tiny if name == "tanh" else dtype(expected_slope_at_0 * tiny)
+    )
     assert np.signbit(v[6])
 
 
@@ -192,3 +194,20 @@ def test_shapes_dtypes_and_names():
         _core._activation("relu", z)
     with pytest.raises(TypeError, match="float32 or float64"):
         _core._activation("tanh", np.arange(3))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tanh", "erf"])
+def test_f64_on_many_random_points(name):
+    """The bounds of the grid test on 60k random points: uniform on [−8, 8] and [−1.2, 1.2]
+    (erf's switch at 1), and log-uniform magnitudes from 1e-20 to 1e3."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    magnitudes = 10 ** rng.uniform(-20, 3, n) * np.where(rng.random(n) < 0.5, -1, 1)
+    xs = np.concatenate([rng.uniform(-8, 8, n), rng.uniform(-1.2, 1.2, n), magnitudes])
+    pairs = [_exact(name, float(x)) for x in xs]
+    v, s = _core._activation(name, xs)
+    assert _ulp_errors(v, [p[0] for p in pairs], np.float64).max() <= 1.0
+    normal = np.array([abs(float(p[1])) >= TINY for p in pairs])
+    slope_err = _ulp_errors(s, [p[1] for p in pairs], np.float64)
+    assert slope_err[normal].max() <= 1.0

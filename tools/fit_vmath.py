@@ -38,8 +38,8 @@ def fit(f: Fn, w: Fn, var: Fn, a: mp.mpf, b: mp.mpf, degree: int) -> tuple[list[
             rhs[i] = s * fx
         c, _ = mp.qr_solve(A, rhs)
         errs = [abs(wx * (mp.fdot(c, powers) - fx)) for powers, fx, wx in rows]
-        total = mp.fsum(lw * e for lw, e in zip(lawson, errs))
-        lawson = [lw * e / total for lw, e in zip(lawson, errs)]
+        total = mp.fsum(lw * e for lw, e in zip(lawson, errs, strict=True))
+        lawson = [lw * e / total for lw, e in zip(lawson, errs, strict=True)]
     rounded = [float(c[j]) for j in range(degree + 1)]
     worst = mp.mpf(0)
     for k in range(3001):

@@ -65,9 +65,10 @@ pub(super) fn erf_and_slope(x: f64) -> (f64, f64) {
     let c_times_e = FRAC_2_SQRT_PI_HI.mul_add(e.p_hi, small_terms) + FRAC_2_SQRT_PI_HI;
     let slope = c_times_e * e.scale_a * e.scale_b;
 
+    // |x| < 1: erf x = x + x·Q(x²), one rounding after the polynomial.
     let small = x.mul_add(horner(x * x, &ERF_SMALL_Q), x);
 
-    // For 1 ≤ |x| ≤ 6 the scale factors multiply exactly (k ≥ −52).
+    // |x| ≥ 1: erf x = ±(1 − e^(−x²)·G(t)); for |x| ≤ 6 the scale factors multiply exactly.
     let exp_neg_x2 = (e.p_hi + e.p_lo).mul_add(e.scale_a * e.scale_b, e.scale_a * e.scale_b);
     let a_tail = if a < ERF_SATURATES { a } else { ERF_SATURATES };
     let t = (a_tail - ERFC_K) / (a_tail + ERFC_K);

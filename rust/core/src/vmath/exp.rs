@@ -27,8 +27,9 @@ const EXPM1_S: [f64; 10] = [
 /// e^(y + y_lo) = 2^k·(1 + p_hi + p_lo) with 2^k = `scale_a`·`scale_b`.
 #[derive(Clone, Copy)]
 pub(super) struct ExpParts {
-    /// 2^⌊k/2⌋-ish and 2^(k − that): each factor stays normal for every k the domain allows,
-    /// so a result that lands in the subnormal range is rounded once, by the last product.
+    /// 2^−⌊n/2⌋ and 2^−⌈n/2⌉ with n = −k: each factor is a normal number for every k the
+    /// domain allows, so a result that lands in the subnormal range is rounded once, by the
+    /// last product.
     pub scale_a: f64,
     pub scale_b: f64,
     /// e^r − 1 for the reduced argument |r| ≤ ln2/2 as an unevaluated sum p_hi + p_lo
@@ -41,8 +42,9 @@ pub(super) struct ExpParts {
 /// Reduce and evaluate e^(y + y_lo) for −760 ≤ y ≤ 0 (callers clamp; below −760 the results
 /// they form underflow to 0 anyway) and a correction |y_lo| ≤ ulp(y).
 ///
-/// Branch-free and built only from IEEE-exact operations (add, mul, fused mul-add, integer
-/// bit operations), so the result is the same in every SIMD lane and on every machine.
+/// Branch-free and built only from correctly rounded IEEE operations (add, mul, fused
+/// mul-add) and integer bit operations, so the result is the same in every SIMD lane and on
+/// every machine.
 #[inline(always)]
 pub(super) fn exp_parts(y: f64, y_lo: f64) -> ExpParts {
     // k = round(y/ln2) ≤ 0, as a float and as the integer n = −k in the low bits of `t`.
