@@ -5,9 +5,10 @@ use super::{fast_two_sum, horner, two_sum};
 
 /// 1.5·2⁵²: adding it to |v| < 2⁵¹ rounds v to an integer kept in the low mantissa bits.
 const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
-/// ln 2 split so that k·LN2_HI is exact for |k| < 2¹¹ (LN2_HI has 32 significant bits).
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+/// ln 2 = LN2_HI + LN2_LO, split so that k·LN2_HI is exact for |k| < 2¹¹: LN2_HI (0.693147180…)
+/// has 32 significant bits, the trailing zeros visible in its bits.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 
 /// e^r − 1 − r − r²/2 = r³·S(r) on |r| ≤ ln2/2: S's coefficients (a near-minimax fit, relative
 /// error of the sum 1.5e-18; `tools/fit_vmath.py expm1 9` regenerates them).
