@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import math
 
+import mpmath as mp
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import special
 
 from deeplinear import _core
-
-mp = pytest.importorskip("mpmath")
 
 TINY = np.finfo(np.float64).tiny  # smallest normal f64
 LN2 = math.log(2.0)
@@ -116,7 +116,6 @@ def test_f32_within_half_an_ulp_and_a_bit(grid, exact):
 
 
 def test_agrees_with_numpy_and_scipy(grid):
-    special = pytest.importorskip("scipy.special")
     finite = grid[np.isfinite(grid)]
     v, s = _core._activation("tanh", finite)
     np.testing.assert_allclose(v, np.tanh(finite), rtol=4e-16, atol=0)
