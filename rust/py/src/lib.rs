@@ -8,6 +8,7 @@ mod init;
 mod interrupt;
 mod metrics;
 mod train;
+mod vmath;
 
 use pyo3::prelude::*;
 
@@ -29,6 +30,8 @@ mod _core {
     };
     #[pymodule_export]
     use super::train::train;
+    #[pymodule_export]
+    use super::vmath::_activation;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
