@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import float_dtype, integer, optional_integer, seed_argument
+from ._validation import float_dtype, seed_argument, size, threads_argument
 
 __all__ = ["haar_orthogonal"]
 
@@ -47,15 +47,15 @@ def haar_orthogonal(
         >>> bool(abs(q.T @ q - np.eye(4)).max() < 1e-12)
         True
     """
-    rows = integer("rows", rows, minimum=1)
-    cols = rows if cols is None else integer("cols", cols, minimum=1)
-    n = 1 if batch is None else integer("batch", batch, minimum=1)
+    rows = size("rows", rows, minimum=1)
+    cols = rows if cols is None else size("cols", cols, minimum=1)
+    n = 1 if batch is None else size("batch", batch, minimum=1)
     out = _core.haar_orthogonal(
         rows,
         cols,
         n,
         seed_argument(seed, n),
         float_dtype(dtype).name,
-        optional_integer("threads", threads, minimum=1),
+        threads_argument(threads),
     )
     return out[0] if batch is None else out

@@ -19,10 +19,10 @@ from ._validation import (
     choice,
     dims_argument,
     float_dtype,
-    integer,
-    optional_integer,
     real,
     seed_argument,
+    size,
+    threads_argument,
 )
 
 __all__ = [
@@ -67,13 +67,13 @@ class _Common(NamedTuple):
 
 def _common(dims: Sequence[int], batch: int, seed: Any, dtype: Any, threads: int | None) -> _Common:
     widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
+    n = size("batch", batch, minimum=1)
     return _Common(
         widths,
         n,
         seed_argument(seed, n),
         float_dtype(dtype).name,
-        optional_integer("threads", threads, minimum=1),
+        threads_argument(threads),
     )
 
 
