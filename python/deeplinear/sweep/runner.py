@@ -228,8 +228,9 @@ def _drive(
     total_runs = sum(len(t.runs) for t in tasks)
     with (
         _cancel_on_exit(in_flight),
-        tqdm(total=total_runs, unit="run", disable=not progress, file=sys.stderr, smoothing=0.1)
-        as bar,
+        tqdm(
+            total=total_runs, unit="run", disable=not progress, file=sys.stderr, smoothing=0.1
+        ) as bar,
     ):
         while queue or in_flight:
             while queue and len(in_flight) < max_in_flight:

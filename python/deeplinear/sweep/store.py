@@ -82,8 +82,12 @@ class StoreLockedError(RuntimeError):
 
 
 class StoreWriteError(OSError):
-    """A part or the spec could not be written. ``errno`` is the operating system's; the message
-    names the directory to fix. Finished runs are kept: resume the sweep once it is fixed."""
+    """A part or the spec could not be written. ``errno`` is the operating system's, ``filename``
+    the directory to fix, and the message says so. Finished runs are kept: resume the sweep once
+    it is fixed."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class CorruptPartWarning(UserWarning):
@@ -152,7 +156,9 @@ def _write_error(err: OSError, what: str, directory: Path) -> StoreWriteError:
         errno.EACCES: "make it writable",
         errno.EPERM: "make it writable",
         errno.EROFS: "it is on a read-only file system; choose another --out",
-    }.get(err.errno or 0, "check the disk")
+        errno.EFBIG: "a file-size limit (ulimit -f) or the file system refuses the file",
+        errno.EIO: "check the disk (an I/O error)",
+    }.get(err.errno or 0, "check it")
     message = (
         f"cannot write {what} in {directory}: {reason}; {fix}, then resume the sweep "
         "(--resume): every finished run is kept"
@@ -285,9 +291,7 @@ def _read_parts(directory: Path, columns: list[str] | None) -> list[pa.Table]:
     for path in part_paths(directory):
         try:
             tables.append(
-                pq.read_table(
-                    path, columns=columns, schema=target, page_checksum_verification=True
-                )
+                pq.read_table(path, columns=columns, schema=target, page_checksum_verification=True)
             )
         except FileNotFoundError:
             continue  # moved aside by a concurrent reader
@@ -519,7 +523,9 @@ def _pid_file_lock(path: Path) -> Iterator[None]:
                 raise StoreLockedError(_locked_message(path, None)) from None
             if record is not None and _holder_is_running(record):
                 raise StoreLockedError(_locked_message(path, record)) from None
-            _log.warning("took over the stale lock of %s left by %s", path.parent, _describe(record))
+            _log.warning(
+                "took over the stale lock of %s left by %s", path.parent, _describe(record)
+            )
             path.unlink(missing_ok=True)
             continue
         except OSError as err:
