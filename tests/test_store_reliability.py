@@ -214,7 +214,7 @@ seed = [0, 1, 2, 3, 4]
 d_x = 16
 n = 8
 d_y = 4
-steps = 15000
+steps = 3000
 lr = 0.5
 lr_rule = "hu2020"
 alpha_rule = "fanout"
@@ -224,7 +224,7 @@ task_flops = 1.0
 
 
 def _long_config(tmp_path: Path) -> Path:
-    """40 one-network tasks of a few hundred ms each: several seconds of sweep."""
+    """40 one-network tasks of tens of ms each: a sweep of a few seconds."""
     path = tmp_path / "long.toml"
     path.write_text(LONG_SPEC)
     return path
@@ -251,13 +251,13 @@ def test_two_concurrent_runs_one_refuses_and_nothing_is_duplicated(tmp_path):
     )
     try:
         _wait_for(lambda: len(store.part_paths(out)) >= 1)
+        first.send_signal(signal.SIGSTOP)  # mid-sweep, holding the lock, however fast it runs
         second = subprocess.run(
             _cli("run", str(config), "--out", str(out), "--resume"),
             capture_output=True,
             text=True,
             timeout=120,
         )
-        assert first.poll() is None, "the first sweep finished before the second started"
         assert second.returncode == 1
         assert "is being written by another deeplinear sweep" in second.stderr
         assert f"pid {first.pid} on host {socket.gethostname()}" in second.stderr
@@ -476,8 +476,10 @@ def test_ctrl_c_stops_the_sweep_promptly_and_it_resumes_cleanly(tmp_path, where)
     )
     try:
         _wait_for(lambda: len(store.part_paths(out)) >= 2, timeout=120)
-        sent = time.monotonic()
+        proc.send_signal(signal.SIGSTOP)  # hold it mid-sweep, however fast it runs
         proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGCONT)
         _, stderr = proc.communicate(timeout=60)
         stopped_after = time.monotonic() - sent
     finally:
