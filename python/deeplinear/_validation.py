@@ -37,11 +37,12 @@ def integer(name: str, value: Any, *, minimum: int, maximum: int | None = MAX_IN
     ValueError out of range (``maximum=None``: no upper bound)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name}: must be at most {maximum}, got {value}")
-    return int(value)
+    number = int(value)
+    if number < minimum:
+        raise ValueError(f"{name}: must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name}: must be at most {maximum}, got {number}")
+    return number
 
 
 def optional_integer(name: str, value: Any, *, minimum: int) -> int | None:
@@ -51,10 +52,10 @@ def optional_integer(name: str, value: Any, *, minimum: int) -> int | None:
 def size(name: str, value: Any, *, minimum: int) -> int:
     """A dimension or batch size: as :func:`integer`, but one too large to address is
     MemoryError (as the core raises for sizes whose buffers cannot be allocated)."""
-    value = integer(name, value, minimum=minimum, maximum=None)
-    if value > MAX_INT:
-        raise MemoryError(f"{name}: the requested size overflows the address space, got {value}")
-    return value
+    number = integer(name, value, minimum=minimum, maximum=None)
+    if number > MAX_INT:
+        raise MemoryError(f"{name}: the requested size overflows the address space, got {number}")
+    return number
 
 
 def threads_argument(threads: Any) -> int | None:
@@ -64,13 +65,13 @@ def threads_argument(threads: Any) -> int | None:
     if threads is None:
         return None
     cap = _core.max_threads()
-    value = integer("threads", threads, minimum=1, maximum=None)
-    if value > cap:
+    number = integer("threads", threads, minimum=1, maximum=None)
+    if number > cap:
         raise ValueError(
             f"threads: must be at most {cap} (4 per core available to this process, at least "
-            f"64), got {value}"
+            f"64), got {number}"
         )
-    return value
+    return number
 
 
 def real(name: str, value: Any) -> float:
