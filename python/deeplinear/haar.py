@@ -41,6 +41,11 @@ def haar_orthogonal(
     Returns:
         An array of shape (rows, cols), or (batch, rows, cols) when ``batch`` is given.
 
+    Raises:
+        MemoryError: the matrices (and the workers' scratch) cannot fit in this machine's
+            memory; the message names ``rows``/``cols`` or ``batch`` and the bytes needed.
+        ValueError: a size below 1, or ``threads`` above the cap (4 per core, at least 64).
+
     Example:
         >>> import deeplinear as dl
         >>> q = dl.haar_orthogonal(4, seed=0)

@@ -2,7 +2,9 @@
 
 Every scheme takes ``dims = [d_0, ..., d_L]`` and returns one C-contiguous array per layer,
 layer j of shape (batch, dims[j+1], dims[j]). Network b of the batch draws from its own random
-stream, so it gets the same weights whatever the batch size or thread count.
+stream, so it gets the same weights whatever the batch size or thread count. Weights that cannot
+fit in this machine's memory raise MemoryError naming ``dims`` (one network is too large) or
+``batch``, and the bytes needed, before anything is allocated; Ctrl-C stops a long call.
 """
 
 from __future__ import annotations
