@@ -524,3 +524,25 @@ def test_ctrl_c_interrupts_a_long_task_midway(tmp_path):
     assert proc.returncode == 130, stderr
     assert stopped_after < 5, f"took {stopped_after:.1f} s to stop a task of many seconds"
     assert store.part_paths(out) == [] and not list((out / "parts").glob("*"))
+
+
+def _sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_an_aborted_process_pool_kills_its_busy_workers():
+    """Ctrl-C with --workers must not wait for the tasks the workers are running."""
+    from deeplinear.sweep.executors import resolve_executor
+
+    plan = resolve_executor(None, workers=2, threads=1)
+    futures = [plan.executor.submit(_sleep, 600) for _ in range(3)]
+    _wait_for(lambda: len(plan.executor._processes or {}) == 2)
+    workers = list(plan.executor._processes.values())
+    time.sleep(0.5)  # the workers have picked up their tasks
+    plan.abort()
+    plan.close()
+    for worker in workers:
+        worker.join(timeout=30)
+        assert not worker.is_alive(), "a worker kept running its task"
+    assert futures[2].cancelled() or futures[2].done()

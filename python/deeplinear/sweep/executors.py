@@ -118,12 +118,14 @@ def check_counts(threads: Any, workers: Any) -> tuple[int | None, int | None]:
 def _terminate_pool(pool: cf.ProcessPoolExecutor) -> None:
     """Stop a process pool now: cancel queued tasks and kill the workers running tasks (their
     results are lost, and nothing of them was stored)."""
-    pool.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
     if terminate is not None:
         terminate()
         return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    # Taken before shutdown, which drops the pool's table of processes.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
         process.terminate()
 
 
