@@ -9,9 +9,11 @@ Ctrl-C exits with status 130 (finished runs are kept).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = ["build_parser", "main"]
@@ -187,6 +189,21 @@ def _bench(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=benches.parent)
 
 
+@contextlib.contextmanager
+def _plain_warnings(command: str) -> Iterator[None]:
+    """Print warnings (e.g. a corrupt part moved aside) as one line, without the source line."""
+    previous = warnings.formatwarning
+
+    def one_line(message: Warning | str, *args: object, **kwargs: object) -> str:
+        return f"deeplinear {command}: warning: {message}\n"
+
+    warnings.formatwarning = one_line
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deeplinear`` command; returns the exit status."""
     parser = build_parser()
@@ -195,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .sweep.store import StoreLockedError, StoreWriteError
 
     try:
-        return handlers[args.command](args)
+        with _plain_warnings(args.command):
+            return handlers[args.command](args)
     except (ValueError, TypeError) as err:
         print(f"deeplinear {args.command}: error: {err}", file=sys.stderr)
         return 2
