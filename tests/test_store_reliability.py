@@ -542,7 +542,7 @@ def test_an_aborted_process_pool_kills_its_busy_workers():
     time.sleep(0.5)  # the workers have picked up their tasks
     plan.abort()
     plan.close()
+    # Polled: the pool's own thread may be reaping the same process at the same moment.
     for worker in workers:
-        worker.join(timeout=30)
-        assert not worker.is_alive(), "a worker kept running its task"
+        _wait_for(lambda w=worker: not w.is_alive(), timeout=30)
     assert futures[2].cancelled() or futures[2].done()
