@@ -133,6 +133,10 @@ fn per_network_layers<T: Real>(
     let sizes = layer_sizes(dims)?;
     per_network_buffers(&sizes, batch, seeds, threads, cancel, scratch, |rng, _, net| {
         for (j, out) in net.iter_mut().enumerate() {
+            // Per layer too: one deep, wide network can take many seconds.
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
             fill(rng, j, out)?;
         }
         Ok(())
