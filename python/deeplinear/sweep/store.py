@@ -509,7 +509,11 @@ _HALF_WRITTEN_GRACE_S = 10.0
 
 @contextlib.contextmanager
 def _pid_file_lock(path: Path) -> Iterator[None]:
-    """The lock as the file's existence, for file systems without ``flock``."""
+    """The lock as the file's existence, for file systems without ``flock``.
+
+    Weaker than ``flock``: two processes that find the same stale lock at the same instant may
+    both take it over, and a holder on another host is assumed alive until its lock file is
+    deleted by hand (the message names the file)."""
     for _ in range(3):
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
