@@ -13,8 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from . import _core
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_SEED = 2**64 - 1
+#: The largest count or size the core takes (isize::MAX; no buffer can hold more bytes).
+MAX_INT = 2**63 - 1
 
 
 def float_dtype(dtype: Any) -> np.dtype:
@@ -28,17 +32,46 @@ def float_dtype(dtype: Any) -> np.dtype:
     return np.dtype(np.float32) if resolved == np.float32 else np.dtype(np.float64)
 
 
-def integer(name: str, value: Any, *, minimum: int) -> int:
-    """Return ``value`` as an int ≥ ``minimum``; TypeError for non-integers, ValueError below."""
+def integer(name: str, value: Any, *, minimum: int, maximum: int | None = MAX_INT) -> int:
+    """Return ``value`` as an int in [``minimum``, ``maximum``]; TypeError for non-integers,
+    ValueError out of range (``maximum=None``: no upper bound)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {value}")
-    return int(value)
+    number = int(value)
+    if number < minimum:
+        raise ValueError(f"{name}: must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name}: must be at most {maximum}, got {number}")
+    return number
 
 
 def optional_integer(name: str, value: Any, *, minimum: int) -> int | None:
     return None if value is None else integer(name, value, minimum=minimum)
+
+
+def size(name: str, value: Any, *, minimum: int) -> int:
+    """A dimension or batch size: as :func:`integer`, but one too large to address is
+    MemoryError (as the core raises for sizes whose buffers cannot be allocated)."""
+    number = integer(name, value, minimum=minimum, maximum=None)
+    if number > MAX_INT:
+        raise MemoryError(f"{name}: the requested size overflows the address space, got {number}")
+    return number
+
+
+def threads_argument(threads: Any) -> int | None:
+    """``threads``: None (every core) or 1 ..= the engine's cap, 4 per core available to this
+    process and at least 64 (more threads only contend for the cores, and thousands take
+    seconds to minutes to start)."""
+    if threads is None:
+        return None
+    cap = _core.max_threads()
+    number = integer("threads", threads, minimum=1, maximum=None)
+    if number > cap:
+        raise ValueError(
+            f"threads: must be at most {cap} (4 per core available to this process, at least "
+            f"64), got {number}"
+        )
+    return number
 
 
 def real(name: str, value: Any) -> float:
@@ -72,7 +105,7 @@ def dims_argument(dims: Any) -> list[int]:
     """Layer widths [d_0, ..., d_L] as a list of ints (sizes are checked by the core)."""
     if isinstance(dims, (str, bytes)) or not isinstance(dims, (Sequence, np.ndarray)):
         raise TypeError(f"dims: expected a sequence of layer widths, got {type(dims).__name__}")
-    return [integer(f"dims[{j}]", d, minimum=0) for j, d in enumerate(list(dims))]
+    return [size(f"dims[{j}]", d, minimum=0) for j, d in enumerate(list(dims))]
 
 
 def float_array(name: str, value: Any, dtype: np.dtype | None = None) -> np.ndarray:

@@ -2,15 +2,18 @@
 
 Every subcommand has ``--help``. Configuration errors are reported as one line naming the key
 (and the line of a TOML file) with exit status 2, before any work starts; a sweep with failed
-tasks exits with status 1.
+tasks, a store another sweep is writing, or a store that cannot be written exits with status 1;
+Ctrl-C exits with status 130 (finished runs are kept).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,16 +238,44 @@ def _bench(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=benches.parent)
 
 
+@contextlib.contextmanager
+def _plain_warnings(command: str) -> Iterator[None]:
+    """Print warnings (e.g. a corrupt part moved aside) as one line, without the source line."""
+    previous = warnings.formatwarning
+
+    def one_line(message: Warning | str, *args: object, **kwargs: object) -> str:
+        return f"deeplinear {command}: warning: {message}\n"
+
+    warnings.formatwarning = one_line
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deeplinear`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"run": _run, "reproduce": _reproduce, "plot": _plot, "bench": _bench}
+    from .sweep.store import StoreLockedError, StoreWriteError
+
     try:
-        return handlers[args.command](args)
+        with _plain_warnings(args.command):
+            return handlers[args.command](args)
     except (ValueError, TypeError) as err:
         print(f"deeplinear {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except (StoreLockedError, StoreWriteError) as err:
+        print(f"deeplinear {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"deeplinear {args.command}: interrupted; every finished run is stored, and running "
+            "the same command again (run: with --resume) continues where it stopped",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import float_dtype, integer, optional_integer, seed_argument
+from ._validation import float_dtype, seed_argument, size, threads_argument
 
 __all__ = ["haar_orthogonal"]
 
@@ -41,21 +41,26 @@ def haar_orthogonal(
     Returns:
         An array of shape (rows, cols), or (batch, rows, cols) when ``batch`` is given.
 
+    Raises:
+        MemoryError: the matrices (and the workers' scratch) cannot fit in this machine's
+            memory; the message names ``rows``/``cols`` or ``batch`` and the bytes needed.
+        ValueError: a size below 1, or ``threads`` above the cap (4 per core, at least 64).
+
     Example:
         >>> import deeplinear as dl
         >>> q = dl.haar_orthogonal(4, seed=0)
         >>> bool(abs(q.T @ q - np.eye(4)).max() < 1e-12)
         True
     """
-    rows = integer("rows", rows, minimum=1)
-    cols = rows if cols is None else integer("cols", cols, minimum=1)
-    n = 1 if batch is None else integer("batch", batch, minimum=1)
+    rows = size("rows", rows, minimum=1)
+    cols = rows if cols is None else size("cols", cols, minimum=1)
+    n = 1 if batch is None else size("batch", batch, minimum=1)
     out = _core.haar_orthogonal(
         rows,
         cols,
         n,
         seed_argument(seed, n),
         float_dtype(dtype).name,
-        optional_integer("threads", threads, minimum=1),
+        threads_argument(threads),
     )
     return out[0] if batch is None else out

@@ -2,7 +2,9 @@
 
 Every scheme takes ``dims = [d_0, ..., d_L]`` and returns one C-contiguous array per layer,
 layer j of shape (batch, dims[j+1], dims[j]). Network b of the batch draws from its own random
-stream, so it gets the same weights whatever the batch size or thread count.
+stream, so it gets the same weights whatever the batch size or thread count. Weights that cannot
+fit in this machine's memory raise MemoryError naming ``dims`` (one network is too large) or
+``batch``, and the bytes needed, before anything is allocated; Ctrl-C stops a long call.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from ._validation import (
     choice,
     dims_argument,
     float_dtype,
-    integer,
-    optional_integer,
     real,
     seed_argument,
+    size,
+    threads_argument,
 )
 
 __all__ = [
@@ -67,13 +69,13 @@ class _Common(NamedTuple):
 
 def _common(dims: Sequence[int], batch: int, seed: Any, dtype: Any, threads: int | None) -> _Common:
     widths = dims_argument(dims)
-    n = integer("batch", batch, minimum=1)
+    n = size("batch", batch, minimum=1)
     return _Common(
         widths,
         n,
         seed_argument(seed, n),
         float_dtype(dtype).name,
-        optional_integer("threads", threads, minimum=1),
+        threads_argument(threads),
     )
 
 

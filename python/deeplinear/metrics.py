@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _core
-from ._validation import float_array, integer, layer_list, optional_integer, real, string
+from ._validation import float_array, integer, layer_list, real, string, threads_argument
 
 __all__ = [
     "balancedness",
@@ -63,7 +63,7 @@ def singular_values(
         layers,
         alpha=real("alpha", alpha),
         dtype=layers[0].dtype.name,
-        threads=optional_integer("threads", threads, minimum=1),
+        threads=threads_argument(threads),
     )
 
 
@@ -95,7 +95,7 @@ def partial_product_singular_values(
         ij[0],
         ij[1],
         dtype=layers[0].dtype.name,
-        threads=optional_integer("threads", threads, minimum=1),
+        threads=threads_argument(threads),
     )
 
 
@@ -114,7 +114,7 @@ def balancedness(
         raise TypeError(f"per_layer: expected a bool, got {type(per_layer).__name__}")
     layers = layer_list("weights", weights)
     gaps = _core.metric_balancedness(
-        layers, dtype=layers[0].dtype.name, threads=optional_integer("threads", threads, minimum=1)
+        layers, dtype=layers[0].dtype.name, threads=threads_argument(threads)
     )
     if per_layer:
         return gaps
@@ -147,7 +147,7 @@ def deficiency_margin(
         float_array("Phi", Phi, layers[0].dtype),
         alpha=real("alpha", alpha),
         dtype=layers[0].dtype.name,
-        threads=optional_integer("threads", threads, minimum=1),
+        threads=threads_argument(threads),
     )
 
 
@@ -162,7 +162,7 @@ def relative_weight_change(
     a = layer_list("w0", w0)
     b = layer_list("w1", w1, a[0].dtype)
     return _core.metric_relative_weight_change(
-        a, b, dtype=a[0].dtype.name, threads=optional_integer("threads", threads, minimum=1)
+        a, b, dtype=a[0].dtype.name, threads=threads_argument(threads)
     )
 
 
@@ -265,7 +265,7 @@ def ntk_relative_change(
         biases0=_biases("biases0", biases0, dtype),
         biases1=_biases("biases1", biases1, dtype),
         dtype=dtype.name,
-        threads=optional_integer("threads", threads, minimum=1),
+        threads=threads_argument(threads),
     )
 
 
@@ -331,6 +331,6 @@ def _net_metric(
         sigma_w=real("sigma_w", sigma_w),
         biases=_biases("biases", biases, dtype),
         dtype=dtype.name,
-        threads=optional_integer("threads", threads, minimum=1),
+        threads=threads_argument(threads),
         **extra,
     )

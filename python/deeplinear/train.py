@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import choice, float_array, integer, optional_integer, real, string
+from ._validation import choice, float_array, integer, real, string, threads_argument
 
 __all__ = ["RECORDABLE", "TrainResult", "train"]
 
@@ -188,7 +188,7 @@ def train(
         tol=None if tol is None else real("tol", tol),
         record_every=record_every,
         dtype=first.dtype.name,
-        threads=optional_integer("threads", threads, minimum=1),
+        threads=threads_argument(threads),
         biases=_biases(biases, len(layers), first.dtype),
         activation=choice("activation", activation, ACTIVATIONS),
         parameterization=choice("parameterization", parameterization, PARAMETERIZATIONS),

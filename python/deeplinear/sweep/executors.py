@@ -19,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._validation import integer
+from .._core import max_threads
+from .._validation import integer, threads_argument
 
 __all__ = [
     "ExecutorPlan",
     "InProcessExecutor",
     "available_cores",
+    "check_counts",
     "default_task_threads",
     "resolve_executor",
 ]
@@ -79,6 +81,8 @@ class ExecutorPlan:
             progress bar honest).
         description: for the summary line.
         close: called when the sweep ends (shuts down what the plan created, nothing else).
+        abort: called first when the sweep is interrupted (Ctrl-C): stops what the plan created
+            without waiting for running tasks.
     """
 
     executor: cf.Executor
@@ -86,6 +90,43 @@ class ExecutorPlan:
     max_in_flight: int
     description: str
     close: Callable[[], None] = field(default=lambda: None)
+    abort: Callable[[], None] = field(default=lambda: None)
+
+
+def check_counts(threads: Any, workers: Any) -> tuple[int | None, int | None]:
+    """Validate ``threads`` (per task) and ``workers`` (local processes): each at most the
+    engine's cap (4 per core available to this process, at least 64; see
+    :func:`deeplinear._core.max_threads`), and so is the total, ``workers × threads``."""
+    threads = threads_argument(threads)
+    if workers is None:
+        return threads, None
+    cap = max_threads()
+    workers = integer("workers", workers, minimum=1, maximum=None)
+    if workers > cap:
+        raise ValueError(
+            f"workers: must be at most {cap} (4 per core available to this process, at least "
+            f"64), got {workers}"
+        )
+    if threads is not None and workers * threads > cap:
+        raise ValueError(
+            f"threads: {workers} workers × {threads} threads = {workers * threads} engine "
+            f"threads; at most {cap} may run on this machine (4 per core, at least 64)"
+        )
+    return threads, workers
+
+
+def _terminate_pool(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop a process pool now: cancel queued tasks and kill the workers running tasks (their
+    results are lost, and nothing of them was stored)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    # Taken before shutdown, which drops the pool's table of processes.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 def resolve_executor(
@@ -99,9 +140,8 @@ def resolve_executor(
         threads: engine threads per task (default: see the module docstring).
         workers: with ``executor=None``, run N worker processes (a spawn-based process pool).
     """
-    threads = None if threads is None else integer("threads", threads, minimum=1)
+    threads, workers = check_counts(threads, workers)
     if workers is not None:
-        workers = integer("workers", workers, minimum=1)
         if executor is not None:
             raise ValueError("workers: only for a local process pool; not with an executor")
         per_task = threads or max(1, available_cores() // workers)
@@ -109,7 +149,12 @@ def resolve_executor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
         )
         return ExecutorPlan(
-            pool, per_task, 2 * workers, f"{workers} processes × {per_task} threads", pool.shutdown
+            pool,
+            per_task,
+            2 * workers,
+            f"{workers} processes × {per_task} threads",
+            pool.shutdown,
+            lambda: _terminate_pool(pool),
         )
     if executor is None:
         per_task = threads or available_cores()

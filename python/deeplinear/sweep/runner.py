@@ -9,10 +9,11 @@ store has a single writer.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ import numpy as np
 from .._core import __version__
 from ..train import train
 from . import store
-from .executors import default_task_threads, resolve_executor
+from .executors import check_counts, default_task_threads, resolve_executor
 from .grid import FIELDS, RECORDABLE, SweepSpec, Task, make_tasks
 from .recipes import alpha_value, learning_rate, make_data, make_weights, tolerance
 
@@ -161,12 +162,33 @@ def run_sweep(
 
     Failed tasks do not stop the sweep: they are counted in ``failures`` and left out of the
     store, so a later ``resume`` retries them.
+
+    Only one process writes a store at a time: another sweep on ``out`` raises
+    :class:`~deeplinear.sweep.store.StoreLockedError`. A part that cannot be written (disk full,
+    permission) raises :class:`~deeplinear.sweep.store.StoreWriteError` naming the directory;
+    Ctrl-C stops the sweep at once (KeyboardInterrupt). Either way every finished run is kept
+    and ``resume`` continues the sweep.
     """
     if not isinstance(spec, SweepSpec):
         spec = SweepSpec.from_dict(spec)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out: {out} exists and is not a directory")
+    check_counts(threads, workers)
+    with store.writer_lock(out):
+        return _run_locked(spec, out, executor, resume, threads, workers, progress)
+
+
+def _run_locked(
+    spec: SweepSpec,
+    out: Path,
+    executor: Any,
+    resume: bool,
+    threads: int | None,
+    workers: int | None,
+    progress: bool,
+) -> SweepSummary:
+    """:func:`run_sweep` once it holds the store's writer lock."""
     start = time.perf_counter()
     runs = spec.runs()
     done = store.finished_keys(out)
@@ -187,6 +209,9 @@ def run_sweep(
     )
     try:
         _drive(tasks, plan.executor, plan.threads, plan.max_in_flight, out, summary, progress)
+    except BaseException:
+        plan.abort()  # Ctrl-C or a failed write: stop workers now, don't wait for their tasks
+        raise
     finally:
         plan.close()
         summary.wall_s = time.perf_counter() - start
@@ -208,9 +233,12 @@ def _drive(
     queue = list(reversed(tasks))
     in_flight: dict[cf.Future[Any], Task] = {}
     total_runs = sum(len(t.runs) for t in tasks)
-    with tqdm(
-        total=total_runs, unit="run", disable=not progress, file=sys.stderr, smoothing=0.1
-    ) as bar:
+    with (
+        _cancel_on_exit(in_flight),
+        tqdm(
+            total=total_runs, unit="run", disable=not progress, file=sys.stderr, smoothing=0.1
+        ) as bar,
+    ):
         while queue or in_flight:
             while queue and len(in_flight) < max_in_flight:
                 task = queue.pop()
@@ -231,6 +259,18 @@ def _drive(
                     summary.diverged += int(sum(table.column("diverged").to_pylist()))
                 bar.update(len(task.runs))
                 bar.set_postfix(diverged=summary.diverged, failed=summary.failures, refresh=False)
+
+
+@contextlib.contextmanager
+def _cancel_on_exit(in_flight: dict[cf.Future[Any], Task]) -> Iterator[None]:
+    """Cancel the tasks still in flight when the block is left by an exception (Ctrl-C, a failed
+    write), so that no executor keeps computing runs nobody will store."""
+    try:
+        yield
+    except BaseException:
+        for future in in_flight:
+            future.cancel()
+        raise
 
 
 def estimate_seconds(spec: SweepSpec, gflops: float = 20.0) -> float:

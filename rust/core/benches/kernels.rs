@@ -25,7 +25,8 @@ fn train_steps(c: &mut Criterion) {
     ] {
         let steps = 2;
         let dims = vec![m; depth + 1];
-        let weights = orthogonal::<f64>(&dims, batch, &Seeds::Shared(0), 1.0, Some(1)).unwrap();
+        let weights =
+            orthogonal::<f64>(&dims, batch, &Seeds::Shared(0), 1.0, Some(1), &AtomicBool::new(false)).unwrap();
         let shape = [batch, m, m];
         let refs: Vec<ArrayRef<'_, f64>> = weights.iter().map(|w| ArrayRef { data: w, shape: &shape }).collect();
         let y: Vec<f64> = (0..m * m).map(|i| (i as f64 * 0.7).sin()).collect();
@@ -61,7 +62,11 @@ fn haar(c: &mut Criterion) {
             (batch as f64 * 8.0 / 3.0 * (n as f64).powi(3)) as u64,
         ));
         group.bench_function(format!("n={n} x{batch}"), |b| {
-            b.iter(|| black_box(haar_orthogonal::<f64>(n, n, batch, &Seeds::Shared(1), Some(1)).unwrap()))
+            b.iter(|| {
+                black_box(
+                    haar_orthogonal::<f64>(n, n, batch, &Seeds::Shared(1), Some(1), &AtomicBool::new(false)).unwrap(),
+                )
+            })
         });
     }
     group.finish();

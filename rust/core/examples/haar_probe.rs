@@ -1,5 +1,6 @@
 //! Probe: per-matrix cost of Haar sampling on one thread, and the part spent drawing normals
 //! (Stewart's method draws n(n+1)/2 per n × n matrix). Best of 7 rounds, as the machine is noisy.
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use deeplinear_core::haar::haar_orthogonal;
@@ -19,7 +20,7 @@ fn main() {
     for &(n, batch) in &[(16usize, 4000usize), (32, 1000), (64, 400), (128, 60), (256, 10)] {
         let mut checksum = 0.0;
         let total = best_of(7, || {
-            let q = haar_orthogonal::<f64>(n, n, batch, &Seeds::Shared(1), Some(1)).unwrap();
+            let q = haar_orthogonal::<f64>(n, n, batch, &Seeds::Shared(1), Some(1), &AtomicBool::new(false)).unwrap();
             checksum += q[0];
         }) / batch as f64;
         let mut buf = vec![0.0f64; n * (n + 1) / 2];

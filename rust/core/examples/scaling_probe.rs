@@ -1,5 +1,6 @@
 //! Probe: thread scaling of Haar sampling (1 vs 2 threads), best of 15: the public call, and
 //! the same work on a persistent pool into a pre-touched buffer.
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use deeplinear_core::haar::{haar_orthogonal, HaarSampler};
@@ -17,7 +18,8 @@ fn main() {
         for _ in 0..15 {
             for (i, th) in [1usize, 2].into_iter().enumerate() {
                 let t = Instant::now();
-                let q = haar_orthogonal::<f64>(n, n, batch, &Seeds::Shared(1), Some(th)).unwrap();
+                let q =
+                    haar_orthogonal::<f64>(n, n, batch, &Seeds::Shared(1), Some(th), &AtomicBool::new(false)).unwrap();
                 best[i] = best[i].min(t.elapsed().as_secs_f64());
                 std::hint::black_box(q);
                 let t = Instant::now();

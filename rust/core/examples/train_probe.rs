@@ -24,7 +24,15 @@ fn main() {
     };
     let steps: usize = args.get(3).map_or(default_steps, |s| s.parse().unwrap());
     let dims = vec![m; depth + 1];
-    let weights = gaussian::<f64>(&dims, batch, &Seeds::Shared(0), 1.0, Some(threads)).unwrap();
+    let weights = gaussian::<f64>(
+        &dims,
+        batch,
+        &Seeds::Shared(0),
+        1.0,
+        Some(threads),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     let shape = [batch, m, m];
     let refs: Vec<ArrayRef<'_, f64>> = weights.iter().map(|w| ArrayRef { data: w, shape: &shape }).collect();
     let mut x = vec![0.0; m * m];

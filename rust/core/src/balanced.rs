@@ -7,11 +7,12 @@
 //! keeps both properties and makes the hidden layers rotation-invariant in distribution.
 
 use faer::diag::Diag;
-use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::dyn_stack::MemStack;
 use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, MatRef, Par};
 use rand::rngs::ChaCha8Rng;
 
+use crate::alloc;
 use crate::error::{Error, Result};
 use crate::haar::HaarSampler;
 use crate::linalg::{gemm, row_major, row_major_mut};
@@ -34,6 +35,27 @@ pub fn check_balanced_dims(dims: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// Bytes of f64 scratch [`balanced_factors`] needs for one network, about: the factors, a few
+/// copies of the end-to-end matrix and its SVD, and a Haar rotation of the widest hidden layer
+/// with its sampler.
+pub fn scratch_bytes(dims: &[usize]) -> u128 {
+    let wide = |a: usize, b: usize| a as u128 * b as u128;
+    let layers: u128 = dims.windows(2).map(|w| wide(w[0], w[1])).sum();
+    let widest = dims.windows(2).map(|w| wide(w[0], w[1])).max().unwrap_or(0);
+    let (d_x, d_y) = (dims[0], dims[dims.len() - 1]);
+    let hidden = dims[1..dims.len() - 1].iter().map(|&m| wide(m, m)).max().unwrap_or(0);
+    8 * (layers + widest + 6 * wide(d_x, d_y) + 4 * hidden)
+}
+
+/// `f` of every value, into a fallibly allocated f64 buffer.
+fn mapped<S: Copy>(values: &[S], f: impl Fn(S) -> f64) -> Result<Vec<f64>> {
+    let mut out = alloc::zeroed::<f64>("dims", values.len())?;
+    for (o, &v) in out.iter_mut().zip(values) {
+        *o = f(v);
+    }
+    Ok(out)
+}
+
 /// Write the balanced factors of the row-major `a` (d_L × d_0) into `layers` (layer j row-major
 /// d_{j+1} × d_j). With `rotations`, Haar rotations are drawn from it, layer by layer.
 ///
@@ -48,8 +70,12 @@ pub fn balanced_factors<T: Real>(
     let depth = dims.len() - 1;
     let (d_x, d_y) = (dims[0], dims[depth]);
     let k = d_x.min(d_y);
-    let a64: Vec<f64> = a.iter().map(|v| v.to_f64()).collect();
-    let mut ws: Vec<Vec<f64>> = dims.windows(2).map(|w| vec![0.0; w[0] * w[1]]).collect();
+    // Sizes were checked by the caller; only the allocations can still fail.
+    let a64 = mapped(a, |v| v.to_f64())?;
+    let mut ws = dims
+        .windows(2)
+        .map(|w| alloc::zeroed::<f64>("dims", w[0] * w[1]))
+        .collect::<Result<Vec<_>>>()?;
     if depth == 1 {
         // W_1 = U Σ Vᵀ = A exactly; no SVD round trip.
         ws[0].copy_from_slice(&a64);
@@ -57,19 +83,16 @@ pub fn balanced_factors<T: Real>(
         // Factor A/c with c = max|A_ij| (no overflow or underflow inside the SVD for any finite
         // A), then put c^{1/L} back into each factor.
         let c = a64.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let unit: Vec<f64> = if c > 0.0 {
-            a64.iter().map(|v| v / c).collect()
-        } else {
-            a64.clone()
-        };
+        let unit = mapped(&a64, |v| if c > 0.0 { v / c } else { v })?;
         let am = row_major(&unit, d_y, d_x);
         let mut s = Diag::<f64>::zeros(k);
-        let mut u = Mat::<f64>::zeros(d_y, k);
-        let mut v = Mat::<f64>::zeros(d_x, k);
+        let mut u = alloc::mat_zeros::<f64>("dims", d_y, k)?;
+        let mut v = alloc::mat_zeros::<f64>("dims", d_x, k)?;
         let thin = ComputeSvdVectors::Thin;
         // Sequential: networks already run in parallel, and a fixed order keeps results
         // independent of the thread count.
-        let mut mem = MemBuffer::new(svd_scratch::<f64>(d_y, d_x, thin, thin, Par::Seq, Default::default()));
+        let req = svd_scratch::<f64>(d_y, d_x, thin, thin, Par::Seq, Default::default());
+        let mut mem = alloc::mem_buffer("dims", req)?;
         svd(
             am,
             s.as_mut(),
@@ -108,11 +131,12 @@ pub fn balanced_factors<T: Real>(
         }
     }
     if let Some(rng) = rotations {
-        let mut scratch = Vec::new();
+        // With the capacity of the largest layer, refilling it below never reallocates.
+        let mut scratch = alloc::with_capacity::<f64>("dims", ws.iter().map(Vec::len).max().unwrap_or(0))?;
         for j in 1..depth {
             let m = dims[j];
-            let mut o = vec![0.0; m * m];
-            HaarSampler::<f64>::new(m, m).sample_into(rng, 1.0, &mut o);
+            let mut o = alloc::zeroed::<f64>("dims", m * m)?;
+            HaarSampler::<f64>::try_new("dims", m, m)?.sample_into(rng, 1.0, &mut o);
             let om = row_major(&o, m, m);
             // W_j ← O_j W_j (layer index j−1, shape d_j × d_{j−1}).
             let (rows, cols) = (dims[j], dims[j - 1]);
@@ -166,6 +190,7 @@ pub fn balancedness<T: Real>(layers: &[&[T]], dims: &[usize]) -> f64 {
 mod tests {
     use super::*;
     use crate::rng::{fill_normal, network_rng};
+    use faer::Mat;
 
     fn product(layers: &[Vec<f64>], dims: &[usize]) -> Mat<f64> {
         let mut p = Mat::<f64>::identity(dims[0], dims[0]);

@@ -50,7 +50,7 @@ impl fmt::Display for Error {
                 arg,
                 bytes: Some(bytes),
             } => {
-                write!(f, "{arg}: cannot allocate {bytes} bytes")
+                write!(f, "{arg}: cannot allocate {bytes} bytes ({})", human_bytes(*bytes))
             }
             Error::OutOfMemory { arg, bytes: None } => {
                 write!(f, "{arg}: the requested size overflows the address space")
@@ -60,3 +60,38 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `bytes` in binary units with three decimals, e.g. "7.276 TiB".
+fn human_bytes(bytes: u128) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.3} {}", units[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_memory_names_the_argument_and_the_bytes() {
+        let err = Error::OutOfMemory {
+            arg: "batch".into(),
+            bytes: Some(8 << 40),
+        };
+        assert_eq!(
+            err.to_string(),
+            "batch: cannot allocate 8796093022208 bytes (8.000 TiB)"
+        );
+        assert_eq!(human_bytes(1000), "1000 B");
+        assert_eq!(human_bytes(1536), "1.500 KiB");
+    }
+}

@@ -1,9 +1,12 @@
 //! Haar-distributed orthogonal matrices (SPEC §3) by Stewart's product of random Householder
 //! reflectors, which has exactly the law of the sign-fixed QR of a Gaussian matrix.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rand::rngs::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::alloc;
 use crate::error::{Error, Result};
 use crate::linalg::SignFixedQr;
 use crate::parallel;
@@ -21,16 +24,29 @@ pub struct HaarSampler<T: Real> {
 }
 
 impl<T: Real> HaarSampler<T> {
+    /// Scratch for `rows × cols` matrices; panics if it cannot be allocated (see
+    /// [`Self::try_new`]).
     pub fn new(rows: usize, cols: usize) -> Self {
+        Self::try_new("rows", rows, cols).expect("Haar sampler allocation")
+    }
+
+    /// Scratch for `rows × cols` matrices, or `OutOfMemory` naming `arg`.
+    pub fn try_new(arg: &str, rows: usize, cols: usize) -> Result<Self> {
         let (m, n) = (rows.max(cols), rows.min(cols));
-        let zero = T::from_f64(0.0);
-        HaarSampler {
+        let len = alloc::checked_len(arg, &[m, n])?;
+        Ok(HaarSampler {
             rows,
             cols,
-            reflectors: vec![zero; m * n],
-            qr: SignFixedQr::new(m, n),
-            q: vec![zero; m * n],
-        }
+            reflectors: alloc::zeroed(arg, len)?,
+            qr: SignFixedQr::try_new(arg, m, n)?,
+            q: alloc::zeroed(arg, len)?,
+        })
+    }
+
+    /// Bytes of the scratch of one `rows × cols` sampler, about: the reflectors, Q and faer's
+    /// QR workspace, each at most `rows·cols` values.
+    pub fn scratch_bytes(rows: usize, cols: usize) -> u128 {
+        3 * alloc::bytes_of::<T>(rows.saturating_mul(cols))
     }
 
     /// Draw one matrix from `rng` into the row-major `out` (rows × cols), scaled by `scale`.
@@ -60,13 +76,19 @@ impl<T: Real> HaarSampler<T> {
 }
 
 /// Sample `batch` Haar matrices of shape `rows × cols` into the row-major `out`
-/// (batch × rows × cols). Matrix b uses the stream `seeds.stream_of(b)`.
+/// (batch × rows × cols). Matrix b uses the stream `seeds.stream_of(b)`. Setting `cancel` stops
+/// the call with `Error::Cancelled`.
+///
+/// The memory the call needs (the output and one sampler per worker) is checked before anything
+/// is allocated: a matrix too large for this machine is `OutOfMemory` naming `rows`, a batch
+/// too large names `batch`.
 pub fn haar_orthogonal<T: Real>(
     rows: usize,
     cols: usize,
     batch: usize,
     seeds: &Seeds,
     threads: Option<usize>,
+    cancel: &AtomicBool,
 ) -> Result<Vec<T>> {
     if rows == 0 {
         return Err(Error::invalid("rows", "must be at least 1, got 0"));
@@ -78,23 +100,36 @@ pub fn haar_orthogonal<T: Real>(
         return Err(Error::invalid("batch", "must be at least 1, got 0"));
     }
     seeds.check(batch)?;
-    let mut out = vec![T::from_f64(0.0); batch * rows * cols];
-    let pool = parallel::pool(threads)?;
-    pool.install(|| {
-        out.par_chunks_mut(rows * cols).enumerate().for_each_init(
-            || HaarSampler::new(rows, cols),
-            |sampler, (b, matrix)| {
+    let size_arg = if rows >= cols { "rows" } else { "cols" };
+    let matrix = alloc::checked_len(size_arg, &[rows, cols])?;
+    let sampler = HaarSampler::<T>::scratch_bytes(rows, cols);
+    alloc::check_fits(size_arg, alloc::bytes_of::<T>(matrix) + sampler)?;
+    let workers = parallel::resolve_threads(threads)?.min(batch) as u128;
+    let total = alloc::checked_len("batch", &[batch, matrix])?;
+    alloc::check_fits("batch", alloc::bytes_of::<T>(total) + workers * sampler)?;
+    let mut out = alloc::zeroed("batch", total)?;
+    parallel::pool(threads)?.install(|| {
+        out.par_chunks_mut(matrix).enumerate().try_for_each_init(
+            || HaarSampler::try_new(size_arg, rows, cols),
+            |sampler, (b, q)| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Cancelled);
+                }
+                let sampler = sampler.as_mut().map_err(|e| e.clone())?;
                 let (seed, stream) = seeds.stream_of(b);
-                sampler.sample_into(&mut network_rng(seed, stream), T::from_f64(1.0), matrix);
+                sampler.sample_into(&mut network_rng(seed, stream), T::from_f64(1.0), q);
+                Ok(())
             },
-        );
-    });
+        )
+    })?;
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static GO: AtomicBool = AtomicBool::new(false);
 
     fn max_orthogonality_error(q: &[f64], rows: usize, cols: usize) -> f64 {
         // Tall: QᵀQ = I (cols × cols). Wide: QQᵀ = I (rows × rows).
@@ -118,7 +153,7 @@ mod tests {
     #[test]
     fn samples_are_orthonormal_for_all_shapes() {
         for &(r, c) in &[(1, 1), (1, 5), (5, 1), (6, 6), (9, 4), (4, 9), (33, 33)] {
-            let q = haar_orthogonal::<f64>(r, c, 3, &Seeds::Shared(7), Some(1)).unwrap();
+            let q = haar_orthogonal::<f64>(r, c, 3, &Seeds::Shared(7), Some(1), &GO).unwrap();
             for b in 0..3 {
                 let m = &q[b * r * c..(b + 1) * r * c];
                 assert!(max_orthogonality_error(m, r, c) < 1e-13, "not orthonormal: {r}x{c}");
@@ -128,17 +163,17 @@ mod tests {
 
     #[test]
     fn same_seed_same_output_for_any_thread_count() {
-        let one = haar_orthogonal::<f64>(8, 8, 17, &Seeds::Shared(3), Some(1)).unwrap();
-        let two = haar_orthogonal::<f64>(8, 8, 17, &Seeds::Shared(3), Some(2)).unwrap();
-        let other = haar_orthogonal::<f64>(8, 8, 17, &Seeds::Shared(4), Some(2)).unwrap();
+        let one = haar_orthogonal::<f64>(8, 8, 17, &Seeds::Shared(3), Some(1), &GO).unwrap();
+        let two = haar_orthogonal::<f64>(8, 8, 17, &Seeds::Shared(3), Some(2), &GO).unwrap();
+        let other = haar_orthogonal::<f64>(8, 8, 17, &Seeds::Shared(4), Some(2), &GO).unwrap();
         assert_eq!(one, two);
         assert_ne!(one, other);
     }
 
     #[test]
     fn a_network_stream_does_not_depend_on_the_batch() {
-        let batched = haar_orthogonal::<f64>(5, 3, 4, &Seeds::Shared(11), Some(2)).unwrap();
-        let alone = haar_orthogonal::<f64>(5, 3, 1, &Seeds::PerNetwork(vec![11]), Some(1)).unwrap();
+        let batched = haar_orthogonal::<f64>(5, 3, 4, &Seeds::Shared(11), Some(2), &GO).unwrap();
+        let alone = haar_orthogonal::<f64>(5, 3, 1, &Seeds::PerNetwork(vec![11]), Some(1), &GO).unwrap();
         assert_eq!(&batched[..15], &alone[..]);
     }
 
@@ -146,7 +181,7 @@ mod tests {
     fn mean_trace_is_zero_with_sign_fix() {
         // E[Tr Q] = 0 for Haar; an unsigned QR gives about -1.8 at n = 10 (SPEC §3).
         let (n, batch) = (10, 4000);
-        let q = haar_orthogonal::<f64>(n, n, batch, &Seeds::Shared(1), None).unwrap();
+        let q = haar_orthogonal::<f64>(n, n, batch, &Seeds::Shared(1), None, &GO).unwrap();
         let traces: Vec<f64> = (0..batch)
             .map(|b| (0..n).map(|i| q[b * n * n + i * n + i]).sum())
             .collect();
@@ -155,18 +190,64 @@ mod tests {
         assert!(mean.abs() < 5.0 / (batch as f64).sqrt(), "mean trace {mean}");
     }
 
+    fn is_out_of_memory<T>(result: Result<T>, want: &str) -> bool {
+        matches!(result, Err(Error::OutOfMemory { ref arg, .. }) if arg == want)
+    }
+
+    #[test]
+    fn impossible_sizes_are_out_of_memory_naming_the_argument() {
+        let seeds = Seeds::Shared(0);
+        // The cases: one 10⁶ × 10⁶ matrix (8 TB), and 10¹² small ones.
+        assert!(is_out_of_memory(
+            haar_orthogonal::<f64>(1_000_000, 1_000_000, 1, &seeds, Some(1), &GO),
+            "rows"
+        ));
+        assert!(is_out_of_memory(
+            haar_orthogonal::<f32>(64, 64, 1_000_000_000_000, &seeds, Some(1), &GO),
+            "batch"
+        ));
+        assert!(is_out_of_memory(
+            haar_orthogonal::<f64>(3, 1 << 62, 1, &seeds, None, &GO),
+            "cols"
+        ));
+        // Sizes whose product overflows usize.
+        let err = haar_orthogonal::<f64>(usize::MAX / 2, 3, 1, &seeds, None, &GO).unwrap_err();
+        assert_eq!(
+            err,
+            Error::OutOfMemory {
+                arg: "rows".into(),
+                bytes: None
+            }
+        );
+        assert!(is_out_of_memory(
+            haar_orthogonal::<f64>(4, 4, usize::MAX, &seeds, None, &GO),
+            "batch"
+        ));
+        assert!(is_out_of_memory(
+            HaarSampler::<f64>::try_new("dims", 1 << 40, 1 << 40),
+            "dims"
+        ));
+    }
+
+    #[test]
+    fn a_raised_cancel_flag_stops_the_call() {
+        let stop = AtomicBool::new(true);
+        let err = haar_orthogonal::<f64>(4, 4, 8, &Seeds::Shared(0), Some(2), &stop).unwrap_err();
+        assert_eq!(err, Error::Cancelled);
+    }
+
     #[test]
     fn zero_sizes_are_errors() {
         assert!(matches!(
-            haar_orthogonal::<f64>(0, 3, 1, &Seeds::Shared(0), None),
+            haar_orthogonal::<f64>(0, 3, 1, &Seeds::Shared(0), None, &GO),
             Err(Error::InvalidValue { .. })
         ));
         assert!(matches!(
-            haar_orthogonal::<f32>(3, 0, 1, &Seeds::Shared(0), None),
+            haar_orthogonal::<f32>(3, 0, 1, &Seeds::Shared(0), None, &GO),
             Err(Error::InvalidValue { .. })
         ));
         assert!(matches!(
-            haar_orthogonal::<f32>(3, 3, 2, &Seeds::PerNetwork(vec![1]), None),
+            haar_orthogonal::<f32>(3, 3, 2, &Seeds::PerNetwork(vec![1]), None, &GO),
             Err(Error::Shape { .. })
         ));
     }

@@ -12,6 +12,8 @@ use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch, re
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
 
+use crate::alloc;
+use crate::error::Result;
 use crate::householder;
 use crate::scalar::Real;
 
@@ -54,20 +56,27 @@ pub struct SignFixedQr<T: Real> {
 }
 
 impl<T: Real> SignFixedQr<T> {
+    /// Workspace for `m × n` matrices; panics if it cannot be allocated (see [`Self::try_new`]).
     pub fn new(m: usize, n: usize) -> Self {
+        Self::try_new("matrix", m, n).expect("QR workspace allocation")
+    }
+
+    /// Workspace for `m × n` matrices, or `OutOfMemory` naming `arg` (the argument that sized
+    /// the matrices).
+    pub fn try_new(arg: &str, m: usize, n: usize) -> Result<Self> {
         assert!(m >= n, "SignFixedQr needs a tall matrix");
         let block = recommended_block_size::<T>(m, n).max(1);
         let req = qr_in_place_scratch::<T>(m, n, block, Par::Seq, Default::default()).or(
             apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(m, block, n),
         );
-        SignFixedQr {
+        Ok(SignFixedQr {
             m,
             n,
-            coeff: Mat::zeros(block, n),
-            mem: MemBuffer::new(req),
-            tau: vec![T::from_f64(0.0); n],
-            signs: vec![T::from_f64(0.0); n],
-        }
+            coeff: alloc::mat_zeros(arg, block, n)?,
+            mem: alloc::mem_buffer(arg, req)?,
+            tau: alloc::zeroed(arg, n)?,
+            signs: alloc::zeroed(arg, n)?,
+        })
     }
 
     /// Overwrite the column-major `m × n` matrix `a` with Householder data and write the thin Q

@@ -1,18 +1,49 @@
 //! Private thread pools. Thread counts are arguments, never global state.
 
 use std::ops::Deref;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{Error, Result};
 
-/// Number of threads to use: the explicit request, else every core of the machine.
+/// Cores this process may run on (its affinity mask and cgroup CPU quota), at least 1.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Threads a call may start per available core.
+pub const THREADS_PER_CORE: usize = 4;
+/// The cap on threads is never below this, whatever the core count.
+pub const MIN_THREAD_CAP: usize = 64;
+
+/// The most threads a call may ask for: [`THREADS_PER_CORE`] per available core, and at least
+/// [`MIN_THREAD_CAP`].
+///
+/// Why a cap: each call starts (or reuses) a pool of exactly the threads asked for, and
+/// thousands of threads take seconds to minutes to start, contend for the cores and exhaust
+/// per-user process limits, while beyond a few threads per core nothing gets faster. The floor
+/// keeps scripts written on a workstation (threads = 16 or 32) running, oversubscribed but with
+/// the same bits, on a laptop or a 2-core CI runner; starting that many threads is cheap.
+pub fn max_threads() -> usize {
+    static CAP: OnceLock<usize> = OnceLock::new();
+    *CAP.get_or_init(|| (THREADS_PER_CORE * available_cores()).max(MIN_THREAD_CAP))
+}
+
+/// Number of threads to use: the explicit request (1 ..= [`max_threads`]), else every core.
 pub fn resolve_threads(threads: Option<usize>) -> Result<usize> {
     match threads {
         Some(0) => Err(Error::invalid("threads", "must be at least 1, got 0")),
+        Some(n) if n > max_threads() => Err(Error::invalid(
+            "threads",
+            format!(
+                "must be at most {} ({THREADS_PER_CORE} per core available to this process, \
+                 at least {MIN_THREAD_CAP}), got {n}",
+                max_threads()
+            ),
+        )),
         Some(n) => Ok(n),
-        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        None => Ok(available_cores()),
     }
 }
 
@@ -95,5 +126,18 @@ mod tests {
         assert_eq!(a.current_num_threads(), 2);
         assert_eq!(pool(Some(3)).unwrap().current_num_threads(), 3);
         assert!(pool(Some(0)).is_err());
+    }
+
+    #[test]
+    fn absurd_thread_counts_are_refused_before_any_thread_starts() {
+        let cap = max_threads();
+        assert!(cap >= MIN_THREAD_CAP && cap >= THREADS_PER_CORE * available_cores());
+        assert_eq!(resolve_threads(Some(cap)).unwrap(), cap);
+        // 2^31 threads could never start: returning at all shows nothing was spawned.
+        for n in [cap + 1, 10_000, 1 << 31, usize::MAX] {
+            let err = pool(Some(n)).err().expect("refused");
+            assert!(matches!(err, Error::InvalidValue { ref arg, ref message }
+                if arg == "threads" && message.contains(&format!("at most {cap}"))));
+        }
     }
 }

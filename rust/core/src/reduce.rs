@@ -9,6 +9,7 @@
 use faer::{Accum, MatRef};
 use rayon::prelude::*;
 
+use crate::alloc;
 use crate::error::Result;
 use crate::linalg::{gemm, row_major, row_major_mut, SignFixedQr};
 use crate::parallel;
@@ -25,17 +26,32 @@ pub struct Reduced<T> {
     pub offsets: Vec<f64>,
 }
 
+/// A fallibly allocated f64 copy of `values` (the sizes come from the user's X and Y).
+fn to_f64<T: Real>(values: &[T]) -> Result<Vec<f64>> {
+    let mut out = alloc::zeroed::<f64>("X", values.len())?;
+    for (o, v) in out.iter_mut().zip(values) {
+        *o = v.to_f64();
+    }
+    Ok(out)
+}
+
+/// Bytes of f64 scratch one [`reduce_one`] call needs, about: copies of X and Y, Q (n × d_x) and
+/// the QR workspace, the residual of Y.
+fn scratch_bytes(d_x: usize, d_y: usize, n: usize) -> u128 {
+    8 * n as u128 * (4 * d_x as u128 + 2 * d_y as u128)
+}
+
 /// One (X, Y) pair, reduced in f64 (whatever T) so the offset is accurate for float32 data too.
 /// Returns (X', Y', offset).
-fn reduce_one<T: Real>(x: &[T], y: &[T], d_x: usize, d_y: usize, n: usize) -> (Vec<T>, Vec<T>, f64) {
-    let x64: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
-    let y64: Vec<f64> = y.iter().map(|v| v.to_f64()).collect();
+fn reduce_one<T: Real>(x: &[T], y: &[T], d_x: usize, d_y: usize, n: usize) -> Result<(Vec<T>, Vec<T>, f64)> {
+    let x64 = to_f64(x)?;
+    let y64 = to_f64(y)?;
     // Row-major X (d_x × n) read column-major is Xᵀ (n × d_x): factor it in place.
-    let mut a = x64.clone();
-    let mut q = vec![0.0; n * d_x];
-    SignFixedQr::<f64>::new(n, d_x).orthonormalize(&mut a, &mut q);
+    let mut a = to_f64(x)?;
+    let mut q = alloc::zeroed::<f64>("X", n * d_x)?;
+    SignFixedQr::<f64>::try_new("X", n, d_x)?.orthonormalize(&mut a, &mut q);
     let qm = MatRef::from_column_major_slice(&q, n, d_x);
-    let mut xr = vec![0.0; d_x * d_x];
+    let mut xr = alloc::zeroed::<f64>("X", d_x * d_x)?;
     gemm(
         row_major_mut(&mut xr, d_x, d_x),
         Accum::Replace,
@@ -43,7 +59,7 @@ fn reduce_one<T: Real>(x: &[T], y: &[T], d_x: usize, d_y: usize, n: usize) -> (V
         qm,
         1.0,
     );
-    let mut yr = vec![0.0; d_y * d_x];
+    let mut yr = alloc::zeroed::<f64>("Y", d_y * d_x)?;
     gemm(
         row_major_mut(&mut yr, d_y, d_x),
         Accum::Replace,
@@ -61,8 +77,16 @@ fn reduce_one<T: Real>(x: &[T], y: &[T], d_x: usize, d_y: usize, n: usize) -> (V
         -1.0,
     );
     let offset = 0.5 * resid.iter().map(|v| v * v).sum::<f64>();
-    let cast = |v: Vec<f64>| v.into_iter().map(T::from_f64).collect::<Vec<T>>();
-    (cast(xr), cast(yr), offset)
+    Ok((cast(&xr)?, cast(&yr)?, offset))
+}
+
+/// `values` converted to T, fallibly allocated.
+fn cast<T: Real>(values: &[f64]) -> Result<Vec<T>> {
+    let mut out = alloc::zeroed::<T>("X", values.len())?;
+    for (o, &v) in out.iter_mut().zip(values) {
+        *o = T::from_f64(v);
+    }
+    Ok(out)
 }
 
 /// Reduce a batch's data (X: (d_x, n) if `x_shared` else (batch, d_x, n); Y likewise).
@@ -82,8 +106,11 @@ pub fn reduce<T: Real>(
     let shared = x_shared && y_shared;
     let count = if shared { 1 } else { batch };
     let (x_size, y_size) = (d_x * n, d_y * n);
-    let pieces: Vec<(Vec<T>, Vec<T>, f64)> = if count == 1 {
-        vec![reduce_one(&x[..x_size], &y[..y_size], d_x, d_y, n)]
+    let workers = parallel::resolve_threads(threads)?.min(count) as u128;
+    let outputs = alloc::bytes_of::<T>(count) * (d_x as u128 + d_y as u128) * d_x as u128;
+    alloc::check_fits("X", workers * scratch_bytes(d_x, d_y, n) + outputs)?;
+    let mut pieces: Vec<(Vec<T>, Vec<T>, f64)> = if count == 1 {
+        vec![reduce_one(&x[..x_size], &y[..y_size], d_x, d_y, n)?]
     } else {
         parallel::pool(threads)?.install(|| {
             (0..count)
@@ -93,8 +120,8 @@ pub fn reduce<T: Real>(
                     let yb = of_network(y, y_shared, y_size, b);
                     reduce_one(xb, yb, d_x, d_y, n)
                 })
-                .collect()
-        })
+                .collect::<Result<_>>()
+        })?
     };
     let offsets = if shared {
         vec![pieces[0].2; batch]
@@ -102,12 +129,12 @@ pub fn reduce<T: Real>(
         pieces.iter().map(|p| p.2).collect()
     };
     // With a shared X only X' is shared; Y' depends on each network's Y.
-    let x_out: Vec<T> = if x_shared {
-        pieces[0].0.clone()
+    let x_out = if x_shared {
+        std::mem::take(&mut pieces[0].0)
     } else {
-        pieces.iter().flat_map(|p| p.0.iter().copied()).collect()
+        concat(pieces.iter().map(|p| &p.0[..]), count * d_x * d_x)?
     };
-    let y_out: Vec<T> = pieces.iter().flat_map(|p| p.1.iter().copied()).collect();
+    let y_out = concat(pieces.iter().map(|p| &p.1[..]), count * d_y * d_x)?;
     Ok(Reduced {
         x: x_out,
         x_shared,
@@ -115,6 +142,13 @@ pub fn reduce<T: Real>(
         y_shared: shared,
         offsets,
     })
+}
+
+/// The pieces one after another (`len` values in all), fallibly allocated.
+fn concat<'a, T: Real>(pieces: impl Iterator<Item = &'a [T]>, len: usize) -> Result<Vec<T>> {
+    let mut out = alloc::with_capacity::<T>("X", len)?;
+    pieces.for_each(|p| out.extend_from_slice(p));
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ static GLOBAL: Counting = Counting;
 fn allocations_of_a_call(activation: Activation, steps: usize) -> usize {
     let dims = [5, 7, 7, 3];
     let batch = 4;
-    let weights = gaussian::<f64>(&dims, batch, &Seeds::Shared(0), 0.4, Some(1)).unwrap();
+    let weights = gaussian::<f64>(&dims, batch, &Seeds::Shared(0), 0.4, Some(1), &AtomicBool::new(false)).unwrap();
     let shapes: Vec<[usize; 3]> = dims.windows(2).map(|w| [batch, w[1], w[0]]).collect();
     let refs: Vec<ArrayRef<'_, f64>> = weights
         .iter()

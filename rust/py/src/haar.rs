@@ -17,7 +17,9 @@ fn sample<'py, T: Real + Element>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let [batch, rows, cols] = shape;
-    let q = run_interruptibly(py, |_| haar::haar_orthogonal::<T>(rows, cols, batch, seeds, threads))?;
+    let q = run_interruptibly(py, |cancel| {
+        haar::haar_orthogonal::<T>(rows, cols, batch, seeds, threads, cancel)
+    })?;
     Ok(to_numpy(py, q.map_err(to_py_err)?, &shape).into_any())
 }
 

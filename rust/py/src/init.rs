@@ -1,5 +1,7 @@
 //! Bindings of `deeplinear_core::init` and `deeplinear_core::critical`.
 
+use std::sync::atomic::AtomicBool;
+
 use deeplinear_core::critical;
 use deeplinear_core::init::{self, CriticalWeights, Product};
 use deeplinear_core::rng::Seeds;
@@ -43,14 +45,14 @@ fn layer_list<'py, T: Real + Element>(
     PyList::new(py, arrays)
 }
 
-/// Run a core scheme without the GIL and return its layers.
+/// Run a core scheme without the GIL (Ctrl-C raises its cancel flag) and return its layers.
 fn layers<'py, T: Real + Element>(
     py: Python<'py>,
     dims: &[usize],
     batch: usize,
-    scheme: impl FnOnce() -> Result<Vec<Vec<T>>> + Send,
+    scheme: impl FnOnce(&AtomicBool) -> Result<Vec<Vec<T>>> + Send,
 ) -> PyResult<Bound<'py, PyList>> {
-    let buffers = run_interruptibly(py, |_| scheme())?.map_err(to_py_err)?;
+    let buffers = run_interruptibly(py, scheme)?.map_err(to_py_err)?;
     layer_list(py, dims, batch, buffers)
 }
 
@@ -70,7 +72,7 @@ macro_rules! scaled {
             threads: Option<usize>,
         ) -> PyResult<Bound<'py, PyList>> {
             let seeds: Seeds = seed.into();
-            by_dtype!(dtype, T => layers(py, &dims, batch, || init::$core::<T>(&dims, batch, &seeds, $scale, threads)))
+            by_dtype!(dtype, T => layers(py, &dims, batch, |c| init::$core::<T>(&dims, batch, &seeds, $scale, threads, c)))
         }
     };
 }
@@ -104,7 +106,7 @@ macro_rules! fan_scaled {
             threads: Option<usize>,
         ) -> PyResult<Bound<'py, PyList>> {
             let seeds: Seeds = seed.into();
-            by_dtype!(dtype, T => layers(py, &dims, batch, || init::$core::<T>(&dims, batch, &seeds, threads)))
+            by_dtype!(dtype, T => layers(py, &dims, batch, |c| init::$core::<T>(&dims, batch, &seeds, threads, c)))
         }
     };
 }
@@ -126,7 +128,7 @@ macro_rules! deterministic {
             dtype: &str,
             threads: Option<usize>,
         ) -> PyResult<Bound<'py, PyList>> {
-            by_dtype!(dtype, T => layers(py, &dims, batch, || init::$core::<T>(&dims, batch, threads)))
+            by_dtype!(dtype, T => layers(py, &dims, batch, |c| init::$core::<T>(&dims, batch, threads, c)))
         }
     };
 }
@@ -153,12 +155,12 @@ pub fn init_balanced<'py>(
     by_dtype!(dtype, T => {
         let given = product.map(|p| Input::<T>::borrow("product", p)).transpose()?;
         let given = given.as_ref().map(Input::view);
-        layers(py, &dims, batch, || {
+        layers(py, &dims, batch, |c| {
             let product = match given {
                 Some(a) => Product::Given { data: a.data, shape: a.shape },
                 None => Product::Gaussian { std },
             };
-            init::balanced::<T>(&dims, batch, &seeds, product, randomize, threads)
+            init::balanced::<T>(&dims, batch, &seeds, product, randomize, threads, c)
         })
     })
 }
@@ -190,8 +192,8 @@ pub fn init_mean_field<'py>(
         }
     };
     by_dtype!(dtype, T => {
-        let (ws, bs) = run_interruptibly(py, |_| {
-            init::mean_field::<T>(&dims, batch, &seeds, sigma_w, sigma_b, kind, ntk, threads)
+        let (ws, bs) = run_interruptibly(py, |c| {
+            init::mean_field::<T>(&dims, batch, &seeds, sigma_w, sigma_b, kind, ntk, threads, c)
         })?
         .map_err(to_py_err)?;
         let biases = PyList::new(py, bs.into_iter().enumerate().map(|(j, b)| to_numpy(py, b, &[batch, dims[j + 1]])))?;

@@ -7,6 +7,7 @@ mod haar;
 mod init;
 mod interrupt;
 mod metrics;
+mod threads;
 mod train;
 mod vmath;
 
@@ -28,6 +29,8 @@ mod _core {
         metric_balancedness, metric_deficiency_margin, metric_network, metric_ntk_relative_change,
         metric_partial_product_singular_values, metric_relative_weight_change, metric_singular_values,
     };
+    #[pymodule_export]
+    use super::threads::max_threads;
     #[pymodule_export]
     use super::train::train;
     #[pymodule_export]

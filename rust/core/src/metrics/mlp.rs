@@ -4,7 +4,10 @@
 
 use faer::{Accum, Mat, MatRef};
 
+use crate::alloc;
+use crate::error::Result;
 use crate::linalg::gemm;
+use crate::metrics::kernels::try_to_owned;
 use crate::scalar::Real;
 
 pub use crate::mlp::{Activation, Parameterization};
@@ -46,14 +49,20 @@ struct Forward<T> {
     slopes: Vec<Mat<T>>,
 }
 
-fn forward<T: Real>(layers: &[MatRef<'_, T>], biases: Option<&[&[T]]>, x: MatRef<'_, T>, form: &NetForm) -> Forward<T> {
+/// Buffers sized by the examples (these and the ones below) are `OutOfMemory` naming "X".
+fn forward<T: Real>(
+    layers: &[MatRef<'_, T>],
+    biases: Option<&[&[T]]>,
+    x: MatRef<'_, T>,
+    form: &NetForm,
+) -> Result<Forward<T>> {
     let depth = layers.len();
     let n = x.ncols();
-    let mut inputs = vec![x.to_owned()];
+    let mut inputs = vec![try_to_owned("X", x)?];
     let mut slopes = Vec::with_capacity(depth - 1);
     for (j, w) in layers[..depth - 1].iter().enumerate() {
         let s = T::from_f64(form.parameterization.scale(w.ncols()));
-        let mut z = Mat::zeros(w.nrows(), n);
+        let mut z = alloc::mat_zeros("X", w.nrows(), n)?;
         gemm(z.as_mut(), Accum::Replace, *w, inputs[j].as_ref(), s);
         if let Some(b) = biases {
             for c in 0..n {
@@ -62,16 +71,18 @@ fn forward<T: Real>(layers: &[MatRef<'_, T>], biases: Option<&[&[T]]>, x: MatRef
                 }
             }
         }
-        let slope = Mat::from_fn(w.nrows(), n, |r, c| {
-            T::from_f64(form.activation.derivative(z[(r, c)].to_f64()))
-        });
-        let h = Mat::from_fn(w.nrows(), n, |r, c| {
-            T::from_f64(form.activation.value(z[(r, c)].to_f64()))
-        });
+        let mut slope = alloc::mat_zeros("X", w.nrows(), n)?;
+        for c in 0..n {
+            for r in 0..w.nrows() {
+                slope[(r, c)] = T::from_f64(form.activation.derivative(z[(r, c)].to_f64()));
+                // z becomes h = φ(z) in place.
+                z[(r, c)] = T::from_f64(form.activation.value(z[(r, c)].to_f64()));
+            }
+        }
         slopes.push(slope);
-        inputs.push(h);
+        inputs.push(z);
     }
-    Forward { inputs, slopes }
+    Ok(Forward { inputs, slopes })
 }
 
 /// Reverse-mode sweep: calls `visit(j, h_{j−1}, B_j)` for j = L…1, where B_j = ∂f/∂z_j stacked
@@ -85,13 +96,14 @@ fn reverse_sweep<T: Real>(
     x: MatRef<'_, T>,
     form: &NetForm,
     mut visit: impl FnMut(usize, MatRef<'_, T>, MatRef<'_, T>),
-) -> Mat<T> {
+) -> Result<Mat<T>> {
     let depth = layers.len();
     let n = x.ncols();
     let d_l = layers[depth - 1].nrows();
-    let fwd = forward(layers, biases, x, form);
+    let fwd = forward(layers, biases, x, form)?;
     let alpha = T::from_f64(form.alpha);
-    let mut stack = Mat::<T>::zeros(n * d_l, d_l);
+    let rows = alloc::checked_len("X", &[n, d_l])?;
+    let mut stack = alloc::mat_zeros::<T>("X", rows, d_l)?;
     for s in 0..n {
         for a in 0..d_l {
             stack[(s * d_l + a, a)] = alpha;
@@ -101,7 +113,7 @@ fn reverse_sweep<T: Real>(
         let w = layers[j];
         visit(j, fwd.inputs[j].as_ref(), stack.as_ref());
         let s = T::from_f64(form.parameterization.scale(w.ncols()));
-        let mut next = Mat::<T>::zeros(n * d_l, w.ncols());
+        let mut next = alloc::mat_zeros::<T>("X", rows, w.ncols())?;
         gemm(next.as_mut(), Accum::Replace, stack.as_ref(), w, s);
         if j > 0 {
             let slope = &fwd.slopes[j - 1];
@@ -116,7 +128,7 @@ fn reverse_sweep<T: Real>(
         }
         stack = next;
     }
-    stack
+    Ok(stack)
 }
 
 /// Input–output Jacobians ∂f(x)/∂x for every column x of `x`, stacked ((n·d_L) × d_0).
@@ -125,22 +137,27 @@ pub fn input_jacobians<T: Real>(
     biases: Option<&[&[T]]>,
     x: MatRef<'_, T>,
     form: &NetForm,
-) -> Mat<T> {
+) -> Result<Mat<T>> {
     reverse_sweep(layers, biases, x, form, |_, _, _| {})
 }
 
 /// Empirical NTK Θ = J_θJ_θᵀ ((n·d_L)², example-major) by per-sample Jacobians with respect to
 /// the pre-activations: layer j contributes (s_j²·h_{j−1}(x)ᵀh_{j−1}(x') + [biases]) ·
 /// B_j(x)B_j(x')ᵀ, so the (n·d_L) × #params Jacobian is never formed.
-pub fn ntk<T: Real>(layers: &[MatRef<'_, T>], biases: Option<&[&[T]]>, x: MatRef<'_, T>, form: &NetForm) -> Mat<f64> {
+pub fn ntk<T: Real>(
+    layers: &[MatRef<'_, T>],
+    biases: Option<&[&[T]]>,
+    x: MatRef<'_, T>,
+    form: &NetForm,
+) -> Result<Mat<f64>> {
     let n = x.ncols();
     let d_l = layers[layers.len() - 1].nrows();
-    let big = n * d_l;
+    let big = alloc::checked_len("X", &[n, d_l])?;
     let one = T::from_f64(1.0);
     let bias_term = if biases.is_some() { 1.0 } else { 0.0 };
-    let mut theta = Mat::<f64>::zeros(big, big);
-    let mut gram = Mat::<T>::zeros(big, big);
-    let mut k = Mat::<T>::zeros(n, n);
+    let mut theta = alloc::mat_zeros::<f64>("X", big, big)?;
+    let mut gram = alloc::mat_zeros::<T>("X", big, big)?;
+    let mut k = alloc::mat_zeros::<T>("X", n, n)?;
     reverse_sweep(layers, biases, x, form, |j, h, stack| {
         let s = form.parameterization.scale(layers[j].ncols());
         gemm(k.as_mut(), Accum::Replace, h.transpose(), h, one);
@@ -156,8 +173,8 @@ pub fn ntk<T: Real>(layers: &[MatRef<'_, T>], biases: Option<&[&[T]]>, x: MatRef
                 }
             }
         }
-    });
-    theta
+    })?;
+    Ok(theta)
 }
 
 #[cfg(test)]

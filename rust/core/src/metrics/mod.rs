@@ -11,12 +11,13 @@ pub mod mlp;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use faer::diag::Diag;
-use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::dyn_stack::MemStack;
 use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
 use faer::matrix_free::eigen::{partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch};
 use faer::{Col, Mat, MatRef, Par};
 use rayon::prelude::*;
 
+use crate::alloc;
 use crate::error::{Error, Result};
 use crate::linalg::row_major;
 use crate::parallel;
@@ -164,11 +165,27 @@ fn check_finite(arg: &str, value: f64) -> Result<()> {
 
 /// Run `f(b, out_b)` for every network b on the private pool; `out` has `width` entries per
 /// network. Stops early (with `Error::Cancelled`) when `cancel` is raised.
-fn per_network<F>(batch: usize, width: usize, threads: Option<usize>, cancel: &AtomicBool, f: F) -> Result<Vec<f64>>
+///
+/// Before anything is allocated, the output and `scratch` bytes per worker (what `f` allocates
+/// for one network, estimated by the caller) are checked against this machine's memory: too
+/// much is `OutOfMemory` naming `arg`. The allocations inside `f` are fallible too.
+fn per_network<F>(
+    arg: &str,
+    batch: usize,
+    width: usize,
+    scratch: u128,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+    f: F,
+) -> Result<Vec<f64>>
 where
     F: Fn(usize, &mut [f64]) -> Result<()> + Sync,
 {
-    let mut out = vec![0.0; batch * width];
+    let len = alloc::checked_len(arg, &[batch, width])?;
+    alloc::check_fits(arg, scratch)?;
+    let workers = parallel::resolve_threads(threads)?.min(batch) as u128;
+    alloc::check_fits(arg, alloc::bytes_of::<f64>(len) + workers * scratch)?;
+    let mut out = alloc::zeroed(arg, len)?;
     if width == 0 {
         return Ok(out);
     }
@@ -228,11 +245,13 @@ fn partial_product_sv<T: Real>(
     threads: Option<usize>,
     cancel: &AtomicBool,
 ) -> Result<Batched> {
-    let k = layout.dims[i].min(layout.dims[j + 1]);
-    let data = per_network(layout.batch, k, threads, cancel, |b, out| {
+    let (d_in, d_out) = (layout.dims[i], layout.dims[j + 1]);
+    let k = d_in.min(d_out);
+    let scratch = kernels::chain_bytes::<T>(&layout.dims[i..=j + 1]) + kernels::svd_bytes::<T>(d_out, d_in);
+    let data = per_network("weights", layout.batch, k, scratch, threads, cancel, |b, out| {
         let layers = layout.layers(weights, b);
-        let p = kernels::chain_product(&layers[i..=j]);
-        kernels::SingularValues::new(p.nrows(), p.ncols()).compute(p.as_ref(), alpha, out)
+        let p = kernels::try_chain_product("weights", &layers[i..=j])?;
+        kernels::SingularValues::try_new("weights", p.nrows(), p.ncols())?.compute(p.as_ref(), alpha, out)
     })?;
     Ok(Batched {
         data,
@@ -249,11 +268,20 @@ pub fn balancedness<T: Real>(
     let layout = check_weights("weights", weights)?;
     let width = layout.depth() - 1;
     let max_d = *layout.dims.iter().max().unwrap();
-    let data = per_network(layout.batch, width, threads, cancel, |b, out| {
-        let mut scratch = vec![T::from_f64(0.0); max_d * max_d];
-        kernels::balancedness_into(&layout.layers(weights, b), &mut scratch, out);
-        Ok(())
-    })?;
+    let square = alloc::checked_len("weights", &[max_d, max_d])?;
+    let data = per_network(
+        "weights",
+        layout.batch,
+        width,
+        alloc::bytes_of::<T>(square),
+        threads,
+        cancel,
+        |b, out| {
+            let mut scratch = alloc::zeroed::<T>("weights", square)?;
+            kernels::balancedness_into(&layout.layers(weights, b), &mut scratch, out);
+            Ok(())
+        },
+    )?;
     Ok(Batched {
         data,
         shape: vec![layout.batch, width],
@@ -273,10 +301,11 @@ pub fn deficiency_margin<T: Real>(
     check_finite("alpha", alpha)?;
     let (d_0, d_l) = (layout.dims[0], layout.dims[layout.depth()]);
     let shared = check_matrix("Phi", phi, layout.batch, Some(d_l), Some(d_0))?;
-    let data = per_network(layout.batch, 1, threads, cancel, |b, out| {
+    let scratch = kernels::chain_bytes::<T>(&layout.dims) + kernels::svd_bytes::<T>(d_l, d_0);
+    let data = per_network("weights", layout.batch, 1, scratch, threads, cancel, |b, out| {
         let target = matrix_of(phi, shared, b);
-        let product = kernels::chain_product(&layout.layers(weights, b));
-        let sv = kernels::singular_values_of(target, 1.0)?;
+        let product = kernels::try_chain_product("weights", &layout.layers(weights, b))?;
+        let sv = kernels::singular_values_of("Phi", target, 1.0)?;
         let a = T::from_f64(alpha);
         let mut dist = 0.0;
         for c in 0..d_0 {
@@ -315,11 +344,10 @@ pub fn relative_weight_change<T: Real>(
         ));
     }
     let depth = layout.depth();
-    let data = per_network(layout.batch, depth, threads, cancel, |b, out| {
+    let data = per_network("w0", layout.batch, depth, 0, threads, cancel, |b, out| {
         let (a, c) = (layout.layers(w0, b), layout.layers(w1, b));
         for (j, o) in out.iter_mut().enumerate() {
-            let diff = Mat::from_fn(a[j].nrows(), a[j].ncols(), |r, k| c[j][(r, k)] - a[j][(r, k)]);
-            *o = kernels::frobenius(diff.as_ref()) / kernels::frobenius(a[j]);
+            *o = kernels::frobenius_distance(c[j], a[j]) / kernels::frobenius(a[j]);
         }
         Ok(())
     })?;
@@ -383,6 +411,25 @@ fn biases_of<'a, T>(biases: Option<&[ArrayRef<'a, T>]>, b: usize) -> Option<Vec<
     })
 }
 
+/// Bytes one network's forward and reverse sweeps over `n` inputs hold (see `mlp`), about: the
+/// input and slope of every layer (2·n·Σ_j d_j values) and two (n·d_L) × max_j d_j stacks.
+fn sweep_bytes<T>(dims: &[usize], n: usize) -> u128 {
+    let (n, d_l) = (n as u128, dims[dims.len() - 1] as u128);
+    let sum: u128 = dims.iter().map(|&d| d as u128).sum();
+    let widest = *dims.iter().max().unwrap_or(&0) as u128;
+    (2 * n * sum + 2 * n * d_l * widest) * std::mem::size_of::<T>() as u128
+}
+
+/// Bytes one network's NTK Gram takes to form, about: the f64 Gram ((n·d_L)²), a T copy of it,
+/// the n × n input kernel, the sweeps and the d_L-row suffix products.
+fn ntk_bytes<T>(dims: &[usize], n: usize) -> u128 {
+    let d_l = dims[dims.len() - 1] as u128;
+    let big = n as u128 * d_l;
+    let widest = *dims.iter().max().unwrap_or(&0) as u128;
+    let size = std::mem::size_of::<T>() as u128;
+    8 * big * big + size * (big * big + (n as u128).pow(2) + 2 * d_l * widest) + sweep_bytes::<T>(dims, n)
+}
+
 /// Whether the closed form for linear chains applies (linear φ, no biases).
 fn is_plain_linear<T>(form: &NetForm, biases: Option<&[ArrayRef<'_, T>]>) -> bool {
     form.activation == Activation::Linear && biases.is_none()
@@ -402,12 +449,20 @@ pub fn jacobian_singular_values<T: Real>(
     let (layout, n) = (&inp.layout, inp.n);
     let (d_0, d_l) = (layout.dims[0], layout.dims[layout.depth()]);
     let k = d_0.min(d_l);
-    let data = per_network(layout.batch, n * k, threads, cancel, |b, out| {
+    let linear = form.activation == Activation::Linear;
+    let scratch = kernels::svd_bytes::<T>(d_l, d_0)
+        + if linear {
+            kernels::chain_bytes::<T>(&layout.dims)
+        } else {
+            sweep_bytes::<T>(&layout.dims, n)
+        };
+    let width = alloc::checked_len("X", &[n, k])?;
+    let data = per_network("X", layout.batch, width, scratch, threads, cancel, |b, out| {
         let layers = layout.layers(weights, b);
-        if form.activation == Activation::Linear {
+        if linear {
             // Biases do not enter the Jacobian of a linear network.
-            let p = kernels::chain_product(&layers);
-            let sv = kernels::singular_values_of(p.as_ref(), form.linear_alpha(&layout.dims))?;
+            let p = kernels::try_chain_product("weights", &layers)?;
+            let sv = kernels::singular_values_of("weights", p.as_ref(), form.linear_alpha(&layout.dims))?;
             for chunk in out.chunks_mut(k) {
                 chunk.copy_from_slice(&sv);
             }
@@ -415,8 +470,8 @@ pub fn jacobian_singular_values<T: Real>(
         }
         let xb = matrix_of(inp.x, inp.x_shared, b);
         let bias = biases_of(biases, b);
-        let jac = mlp::input_jacobians(&layers, bias.as_deref(), xb, form);
-        let mut svd = kernels::SingularValues::new(d_l, d_0);
+        let jac = mlp::input_jacobians(&layers, bias.as_deref(), xb, form)?;
+        let mut svd = kernels::SingularValues::try_new("weights", d_l, d_0)?;
         for (s, chunk) in out.chunks_mut(k).enumerate() {
             svd.compute(jac.as_ref().subrows(s * d_l, d_l), 1.0, chunk)?;
         }
@@ -436,7 +491,7 @@ fn ntk_of<T: Real>(
     form: &NetForm,
     biases: Option<&[ArrayRef<'_, T>]>,
     b: usize,
-) -> Mat<f64> {
+) -> Result<Mat<f64>> {
     let layers = inp.layout.layers(weights, b);
     let xb = matrix_of(inp.x, inp.x_shared, b);
     if is_plain_linear(form, biases) {
@@ -458,9 +513,11 @@ pub fn ntk<T: Real>(
     cancel: &AtomicBool,
 ) -> Result<Batched> {
     let inp = check_net_inputs("weights", weights, x, form, biases, "biases")?;
-    let big = inp.n * inp.layout.dims[inp.layout.depth()];
-    let data = per_network(inp.layout.batch, big * big, threads, cancel, |b, out| {
-        let theta = ntk_of(&inp, weights, form, biases, b);
+    let big = alloc::checked_len("X", &[inp.n, inp.layout.dims[inp.layout.depth()]])?;
+    let width = alloc::checked_len("X", &[big, big])?;
+    let scratch = ntk_bytes::<T>(&inp.layout.dims, inp.n);
+    let data = per_network("X", inp.layout.batch, width, scratch, threads, cancel, |b, out| {
+        let theta = ntk_of(&inp, weights, form, biases, b)?;
         for r in 0..big {
             for c in 0..big {
                 out[r * big + c] = theta[(r, c)];
@@ -504,11 +561,11 @@ pub fn ntk_relative_change<T: Real>(
             "give biases for both w0 and w1, or for neither",
         ));
     }
-    let data = per_network(inp0.layout.batch, 1, threads, cancel, |b, out| {
-        let t0 = ntk_of(&inp0, w0, form, biases0, b);
-        let t1 = ntk_of(&inp1, w1, form, biases1, b);
-        let diff = Mat::from_fn(t0.nrows(), t0.ncols(), |r, c| t1[(r, c)] - t0[(r, c)]);
-        out[0] = kernels::frobenius(diff.as_ref()) / kernels::frobenius(t0.as_ref());
+    let scratch = 2 * ntk_bytes::<T>(&inp0.layout.dims, inp0.n);
+    let data = per_network("X", inp0.layout.batch, 1, scratch, threads, cancel, |b, out| {
+        let t0 = ntk_of(&inp0, w0, form, biases0, b)?;
+        let t1 = ntk_of(&inp1, w1, form, biases1, b)?;
+        out[0] = kernels::frobenius_distance(t1.as_ref(), t0.as_ref()) / kernels::frobenius(t0.as_ref());
         Ok(())
     })?;
     Ok(Batched {
@@ -566,7 +623,7 @@ pub fn max_eigenvalue(theta: MatRef<'_, f64>, method: EigenMethod) -> Result<f64
             s.as_mut(),
             None,
             Par::Seq,
-            MemStack::new(&mut MemBuffer::new(req)),
+            MemStack::new(&mut alloc::mem_buffer("X", req)?),
             Default::default(),
         )
         .map_err(|_| Error::NoConvergence {
@@ -591,7 +648,7 @@ pub fn max_eigenvalue(theta: MatRef<'_, f64>, method: EigenMethod) -> Result<f64
         v0.as_ref(),
         tol,
         Par::Seq,
-        MemStack::new(&mut MemBuffer::new(req)),
+        MemStack::new(&mut alloc::mem_buffer("X", req)?),
         params,
     );
     if info.n_converged_eigen == 0 {
@@ -615,8 +672,11 @@ pub fn fisher_max_eigenvalue<T: Real>(
 ) -> Result<Batched> {
     let inp = check_net_inputs("weights", weights, x, form, biases, "biases")?;
     let n = inp.n as f64;
-    let data = per_network(inp.layout.batch, 1, threads, cancel, |b, out| {
-        let theta = ntk_of(&inp, weights, form, biases, b);
+    // The eigensolvers' workspace is at most about two more copies of the Gram.
+    let big = inp.n as u128 * inp.layout.dims[inp.layout.depth()] as u128;
+    let scratch = ntk_bytes::<T>(&inp.layout.dims, inp.n) + 16 * big * big;
+    let data = per_network("X", inp.layout.batch, 1, scratch, threads, cancel, |b, out| {
+        let theta = ntk_of(&inp, weights, form, biases, b)?;
         out[0] = max_eigenvalue(theta.as_ref(), method)? / n;
         Ok(())
     })?;

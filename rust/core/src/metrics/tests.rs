@@ -37,8 +37,8 @@ fn general_ntk_path_matches_linear_closed_form() {
     fill_normal(&mut network_rng(9, 0), &mut xv, 1.0);
     let x = row_major(&xv, 3, 4);
     let views = layout.layers(&w, 0);
-    let closed = kernels::linear_ntk(&views, x, 0.7);
-    let general = mlp::ntk(&views, None, x, &NetForm::linear(0.7));
+    let closed = kernels::linear_ntk(&views, x, 0.7).unwrap();
+    let general = mlp::ntk(&views, None, x, &NetForm::linear(0.7)).unwrap();
     for r in 0..closed.nrows() {
         for c in 0..closed.ncols() {
             assert!((closed[(r, c)] - general[(r, c)]).abs() < 1e-12, "({r}, {c})");
@@ -114,4 +114,68 @@ fn bad_arguments_name_themselves() {
     assert!(matches!(err, Error::Shape { ref arg, .. } if arg == "Phi"));
     let err = singular_values(&w, f64::NAN, None, &cancel).unwrap_err();
     assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "alpha"));
+}
+
+#[test]
+fn impossible_products_and_grams_are_out_of_memory_not_aborts() {
+    let never = AtomicBool::new(false);
+    // A 10⁶-wide input and output through a width-1 bottleneck: 16 MB of weights whose
+    // end-to-end product is 10⁶ × 10⁶ (8 TB).
+    let wide = 1_000_000;
+    let (first, last) = (vec![0.5; wide], vec![0.5; wide]);
+    let shapes = [[1, 1, wide], [1, wide, 1]];
+    let w = refs_of(&[&first, &last], &shapes);
+    let oom = |r: Result<Batched>, want: &str| matches!(r, Err(Error::OutOfMemory { ref arg, .. }) if arg == want);
+    assert!(oom(singular_values(&w, 1.0, Some(1), &never), "weights"));
+    let phi = vec![0.0; 4];
+    let phi_shape = [2, 2];
+    let small = [vec![1.0; 2], vec![1.0; 2]];
+    let small_shapes = [[1, 1, 2], [1, 2, 1]];
+    assert!(deficiency_margin(
+        &refs_of(&[&small[0], &small[1]], &small_shapes),
+        ArrayRef {
+            data: &phi,
+            shape: &phi_shape
+        },
+        1.0,
+        None,
+        &never
+    )
+    .is_ok());
+    // n = 10⁶ examples give a 10⁶ × 10⁶ NTK Gram per network (and 8 TB of output).
+    let one = [vec![1.0]];
+    let one_shape = [[1, 1, 1]];
+    let x = vec![1.0; wide];
+    let x_shape = [1, wide];
+    let xs = ArrayRef {
+        data: &x,
+        shape: &x_shape,
+    };
+    let w = refs_of(&[&one[0]], &one_shape);
+    let linear = NetForm::linear(1.0);
+    assert!(oom(ntk(&w, xs, &linear, None, None, &never), "X"));
+    assert!(oom(
+        fisher_max_eigenvalue(&w, xs, &linear, None, EigenMethod::Auto, None, &never),
+        "X"
+    ));
+    assert!(oom(
+        ntk_relative_change(&w, &w, xs, &linear, None, None, None, &never),
+        "X"
+    ));
+    let tanh = NetForm {
+        activation: Activation::Tanh,
+        ..linear
+    };
+    assert!(oom(ntk(&w, xs, &tanh, None, None, &never), "X"));
+    // The Jacobian of that network is small: one singular value per example.
+    let jac = jacobian_singular_values(&w, xs, &tanh, None, Some(1), &never).unwrap();
+    assert_eq!(jac.shape, vec![1, wide, 1]);
+}
+
+fn refs_of<'a>(layers: &[&'a Vec<f64>], shapes: &'a [[usize; 3]]) -> Vec<ArrayRef<'a, f64>> {
+    layers
+        .iter()
+        .zip(shapes)
+        .map(|(d, s)| ArrayRef { data: d, shape: s })
+        .collect()
 }
