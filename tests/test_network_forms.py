@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
@@ -314,10 +314,14 @@ def test_explicit_identity_input_takes_the_identity_path(net: Net) -> None:
     Y = net.Y[:, :1].repeat(d_0, axis=1) if net.Y.shape[1] != d_0 else net.Y
     kw = {"lr": 0.02, "steps": 5, **net.form}
     implicit = dl.train(net.weights, None, Y, **kw)
+    # A net that blows up within 5 steps amplifies one rounding step beyond any tolerance;
+    # the bit-identity checks below still run on it, the 1e-12 agreement only on tame nets.
+    tame = bool(np.all(implicit.final_loss < 1e6))
     eye = np.eye(d_0, dtype=net.weights[0].dtype)
     assert_results_identical(implicit, dl.train(net.weights, eye, Y, **kw))
     per_network = np.repeat(eye[None], net.batch, axis=0)
     assert_results_identical(implicit, dl.train(net.weights, per_network, Y, **kw))
+    assume(tame)
     almost = eye.copy()
     almost[0, 0] = np.nextafter(almost[0, 0], 2.0)
     product_path = dl.train(net.weights, almost, Y, **kw)

@@ -160,7 +160,7 @@ def tiny_study():
     study = Study(
         name="tiny-reliability",
         title="Tiny",
-        spec=lambda size: SweepSpec.from_dict(one_run_per_part()),
+        spec=lambda size, data: SweepSpec.from_dict(one_run_per_part()),
         analyse=analyse,
     )
     STUDIES[study.name] = study
