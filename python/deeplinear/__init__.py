@@ -13,7 +13,7 @@ Example:
     (4, 101)
 """
 
-from . import init, metrics, reference, sweep
+from . import init, kernels, metrics, reference, sweep
 from ._core import __version__
 from .haar import haar_orthogonal
 from .init import fanout_alpha
@@ -25,6 +25,7 @@ __all__ = [
     "fanout_alpha",
     "haar_orthogonal",
     "init",
+    "kernels",
     "metrics",
     "reference",
     "sweep",
