@@ -11,12 +11,12 @@ import math
 
 import numpy as np
 import pytest
-from helpers import raises_clean
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deeplinear as dl
 from deeplinear import reference as ref
+from helpers import raises_clean
 
 ACTIVATIONS = ["linear", "relu", "erf", "tanh"]
 CLOSED = ["linear", "relu", "erf"]
@@ -144,7 +144,9 @@ def test_independent_of_threads_and_dtype() -> None:
         want = dl.kernels.ntk([6, 8, 8, 2], X.astype(np.float32).astype(np.float64), **kw)
         assert np.array_equal(single, want)
     ints = dl.kernels.nngp([2, 3, 1], [[1, 0], [0, 2]], activation="relu", sigma_w=1.0)
-    assert np.allclose(ints, dl.kernels.nngp([2, 3, 1], np.diag([1.0, 2.0]), activation="relu", sigma_w=1.0))
+    assert np.allclose(
+        ints, dl.kernels.nngp([2, 3, 1], np.diag([1.0, 2.0]), activation="relu", sigma_w=1.0)
+    )
 
 
 def test_relu_critical_known_values() -> None:
@@ -245,13 +247,17 @@ def test_ntk_distance_matches_reference() -> None:
     X3 = rng.standard_normal((3, 3, 4))
     per = dl.metrics.ntk_distance(w, X3, sigma_w=1.2, activation="erf")
     each = [
-        dl.metrics.ntk_distance([layer[i : i + 1] for layer in w], X3[i], sigma_w=1.2, activation="erf")[0]
+        dl.metrics.ntk_distance(
+            [layer[i : i + 1] for layer in w], X3[i], sigma_w=1.2, activation="erf"
+        )[0]
         for i in range(3)
     ]
     np.testing.assert_allclose(per, each, rtol=1e-12)
 
 
-def _distance_slope(activation: str, init: str, batch: int, widths: list[int]) -> tuple[float, list[float]]:
+def _distance_slope(
+    activation: str, init: str, batch: int, widths: list[int]
+) -> tuple[float, list[float]]:
     """Log-log slope of the mean NTK distance over widths (3 hidden layers, NTK
     parameterisation, 20 inputs in 16 dimensions, σ_w = 1.5)."""
     X = _inputs(np.random.default_rng(8), 16, 20)
@@ -259,7 +265,9 @@ def _distance_slope(activation: str, init: str, batch: int, widths: list[int]) -
     means = []
     for m in widths:
         w = sampler([16, m, m, m, 1], batch=batch, seed=m)
-        means.append(float(dl.metrics.ntk_distance(w, X, sigma_w=1.5, activation=activation).mean()))
+        means.append(
+            float(dl.metrics.ntk_distance(w, X, sigma_w=1.5, activation=activation).mean())
+        )
     slope = float(np.polyfit(np.log(widths), np.log(means), 1)[0])
     return slope, means
 
@@ -294,7 +302,11 @@ GOOD = {"activation": "relu", "sigma_w": 1.0}
 @pytest.mark.parametrize(
     ("call", "exc", "match"),
     [
-        (lambda: dl.kernels.ntk([3, 2], X4, activation="gelu", sigma_w=1.0), ValueError, "activation"),
+        (
+            lambda: dl.kernels.ntk([3, 2], X4, activation="gelu", sigma_w=1.0),
+            ValueError,
+            "activation",
+        ),
         (lambda: dl.kernels.ntk([3, 2], X4, activation=3, sigma_w=1.0), TypeError, "activation"),
         (lambda: dl.kernels.ntk([4, 2], X4, **GOOD), ValueError, r"X: expected shape \(4, n\)"),
         (lambda: dl.kernels.ntk([3, 2], X4, np.ones((2, 2)), **GOOD), ValueError, "X2"),
@@ -306,28 +318,46 @@ GOOD = {"activation": "relu", "sigma_w": 1.0}
         (lambda: dl.kernels.ntk([3, 0, 2], X4, **GOOD), ValueError, "dims"),
         (lambda: dl.kernels.ntk([3, -1], X4, **GOOD), ValueError, r"dims\[1\]"),
         (lambda: dl.kernels.ntk("32", X4, **GOOD), TypeError, "dims"),
-        (lambda: dl.kernels.ntk([3, 2], X4, activation="relu", sigma_w=-1.0), ValueError, "sigma_w"),
-        (lambda: dl.kernels.ntk([3, 2], X4, activation="relu", sigma_w=math.inf), ValueError, "sigma_w"),
+        (
+            lambda: dl.kernels.ntk([3, 2], X4, activation="relu", sigma_w=-1.0),
+            ValueError,
+            "sigma_w",
+        ),
+        (
+            lambda: dl.kernels.ntk([3, 2], X4, activation="relu", sigma_w=math.inf),
+            ValueError,
+            "sigma_w",
+        ),
         (lambda: dl.kernels.ntk([3, 2], X4, sigma_b=-0.1, **GOOD), ValueError, "sigma_b"),
         (lambda: dl.kernels.ntk([3, 2], X4, sigma_b=math.nan, **GOOD), ValueError, "sigma_b"),
         (lambda: dl.kernels.ntk([3, 2], X4, sigma_b="0.1", **GOOD), TypeError, "sigma_b"),
         (lambda: dl.kernels.ntk([3, 2], X4, alpha=math.nan, **GOOD), ValueError, "alpha"),
-        (lambda: dl.kernels.ntk([3, 2], X4, parameterization="mup", **GOOD), ValueError, "parameterization"),
+        (
+            lambda: dl.kernels.ntk([3, 2], X4, parameterization="mup", **GOOD),
+            ValueError,
+            "parameterization",
+        ),
         (lambda: dl.kernels.ntk([3, 2], X4, method="exact", **GOOD), ValueError, "method"),
         (
-            lambda: dl.kernels.ntk([3, 2], X4, activation="tanh", sigma_w=1.0, method="closed_form"),
+            lambda: dl.kernels.ntk(
+                [3, 2], X4, activation="tanh", sigma_w=1.0, method="closed_form"
+            ),
             ValueError,
             "method",
         ),
         (lambda: dl.kernels.ntk([3, 2], X4, threads=0, **GOOD), ValueError, "threads"),
         (lambda: dl.kernels.nngp([3, 2], X4, activation="relu"), TypeError, "sigma_w"),
         (
-            lambda: dl.metrics.ntk_distance(dl.init.gaussian([3, 2], seed=0), X4, sigma_w=1.0, sigma_b=0.2),
+            lambda: dl.metrics.ntk_distance(
+                dl.init.gaussian([3, 2], seed=0), X4, sigma_w=1.0, sigma_b=0.2
+            ),
             ValueError,
             "sigma_b",
         ),
         (
-            lambda: dl.metrics.ntk_distance(dl.init.gaussian([3, 2], seed=0), np.ones((2, 4)), sigma_w=1.0),
+            lambda: dl.metrics.ntk_distance(
+                dl.init.gaussian([3, 2], seed=0), np.ones((2, 4)), sigma_w=1.0
+            ),
             ValueError,
             "X",
         ),

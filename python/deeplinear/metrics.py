@@ -408,5 +408,7 @@ def ntk_distance(
         for x in per_network
     ]
     limit = np.stack(limits) if len(limits) > 1 else limits[0][None]
-    out: np.ndarray = np.linalg.norm(theta - limit, axis=(1, 2)) / np.linalg.norm(limit, axis=(1, 2))
+    out: np.ndarray = np.linalg.norm(theta - limit, axis=(1, 2)) / np.linalg.norm(
+        limit, axis=(1, 2)
+    )
     return out

@@ -38,7 +38,10 @@ pub fn infinite_width_kernel<'py>(
     );
     let x1 = Input::<f64>::borrow("X", x1)?;
     let x2 = x2.map(|x| Input::<f64>::borrow("X2", x)).transpose()?;
-    let shape = [x1.shape().last().copied().unwrap_or(0), x2.as_ref().unwrap_or(&x1).shape().last().copied().unwrap_or(0)];
+    let shape = [
+        x1.shape().last().copied().unwrap_or(0),
+        x2.as_ref().unwrap_or(&x1).shape().last().copied().unwrap_or(0),
+    ];
     let (v1, v2) = (x1.view(), x2.as_ref().map(Input::view));
     let out = run_interruptibly(py, |cancel| {
         infinite_width::kernel(&dims, v1, v2, &form, which, method, threads, cancel)

@@ -183,7 +183,10 @@ impl Recursion<'_> {
         let k = g / self.dims[0] as f64;
         let sb2 = f.sigma_b.map_or(0.0, |s| s * s);
         let beta = if f.sigma_b.is_some() { 1.0 } else { 0.0 };
-        (f.sigma_w * f.sigma_w * k + sb2, f.weight_factor(self.dims[0]) * k + beta)
+        (
+            f.sigma_w * f.sigma_w * k + sb2,
+            f.weight_factor(self.dims[0]) * k + beta,
+        )
     }
 
     /// (Σ_{j+1}, Θ_{j+1}) from layer j's expectations (e, ė) and Θ_j.
@@ -192,7 +195,10 @@ impl Recursion<'_> {
         let sw2 = f.sigma_w * f.sigma_w;
         let sb2 = f.sigma_b.map_or(0.0, |s| s * s);
         let beta = if f.sigma_b.is_some() { 1.0 } else { 0.0 };
-        (sw2 * e + sb2, f.weight_factor(self.dims[j]) * e + beta + sw2 * de * theta)
+        (
+            sw2 * e + sb2,
+            f.weight_factor(self.dims[j]) * e + beta + sw2 * de * theta,
+        )
     }
 
     /// Σ_1(x, x), …, Σ_{L−1}(x, x): the variances of x's hidden pre-activations, from g = x·x.
@@ -221,10 +227,18 @@ impl Recursion<'_> {
 /// Check an input matrix named `arg`: (d_0, n) with n ≥ 1 and finite entries; returns n.
 fn check_inputs(arg: &str, x: ArrayRef<'_, f64>, d_0: usize) -> Result<usize> {
     let &[rows, n] = x.shape else {
-        return Err(Error::shape(arg, format!("(d_0, n) = ({d_0}, n)"), format!("{:?}", x.shape)));
+        return Err(Error::shape(
+            arg,
+            format!("(d_0, n) = ({d_0}, n)"),
+            format!("{:?}", x.shape),
+        ));
     };
     if rows != d_0 || x.data.len() != rows * n {
-        return Err(Error::shape(arg, format!("({d_0}, n) (d_0 = dims[0])"), format!("({rows}, {n})")));
+        return Err(Error::shape(
+            arg,
+            format!("({d_0}, n) (d_0 = dims[0])"),
+            format!("({rows}, {n})"),
+        ));
     }
     if n == 0 {
         return Err(Error::invalid(arg, "needs at least one input column, got 0"));
@@ -301,7 +315,9 @@ pub fn kernel(
         1.0,
     );
     let column_norms = |x: ArrayRef<'_, f64>, n: usize| -> Vec<f64> {
-        (0..n).map(|i| (0..d_0).map(|r| x.data[r * n + i] * x.data[r * n + i]).sum()).collect()
+        (0..n)
+            .map(|i| (0..d_0).map(|r| x.data[r * n + i] * x.data[r * n + i]).sum())
+            .collect()
     };
     // Symmetric case: the diagonal of the same product, so that x·x enters Σ_1(x, x) and the
     // (x, x) entry identically.
@@ -312,7 +328,10 @@ pub fn kernel(
     let rec = Recursion { form, dims };
     let new_ex = || Expectations::new(form.activation, closed);
     let variances = |norms: &[f64]| -> Vec<Vec<f64>> {
-        norms.par_iter().map_init(new_ex, |ex, &g| rec.variances(ex, g)).collect()
+        norms
+            .par_iter()
+            .map_init(new_ex, |ex, &g| rec.variances(ex, g))
+            .collect()
     };
     pool.install(|| -> Result<()> {
         let var1 = variances(&norms1);
@@ -321,20 +340,22 @@ pub fn kernel(
             None => Vec::new(),
         };
         let var2 = if x2.is_some() { &var2 } else { &var1 };
-        out.par_chunks_mut(n2).enumerate().try_for_each_init(new_ex, |ex, (i, row)| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(Error::Cancelled);
-            }
-            let start = if x2.is_some() { 0 } else { i };
-            for (k, entry) in row.iter_mut().enumerate().skip(start) {
-                let (nngp, ntk) = rec.pair(ex, *entry, &var1[i], &var2[k]);
-                *entry = match which {
-                    Kernel::Nngp => nngp,
-                    Kernel::Ntk => ntk,
-                };
-            }
-            Ok(())
-        })
+        out.par_chunks_mut(n2)
+            .enumerate()
+            .try_for_each_init(new_ex, |ex, (i, row)| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Cancelled);
+                }
+                let start = if x2.is_some() { 0 } else { i };
+                for (k, entry) in row.iter_mut().enumerate().skip(start) {
+                    let (nngp, ntk) = rec.pair(ex, *entry, &var1[i], &var2[k]);
+                    *entry = match which {
+                        Kernel::Nngp => nngp,
+                        Kernel::Ntk => ntk,
+                    };
+                }
+                Ok(())
+            })
     })?;
     if x2.is_none() {
         for i in 1..n1 {

@@ -250,7 +250,12 @@ mod tests {
             let rule = gauss_legendre(n);
             for k in 0..n {
                 // ∫_{−1}^{1} x^{2k} dx = 2/(2k + 1), exact for 2k ≤ 2n − 1.
-                let got: f64 = rule.nodes.iter().zip(&rule.weights).map(|(x, w)| w * x.powi(2 * k as i32)).sum();
+                let got: f64 = rule
+                    .nodes
+                    .iter()
+                    .zip(&rule.weights)
+                    .map(|(x, w)| w * x.powi(2 * k as i32))
+                    .sum();
                 let want = 2.0 / (2 * k + 1) as f64;
                 assert!((got - want).abs() < 1e-13, "n = {n}, k = {k}: {got} vs {want}");
             }
@@ -262,8 +267,8 @@ mod tests {
         // ∫₀^∞ r^k · r e^{−r²/2} dr = 2^{k/2} Γ(k/2 + 1).
         let gamma_half = |m: usize| -> f64 {
             // Γ(m/2) for m ≥ 1.
-            let mut g = if m % 2 == 0 { 1.0 } else { PI.sqrt() };
-            let mut x = if m % 2 == 0 { 1.0 } else { 0.5 };
+            let mut g = if m.is_multiple_of(2) { 1.0 } else { PI.sqrt() };
+            let mut x = if m.is_multiple_of(2) { 1.0 } else { 0.5 };
             while x < m as f64 / 2.0 - 1e-9 {
                 g *= x;
                 x += 1.0;
@@ -274,7 +279,12 @@ mod tests {
             let rule = radial(n);
             assert!(rule.nodes.iter().all(|&r| r > 0.0));
             for k in 0..(2 * n).min(12) {
-                let got: f64 = rule.nodes.iter().zip(&rule.weights).map(|(r, w)| w * r.powi(k as i32)).sum();
+                let got: f64 = rule
+                    .nodes
+                    .iter()
+                    .zip(&rule.weights)
+                    .map(|(r, w)| w * r.powi(k as i32))
+                    .sum();
                 let want = 2f64.powf(k as f64 / 2.0) * gamma_half(k + 2);
                 assert!((got - want).abs() < 1e-12 * want, "n = {n}, k = {k}: {got} vs {want}");
             }
@@ -287,12 +297,24 @@ mod tests {
         let mut scratch = Scratch::default();
         let rhos = [-1.0, -0.999, -0.5, 0.0, 0.3, 0.9, 0.99999, 1.0];
         for activation in [Activation::Linear, Activation::Relu, Activation::Erf] {
-            for &(a, b) in &[(1.0, 1.0), (0.05, 0.3), (2.0, 0.5), (30.0, 10.0), (300.0, 500.0), (0.0, 2.0), (0.0, 0.0)] {
+            for &(a, b) in &[
+                (1.0, 1.0),
+                (0.05, 0.3),
+                (2.0, 0.5),
+                (30.0, 10.0),
+                (300.0, 500.0),
+                (0.0, 2.0),
+                (0.0, 0.0),
+            ] {
                 for &rho in &rhos {
                     let c = rho * f64::sqrt(a * b);
                     let want = closed_form::expectations(activation, a, b, c).unwrap();
                     let got = expectations(activation, a, b, c, &mut scratch);
-                    let scale = if activation == Activation::Erf { 1.0 } else { f64::sqrt(a * b).max(1.0) };
+                    let scale = if activation == Activation::Erf {
+                        1.0
+                    } else {
+                        f64::sqrt(a * b).max(1.0)
+                    };
                     let err = (got.0 - want.0).abs().max((got.1 - want.1).abs()) / scale;
                     assert!(err < 1e-11, "{activation:?} a={a} b={b} ρ={rho}: {got:?} vs {want:?}");
                 }
@@ -310,7 +332,10 @@ mod tests {
                 let c = rho * f64::sqrt(a * b);
                 let got = expectations(Activation::Tanh, a, b, c, &mut scratch);
                 let fine = reference(Activation::Tanh, a, b, c, 160);
-                assert!((got.0 - fine.0).abs() < 1e-10 && (got.1 - fine.1).abs() < 1e-10, "q={q} ρ={rho}");
+                assert!(
+                    (got.0 - fine.0).abs() < 1e-10 && (got.1 - fine.1).abs() < 1e-10,
+                    "q={q} ρ={rho}"
+                );
             }
         }
     }
@@ -321,7 +346,12 @@ mod tests {
         let rho = c / (a * b).sqrt();
         let beta = (1.0 - rho * rho).max(0.0).sqrt().atan2(rho);
         let mut sums = (0.0, 0.0);
-        for (start, length) in [(0.0, 0.5 * PI), (0.5 * PI, beta), (0.5 * PI + beta, PI - beta), (1.5 * PI, 0.5 * PI)] {
+        for (start, length) in [
+            (0.0, 0.5 * PI),
+            (0.5 * PI, beta),
+            (0.5 * PI + beta, PI - beta),
+            (1.5 * PI, 0.5 * PI),
+        ] {
             for (&x, &wa) in angular.nodes.iter().zip(&angular.weights) {
                 let psi = start + 0.5 * length * (x + 1.0);
                 for (&r, &wr) in radial.nodes.iter().zip(&radial.weights) {

@@ -1,6 +1,6 @@
 use super::*;
 
-const NO_CANCEL: AtomicBool = AtomicBool::new(false);
+static NO_CANCEL: AtomicBool = AtomicBool::new(false);
 
 fn inputs(d_0: usize, n: usize, seed: u64) -> Vec<f64> {
     // A small deterministic pseudo-random matrix (values in [−1, 1)).
@@ -46,7 +46,12 @@ fn linear_networks_by_hand() {
     let (d_0, n) = (3, 4);
     let x = inputs(d_0, n, 1);
     let (sw, sb, alpha) = (1.3, 0.4, 0.7);
-    for (param, sigma_b) in [("ntk", None), ("ntk", Some(sb)), ("standard", None), ("standard", Some(sb))] {
+    for (param, sigma_b) in [
+        ("ntk", None),
+        ("ntk", Some(sb)),
+        ("standard", None),
+        ("standard", Some(sb)),
+    ] {
         let f = form(Activation::Linear, param, sw, sigma_b, alpha);
         let (sb2, beta) = sigma_b.map_or((0.0, 0.0), |s| (s * s, 1.0));
         let omega = |fan_in: usize| if param == "ntk" { sw * sw } else { fan_in as f64 };
@@ -64,8 +69,17 @@ fn linear_networks_by_hand() {
                 let s2 = sw * sw * s1 + sb2;
                 let t2 = omega(5) * s1 + beta + sw * sw * t1;
                 let a2 = alpha * alpha;
-                for (got, want) in [(nngp1[i * n + k], s1), (ntk1[i * n + k], t1), (nngp2[i * n + k], s2), (ntk2[i * n + k], t2)] {
-                    assert!((got - a2 * want).abs() < 1e-14 * want.abs().max(1.0), "{param} {sigma_b:?}: {got} vs {}", a2 * want);
+                for (got, want) in [
+                    (nngp1[i * n + k], s1),
+                    (ntk1[i * n + k], t1),
+                    (nngp2[i * n + k], s2),
+                    (ntk2[i * n + k], t2),
+                ] {
+                    assert!(
+                        (got - a2 * want).abs() < 1e-14 * want.abs().max(1.0),
+                        "{param} {sigma_b:?}: {got} vs {}",
+                        a2 * want
+                    );
                 }
             }
         }
@@ -106,7 +120,10 @@ fn quadrature_matches_closed_forms_through_the_recursion() {
                     let quad = run(&dims, &x, None, &f, which, Method::Quadrature, 1).unwrap();
                     let scale = exact.iter().fold(0.0f64, |m, v| m.max(v.abs()));
                     for (q, e) in quad.iter().zip(&exact) {
-                        assert!((q - e).abs() <= 1e-10 * scale, "{activation:?} {param} {sigma_b:?} {which:?}: {q} vs {e}");
+                        assert!(
+                            (q - e).abs() <= 1e-10 * scale,
+                            "{activation:?} {param} {sigma_b:?} {which:?}: {q} vs {e}"
+                        );
                     }
                 }
             }
@@ -169,21 +186,72 @@ fn bad_arguments() {
         other => panic!("{other:?}"),
     };
     assert_eq!(arg_of(run(&[2], &x, None, &f, Kernel::Ntk, Method::Auto, 1)), "dims");
-    assert_eq!(arg_of(run(&[2, 0, 1], &x, None, &f, Kernel::Ntk, Method::Auto, 1)), "dims");
-    let a1 = ArrayRef { data: &x, shape: &[2, 3] };
-    assert_eq!(arg_of(kernel(&[3, 1], a1, None, &f, Kernel::Ntk, Method::Auto, None, &NO_CANCEL)), "X");
+    assert_eq!(
+        arg_of(run(&[2, 0, 1], &x, None, &f, Kernel::Ntk, Method::Auto, 1)),
+        "dims"
+    );
+    let a1 = ArrayRef {
+        data: &x,
+        shape: &[2, 3],
+    };
+    assert_eq!(
+        arg_of(kernel(
+            &[3, 1],
+            a1,
+            None,
+            &f,
+            Kernel::Ntk,
+            Method::Auto,
+            None,
+            &NO_CANCEL
+        )),
+        "X"
+    );
     let x2 = inputs(3, 1, 6);
-    let a2 = ArrayRef { data: &x2, shape: &[3, 1] };
+    let a2 = ArrayRef {
+        data: &x2,
+        shape: &[3, 1],
+    };
     let err = kernel(&[2, 1], a1, Some(a2), &f, Kernel::Ntk, Method::Auto, None, &NO_CANCEL);
     assert_eq!(arg_of(err), "X2");
     let flat = ArrayRef { data: &x, shape: &[6] };
-    assert_eq!(arg_of(kernel(&[2, 1], flat, None, &f, Kernel::Ntk, Method::Auto, None, &NO_CANCEL)), "X");
-    let empty = ArrayRef { data: &[], shape: &[2, 0] };
-    assert_eq!(arg_of(kernel(&[2, 1], empty, None, &f, Kernel::Ntk, Method::Auto, None, &NO_CANCEL)), "X");
+    assert_eq!(
+        arg_of(kernel(
+            &[2, 1],
+            flat,
+            None,
+            &f,
+            Kernel::Ntk,
+            Method::Auto,
+            None,
+            &NO_CANCEL
+        )),
+        "X"
+    );
+    let empty = ArrayRef {
+        data: &[],
+        shape: &[2, 0],
+    };
+    assert_eq!(
+        arg_of(kernel(
+            &[2, 1],
+            empty,
+            None,
+            &f,
+            Kernel::Ntk,
+            Method::Auto,
+            None,
+            &NO_CANCEL
+        )),
+        "X"
+    );
     let mut bad = x.clone();
     bad[4] = f64::NAN;
     assert_eq!(arg_of(run(&[2, 1], &bad, None, &f, Kernel::Ntk, Method::Auto, 1)), "X");
-    assert_eq!(arg_of(run(&[2, 1], &x, None, &f, Kernel::Ntk, Method::ClosedForm, 1)), "method");
+    assert_eq!(
+        arg_of(run(&[2, 1], &x, None, &f, Kernel::Ntk, Method::ClosedForm, 1)),
+        "method"
+    );
     for (sw, sb, alpha, arg) in [
         (-1.0, None, 1.0, "sigma_w"),
         (f64::INFINITY, None, 1.0, "sigma_w"),
@@ -192,7 +260,10 @@ fn bad_arguments() {
         (1.0, None, f64::NAN, "alpha"),
     ] {
         let err = KernelForm::new(Activation::Relu, "ntk", sw, sb, alpha).unwrap_err();
-        assert!(matches!(err, Error::InvalidValue { arg: ref a, .. } if a == arg), "{err:?}");
+        assert!(
+            matches!(err, Error::InvalidValue { arg: ref a, .. } if a == arg),
+            "{err:?}"
+        );
     }
     assert!(KernelForm::new(Activation::Relu, "mean_field", 1.0, None, 1.0).is_err());
     assert!(Kernel::parse("cntk").is_err() && Method::parse("exact").is_err());
@@ -206,7 +277,10 @@ fn bad_arguments() {
 fn cancellation_stops_the_call() {
     let x = inputs(2, 40, 7);
     let f = form(Activation::Tanh, "ntk", 1.0, None, 1.0);
-    let a = ArrayRef { data: &x, shape: &[2, 40] };
+    let a = ArrayRef {
+        data: &x,
+        shape: &[2, 40],
+    };
     let cancel = AtomicBool::new(true);
     let out = kernel(&[2, 8, 1], a, None, &f, Kernel::Ntk, Method::Auto, Some(1), &cancel);
     assert_eq!(out, Err(Error::Cancelled));
