@@ -26,11 +26,14 @@ kernel that the empirical NTK approaches, relative to its size, as the hidden wi
 proportion. The hidden widths in ``dims`` matter only there; the NNGP never depends on them.
 
 The Gaussian expectations are closed forms for linear, relu (arc-cosine kernels) and erf
-(arcsin kernel), and a product Gauss rule in polar coordinates for any activation (tanh), cut
-at the rays u = 0 and v = 0 and sized by the variance: absolute error below 3e-11 per layer
-for pre-activation variances up to ~1000 (``method="quadrature"`` forces it for every
-activation). Pairs run in parallel on ``threads`` (default: all cores), the GIL is released,
-Ctrl-C stops the call, and the result does not depend on the thread count.
+(arcsin kernel). Any activation (tanh; all of them with ``method="quadrature"``) has a
+numerical route: Mehler's series E[φ(u)φ(v)] = Σ_k c_k(a)c_k(b)ρ^k with Gauss–Hermite
+coefficients, for smooth activations at pre-activation variances up to 4 (fast: one short
+polynomial per pair), and otherwise a product Gauss rule in polar coordinates cut at the rays
+u = 0 and v = 0 (exact for relu's kinks). Either keeps the absolute error of each layer's
+expectations below ~5e-11 (variances up to ~1000 for the polar rule). Pairs run in parallel on
+``threads`` (default: all cores), the GIL is released, Ctrl-C stops the call, and the result
+does not depend on the thread count.
 
 :mod:`deeplinear.reference.kernels` has the same functions in plain NumPy.
 """

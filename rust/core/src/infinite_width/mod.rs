@@ -22,11 +22,14 @@
 //! kernel the empirical NTK approaches, relative to its size, as the hidden widths grow in
 //! proportion. The NNGP does not depend on the hidden widths in either parameterisation.
 //!
-//! The Gaussian expectations are closed forms for linear, relu and erf (`closed_form`) and a
-//! two-dimensional quadrature for any activation (`quadrature`).
+//! The Gaussian expectations are closed forms for linear, relu and erf (`closed_form`) or,
+//! numerically for any activation, Mehler's series with Gauss–Hermite coefficients for smooth
+//! activations at moderate variance (`series`, fast) and a two-dimensional Gauss rule in polar
+//! coordinates otherwise (`quadrature`).
 
 pub mod closed_form;
 pub mod quadrature;
+pub mod series;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -65,9 +68,10 @@ impl Kernel {
 /// How the Gaussian expectations are evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
-    /// The closed form where there is one (linear, relu, erf), else the quadrature.
+    /// The closed form where there is one (linear, relu, erf), else the numerical route.
     Auto,
     ClosedForm,
+    /// Numerical for every activation: Mehler's series where it converges, else the polar rule.
     Quadrature,
 }
 
@@ -139,30 +143,56 @@ impl KernelForm {
     }
 }
 
+/// One input at one hidden layer: its pre-activation variance Σ_j(x, x), and its Mehler
+/// coefficients where the series route serves it.
+struct InputLayer {
+    variance: f64,
+    series: Option<series::Series>,
+}
+
 /// Evaluates the two Gaussian expectations of a layer, with its per-thread scratch.
 struct Expectations {
     activation: Activation,
+    /// Closed forms are used (the activation has one and the method allows it).
     closed_form: bool,
     scratch: quadrature::Scratch,
 }
 
 impl Expectations {
-    fn new(activation: Activation, closed_form: bool) -> Self {
+    fn new(activation: Activation, method: Method) -> Self {
+        let has_closed_form = closed_form::expectations(activation, 1.0, 1.0, 0.0).is_some();
         Expectations {
             activation,
-            closed_form,
+            closed_form: method != Method::Quadrature && has_closed_form,
             scratch: quadrature::Scratch::default(),
         }
     }
 
-    /// (E[φ(u)φ(v)], E[φ'(u)φ'(v)]) for variances a, b and covariance c.
-    fn eval(&mut self, a: f64, b: f64, c: f64) -> (f64, f64) {
+    /// What the pairs of an input need at a layer where its variance is `variance`: its
+    /// coefficients in `band` (None: no series) where the series serves it.
+    fn input_layer(&self, variance: f64, band: Option<usize>) -> InputLayer {
+        let usable = !self.closed_form && series::applies(self.activation) && series::band(variance).is_some();
+        InputLayer {
+            variance,
+            series: band
+                .filter(|_| usable)
+                .map(|band| series::series(self.activation, variance, band)),
+        }
+    }
+
+    /// (E[φ(u)φ(v)], E[φ'(u)φ'(v)]) for inputs x, y at a layer where their covariance is c:
+    /// closed form, else the Mehler series when both inputs have one, else the polar rule.
+    fn eval(&mut self, x: &InputLayer, y: &InputLayer, c: f64) -> (f64, f64) {
+        let (a, b) = (x.variance, y.variance);
         if self.closed_form {
             if let Some(e) = closed_form::expectations(self.activation, a, b, c) {
                 return e;
             }
         }
-        quadrature::expectations(self.activation, a, b, c, &mut self.scratch)
+        match (&x.series, &y.series) {
+            (Some(sx), Some(sy)) => series::expectations(sx, sy, closed_form::correlation(a, b, c)),
+            _ => quadrature::expectations(self.activation, a, b, c, &mut self.scratch),
+        }
     }
 }
 
@@ -201,23 +231,27 @@ impl Recursion<'_> {
         )
     }
 
-    /// Σ_1(x, x), …, Σ_{L−1}(x, x): the variances of x's hidden pre-activations, from g = x·x.
+    /// Σ_1(x, x), …, Σ_{L−1}(x, x): the variances of x's hidden pre-activations, from g = x·x
+    /// (with the series of each variance's own band).
     fn variances(&self, ex: &mut Expectations, g: f64) -> Vec<f64> {
         let mut out = Vec::with_capacity(self.depth() - 1);
         let (mut c, mut theta) = self.first(g);
         for j in 1..self.depth() {
-            out.push(c);
-            (c, theta) = self.next(j, ex.eval(c, c, c), theta);
+            let layer = ex.input_layer(c, series::band(c));
+            (c, theta) = self.next(j, ex.eval(&layer, &layer, c), theta);
+            out.push(layer.variance);
         }
         out
     }
 
-    /// (α²Σ_L(x, x'), α²Θ_L(x, x')) from g = x·x' and both inputs' `variances`. For x = x' it
-    /// repeats `variances`' operations exactly, so the diagonal sees ρ = 1 exactly.
-    fn pair(&self, ex: &mut Expectations, g: f64, var1: &[f64], var2: &[f64]) -> (f64, f64) {
+    /// (α²Σ_L(x, x'), α²Θ_L(x, x')) from g = x·x' and both inputs' layers. With closed forms
+    /// and the polar rule, for x = x' it repeats `variances`' operations exactly, so the
+    /// diagonal sees ρ = 1 exactly (the series may sum more terms there, which only matters at
+    /// the level of its tolerance, and its kernels are smooth in ρ).
+    fn pair(&self, ex: &mut Expectations, g: f64, x: &[InputLayer], y: &[InputLayer]) -> (f64, f64) {
         let (mut c, mut theta) = self.first(g);
         for j in 1..self.depth() {
-            (c, theta) = self.next(j, ex.eval(var1[j - 1], var2[j - 1], c), theta);
+            (c, theta) = self.next(j, ex.eval(&x[j - 1], &y[j - 1], c), theta);
         }
         let a2 = self.form.alpha * self.form.alpha;
         (a2 * c, a2 * theta)
@@ -287,22 +321,15 @@ pub fn kernel(
         Some(x2) => check_inputs("X2", x2, d_0)?,
         None => n1,
     };
-    let closed = match method {
-        Method::Quadrature => false,
-        Method::Auto => true,
-        Method::ClosedForm => {
-            if closed_form::expectations(form.activation, 1.0, 1.0, 0.0).is_none() {
-                return Err(Error::invalid(
-                    "method",
-                    format!(
-                        "'closed_form' is available for linear, relu and erf, not {:?}; use 'quadrature' or 'auto'",
-                        form.activation
-                    ),
-                ));
-            }
-            true
-        }
-    };
+    if method == Method::ClosedForm && closed_form::expectations(form.activation, 1.0, 1.0, 0.0).is_none() {
+        return Err(Error::invalid(
+            "method",
+            format!(
+                "'closed_form' is available for linear, relu and erf, not {:?}; use 'quadrature' or 'auto'",
+                form.activation
+            ),
+        ));
+    }
     let pool = parallel::pool(threads)?;
     let mut out = alloc::zeroed::<f64>("X", alloc::checked_len("X", &[n1, n2])?)?;
     // The inner products x·x' of every pair, in place of the kernel that replaces them.
@@ -326,7 +353,7 @@ pub fn kernel(
         Some(_) => column_norms(x1, n1),
     };
     let rec = Recursion { form, dims };
-    let new_ex = || Expectations::new(form.activation, closed);
+    let new_ex = || Expectations::new(form.activation, method);
     let variances = |norms: &[f64]| -> Vec<Vec<f64>> {
         norms
             .par_iter()
@@ -339,7 +366,24 @@ pub fn kernel(
             Some(x2) => variances(&column_norms(x2, n2)),
             None => Vec::new(),
         };
-        let var2 = if x2.is_some() { &var2 } else { &var1 };
+        // The series band of each layer: that of its largest variance the series serves, so
+        // that every pair of the layer sums the same number of terms (`series` module doc).
+        let bands: Vec<Option<usize>> = (0..rec.depth() - 1)
+            .map(|j| var1.iter().chain(&var2).filter_map(|v| series::band(v[j])).max())
+            .collect();
+        let layers = |var: &[Vec<f64>]| -> Vec<Vec<InputLayer>> {
+            var.par_iter()
+                .map_init(new_ex, |ex, v| {
+                    v.iter()
+                        .zip(&bands)
+                        .map(|(&a, &band)| ex.input_layer(a, band))
+                        .collect()
+                })
+                .collect()
+        };
+        let layers1 = layers(&var1);
+        let layers2 = if x2.is_some() { layers(&var2) } else { Vec::new() };
+        let layers2 = if x2.is_some() { &layers2 } else { &layers1 };
         out.par_chunks_mut(n2)
             .enumerate()
             .try_for_each_init(new_ex, |ex, (i, row)| {
@@ -348,7 +392,7 @@ pub fn kernel(
                 }
                 let start = if x2.is_some() { 0 } else { i };
                 for (k, entry) in row.iter_mut().enumerate().skip(start) {
-                    let (nngp, ntk) = rec.pair(ex, *entry, &var1[i], &var2[k]);
+                    let (nngp, ntk) = rec.pair(ex, *entry, &layers1[i], &layers2[k]);
                     *entry = match which {
                         Kernel::Nngp => nngp,
                         Kernel::Ntk => ntk,
