@@ -4,10 +4,11 @@
 
 n inputs (all n² pairs, symmetric), `depth` weight layers of width 512, 64 input dimensions with
 ‖x‖²/d_0 = 1, σ_w = 1.3, σ_b = 0.1, NTK parameterisation; the NTK (which also computes the
-NNGP). The NumPy twins run the full size for the closed forms; their tanh quadrature (200 × 200
-Gauss–Hermite nodes per pair and layer) runs on `small` inputs and is also scaled to n² pairs
-(marked "scaled"). Prints a Markdown table: seconds, pairs per second, and the ratio to the
-NumPy twin.
+NNGP). Routes: closed forms (relu, erf), Mehler's series (tanh; erf with method="quadrature")
+and the polar rule (relu with method="quadrature"). The NumPy twins run the full size for the
+closed forms; their tanh quadrature (200 × 200 Gauss–Hermite nodes per pair and layer) runs on
+`small` inputs and is also scaled to n² pairs (marked "scaled"). Prints a Markdown table:
+seconds, pairs per second, and the ratio to the NumPy twin.
 """
 
 from __future__ import annotations
@@ -55,48 +56,30 @@ def main() -> None:
         rows.append((label, backend, x.shape[1], seconds))
         print(f"  {label:<28} {backend:<26} n={x.shape[1]:<5} {seconds:9.3f} s", flush=True)
 
-    for activation, method in (
-        ("relu", "auto"),
-        ("erf", "auto"),
-        ("tanh", "auto"),
-        ("relu", "quadrature"),
-        ("erf", "quadrature"),
-    ):
-        route = "closed form" if method == "auto" and activation != "tanh" else "quadrature"
+    cores = os.cpu_count() or 1
+    twin = reference.kernels.ntk
+    cases = [
+        ("relu", "auto", "closed form"),
+        ("erf", "auto", "closed form"),
+        ("tanh", "auto", "series"),
+        ("erf", "quadrature", "series"),
+        ("relu", "quadrature", "polar rule"),
+    ]
+    for activation, method, route in cases:
         label = f"{activation}, {route}"
-        for threads in (os.cpu_count() or 1, 1):
-            run(
-                label,
-                f"deeplinear, {threads} thread{'s' if threads > 1 else ''}",
-                X,
-                lambda t=threads, a=activation, m=method: dl.kernels.ntk(
-                    dims, X, activation=a, method=m, threads=t, **kw
-                ),
-                rounds=3 if route == "closed form" else 1,
-            )
-        if method == "auto" and activation != "tanh":
-            run(
-                label,
-                "NumPy twin",
-                X,
-                lambda a=activation: reference.kernels.ntk(dims, X, activation=a, **kw),
-                3,
-            )
+
+        def ours(x: np.ndarray, threads: int, a: str = activation, m: str = method) -> None:
+            dl.kernels.ntk(dims, x, activation=a, method=m, threads=threads, **kw)
+
+        slow = route == "polar rule"
+        for threads in (cores,) if method == "quadrature" else (cores, 1):
+            backend = f"deeplinear, {threads} thread{'s' if threads > 1 else ''}"
+            run(label, backend, X, lambda t=threads: ours(X, t), rounds=1 if slow else 3)
+        if route == "closed form":
+            run(label, "NumPy twin", X, lambda a=activation: twin(dims, X, activation=a, **kw), 3)
         if activation == "tanh":
-            run(
-                label,
-                "deeplinear",
-                Xs,
-                lambda: dl.kernels.ntk(dims, Xs, activation="tanh", **kw),
-                3,
-            )
-            run(
-                label,
-                "NumPy twin",
-                Xs,
-                lambda: reference.kernels.ntk(dims, Xs, activation="tanh", **kw),
-                1,
-            )
+            run(label, f"deeplinear, {cores} threads", Xs, lambda: ours(Xs, cores), 3)
+            run(label, "NumPy twin", Xs, lambda: twin(dims, Xs, activation="tanh", **kw), 1)
 
     print()
     print(

@@ -46,8 +46,10 @@ fn relu(a: f64, b: f64, c: f64) -> (f64, f64) {
     }
     let rho = correlation(a, b, c);
     let theta = rho.acos();
+    // sin θ = √(1 − ρ²): one transcendental fewer per pair and layer.
+    let sin = (1.0 - rho * rho).max(0.0).sqrt();
     (
-        scale * (theta.sin() + (PI - theta) * rho) / (2.0 * PI),
+        scale * (sin + (PI - theta) * rho) / (2.0 * PI),
         (PI - theta) / (2.0 * PI),
     )
 }

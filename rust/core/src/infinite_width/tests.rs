@@ -190,61 +190,20 @@ fn bad_arguments() {
         arg_of(run(&[2, 0, 1], &x, None, &f, Kernel::Ntk, Method::Auto, 1)),
         "dims"
     );
-    let a1 = ArrayRef {
-        data: &x,
-        shape: &[2, 3],
+    // The argument a shape error names, for inputs of the given shapes.
+    let shape_error = |dims: &[usize], s1: &[usize], s2: Option<&[usize]>| {
+        let x2 = inputs(3, 1, 6);
+        let a1 = ArrayRef {
+            data: &x[..s1.iter().product::<usize>()],
+            shape: s1,
+        };
+        let a2 = s2.map(|shape| ArrayRef { data: &x2, shape });
+        arg_of(kernel(dims, a1, a2, &f, Kernel::Ntk, Method::Auto, None, &NO_CANCEL))
     };
-    assert_eq!(
-        arg_of(kernel(
-            &[3, 1],
-            a1,
-            None,
-            &f,
-            Kernel::Ntk,
-            Method::Auto,
-            None,
-            &NO_CANCEL
-        )),
-        "X"
-    );
-    let x2 = inputs(3, 1, 6);
-    let a2 = ArrayRef {
-        data: &x2,
-        shape: &[3, 1],
-    };
-    let err = kernel(&[2, 1], a1, Some(a2), &f, Kernel::Ntk, Method::Auto, None, &NO_CANCEL);
-    assert_eq!(arg_of(err), "X2");
-    let flat = ArrayRef { data: &x, shape: &[6] };
-    assert_eq!(
-        arg_of(kernel(
-            &[2, 1],
-            flat,
-            None,
-            &f,
-            Kernel::Ntk,
-            Method::Auto,
-            None,
-            &NO_CANCEL
-        )),
-        "X"
-    );
-    let empty = ArrayRef {
-        data: &[],
-        shape: &[2, 0],
-    };
-    assert_eq!(
-        arg_of(kernel(
-            &[2, 1],
-            empty,
-            None,
-            &f,
-            Kernel::Ntk,
-            Method::Auto,
-            None,
-            &NO_CANCEL
-        )),
-        "X"
-    );
+    assert_eq!(shape_error(&[3, 1], &[2, 3], None), "X");
+    assert_eq!(shape_error(&[2, 1], &[2, 3], Some(&[3, 1])), "X2");
+    assert_eq!(shape_error(&[2, 1], &[6], None), "X");
+    assert_eq!(shape_error(&[2, 1], &[2, 0], None), "X");
     let mut bad = x.clone();
     bad[4] = f64::NAN;
     assert_eq!(arg_of(run(&[2, 1], &bad, None, &f, Kernel::Ntk, Method::Auto, 1)), "X");
