@@ -180,6 +180,14 @@ impl Expectations {
         }
     }
 
+    /// `layer` with its coefficients in `band` instead of its own one (kept when they agree).
+    fn rebanded(&self, layer: InputLayer, band: Option<usize>) -> InputLayer {
+        match &layer.series {
+            Some(s) if Some(s.band) != band => self.input_layer(layer.variance, band),
+            _ => layer,
+        }
+    }
+
     /// (E[φ(u)φ(v)], E[φ'(u)φ'(v)]) for inputs x, y at a layer where their covariance is c:
     /// closed form, else the Mehler series when both inputs have one, else the polar rule.
     fn eval(&mut self, x: &InputLayer, y: &InputLayer, c: f64) -> (f64, f64) {
@@ -231,21 +239,21 @@ impl Recursion<'_> {
         )
     }
 
-    /// Σ_1(x, x), …, Σ_{L−1}(x, x): the variances of x's hidden pre-activations, from g = x·x
-    /// (with the series of each variance's own band).
-    fn variances(&self, ex: &mut Expectations, g: f64) -> Vec<f64> {
+    /// Layers 1…L−1 of x: the variances Σ_j(x, x) of its hidden pre-activations, from
+    /// g = x·x, with the series of each variance's own band.
+    fn input_layers(&self, ex: &mut Expectations, g: f64) -> Vec<InputLayer> {
         let mut out = Vec::with_capacity(self.depth() - 1);
         let (mut c, mut theta) = self.first(g);
         for j in 1..self.depth() {
             let layer = ex.input_layer(c, series::band(c));
             (c, theta) = self.next(j, ex.eval(&layer, &layer, c), theta);
-            out.push(layer.variance);
+            out.push(layer);
         }
         out
     }
 
     /// (α²Σ_L(x, x'), α²Θ_L(x, x')) from g = x·x' and both inputs' layers. With closed forms
-    /// and the polar rule, for x = x' it repeats `variances`' operations exactly, so the
+    /// and the polar rule, for x = x' it repeats `input_layers`' operations exactly, so the
     /// diagonal sees ρ = 1 exactly (the series may sum more terms there, which only matters at
     /// the level of its tolerance, and its kernels are smooth in ρ).
     fn pair(&self, ex: &mut Expectations, g: f64, x: &[InputLayer], y: &[InputLayer]) -> (f64, f64) {
@@ -354,35 +362,38 @@ pub fn kernel(
     };
     let rec = Recursion { form, dims };
     let new_ex = || Expectations::new(form.activation, method);
-    let variances = |norms: &[f64]| -> Vec<Vec<f64>> {
+    let input_layers = |norms: &[f64]| -> Vec<Vec<InputLayer>> {
         norms
             .par_iter()
-            .map_init(new_ex, |ex, &g| rec.variances(ex, g))
+            .map_init(new_ex, |ex, &g| rec.input_layers(ex, g))
             .collect()
     };
     pool.install(|| -> Result<()> {
-        let var1 = variances(&norms1);
-        let var2 = match x2 {
-            Some(x2) => variances(&column_norms(x2, n2)),
+        let mut layers1 = input_layers(&norms1);
+        let mut layers2 = match x2 {
+            Some(x2) => input_layers(&column_norms(x2, n2)),
             None => Vec::new(),
         };
         // The series band of each layer: that of its largest variance the series serves, so
         // that every pair of the layer sums the same number of terms (`series` module doc).
         let bands: Vec<Option<usize>> = (0..rec.depth() - 1)
-            .map(|j| var1.iter().chain(&var2).filter_map(|v| series::band(v[j])).max())
+            .map(|j| {
+                let variances = layers1.iter().chain(&layers2).map(|layers| layers[j].variance);
+                variances.filter_map(series::band).max()
+            })
             .collect();
-        let layers = |var: &[Vec<f64>]| -> Vec<Vec<InputLayer>> {
-            var.par_iter()
-                .map_init(new_ex, |ex, v| {
-                    v.iter()
-                        .zip(&bands)
-                        .map(|(&a, &band)| ex.input_layer(a, band))
-                        .collect()
-                })
-                .collect()
+        let reband = |layers: &mut Vec<Vec<InputLayer>>| {
+            layers.par_iter_mut().for_each_init(new_ex, |ex, input| {
+                let own = std::mem::take(input);
+                *input = own
+                    .into_iter()
+                    .zip(&bands)
+                    .map(|(l, &band)| ex.rebanded(l, band))
+                    .collect();
+            })
         };
-        let layers1 = layers(&var1);
-        let layers2 = if x2.is_some() { layers(&var2) } else { Vec::new() };
+        reband(&mut layers1);
+        reband(&mut layers2);
         let layers2 = if x2.is_some() { &layers2 } else { &layers1 };
         out.par_chunks_mut(n2)
             .enumerate()
