@@ -27,11 +27,13 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def _correlation(a: F64, b: F64, c: F64) -> F64:
-    """c/√(ab) clipped to [−1, 1]; 0 where a variance is 0."""
+    """c/√(ab), 0 where a variance is 0, and ±1 within 4ε of ±1 (rounding of an exact ±1,
+    which relu's derivative kernel, ∝ arccos ρ, would magnify to ~1e-8; as the core does)."""
     scale = np.sqrt(a * b)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rho: F64 = np.where(scale > 0, np.clip(c / scale, -1.0, 1.0), 0.0)
-    return rho
+        rho = np.where(scale > 0, c / scale, 0.0)
+    snapped: F64 = np.where(np.abs(rho) >= 1 - 4 * np.finfo(float).eps, np.sign(rho), rho)
+    return snapped
 
 
 def _closed_form(activation: str, a: F64, b: F64, c: F64) -> tuple[F64, F64]:

@@ -14,6 +14,11 @@ use std::f64::consts::PI;
 
 use crate::mlp::Activation;
 
+/// Whether `expectations` has a closed form for this activation.
+pub fn available(activation: Activation) -> bool {
+    activation != Activation::Tanh
+}
+
 /// (E[φ(u)φ(v)], E[φ'(u)φ'(v)]), or None for an activation without a closed form.
 pub fn expectations(activation: Activation, a: f64, b: f64, c: f64) -> Option<(f64, f64)> {
     match activation {
@@ -24,18 +29,24 @@ pub fn expectations(activation: Activation, a: f64, b: f64, c: f64) -> Option<(f
     }
 }
 
-/// The correlation ρ = c/√(ab), clamped to [−1, 1] (|c| ≤ √(ab) holds up to rounding), and 0
-/// when a variance is 0 (u or v is then identically 0 and ρ does not matter).
+/// The correlation ρ = c/√(ab), and 0 when a variance is 0 (u or v is then identically 0 and ρ
+/// does not matter). Values within 4ε of ±1 are taken as ±1.
 ///
-/// Both routes take ρ from here, so that they see the same value: the derivative kernels
-/// depend on ρ like √(1 − ρ), so one ulp below ρ = 1 already moves relu's by 2e-9. On the
-/// diagonal (c = a = b) √(a·a) = a exactly, so ρ = 1 exactly.
+/// Why: relu's derivative kernel (π − arccos ρ)/(2π) moves like √(1 − ρ), so one ulp below
+/// ρ = 1 already shifts it by 2e-9, and the recursion's rounding moves an exact ρ = ±1 (e.g.
+/// collinear inputs, which relu keeps collinear) by a few ulps; the snap costs no more than
+/// that rounding. Both routes take ρ from here, so that they see the same value. On the
+/// diagonal (c = a = b) √(a·a) = a exactly, so ρ = 1 exactly anyway.
 pub fn correlation(a: f64, b: f64, c: f64) -> f64 {
     let scale = (a * b).sqrt();
-    if scale > 0.0 {
-        (c / scale).clamp(-1.0, 1.0)
+    if scale == 0.0 {
+        return 0.0;
+    }
+    let rho = c / scale;
+    if rho.abs() >= 1.0 - 4.0 * f64::EPSILON {
+        rho.signum()
     } else {
-        0.0
+        rho
     }
 }
 
@@ -89,5 +100,8 @@ mod tests {
         assert!((e - 2.0 / PI * 0.5f64.asin()).abs() < 1e-15);
         assert_eq!(expectations(Activation::Linear, 1.0, 2.0, 0.3), Some((0.3, 1.0)));
         assert_eq!(expectations(Activation::Tanh, 1.0, 1.0, 0.0), None);
+        for activation in [Activation::Linear, Activation::Relu, Activation::Erf, Activation::Tanh] {
+            assert_eq!(available(activation), expectations(activation, 1.0, 1.0, 0.0).is_some());
+        }
     }
 }

@@ -160,10 +160,9 @@ struct Expectations {
 
 impl Expectations {
     fn new(activation: Activation, method: Method) -> Self {
-        let has_closed_form = closed_form::expectations(activation, 1.0, 1.0, 0.0).is_some();
         Expectations {
             activation,
-            closed_form: method != Method::Quadrature && has_closed_form,
+            closed_form: method != Method::Quadrature && closed_form::available(activation),
             scratch: quadrature::Scratch::default(),
         }
     }
@@ -329,12 +328,12 @@ pub fn kernel(
         Some(x2) => check_inputs("X2", x2, d_0)?,
         None => n1,
     };
-    if method == Method::ClosedForm && closed_form::expectations(form.activation, 1.0, 1.0, 0.0).is_none() {
+    if method == Method::ClosedForm && !closed_form::available(form.activation) {
         return Err(Error::invalid(
             "method",
             format!(
-                "'closed_form' is available for linear, relu and erf, not {:?}; use 'quadrature' or 'auto'",
-                form.activation
+                "'closed_form' is available for linear, relu and erf, not {}; use 'quadrature' or 'auto'",
+                format!("{:?}", form.activation).to_lowercase()
             ),
         ));
     }

@@ -17,6 +17,9 @@
 //!
 //! Odd activations (linear, tanh, erf) give the same integrand at (r, ψ) and (r, ψ + π), so
 //! only the half circle ψ ∈ [π/2, 3π/2] is evaluated; relu also needs the mirrored nodes.
+//!
+//! A pair costs thousands of activation values, so smooth activations at moderate variance
+//! take Mehler's series instead (`series`); this rule serves relu and larger variances.
 
 use std::f64::consts::PI;
 use std::sync::OnceLock;
