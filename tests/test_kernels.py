@@ -338,6 +338,11 @@ GOOD = {"activation": "relu", "sigma_w": 1.0}
         (lambda: dl.kernels.ntk([3, 2], np.ones(3), **GOOD), ValueError, "X"),
         (lambda: dl.kernels.ntk([3, 2], np.ones((3, 0)), **GOOD), ValueError, "X"),
         (lambda: dl.kernels.ntk([3, 2], X4 * np.nan, **GOOD), ValueError, "X: must be finite"),
+        (
+            lambda: dl.kernels.ntk([3, 2], X4 * 1e200, **GOOD),
+            ValueError,
+            "X: column 0 is too large",
+        ),
         (lambda: dl.kernels.ntk([3, 2], X4.astype(complex), **GOOD), TypeError, "X"),
         (lambda: dl.kernels.ntk([3], X4, **GOOD), ValueError, "dims"),
         (lambda: dl.kernels.ntk([3, 0, 2], X4, **GOOD), ValueError, "dims"),

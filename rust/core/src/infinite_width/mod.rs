@@ -359,6 +359,15 @@ pub fn kernel(
         None => (0..n1).map(|i| out[i * n1 + i]).collect(),
         Some(_) => column_norms(x1, n1),
     };
+    let norms2: Vec<f64> = x2.map_or_else(Vec::new, |x2| column_norms(x2, n2));
+    for (arg, norms) in [("X", &norms1), ("X2", &norms2)] {
+        if let Some(i) = norms.iter().position(|g| !g.is_finite()) {
+            return Err(Error::invalid(
+                arg,
+                format!("column {i} is too large: its squared norm overflows f64"),
+            ));
+        }
+    }
     let rec = Recursion { form, dims };
     let new_ex = || Expectations::new(form.activation, method);
     let input_layers = |norms: &[f64]| -> Vec<Vec<InputLayer>> {
@@ -369,10 +378,7 @@ pub fn kernel(
     };
     pool.install(|| -> Result<()> {
         let mut layers1 = input_layers(&norms1);
-        let mut layers2 = match x2 {
-            Some(x2) => input_layers(&column_norms(x2, n2)),
-            None => Vec::new(),
-        };
+        let mut layers2 = input_layers(&norms2);
         // The series band of each layer: that of its largest variance the series serves, so
         // that every pair of the layer sums the same number of terms (`series` module doc).
         let bands: Vec<Option<usize>> = (0..rec.depth() - 1)

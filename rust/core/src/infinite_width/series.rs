@@ -83,7 +83,8 @@ pub fn applies(activation: Activation) -> bool {
 /// The band of a variance (an index into the bands, ordered by length), or None beyond
 /// `MAX_VARIANCE`.
 pub fn band(variance: f64) -> Option<usize> {
-    BANDS.iter().position(|&(max, _, _)| variance.max(0.0) <= max)
+    // NaN matches no band (and goes on to give NaN through the polar rule).
+    BANDS.iter().position(|&(max, _, _)| variance <= max)
 }
 
 /// The coefficients of φ(√a·z) and φ'(√a·z), as many as `band` holds (a's own band or a
@@ -179,5 +180,6 @@ mod tests {
         }
         assert_eq!(band(4.01), None);
         assert_eq!(band(-1e-300), Some(0));
+        assert_eq!(band(f64::NAN), None);
     }
 }

@@ -207,6 +207,12 @@ fn bad_arguments() {
     let mut bad = x.clone();
     bad[4] = f64::NAN;
     assert_eq!(arg_of(run(&[2, 1], &bad, None, &f, Kernel::Ntk, Method::Auto, 1)), "X");
+    bad[4] = 1e200;
+    assert_eq!(arg_of(run(&[2, 1], &bad, None, &f, Kernel::Ntk, Method::Auto, 1)), "X");
+    assert_eq!(
+        arg_of(run(&[2, 1], &x, Some(&bad), &f, Kernel::Ntk, Method::Auto, 1)),
+        "X2"
+    );
     assert_eq!(
         arg_of(run(&[2, 1], &x, None, &f, Kernel::Ntk, Method::ClosedForm, 1)),
         "method"
