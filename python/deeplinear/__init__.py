@@ -13,7 +13,7 @@ Example:
     (4, 101)
 """
 
-from . import data, init, metrics, reference, sweep
+from . import data, init, kernels, metrics, reference, sweep
 from ._core import __version__
 from .haar import haar_orthogonal
 from .init import fanout_alpha
@@ -26,6 +26,7 @@ __all__ = [
     "fanout_alpha",
     "haar_orthogonal",
     "init",
+    "kernels",
     "metrics",
     "reference",
     "sweep",

@@ -144,3 +144,17 @@ def metric_ntk_relative_change(
     threads: int | None = None,
 ) -> np.ndarray: ...
 def _activation(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+def infinite_width_kernel(
+    dims: list[int],
+    x1: np.ndarray,
+    x2: np.ndarray | None = None,
+    *,
+    kernel: str,
+    activation: str,
+    parameterization: str,
+    sigma_w: float,
+    sigma_b: float | None,
+    alpha: float,
+    method: str,
+    threads: int | None = None,
+) -> np.ndarray: ...

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _core
+from . import kernels as _kernels
 from ._validation import float_array, integer, layer_list, real, string, threads_argument
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "fisher_max_eigenvalue",
     "jacobian_singular_values",
     "ntk",
+    "ntk_distance",
     "ntk_relative_change",
     "partial_product_singular_values",
     "relative_weight_change",
@@ -334,3 +336,79 @@ def _net_metric(
         threads=threads_argument(threads),
         **extra,
     )
+
+
+def ntk_distance(
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    sigma_w: float,
+    sigma_b: float = 0.0,
+    activation: str = "linear",
+    biases: Sequence[np.ndarray] | None = None,
+    parameterization: str = "ntk",
+    alpha: float = 1.0,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Distance of each network's empirical NTK from the infinite-width NTK (Huang et al. 2021,
+    Fig. 1): ‖Θ − Θ_∞ ⊗ I_{d_L}‖_F / ‖Θ_∞ ⊗ I_{d_L}‖_F on the columns of X.
+
+    Θ is :func:`ntk` of the network and Θ_∞ is :func:`deeplinear.kernels.ntk` of a network of
+    the same widths, drawn as the weights were: unit-variance entries for
+    ``parameterization="ntk"`` (the default here, unlike the other functions of this module:
+    e.g. :func:`deeplinear.init.gaussian` or :func:`deeplinear.init.orthogonal` with unit
+    scale), N(0, σ_w²/d_in) for "standard".
+
+    Args:
+        sigma_w: the weight scale σ_w of the parameterisation.
+        sigma_b: the standard deviation the biases were drawn with (0 for biases that start
+            at 0); only with ``biases``.
+        activation, biases, parameterization, alpha: the network form (module doc).
+
+    Returns:
+        (batch,) float64; it falls like width^{−1/2} for Gaussian and orthogonal weights.
+
+    Example:
+        >>> import deeplinear as dl, numpy as np
+        >>> X = np.random.default_rng(0).standard_normal((8, 5))
+        >>> w = dl.init.gaussian([8, 512, 512, 1], batch=2, seed=0)
+        >>> dl.metrics.ntk_distance(w, X, sigma_w=1.0, activation="erf").shape
+        (2,)
+    """
+    layers = layer_list("weights", weights)
+    if biases is None and real("sigma_b", sigma_b) != 0.0:
+        raise ValueError(f"sigma_b: the networks have no biases (biases=None), got {sigma_b}")
+    theta = ntk(
+        layers,
+        X,
+        alpha=alpha,
+        activation=activation,
+        biases=biases,
+        parameterization=parameterization,
+        sigma_w=sigma_w,
+        threads=threads,
+    )
+    dims = [layers[0].shape[2]] + [w.shape[1] for w in layers]
+    inputs = np.asarray(X)
+    per_network = [inputs] if inputs.ndim == 2 else list(inputs)
+    limits = [
+        np.kron(
+            _kernels.ntk(
+                dims,
+                x,
+                activation=activation,
+                sigma_w=sigma_w,
+                sigma_b=None if biases is None else sigma_b,
+                parameterization=parameterization,
+                alpha=alpha,
+                threads=threads,
+            ),
+            np.eye(dims[-1]),
+        )
+        for x in per_network
+    ]
+    limit = np.stack(limits) if len(limits) > 1 else limits[0][None]
+    out: np.ndarray = np.linalg.norm(theta - limit, axis=(1, 2)) / np.linalg.norm(
+        limit, axis=(1, 2)
+    )
+    return out

@@ -7,7 +7,7 @@ and do not match the Rust engine's; only the distributions agree.
 
 from __future__ import annotations
 
-from . import init, metrics, stiefel
+from . import init, kernels, metrics, stiefel
 from .haar import haar_orthogonal
 from .train import TrainResult, bias_gradients, fanout_alpha, gradients, loss, train
 
@@ -18,6 +18,7 @@ __all__ = [
     "gradients",
     "haar_orthogonal",
     "init",
+    "kernels",
     "loss",
     "metrics",
     "stiefel",

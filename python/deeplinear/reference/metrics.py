@@ -14,12 +14,15 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from . import kernels
+
 __all__ = [
     "balancedness",
     "deficiency_margin",
     "fisher_max_eigenvalue",
     "jacobian_singular_values",
     "ntk",
+    "ntk_distance",
     "ntk_relative_change",
     "partial_product_singular_values",
     "relative_weight_change",
@@ -333,6 +336,50 @@ def ntk_relative_change(
     t1 = ntk(w1, X, biases=biases1, **kw)  # type: ignore[arg-type]
     with np.errstate(divide="ignore", invalid="ignore"):  # Θ0 = 0 (e.g. dead ReLUs): inf/NaN
         out: F64 = np.linalg.norm(t1 - t0, axis=(1, 2)) / np.linalg.norm(t0, axis=(1, 2))
+    return out
+
+
+def ntk_distance(
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    sigma_w: float,
+    sigma_b: float = 0.0,
+    activation: str = "linear",
+    biases: Sequence[np.ndarray] | None = None,
+    parameterization: str = "ntk",
+    alpha: float = 1.0,
+    threads: int | None = None,
+) -> F64:
+    """‖Θ − Θ_∞ ⊗ I‖_F / ‖Θ_∞ ⊗ I‖_F per network, (batch,)."""
+    ws = _layers("weights", weights)
+    if biases is None and sigma_b != 0.0:
+        raise ValueError("sigma_b must be 0 for networks without biases")
+    dims = [ws[0].shape[2]] + [w.shape[1] for w in ws]
+    theta = ntk(
+        weights,
+        X,
+        alpha=alpha,
+        activation=activation,
+        biases=biases,
+        parameterization=parameterization,
+        sigma_w=sigma_w,
+    )
+    out = np.empty(ws[0].shape[0])
+    for b in range(out.size):
+        limit = np.kron(
+            kernels.ntk(
+                dims,
+                _columns(X, b),
+                activation=activation,
+                sigma_w=sigma_w,
+                sigma_b=None if biases is None else sigma_b,
+                parameterization=parameterization,
+                alpha=alpha,
+            ),
+            np.eye(dims[-1]),
+        )
+        out[b] = np.linalg.norm(theta[b] - limit) / np.linalg.norm(limit)
     return out
 
 

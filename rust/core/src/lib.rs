@@ -11,6 +11,7 @@ pub mod critical;
 pub mod error;
 pub mod haar;
 pub mod householder;
+pub mod infinite_width;
 pub mod init;
 pub mod linalg;
 pub mod metrics;

@@ -6,6 +6,7 @@ mod error;
 mod haar;
 mod init;
 mod interrupt;
+mod kernels;
 mod metrics;
 mod threads;
 mod train;
@@ -24,6 +25,8 @@ mod _core {
         critical_sigmas, init_balanced, init_gaussian, init_he, init_identity, init_lecun, init_mean_field,
         init_near_identity, init_orthogonal, init_xavier, init_zas,
     };
+    #[pymodule_export]
+    use super::kernels::infinite_width_kernel;
     #[pymodule_export]
     use super::metrics::{
         metric_balancedness, metric_deficiency_margin, metric_network, metric_ntk_relative_change,
