@@ -13,15 +13,30 @@ Example:
     (4, 101)
 """
 
-from . import init, metrics, reference, sweep
+from . import errors, init, metrics, reference, sweep
 from ._core import __version__
+from .errors import (
+    ArgumentTypeError,
+    DeeplinearError,
+    InvalidValueError,
+    NoConvergenceError,
+    OutOfMemoryError,
+    ShapeError,
+)
 from .haar import haar_orthogonal
 from .init import fanout_alpha
 from .train import TrainResult, train
 
 __all__ = [
+    "ArgumentTypeError",
+    "DeeplinearError",
+    "InvalidValueError",
+    "NoConvergenceError",
+    "OutOfMemoryError",
+    "ShapeError",
     "TrainResult",
     "__version__",
+    "errors",
     "fanout_alpha",
     "haar_orthogonal",
     "init",

@@ -6,15 +6,18 @@
 //! depend on how networks are spread over threads.
 
 pub mod alloc;
+pub mod array;
 pub mod balanced;
 pub mod critical;
 pub mod error;
 pub mod haar;
 pub mod householder;
 pub mod init;
+pub mod layout;
 pub mod linalg;
 pub mod metrics;
 pub mod mlp;
+pub mod net;
 pub mod parallel;
 pub mod record;
 pub mod reduce;

@@ -18,117 +18,7 @@ use crate::parallel;
 use crate::scalar::Real;
 use crate::train::{self, check_geometry, check_options, ArrayRef, Geometry, Outcome, TrainOptions, TrainOutput};
 
-/// The hidden-layer nonlinearity φ (the output layer has none).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    Linear,
-    Tanh,
-    Relu,
-    Erf,
-}
-
-impl Activation {
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "linear" => Ok(Activation::Linear),
-            "tanh" => Ok(Activation::Tanh),
-            "relu" => Ok(Activation::Relu),
-            "erf" => Ok(Activation::Erf),
-            other => Err(Error::invalid(
-                "activation",
-                format!("expected one of 'linear', 'tanh', 'relu', 'erf', got {other:?}"),
-            )),
-        }
-    }
-
-    /// φ(z) in f64 (used by the diagnostics).
-    #[inline]
-    pub fn value(self, z: f64) -> f64 {
-        self.value_and_slope(z).0
-    }
-
-    /// φ'(z) in f64; relu'(0) = 0.
-    #[inline]
-    pub fn derivative(self, z: f64) -> f64 {
-        self.value_and_slope(z).1
-    }
-
-    /// φ(z) and φ'(z) at once (tanh: φ' = 1 − φ², so one transcendental per entry).
-    #[inline(always)]
-    pub fn value_and_slope<T: Real>(self, z: T) -> (T, T) {
-        let one = T::from_f64(1.0);
-        let zero = T::from_f64(0.0);
-        match self {
-            Activation::Linear => (z, one),
-            Activation::Tanh => {
-                let h = z.tanh();
-                (h, one - h * h)
-            }
-            Activation::Relu => {
-                if z > zero {
-                    (z, one)
-                } else {
-                    (zero, zero)
-                }
-            }
-            Activation::Erf => (
-                z.erf(),
-                T::from_f64(std::f64::consts::FRAC_2_SQRT_PI) * (-(z * z)).exp(),
-            ),
-        }
-    }
-}
-
-/// Per-layer weight scale s_j.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Parameterization {
-    /// s_j = 1: the weights carry their own scale.
-    Standard,
-    /// s_j = σ_w/√d_{j−1}: unit-variance weights, scale applied in the forward pass.
-    Ntk { sigma_w: f64 },
-}
-
-impl Parameterization {
-    /// "standard" or "ntk" (with a finite `sigma_w`, ignored for "standard").
-    pub fn parse(name: &str, sigma_w: f64) -> Result<Self> {
-        if !sigma_w.is_finite() {
-            return Err(Error::invalid("sigma_w", format!("must be finite, got {sigma_w}")));
-        }
-        match name {
-            "standard" => Ok(Parameterization::Standard),
-            "ntk" => Ok(Parameterization::Ntk { sigma_w }),
-            other => Err(Error::invalid(
-                "parameterization",
-                format!("expected 'standard' or 'ntk', got {other:?}"),
-            )),
-        }
-    }
-
-    /// The layer scale s_j for a layer with `d_in` inputs.
-    #[inline]
-    pub fn scale(self, d_in: usize) -> f64 {
-        match self {
-            Parameterization::Standard => 1.0,
-            Parameterization::Ntk { sigma_w } => sigma_w / (d_in as f64).sqrt(),
-        }
-    }
-}
-
-/// What network a `train_network` call trains, besides its weights.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Form {
-    pub activation: Activation,
-    pub parameterization: Parameterization,
-}
-
-impl Default for Form {
-    fn default() -> Self {
-        Form {
-            activation: Activation::Linear,
-            parameterization: Parameterization::Standard,
-        }
-    }
-}
+pub use crate::net::form::{Activation, Form, Parameterization};
 
 /// Training results plus the trained biases (`None` for layers without one).
 #[derive(Clone, Debug, PartialEq)]
@@ -488,8 +378,8 @@ fn train_mlp<T: Real>(
                     let network = Mlp {
                         dims,
                         n,
-                        x: x.map(|x| train::of_network(x.data, x_shared, x_size, b)),
-                        y: train::of_network(y.data, y_shared, y_size, b),
+                        x: x.map(|x| crate::array::of_network(x.data, x_shared, x_size, b)),
+                        y: crate::array::of_network(y.data, y_shared, y_size, b),
                         alpha,
                         scales: &scales,
                         bias_offsets: &bias_offsets,

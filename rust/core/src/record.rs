@@ -7,9 +7,9 @@
 
 use faer::MatRef;
 
+use crate::array::Batched;
 use crate::error::{Error, Result};
 use crate::metrics::kernels::{balancedness_into, chain_product, SingularValues};
-use crate::metrics::Batched;
 use crate::scalar::Real;
 
 /// A diagnostic that can be recorded during training.

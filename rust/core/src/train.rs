@@ -9,29 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use faer::Accum;
 use rayon::prelude::*;
 
+pub use crate::array::ArrayRef;
+use crate::array::{of_network, shape_str, Batched};
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, row_major, row_major_mut};
-use crate::metrics::Batched;
 use crate::parallel;
 pub use crate::record::Quantity;
 use crate::reduce;
 use crate::scalar::Real;
 pub use crate::stiefel::Manifold;
-
-/// A borrowed row-major array with its NumPy shape.
-#[derive(Debug)]
-pub struct ArrayRef<'a, T> {
-    pub data: &'a [T],
-    pub shape: &'a [usize],
-}
-
-// Manual impls: a derive would wrongly require `T: Copy` for a pair of references.
-impl<T> Clone for ArrayRef<'_, T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for ArrayRef<'_, T> {}
 
 /// Learning rate: one for all networks or one per network.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,27 +113,7 @@ impl TrainOptions {
     }
 }
 
-/// Where each layer starts in a network's contiguous block: 0, d_1·d_0, … (L + 1 entries).
-pub(crate) fn layer_offsets(dims: &[usize]) -> Vec<usize> {
-    let mut offsets = vec![0];
-    for w in dims.windows(2) {
-        offsets.push(offsets.last().unwrap() + w[0] * w[1]);
-    }
-    offsets
-}
-
-/// Network b's part of data that is either shared by the batch or stacked, `size` per network.
-pub(crate) fn of_network<T>(data: &[T], shared: bool, size: usize, b: usize) -> &[T] {
-    if shared {
-        data
-    } else {
-        &data[b * size..(b + 1) * size]
-    }
-}
-
-fn shape_str(shape: &[usize]) -> String {
-    format!("{shape:?}").replace('[', "(").replace(']', ")")
-}
+pub(crate) use crate::layout::layer_offsets;
 
 pub(crate) fn check_geometry<T>(
     weights: &[ArrayRef<'_, T>],

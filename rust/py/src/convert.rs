@@ -1,13 +1,13 @@
 //! Conversions between NumPy arrays and the core's owned buffers.
 
-use deeplinear_core::metrics::Batched;
+use deeplinear_core::array::{ArrayRef, Batched};
 use deeplinear_core::rng::Seeds;
-use deeplinear_core::train::ArrayRef;
 use numpy::ndarray::{Array, IxDyn};
 use numpy::{Element, IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
+
+use crate::error::{not_contiguous, type_error};
 
 /// A seed argument: one seed for the batch (streams 0..batch) or one seed per network.
 #[derive(FromPyObject)]
@@ -39,7 +39,7 @@ impl<'py, T: Element> Input<'py, T> {
     pub fn borrow(name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
         let array = obj.extract::<PyReadonlyArrayDyn<'py, T>>()?;
         if !array.is_c_contiguous() {
-            return Err(PyValueError::new_err(format!("{name}: must be C-contiguous")));
+            return Err(not_contiguous(name));
         }
         Ok(Input { array })
     }
@@ -76,9 +76,7 @@ impl Dtype {
         match name {
             "float32" => Ok(Dtype::F32),
             "float64" => Ok(Dtype::F64),
-            other => Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                "dtype: expected float32 or float64, got {other}"
-            ))),
+            other => Err(type_error("dtype", format!("expected float32 or float64, got {other}"))),
         }
     }
 }

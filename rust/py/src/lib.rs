@@ -2,10 +2,10 @@
 //! The maths lives in the core crate; every function here is a few lines of marshalling.
 
 mod convert;
+mod enter;
 mod error;
 mod haar;
 mod init;
-mod interrupt;
 mod metrics;
 mod train;
 
@@ -32,6 +32,7 @@ mod _core {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        m.add("__version__", env!("CARGO_PKG_VERSION"))
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        super::error::register(m)
     }
 }

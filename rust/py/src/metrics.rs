@@ -1,14 +1,14 @@
 //! Bindings of `deeplinear_core::metrics`: borrow inputs, release the GIL, map errors.
 
-use deeplinear_core::metrics::{self, Activation, EigenMethod, NetForm, Parameterization};
+use deeplinear_core::metrics::{self, Activation, NetForm, NetworkDiagnostic, Parameterization};
 use deeplinear_core::{Real, Result};
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::convert::{batched_to_numpy, input_list, views, Dtype, Input};
+use crate::enter::enter;
 use crate::error::to_py_err;
-use crate::interrupt::run_interruptibly;
 
 type Out<'py> = PyResult<Bound<'py, PyArrayDyn<f64>>>;
 
@@ -34,7 +34,7 @@ fn finish<'py>(
     py: Python<'py>,
     work: impl FnOnce(&std::sync::atomic::AtomicBool) -> Result<metrics::Batched> + Send,
 ) -> Out<'py> {
-    let out = run_interruptibly(py, work)?.map_err(to_py_err)?;
+    let out = enter(py, work)?;
     Ok(batched_to_numpy(py, out))
 }
 
@@ -160,30 +160,9 @@ pub fn metric_relative_weight_change<'py>(
     dispatch!(dtype, change(py, w0, w1, threads))
 }
 
-/// Which network-function diagnostic to run.
-#[derive(Clone, Copy)]
-enum NetMetric {
-    Jacobian,
-    Ntk,
-    Fisher(EigenMethod),
-}
-
-impl NetMetric {
-    fn parse(quantity: &str, method: &str) -> PyResult<Self> {
-        match quantity {
-            "jacobian_singular_values" => Ok(NetMetric::Jacobian),
-            "ntk" => Ok(NetMetric::Ntk),
-            "fisher_max_eigenvalue" => Ok(NetMetric::Fisher(EigenMethod::parse(method).map_err(to_py_err)?)),
-            other => Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "quantity: expected 'jacobian_singular_values', 'ntk' or 'fisher_max_eigenvalue', got {other:?}"
-            ))),
-        }
-    }
-}
-
 fn net_metric<'py, T: Real + Element>(
     py: Python<'py>,
-    which: NetMetric,
+    which: NetworkDiagnostic,
     w: &Bound<'py, PyList>,
     x: &Bound<'py, PyAny>,
     form: NetForm,
@@ -194,9 +173,13 @@ fn net_metric<'py, T: Real + Element>(
     let b = optional_list::<T>("biases", biases)?;
     let (w, x, b) = (views(&w), x.view(), b.as_deref().map(views));
     finish(py, |c| match which {
-        NetMetric::Jacobian => metrics::jacobian_singular_values(&w, x, &form, b.as_deref(), threads, c),
-        NetMetric::Ntk => metrics::ntk(&w, x, &form, b.as_deref(), threads, c),
-        NetMetric::Fisher(m) => metrics::fisher_max_eigenvalue(&w, x, &form, b.as_deref(), m, threads, c),
+        NetworkDiagnostic::JacobianSingularValues => {
+            metrics::jacobian_singular_values(&w, x, &form, b.as_deref(), threads, c)
+        }
+        NetworkDiagnostic::Ntk => metrics::ntk(&w, x, &form, b.as_deref(), threads, c),
+        NetworkDiagnostic::FisherMaxEigenvalue(m) => {
+            metrics::fisher_max_eigenvalue(&w, x, &form, b.as_deref(), m, threads, c)
+        }
     })
 }
 
@@ -223,7 +206,7 @@ pub fn metric_network<'py>(
     dtype: &str,
     threads: Option<usize>,
 ) -> Out<'py> {
-    let which = NetMetric::parse(quantity, method)?;
+    let which = NetworkDiagnostic::parse(quantity, method).map_err(to_py_err)?;
     let f = form(alpha, activation, parameterization, sigma_w)?;
     dispatch!(dtype, net_metric(py, which, weights, x, f, biases, threads))
 }

@@ -8,8 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{to_numpy, Dtype, Input};
+use crate::enter::enter;
 use crate::error::to_py_err;
-use crate::interrupt::run_interruptibly;
 
 /// Learning rate as passed from Python: a float or one float per network.
 #[derive(FromPyObject)]
@@ -50,10 +50,9 @@ fn run<'py, T: Real + Element>(
     let refs: Vec<ArrayRef<'_, T>> = inputs.iter().map(Input::view).collect();
     let bias_refs: Vec<Option<ArrayRef<'_, T>>> = biases.iter().map(|b| b.as_ref().map(Input::view)).collect();
     let (x_ref, y_ref) = (x.as_ref().map(Input::view), y.view());
-    let out = run_interruptibly(py, |cancel| {
+    let out = enter(py, |cancel| {
         deeplinear_core::mlp::train_network(&refs, &bias_refs, x_ref, y_ref, &opts, form, cancel)
-    })?
-    .map_err(to_py_err)?;
+    })?;
     let trained_biases = out.biases;
     let out = out.train;
     let batch = out.diverged.len();

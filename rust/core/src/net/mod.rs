@@ -1,0 +1,6 @@
+//! Network forms: the vocabulary (activation, parameterisation) and, for training, the forward
+//! and backward passes of one network.
+
+pub mod form;
+
+pub use form::{Activation, Form, Parameterization};
