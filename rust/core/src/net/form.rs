@@ -97,9 +97,8 @@ impl Activation {
             Activation::Relu => {
                 let zero = T::from_f64(0.0);
                 for v in values.iter_mut() {
-                    if !(*v > zero) {
-                        *v = zero;
-                    }
+                    // NaN maps to 0, as in `apply_with_slopes`.
+                    *v = if *v > zero { *v } else { zero };
                 }
             }
         }
