@@ -28,6 +28,15 @@ def test_every_class_is_ours_and_a_builtin(cls, builtin) -> None:
     assert type(again) is cls and str(again) == "message"
 
 
+def test_classes_pickle_under_dask_exception_pickling() -> None:
+    """Dask's workers install tblib's exception pickling; every class must survive it."""
+    tblib = pytest.importorskip("tblib.pickling_support")
+    tblib.install()
+    for cls in (errors.ShapeError, errors.OutOfMemoryError, errors.NoConvergenceError):
+        again = pickle.loads(pickle.dumps(cls("message")))
+        assert type(again) is cls and str(again) == "message"
+
+
 def test_core_errors_map_to_their_class() -> None:
     w = dl.init.gaussian([2, 3], seed=0)
     with pytest.raises(errors.ShapeError, match="Y"):

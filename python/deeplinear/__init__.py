@@ -25,7 +25,7 @@ from .errors import (
 )
 from .haar import haar_orthogonal
 from .init import fanout_alpha
-from .train import TrainResult, train
+from .train import TrainResult, TrainState, train
 
 __all__ = [
     "ArgumentTypeError",
@@ -35,6 +35,7 @@ __all__ = [
     "OutOfMemoryError",
     "ShapeError",
     "TrainResult",
+    "TrainState",
     "__version__",
     "errors",
     "fanout_alpha",

@@ -6,6 +6,13 @@ import numpy as np
 
 __version__: str
 
+class DeeplinearError(Exception): ...
+class ShapeError(DeeplinearError, ValueError): ...
+class InvalidValueError(DeeplinearError, ValueError): ...
+class ArgumentTypeError(DeeplinearError, TypeError): ...
+class NoConvergenceError(DeeplinearError, np.linalg.LinAlgError): ...
+class OutOfMemoryError(MemoryError, DeeplinearError): ...
+
 def haar_orthogonal(
     rows: int,
     cols: int,
@@ -75,6 +82,27 @@ def init_mean_field(
     threads: int | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]: ...
 def critical_sigmas(q_star: float) -> tuple[float, float]: ...
+class RawTrainState:
+    optimizer: str
+    step: np.ndarray
+    data_seed: np.ndarray
+    batch_size: int | None
+    n: int
+    scales: np.ndarray | None
+    slots: list[np.ndarray]
+    slot_names: list[str]
+
+class RawTrainOutput:
+    weights: list[np.ndarray]
+    biases: list[np.ndarray | None]
+    loss: np.ndarray
+    final_loss: np.ndarray
+    steps_to_tol: np.ndarray
+    steps_to_accuracy: np.ndarray
+    diverged: np.ndarray
+    records: list[tuple[str, np.ndarray]]
+    state: RawTrainState
+
 def train(
     weights: list[np.ndarray],
     x: np.ndarray | None,
@@ -85,15 +113,27 @@ def train(
     alpha: float,
     tol: float | None,
     record_every: int,
-    dtype: str,
     threads: int | None = None,
     biases: list[np.ndarray | None] | None = None,
     activation: str = "linear",
     parameterization: str = "standard",
     sigma_w: float = 1.0,
-    record: list[str] = ...,
-    manifold: str = "euclidean",
-) -> dict[str, Any]: ...
+    record: list[tuple[str, int]] = ...,
+    manifold: list[str] = ...,
+    learn_scale: bool = False,
+    loss: str = "mse",
+    reduction: str | None = None,
+    optimizer: str = "gd",
+    momentum: float | None = None,
+    nesterov: bool = False,
+    betas: tuple[float, float] | None = None,
+    eps: float | None = None,
+    batch_size: int | None = None,
+    data_seed: int | list[int] | None = None,
+    eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+    target_accuracy: float | None = None,
+    state: Any = None,
+) -> RawTrainOutput: ...
 def metric_singular_values(
     weights: list[np.ndarray], *, alpha: float, dtype: str, threads: int | None = None
 ) -> np.ndarray: ...

@@ -52,7 +52,7 @@ def real(name: str, value: Any) -> float:
     return float(value)
 
 
-def seed_argument(seed: Any, batch: int) -> int | list[int]:
+def seed_argument(seed: Any, batch: int, name: str = "seed") -> int | list[int]:
     """Normalise a seed: None draws fresh OS entropy; an int seeds streams 0..batch-1 of one
     generator; a sequence gives one seed per network (each on stream 0)."""
     if seed is None:
@@ -60,16 +60,20 @@ def seed_argument(seed: Any, batch: int) -> int | list[int]:
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
         value = int(seed)
         if not 0 <= value <= MAX_SEED:
-            raise InvalidValueError(f"seed: must be in [0, 2**64), got {value}")
+            raise InvalidValueError(f"{name}: must be in [0, 2**64), got {value}")
         return value
     if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, str):
-        seeds = [integer("seed", s, minimum=0) for s in np.asarray(seed).ravel().tolist()]
+        seeds = [integer(name, s, minimum=0) for s in np.asarray(seed).ravel().tolist()]
         if any(s > MAX_SEED for s in seeds):
-            raise InvalidValueError("seed: every seed must be below 2**64")
+            raise InvalidValueError(f"{name}: every seed must be below 2**64")
         if len(seeds) != batch:
-            raise InvalidValueError(f"seed: expected one seed per network ({batch}), got {len(seeds)}")
+            raise InvalidValueError(
+                f"{name}: expected one seed per network ({batch}), got {len(seeds)}"
+            )
         return seeds
-    raise ArgumentTypeError(f"seed: expected None, an int or a sequence of ints, got {type(seed).__name__}")
+    raise ArgumentTypeError(
+        f"{name}: expected None, an int or a sequence of ints, got {type(seed).__name__}"
+    )
 
 
 def dims_argument(dims: Any) -> list[int]:

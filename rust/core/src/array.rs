@@ -19,12 +19,15 @@ impl<T> Clone for ArrayRef<'_, T> {
 }
 impl<T> Copy for ArrayRef<'_, T> {}
 
-/// A batched result: row-major data and its shape, the network axis first.
+/// An owned row-major array with its shape (results move out to NumPy without a copy).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Batched {
-    pub data: Vec<f64>,
+pub struct Array<T> {
+    pub data: Vec<T>,
     pub shape: Vec<usize>,
 }
+
+/// A batched f64 result (diagnostics, recorded quantities), the network axis first.
+pub type Batched = Array<f64>;
 
 /// Network b's part of data that is either shared by the batch or stacked, `size` per network.
 pub fn of_network<T>(data: &[T], shared: bool, size: usize, b: usize) -> &[T] {

@@ -3,7 +3,9 @@
 use deeplinear_core::array::{ArrayRef, Batched};
 use deeplinear_core::rng::Seeds;
 use numpy::ndarray::{Array, IxDyn};
-use numpy::{Element, IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{
+    Element, IntoPyArray, PyArrayDescrMethods, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -44,10 +46,6 @@ impl<'py, T: Element> Input<'py, T> {
         Ok(Input { array })
     }
 
-    pub fn shape(&self) -> &[usize] {
-        self.array.shape()
-    }
-
     /// The core's view; `Send`, so it can cross into GIL-free work where `self` cannot.
     pub fn view(&self) -> ArrayRef<'_, T> {
         ArrayRef {
@@ -72,6 +70,25 @@ pub enum Dtype {
 }
 
 impl Dtype {
+    /// The dtype of array `obj` (named `arg` in errors): float32 or float64.
+    pub fn of(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        let array = obj
+            .cast::<PyUntypedArray>()
+            .map_err(|_| type_error(arg, "expected a NumPy array"))?;
+        let dtype = array.dtype();
+        if dtype.is_equiv_to(&numpy::dtype::<f64>(py)) {
+            Ok(Dtype::F64)
+        } else if dtype.is_equiv_to(&numpy::dtype::<f32>(py)) {
+            Ok(Dtype::F32)
+        } else {
+            Err(type_error(
+                arg,
+                format!("expected a float32 or float64 array, got dtype {dtype}"),
+            ))
+        }
+    }
+
     pub fn parse(name: &str) -> PyResult<Self> {
         match name {
             "float32" => Ok(Dtype::F32),

@@ -11,7 +11,7 @@
 //! - `ArgumentTypeError(DeeplinearError, TypeError)`: an argument of the wrong type or dtype;
 //! - `NoConvergenceError(DeeplinearError, numpy.linalg.LinAlgError)`: an iterative
 //!   decomposition did not converge;
-//! - `OutOfMemoryError(DeeplinearError, MemoryError)`: a buffer sized by an argument cannot be
+//! - `OutOfMemoryError(MemoryError, DeeplinearError)`: a buffer sized by an argument cannot be
 //!   allocated.
 //!
 //! A cancelled call (Ctrl-C) raises Python's own KeyboardInterrupt.
@@ -86,7 +86,9 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
             py,
             "OutOfMemoryError",
             "A buffer sized by an argument cannot be allocated.",
-            &[b, builtin("MemoryError")?],
+            // MemoryError first: it has its own constructor, which (as a later base) breaks
+            // the exception pickling that Dask installs (tblib), across process boundaries.
+            &[builtin("MemoryError")?, b],
         )?,
         base,
     })

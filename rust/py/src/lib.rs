@@ -28,7 +28,7 @@ mod _core {
         metric_partial_product_singular_values, metric_relative_weight_change, metric_singular_values,
     };
     #[pymodule_export]
-    use super::train::train;
+    use super::train::{train, RawOutput, RawState};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -2,5 +2,7 @@
 //! and backward passes of one network.
 
 pub mod form;
+mod pass;
 
 pub use form::{Activation, Form, Parameterization};
+pub use pass::{Input, LayerGrad, Network, Passes};
