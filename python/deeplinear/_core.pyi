@@ -82,6 +82,7 @@ def init_mean_field(
     threads: int | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]: ...
 def critical_sigmas(q_star: float) -> tuple[float, float]: ...
+
 class RawTrainState:
     optimizer: str
     step: np.ndarray

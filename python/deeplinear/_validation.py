@@ -35,7 +35,9 @@ def float_dtype(dtype: Any) -> np.dtype:
 def integer(name: str, value: Any, *, minimum: int) -> int:
     """Return ``value`` as an int ≥ ``minimum``; TypeError for non-integers, ValueError below."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ArgumentTypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(
+            f"{name}: expected an integer, got {type(value).__name__} {value!r}"
+        )
     if value < minimum:
         raise InvalidValueError(f"{name}: must be at least {minimum}, got {value}")
     return int(value)
@@ -48,7 +50,9 @@ def optional_integer(name: str, value: Any, *, minimum: int) -> int | None:
 def real(name: str, value: Any) -> float:
     """Return ``value`` as a float (range checks happen in the core)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ArgumentTypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(
+            f"{name}: expected a real number, got {type(value).__name__} {value!r}"
+        )
     return float(value)
 
 
@@ -79,7 +83,9 @@ def seed_argument(seed: Any, batch: int, name: str = "seed") -> int | list[int]:
 def dims_argument(dims: Any) -> list[int]:
     """Layer widths [d_0, ..., d_L] as a list of ints (sizes are checked by the core)."""
     if isinstance(dims, (str, bytes)) or not isinstance(dims, (Sequence, np.ndarray)):
-        raise ArgumentTypeError(f"dims: expected a sequence of layer widths, got {type(dims).__name__}")
+        raise ArgumentTypeError(
+            f"dims: expected a sequence of layer widths, got {type(dims).__name__}"
+        )
     return [integer(f"dims[{j}]", d, minimum=0) for j, d in enumerate(list(dims))]
 
 
@@ -93,7 +99,9 @@ def float_array(name: str, value: Any, dtype: np.dtype | None = None) -> np.ndar
         if value.dtype.kind in "iub" and dtype is not None:
             value = value.astype(dtype)
     if value.dtype not in FLOAT_DTYPES:
-        raise ArgumentTypeError(f"{name}: expected a float32 or float64 array, got dtype {value.dtype}")
+        raise ArgumentTypeError(
+            f"{name}: expected a float32 or float64 array, got dtype {value.dtype}"
+        )
     if dtype is not None and value.dtype != dtype:
         raise ArgumentTypeError(
             f"{name}: has dtype {value.dtype} but the weights are {dtype}; "
@@ -106,7 +114,9 @@ def layer_list(name: str, value: Any, dtype: np.dtype | None = None) -> list[np.
     """A non-empty list of per-layer float arrays sharing one dtype (that of the first, or
     ``dtype`` when given); each C-contiguous. Shapes are checked by the core."""
     if isinstance(value, np.ndarray) or not isinstance(value, Sequence) or isinstance(value, str):
-        raise ArgumentTypeError(f"{name}: expected a list of per-layer arrays, got {type(value).__name__}")
+        raise ArgumentTypeError(
+            f"{name}: expected a list of per-layer arrays, got {type(value).__name__}"
+        )
     if len(value) == 0:
         raise InvalidValueError(f"{name}: needs at least one layer, got an empty list")
     first = float_array(f"{name}[0]", value[0], dtype)
@@ -123,7 +133,11 @@ def string(name: str, value: Any) -> str:
 def choice(name: str, value: Any, options: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``options``; TypeError if not a str, else ValueError."""
     if not isinstance(value, str):
-        raise ArgumentTypeError(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
+        raise ArgumentTypeError(
+            f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}"
+        )
     if value not in options:
-        raise InvalidValueError(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
+        raise InvalidValueError(
+            f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}"
+        )
     return value

@@ -247,7 +247,9 @@ def _eval_data(eval_data: Any, loss: str, dtype: np.dtype) -> tuple[np.ndarray, 
     if isinstance(eval_data, (str, np.ndarray)) or not isinstance(eval_data, Sequence):
         raise ArgumentTypeError(f"eval_data: expected a pair (X_test, Y_test), got {eval_data!r}")
     if len(eval_data) != 2:
-        raise InvalidValueError(f"eval_data: expected a pair (X_test, Y_test), got {len(eval_data)}")
+        raise InvalidValueError(
+            f"eval_data: expected a pair (X_test, Y_test), got {len(eval_data)}"
+        )
     return (
         float_array("eval_data[0] (X_test)", eval_data[0], dtype),
         _targets("eval_data[1] (Y_test)", eval_data[1], loss, dtype),
@@ -452,4 +454,3 @@ def train(
             slot_names=tuple(raw.slot_names),
         ),
     )
-

@@ -301,10 +301,9 @@ fn check_manifolds(opts: &TrainOptions, depth: usize) -> Result<Vec<Manifold>> {
         1 => vec![opts.manifold[0]; depth],
         k if k == depth => opts.manifold.clone(),
         k => {
-            return Err(Error::shape(
+            return Err(Error::invalid(
                 "manifold",
-                format!("one name, or one per layer ({depth})"),
-                format!("a list of {k}"),
+                format!("expected one name, or a list with one per layer ({depth}), got a list of {k}"),
             ))
         }
     };
