@@ -270,3 +270,22 @@ def test_target_accuracy_stops_on_the_minibatch_accuracy() -> None:
         assert 0 <= t < 50 and acc[t] >= 0.9 and (acc[:t] < 0.9).all()
         assert res.state.step[b] == t  # frozen: no update after the stop
         assert (acc[t:] == acc[t]).all()
+
+
+def test_the_reference_continues_from_an_engine_state() -> None:
+    """The state's layout is the documented one: the NumPy reference, handed the engine's state
+    after 3 steps, continues to what the engine reaches in 7 (Stiefel + Adam + learned scale +
+    biases + mini-batches)."""
+    w, X, Y = _problem("stiefel_adam_scale")
+    cfg = {"lr": 0.02, **_config("stiefel_adam_scale"), "record": ()}
+    cfg["biases"] = [np.full((4, d), 0.1) for d in (5, 5, 3)]
+    first = dl.train(w, X, Y, steps=3, data_seed=8, **cfg)
+    rest = ref.train(
+        first.weights, X, Y, steps=4, state=first.state, **{**cfg, "biases": first.biases}
+    )
+    whole = dl.train(w, X, Y, steps=7, data_seed=8, **cfg)
+    for a, b in zip(rest.weights, whole.weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(rest.state.scales, whole.state.scales, rtol=1e-12)
+    for name, a, b in zip(whole.state.slot_names, rest.state.slots, whole.state.slots, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=name)

@@ -8,6 +8,8 @@ per-example sum by ``scale`` (1 for "sum", 1/m for "mean").
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -15,7 +17,7 @@ __all__ = ["accuracy_count", "loss_and_signal"]
 
 
 def loss_and_signal(
-    kind: str, z: NDArray[np.floating], targets: NDArray, alpha: float, scale: float
+    kind: str, z: NDArray[np.floating], targets: NDArray[Any], alpha: float, scale: float
 ) -> tuple[float, NDArray[np.floating]]:
     """The unscaled per-example loss sum and ``dl/dz`` of ``scale * sum``, in z's dtype."""
     dtype = z.dtype.type
@@ -35,7 +37,7 @@ def loss_and_signal(
     return raw, c * p.astype(z.dtype)
 
 
-def accuracy_count(kind: str, z: NDArray[np.floating], targets: NDArray, alpha: float) -> int:
+def accuracy_count(kind: str, z: NDArray[np.floating], targets: NDArray[Any], alpha: float) -> int:
     """Examples whose argmax output is the label (MSE: the argmax of the one-hot target)."""
     predicted = np.argmax(z.dtype.type(alpha) * z, axis=0)
     labels = targets if kind == "cross_entropy" else np.argmax(targets, axis=0)

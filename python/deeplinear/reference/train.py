@@ -16,13 +16,14 @@ import operator
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import metrics
 from .losses import accuracy_count, loss_and_signal
-from .optimizers import make_rule
+from .optimizers import Rule, make_rule
 from .schedule import batch_of_step
 from .stiefel import orthogonal_scale, riemannian_step
 
@@ -95,7 +96,7 @@ class _Problem:
 
     weights: list[NDArray[np.floating]]  # each (B, d_{j+1}, d_j), private copies
     X: NDArray[np.floating]  # (d_0, n) or (B, d_0, n); the identity when X was None
-    Y: NDArray  # (d_L, n) or (B, d_L, n); cross-entropy: int64 labels (n,) or (B, n)
+    Y: NDArray[Any]  # (d_L, n) or (B, d_L, n); cross-entropy: int64 labels (n,) or (B, n)
     batch: int
     dtype: np.dtype[np.floating]
     biases: list[NDArray[np.floating] | None] | None = None  # each (B, d_{j+1}), private copies
@@ -110,7 +111,7 @@ def _check_array(a: ArrayLike, name: str) -> NDArray[np.floating]:
 
 def _check_labels(Y: ArrayLike, name: str, batch: int, n: int, classes: int) -> NDArray[np.int64]:
     """Integer class labels in [0, classes): (n,) shared or (batch, n)."""
-    ya = np.asarray(Y)
+    ya: NDArray[Any] = np.asarray(Y)
     if ya.dtype.kind not in "iu":
         raise TypeError(f"{name}: loss='cross_entropy' needs integer labels, got dtype {ya.dtype}")
     if ya.shape not in ((n,), (batch, n)):
@@ -153,11 +154,12 @@ def _check_problem(
     xa = np.eye(d_in, dtype=dtype) if X is None else _check_array(X, "X")
     if xa.dtype != dtype:
         raise TypeError(f"X has dtype {xa.dtype} but weights have dtype {dtype}")
+    ya: NDArray[Any]
     if labels:
         if d_out < 2:
             raise ValueError(f"loss: 'cross_entropy' needs d_L >= 2 outputs, got {d_out}")
         ya = _check_labels(Y, "Y", batch, xa.shape[-1], d_out)
-        checked: tuple[tuple[str, NDArray, int], ...] = (("X", xa, d_in),)
+        checked: tuple[tuple[str, NDArray[Any], int], ...] = (("X", xa, d_in),)
     else:
         ya = _check_array(Y, "Y")
         if ya.dtype != dtype:
@@ -361,7 +363,7 @@ def _network(
     list[NDArray[np.floating]],
     list[NDArray[np.floating] | None] | None,
     NDArray[np.floating],
-    NDArray,
+    NDArray[Any],
 ]:
     """Views of network ``b``'s weights, biases, X and Y (or labels)."""
     ws = [w[b] for w in p.weights]
@@ -500,8 +502,11 @@ _RECORDABLE = (
 )
 _LINEAR_ONLY = ("balancedness", "balancedness_per_layer", "singular_values")
 
+Floats = NDArray[np.floating]
+
 
 def _record_specs(record: object, every: int) -> dict[str, int]:
+    """Each recorded quantity with its interval; the loss is always recorded, first."""
     if isinstance(record, Mapping):
         items = list(record.items())
     elif isinstance(record, str) or not isinstance(record, Sequence):
@@ -510,7 +515,7 @@ def _record_specs(record: object, every: int) -> dict[str, int]:
         )
     else:
         items = [(name, None) for name in record]
-    specs: dict[str, int] = {"loss": every}  # the loss is always recorded
+    specs: dict[str, int] = {"loss": every}
     for name, k in items:
         if name not in _RECORDABLE:
             raise ValueError(f"record: unknown quantity {name!r}; expected some of {_RECORDABLE}")
@@ -532,12 +537,307 @@ def _widths(name: str, dims: Sequence[int]) -> tuple[int, ...]:
 
 
 def _data_streams(data_seed: object, batch: int) -> list[tuple[int, int]]:
+    """(seed, stream) of each network: an int seeds streams 0..batch-1, a list one per net."""
     if isinstance(data_seed, (int, np.integer)) and not isinstance(data_seed, bool):
         return [(int(data_seed), b) for b in range(batch)]
     seeds = [int(s) for s in np.asarray(data_seed).ravel()]
     if len(seeds) != batch:
         raise ValueError(f"data_seed: expected one seed per network ({batch}), got {len(seeds)}")
     return [(s, 0) for s in seeds]
+
+
+@dataclass
+class _Call:
+    """A validated call: the problem and every option, resolved."""
+
+    p: _Problem
+    test: _Problem | None
+    form: _Form
+    kind: str
+    reduction: str
+    alpha: float
+    lrs: NDArray[np.float64]
+    steps: int
+    every: int
+    tol: float | None
+    target: float | None
+    rule: Rule
+    specs: dict[str, int]
+    manifolds: list[str]
+    learn_scale: bool
+    batch_size: int | None
+    streams: list[tuple[int, int]]
+    tensors: list[str]  # state order: weights[j], biases[j] present, scales
+    bias_layers: list[int]
+    state: Any
+
+    @property
+    def slot_names(self) -> tuple[str, ...]:
+        return tuple(f"{slot}:{t}" for slot in self.rule.slot_names for t in self.tensors)
+
+    def measure(
+        self, ws: list[Floats], bs: list[Floats | None] | None, x: Floats, y: NDArray[Any]
+    ) -> tuple[float, float]:
+        """Loss (as reduced) and accuracy of one network on all columns of (x, y)."""
+        z = _forward(ws, x, bs, self.form)[0][-1]
+        raw, _ = loss_and_signal(self.kind, z, y, self.alpha, 1.0)
+        m = x.shape[1]
+        return _scale(self.reduction, m) * raw, accuracy_count(self.kind, z, y, self.alpha) / m
+
+
+def _check_call(
+    weights: Sequence[ArrayLike],
+    X: ArrayLike | None,
+    Y: ArrayLike,
+    biases: Sequence[ArrayLike | None] | None,
+    options: dict[str, Any],
+) -> _Call:
+    o = options
+    kind, red = _check_loss(o["loss"], o["reduction"])
+    labels = kind == "cross_entropy"
+    p = _check_problem(weights, X, Y, biases, labels=labels)
+    dims = [p.weights[0].shape[2]] + [w.shape[1] for w in p.weights]
+    depth, n = len(p.weights), p.X.shape[-1]
+    form = _check_form(o["activation"], o["parameterization"], o["sigma_w"], dims[:-1])
+    if o["threads"] is not None:
+        _check_int(o["threads"], "threads", 1)  # validated like the engine, otherwise ignored
+    every = _check_int(o["record_every"], "record_every", 1)
+    specs = _record_specs(o["record"], every)
+    has_bias = p.biases is not None and any(v is not None for v in p.biases)
+    linear_chain = o["activation"] == "linear" and o["parameterization"] == "standard"
+    for name in specs:
+        if name in _LINEAR_ONLY and not (linear_chain and not has_bias):
+            raise ValueError(f"record: {name!r} is a diagnostic of linear chains")
+        if name.startswith("test_") and o["eval_data"] is None:
+            raise ValueError(f"record: {name!r} needs eval_data")
+        if "accuracy" in name and not labels and dims[-1] < 2:
+            raise ValueError(f"record: {name!r} needs d_L >= 2 with loss='mse'")
+    target = o["target_accuracy"]
+    if target is not None:
+        target = _check_scalar(target, "target_accuracy")
+        if not 0 < target <= 1:
+            raise ValueError(f"target_accuracy must be in (0, 1], got {target}")
+        if not labels and dims[-1] < 2:
+            raise ValueError("target_accuracy needs d_L >= 2 with loss='mse'")
+    manifold = o["manifold"]
+    manifolds = [manifold] if isinstance(manifold, str) else list(manifold)
+    manifolds = manifolds * depth if len(manifolds) == 1 else manifolds
+    if len(manifolds) != depth or any(m not in ("euclidean", "stiefel") for m in manifolds):
+        raise ValueError(f"manifold: expected 'euclidean'/'stiefel' or one per layer ({depth})")
+    if o["learn_scale"] and "stiefel" not in manifolds:
+        raise ValueError("learn_scale: needs a layer with manifold='stiefel'")
+    batch_size = o["batch_size"]
+    if batch_size is not None:
+        batch_size = _check_int(batch_size, "batch_size", 1)
+        if batch_size > n:
+            raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
+    state = o["state"]
+    if o["data_seed"] is not None:
+        streams = _data_streams(o["data_seed"], p.batch)
+    elif state is not None:
+        streams = [(int(s), int(t)) for s, t in np.asarray(state.data_seed)]
+    elif batch_size is not None:
+        streams = _data_streams(secrets.randbits(64), p.batch)
+    else:
+        streams = [(0, 0)] * p.batch
+    test = None
+    if o["eval_data"] is not None:
+        x_test, y_test = o["eval_data"]
+        try:
+            test = _check_problem(p.weights, x_test, y_test, None, labels=labels)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"eval_data: (X_test, Y_test): {err}") from err
+    bias_layers = [j for j in range(depth) if p.biases is not None and p.biases[j] is not None]
+    tensors = [f"weights[{j}]" for j in range(depth)] + [f"biases[{j}]" for j in bias_layers]
+    if o["learn_scale"]:
+        tensors.append("scales")
+    call = _Call(
+        p=p,
+        test=test,
+        form=form,
+        kind=kind,
+        reduction=red,
+        alpha=_check_scalar(o["alpha"], "alpha"),
+        lrs=_check_lr(o["lr"], p.batch),
+        steps=_check_int(o["steps"], "steps", 0),
+        every=every,
+        tol=None if o["tol"] is None else _check_scalar(o["tol"], "tol", nonnegative=True),
+        target=target,
+        rule=make_rule(o["optimizer"], o["momentum"], o["nesterov"], o["betas"], o["eps"]),
+        specs=specs,
+        manifolds=manifolds,
+        learn_scale=bool(o["learn_scale"]),
+        batch_size=batch_size,
+        streams=streams,
+        tensors=tensors,
+        bias_layers=bias_layers,
+        state=state,
+    )
+    if state is not None and (
+        state.optimizer != o["optimizer"] or tuple(state.slot_names) != call.slot_names
+    ):
+        raise ValueError("state: does not fit this call")
+    return call
+
+
+@dataclass
+class _Iterate:
+    """What the recorder reads at an iterate."""
+
+    whole: tuple[float, float] | None  # loss and accuracy on the whole training set
+    tested: tuple[float, float] | None  # and on eval_data
+    step_loss: float
+    step_acc: float
+    grads: list[Floats]
+    ws: list[Floats]
+    w0: list[Floats]
+    alpha: float
+
+    def value(self, name: str) -> Any:
+        """Quantity ``name`` at this iterate."""
+        one = [w[None] for w in self.ws]
+        if name in ("loss", "accuracy"):
+            assert self.whole is not None
+            return self.whole[name == "accuracy"]
+        if name in ("test_loss", "test_accuracy"):
+            assert self.tested is not None
+            return self.tested[name == "test_accuracy"]
+        if name == "batch_loss":
+            return self.step_loss
+        if name == "batch_accuracy":
+            return self.step_acc
+        if name == "grad_norms":
+            return [np.linalg.norm(g.astype(np.float64)) for g in self.grads]
+        if name == "weight_change":
+            return [
+                np.linalg.norm((w - v).astype(np.float64)) / np.linalg.norm(v.astype(np.float64))
+                for w, v in zip(self.ws, self.w0, strict=True)
+            ]
+        if name == "balancedness":
+            return metrics.balancedness(one)[0]
+        if name == "balancedness_per_layer":
+            return metrics.balancedness(one, True)[0]
+        return metrics.singular_values(one, self.alpha)[0]
+
+
+@dataclass
+class _Outcome:
+    final_loss: float
+    steps_to_tol: int
+    steps_to_accuracy: int
+    diverged: bool
+    step: int  # updates done in total
+    scales: list[float]
+    slots: list[list[Floats]]  # per tensor, the rule's buffers
+
+
+def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) -> _Outcome:
+    """Train network b of the call in place (its views of the private copies); write its rows
+    of ``records``."""
+    p, depth = c.p, len(c.p.weights)
+    ws, bs, x, y = _network(p, b)
+    labels = c.kind == "cross_entropy"
+    n = x.shape[1]
+    w0 = [w.copy() for w in ws]
+    eta = float(c.lrs[b])
+    seed, stream = c.streams[b]
+    start = 0 if c.state is None else int(c.state.step[b])
+    dtype = p.dtype.type
+    # The rule's state per tensor (weights, biases present, learned scales) and the scales.
+    scale_param = np.zeros(depth, dtype=p.dtype)
+    params: list[Floats] = list(ws) + [bs[j] for j in c.bias_layers]  # type: ignore[index,misc]
+    if c.learn_scale:
+        params.append(scale_param)
+    slots = [c.rule.new_slots(q) for q in params]
+    if c.state is not None:
+        given = dict(zip(c.state.slot_names, c.state.slots, strict=True))
+        for k, slot in enumerate(c.rule.slot_names):
+            for i, name in enumerate(c.tensors):
+                slots[i][k][...] = given[f"{slot}:{name}"][b]
+    scales = [math.nan] * depth
+    for j in range(depth):
+        if c.manifolds[j] == "stiefel":
+            s = orthogonal_scale(ws[j], f"weights[{j}]")  # checks the layer is on the manifold
+            scales[j] = float(dtype(s if c.state is None else c.state.scales[b, j]))
+    test = None if c.test is None else _network(c.test, b)[2:]
+
+    for t in range(c.steps + 1):
+        global_step = start + t
+        due = {name for name, k in c.specs.items() if t % k == 0}
+        whole = None
+        if c.batch_size is not None and due & {"loss", "accuracy"}:
+            whole = c.measure(ws, bs, x, y)
+        tested = None
+        if test is not None and due & {"test_loss", "test_accuracy"}:
+            tested = c.measure(ws, bs, *test)
+        if c.batch_size is None:
+            idx = list(range(n))
+        else:
+            idx = batch_of_step(global_step, n, c.batch_size, seed, stream)
+        xb, yb = x[:, idx], (y[idx] if labels else y[:, idx])
+        hs, zs = _forward(ws, xb, bs, c.form)
+        scale = _scale(c.reduction, len(idx))
+        raw, delta = loss_and_signal(c.kind, hs[-1], yb, c.alpha, scale)
+        step_loss = scale * raw
+        step_acc = accuracy_count(c.kind, hs[-1], yb, c.alpha) / len(idx)
+        if c.batch_size is None:
+            whole = (step_loss, step_acc)
+        grads, bgrads = _backward(ws, hs, zs, delta, c.form)
+
+        it = _Iterate(whole, tested, step_loss, step_acc, grads, ws, w0, c.alpha)
+        for name in due:
+            records[name][b, t // c.specs[name]] = it.value(name)
+        diverged = not math.isfinite(step_loss)
+        reached_tol = not diverged and c.tol is not None and step_loss <= c.tol
+        reached_acc = not diverged and c.target is not None and step_acc >= c.target
+        if diverged or reached_tol or reached_acc or t == c.steps:
+            # The stopping state fills its column (unless recorded at t) and every later one.
+            if it.whole is None:
+                it.whole = c.measure(ws, bs, x, y)
+            if it.tested is None and test is not None:
+                it.tested = c.measure(ws, bs, *test)
+            for name, k in c.specs.items():
+                col, row = -(-t // k), records[name][b]
+                if col < row.shape[0]:
+                    if t % k != 0:
+                        row[col] = it.value(name)
+                    row[col + 1 :] = row[col]
+            return _Outcome(
+                final_loss=it.whole[0],
+                steps_to_tol=t if reached_tol else -1,
+                steps_to_accuracy=t if reached_acc else -1,
+                diverged=diverged,
+                step=global_step,
+                scales=scales,
+                slots=slots,
+            )
+        # One update of every parameter from this iterate (the rule's count is 1-based).
+        update = global_step + 1
+        for j in range(depth):
+            if c.manifolds[j] == "euclidean":
+                c.rule.apply(ws[j], grads[j], slots[j], eta, update)
+                continue
+            s = new_s = scales[j]
+            if c.learn_scale:
+                # W = s·Q: dl/ds = <G, Q> = <G, W>/s, a Euclidean step of the rule.
+                ds = float(np.sum(grads[j].astype(np.float64) * ws[j].astype(np.float64))) / s
+                scale_param[j] = s
+                scale_slots = [v[j : j + 1] for v in slots[-1]]
+                c.rule.apply(
+                    scale_param[j : j + 1], np.array([ds], p.dtype), scale_slots, eta, update
+                )
+                new_s = float(scale_param[j])
+            moments = slots[j]
+
+            def direction(xi: Floats, moments: list[Floats] = moments, t: int = update) -> Floats:
+                return c.rule.direction(xi, moments, t)
+
+            first_moment = moments[0] if moments else None
+            ws[j][...] = riemannian_step(ws[j], grads[j], eta, s, new_s, direction, first_moment)
+            scales[j] = new_s
+        for i, j in enumerate(c.bias_layers):
+            c.rule.apply(bs[j], bgrads[j], slots[depth + i], eta, update)  # type: ignore[index,arg-type]
+    raise AssertionError("the loop returns at t == steps")
 
 
 def train(
@@ -569,7 +869,7 @@ def train(
     learn_scale: bool = False,
     eval_data: tuple[ArrayLike, ArrayLike] | None = None,
     target_accuracy: float | None = None,
-    state: object | None = None,
+    state: Any = None,
 ) -> TrainResult:
     """Train every network of the batch, independently, with the same rules as
     ``deeplinear.train`` (see there for every argument).
@@ -586,261 +886,44 @@ def train(
     quantity's column holding the stopping step, and every later one, get the stopping state.
     ``threads`` is validated and ignored.
     """
-    kind, red = _check_loss(loss, reduction)
-    labels = kind == "cross_entropy"
-    p = _check_problem(weights, X, Y, biases, labels=labels)
+    options = dict(locals())
+    c = _check_call(weights, X, Y, biases, options)
+    p = c.p
     dims = [p.weights[0].shape[2]] + [w.shape[1] for w in p.weights]
-    depth, n = len(p.weights), p.X.shape[-1]
-    form = _check_form(activation, parameterization, sigma_w, dims[:-1])
-    lrs = _check_lr(lr, p.batch)
-    nsteps = _check_int(steps, "steps", 0)
-    every = _check_int(record_every, "record_every", 1)
-    a = _check_scalar(alpha, "alpha")
-    tol_f = None if tol is None else _check_scalar(tol, "tol", nonnegative=True)
-    if threads is not None:
-        _check_int(threads, "threads", 1)  # validated like the engine, otherwise ignored
-    rule = make_rule(optimizer, momentum, nesterov, betas, eps)
-    specs = _record_specs(record, every)
-    linear_chain = (
-        activation == "linear"
-        and parameterization == "standard"
-        and not (p.biases is not None and any(v is not None for v in p.biases))
-    )
-    for name in specs:
-        if name in _LINEAR_ONLY and not linear_chain:
-            raise ValueError(f"record: {name!r} is a diagnostic of linear chains")
-        if name.startswith("test_") and eval_data is None:
-            raise ValueError(f"record: {name!r} needs eval_data")
-        if "accuracy" in name and not labels and dims[-1] < 2:
-            raise ValueError(f"record: {name!r} needs d_L >= 2 with loss='mse'")
-    if target_accuracy is not None:
-        target = _check_scalar(target_accuracy, "target_accuracy")
-        if not 0 < target <= 1:
-            raise ValueError(f"target_accuracy must be in (0, 1], got {target}")
-        if not labels and dims[-1] < 2:
-            raise ValueError("target_accuracy needs d_L >= 2 with loss='mse'")
-    manifolds = [manifold] * depth if isinstance(manifold, str) else list(manifold)
-    if len(manifolds) == 1:
-        manifolds = manifolds * depth
-    if len(manifolds) != depth or any(m not in ("euclidean", "stiefel") for m in manifolds):
-        raise ValueError(
-            f"manifold: expected one of 'euclidean'/'stiefel' or one per layer ({depth})"
-        )
-    if learn_scale and "stiefel" not in manifolds:
-        raise ValueError("learn_scale: needs a layer with manifold='stiefel'")
-    if batch_size is not None:
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        if batch_size > n:
-            raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
-    if data_seed is not None:
-        streams = _data_streams(data_seed, p.batch)
-    elif state is not None:
-        streams = [(int(s), int(t)) for s, t in np.asarray(state.data_seed)]  # type: ignore[attr-defined]
-    elif batch_size is not None:
-        streams = _data_streams(secrets.randbits(64), p.batch)
-    else:
-        streams = [(0, 0)] * p.batch
-    test = None
-    if eval_data is not None:
-        try:
-            test = _check_problem(p.weights, eval_data[0], eval_data[1], None, labels=labels)
-        except (TypeError, ValueError) as err:
-            raise type(err)(f"eval_data: (X_test, Y_test): {err}") from err
-
-    # The parameter tensors in state order: weights, biases present, learned scales.
-    tensors = [f"weights[{j}]" for j in range(depth)]
-    bias_layers = [j for j in range(depth) if p.biases is not None and p.biases[j] is not None]
-    tensors += [f"biases[{j}]" for j in bias_layers]
-    if learn_scale:
-        tensors.append("scales")
-    slot_names = tuple(f"{slot}:{t}" for slot in rule.slot_names for t in tensors)
-    stiefel = any(m == "stiefel" for m in manifolds)
-    if state is not None:
-        given = dict(zip(state.slot_names, state.slots, strict=True))  # type: ignore[attr-defined]
-        if state.optimizer != optimizer or tuple(given) != slot_names:  # type: ignore[attr-defined]
-            raise ValueError("state: does not fit this call")
-    ncols = {name: nsteps // k + 1 for name, k in specs.items()}
-    out = {
-        name: np.full((p.batch, ncols[name], *_widths(name, dims)), np.nan)
-        for name in specs
-        if name != "loss"
+    records = {
+        name: np.full((p.batch, c.steps // k + 1, *_widths(name, dims)), np.nan)
+        for name, k in c.specs.items()
     }
-    loss_rec = np.full((p.batch, nsteps // every + 1), np.nan, dtype=np.float64)
-    final_loss = np.full(p.batch, np.nan, dtype=np.float64)
-    steps_to_tol = np.full(p.batch, -1, dtype=np.int64)
-    steps_to_accuracy = np.full(p.batch, -1, dtype=np.int64)
-    diverged = np.zeros(p.batch, dtype=np.bool_)
-    step_out = np.zeros(p.batch, dtype=np.int64)
-    scales_out = np.full((p.batch, depth), np.nan, dtype=p.dtype) if stiefel else None
-    slots_out = {name: [] for name in slot_names}  # type: dict[str, list[NDArray[np.floating]]]
-
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for b in range(p.batch):
-            ws, bs, x, y = _network(p, b)  # views into private copies, updated in place
-            w0 = [w.copy() for w in ws]
-            eta = float(lrs[b])
-            seed, stream = streams[b]
-            start = 0 if state is None else int(state.step[b])  # type: ignore[attr-defined]
-            # Optimiser state per tensor (lists of arrays), Stiefel scales.
-            params: list[NDArray[np.floating]] = list(ws) + [bs[j] for j in bias_layers]  # type: ignore[index,misc]
-            scale_param = np.zeros(depth, dtype=p.dtype)
-            if learn_scale:
-                params.append(scale_param)
-            slots = [rule.new_slots(q) for q in params]
-            if state is not None:
-                for k, slot in enumerate(rule.slot_names):
-                    for i, t in enumerate(tensors):
-                        slots[i][k][...] = given[f"{slot}:{t}"][b]
-            scales = [np.nan] * depth
-            for j in range(depth):
-                if manifolds[j] == "stiefel":
-                    s = orthogonal_scale(ws[j], f"weights[{j}]")
-                    if state is not None:
-                        s = state.scales[b, j]  # type: ignore[attr-defined]
-                    scales[j] = p.dtype.type(s)
-            scale_param[...] = np.nan_to_num(np.asarray(scales, dtype=p.dtype))
-
-            def measure(x_set, y_set, ws=ws, bs=bs) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-                hs = _forward(ws, x_set, bs, form)[0]
-                raw, _ = loss_and_signal(kind, hs[-1], y_set, a, 1.0)
-                m = x_set.shape[1]
-                return _scale(red, m) * raw, accuracy_count(kind, hs[-1], y_set, a) / m
-
-            for t in range(nsteps + 1):
-                g_step = start + t
-                due = {name for name, k in specs.items() if t % k == 0}
-                whole = None
-                if batch_size is not None and due & {"loss", "accuracy"}:
-                    whole = measure(x, y)
-                tested = None
-                if test is not None and due & {"test_loss", "test_accuracy"}:
-                    tested = measure(*_network(test, b)[2:])
-                if batch_size is None:
-                    idx = list(range(n))
-                else:
-                    idx = batch_of_step(g_step, n, batch_size, seed, stream)
-                xb = x[:, idx]
-                yb = y[idx] if labels else y[:, idx]
-                hs, zs = _forward(ws, xb, bs, form)
-                scale = _scale(red, len(idx))
-                raw, delta = loss_and_signal(kind, hs[-1], yb, a, scale)
-                step_loss = scale * raw
-                step_acc = accuracy_count(kind, hs[-1], yb, a) / len(idx)
-                if batch_size is None:
-                    whole = (step_loss, step_acc)
-                grads, bgrads = _backward(ws, hs, zs, delta, form)
-
-                def value(
-                    name: str,
-                    whole=whole,
-                    tested=tested,
-                    step_loss=step_loss,  # type: ignore[no-untyped-def]
-                    step_acc=step_acc,
-                    grads=grads,
-                    ws=ws,
-                    w0=w0,
-                ):
-                    one = [w[None] for w in ws]
-                    return {
-                        "loss": lambda: whole[0],
-                        "accuracy": lambda: whole[1],
-                        "batch_loss": lambda: step_loss,
-                        "batch_accuracy": lambda: step_acc,
-                        "test_loss": lambda: tested[0],
-                        "test_accuracy": lambda: tested[1],
-                        "grad_norms": lambda: [np.linalg.norm(g.astype(np.float64)) for g in grads],
-                        "weight_change": lambda: [
-                            np.linalg.norm((w - v).astype(np.float64))
-                            / np.linalg.norm(v.astype(np.float64))
-                            for w, v in zip(ws, w0, strict=True)
-                        ],
-                        "balancedness": lambda: metrics.balancedness(one)[0],
-                        "balancedness_per_layer": lambda: metrics.balancedness(one, True)[0],
-                        "singular_values": lambda: metrics.singular_values(one, a)[0],
-                    }[name]()
-
-                for name in due:
-                    if name == "loss":
-                        loss_rec[b, t // every] = whole[0]  # type: ignore[index]
-                    else:
-                        out[name][b, t // specs[name]] = value(name)
-                is_diverged = not math.isfinite(step_loss)
-                reached_tol = not is_diverged and tol_f is not None and step_loss <= tol_f
-                reached_acc = (
-                    not is_diverged and target_accuracy is not None and step_acc >= target_accuracy
-                )
-                if is_diverged or reached_tol or reached_acc or t == nsteps:
-                    if whole is None:
-                        whole = measure(x, y)
-                    if tested is None and test is not None:
-                        tested = measure(*_network(test, b)[2:])
-                    for name, k in specs.items():
-                        col = -(-t // k)
-                        arr = loss_rec if name == "loss" else out[name]
-                        if col >= arr.shape[1]:
-                            continue
-                        if t % k != 0:
-                            arr[b, col] = whole[0] if name == "loss" else value(name, whole, tested)
-                        arr[b, col + 1 :] = arr[b, col]
-                    diverged[b] = is_diverged
-                    steps_to_tol[b] = t if reached_tol else -1
-                    steps_to_accuracy[b] = t if reached_acc else -1
-                    final_loss[b] = whole[0]
-                    step_out[b] = g_step
-                    break
-                # One update of every parameter from this iterate.
-                upd = g_step + 1
-                for j in range(depth):
-                    if manifolds[j] == "euclidean":
-                        rule.apply(ws[j], grads[j], slots[j], eta, upd)
-                        continue
-                    s = float(scales[j])
-                    new_s = s
-                    if learn_scale:
-                        ds = float(np.sum(grads[j].astype(np.float64) * ws[j].astype(np.float64)))
-                        scale_param[j] = scales[j]
-                        sv = scale_param[j : j + 1]
-                        sslots = [sl[j : j + 1] for sl in slots[-1]]
-                        rule.apply(sv, np.array([ds / s], dtype=p.dtype), sslots, eta, upd)
-                        new_s = float(sv[0])
-                    moments = slots[j]
-                    ws[j][...] = riemannian_step(
-                        ws[j],
-                        grads[j],
-                        eta,
-                        s,
-                        new_s,
-                        lambda xi, moments=moments, upd=upd: rule.direction(xi, moments, upd),
-                        moments[0] if moments else None,
-                    )
-                    scales[j] = p.dtype.type(new_s)
-                for i, j in enumerate(bias_layers):
-                    rule.apply(bs[j], bgrads[j], slots[depth + i], eta, upd)  # type: ignore[index,arg-type]
-            if scales_out is not None:
-                scales_out[b] = np.asarray(scales, dtype=p.dtype)
-            for k, slot in enumerate(rule.slot_names):
-                for i, t_name in enumerate(tensors):
-                    slots_out[f"{slot}:{t_name}"].append(slots[i][k])
-
-    records = {name: loss_rec if name == "loss" else out[name] for name in dict.fromkeys(record)}
+        outcomes = [_train_network(c, b, records) for b in range(p.batch)]
+    depth = len(p.weights)
+    slot_names = c.slot_names
+    stacked = [
+        np.stack([o.slots[i][k] for o in outcomes])
+        for k in range(len(c.rule.slot_names))
+        for i in range(len(c.tensors))
+    ]
+    stiefel = "stiefel" in c.manifolds
     return TrainResult(
         weights=p.weights,
-        loss=loss_rec,
-        final_loss=final_loss,
-        steps_to_tol=steps_to_tol,
-        diverged=diverged,
-        record_every=every,
+        loss=records["loss"],
+        final_loss=np.array([o.final_loss for o in outcomes], dtype=np.float64),
+        steps_to_tol=np.array([o.steps_to_tol for o in outcomes], dtype=np.int64),
+        diverged=np.array([o.diverged for o in outcomes], dtype=np.bool_),
+        record_every=c.every,
         biases=p.biases,
-        records=records,
-        steps_to_accuracy=steps_to_accuracy,
+        records={name: records[name] for name in dict.fromkeys(record)},
+        steps_to_accuracy=np.array([o.steps_to_accuracy for o in outcomes], dtype=np.int64),
         state=TrainState(
             optimizer=optimizer,
-            step=step_out,
-            data_seed=np.array(streams, dtype=np.uint64).reshape(p.batch, 2),
-            batch_size=batch_size,
-            n=n,
-            scales=scales_out,
-            slots=tuple(np.stack(slots_out[name]) for name in slot_names),
+            step=np.array([o.step for o in outcomes], dtype=np.int64),
+            data_seed=np.array(c.streams, dtype=np.uint64).reshape(p.batch, 2),
+            batch_size=c.batch_size,
+            n=p.X.shape[-1],
+            scales=np.array([o.scales for o in outcomes], dtype=p.dtype).reshape(p.batch, depth)
+            if stiefel
+            else None,
+            slots=tuple(stacked),
             slot_names=slot_names,
         ),
     )
