@@ -13,6 +13,7 @@ mod schedule;
 mod state;
 mod step;
 
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -51,11 +52,11 @@ pub struct TrainOutput<T> {
     pub state: TrainState<T>,
 }
 
-/// Split every buffer of `buffers` (B blocks of `size` each) into per-network blocks:
-/// `result[b][i]` is network b's block of buffer i.
-fn per_network<X>(buffers: &mut [Vec<X>], batch: usize) -> Vec<Vec<&mut [X]>> {
+/// Split every buffer of `buffers` (B blocks each) into per-network blocks: `result[b][i]` is
+/// network b's block of buffer i.
+fn per_network<X>(buffers: Vec<&mut [X]>, batch: usize) -> Vec<Vec<&mut [X]>> {
     let mut blocks: Vec<Vec<&mut [X]>> = (0..batch).map(|_| Vec::with_capacity(buffers.len())).collect();
-    for buffer in buffers.iter_mut() {
+    for buffer in buffers {
         let size = buffer.len() / batch;
         if size == 0 {
             blocks.iter_mut().for_each(|b| b.push(&mut []));
@@ -66,6 +67,40 @@ fn per_network<X>(buffers: &mut [Vec<X>], batch: usize) -> Vec<Vec<&mut [X]>> {
         }
     }
     blocks
+}
+
+/// An output buffer of `len` entries, allocated (fallibly) but not initialised: every entry is
+/// written by a network's scatter before [`Uninit::assume_written`].
+struct Uninit<T> {
+    buffer: Vec<T>,
+    len: usize,
+}
+
+impl<T> Uninit<T> {
+    fn new(arg: &str, len: usize) -> Result<Self> {
+        let mut buffer = Vec::new();
+        buffer.try_reserve_exact(len).map_err(|_| Error::OutOfMemory {
+            arg: arg.to_string(),
+            bytes: Some(len as u128 * std::mem::size_of::<T>() as u128),
+        })?;
+        Ok(Uninit { buffer, len })
+    }
+
+    fn entries(&mut self) -> &mut [MaybeUninit<T>] {
+        &mut self.buffer.spare_capacity_mut()[..self.len]
+    }
+
+    /// # Safety
+    /// Every entry of [`Uninit::entries`] has been written.
+    unsafe fn assume_written(mut self) -> Vec<T> {
+        // SAFETY: the caller guarantees the first `len` entries are initialised.
+        unsafe { self.buffer.set_len(self.len) };
+        self.buffer
+    }
+}
+
+fn entries<T>(buffers: &mut [Uninit<T>]) -> Vec<&mut [MaybeUninit<T>]> {
+    buffers.iter_mut().map(Uninit::entries).collect()
 }
 
 /// Train a batch of networks.
@@ -101,22 +136,22 @@ fn run<T: Real, R: Rule<T>>(plan: &Plan<'_, T>, rule: R, cancel: &AtomicBool) ->
     let (batch, depth) = (layout.batch, layout.depth());
     let dims = &layout.dims;
 
-    // Fresh outputs, zeroed lazily by the allocator: their pages are first touched by the
-    // workers that write them, so page faults are taken in parallel rather than by one thread.
-    let mut weights: Vec<Vec<T>> = layout
+    // Fresh outputs, not initialised: their pages are first touched by the workers that write
+    // them, so page faults are taken in parallel, and no serial zeroing pass precedes the work.
+    let mut weights: Vec<Uninit<T>> = layout
         .layer_sizes()
         .iter()
-        .map(|&size| zeroed("weights", checked_len("weights", &[batch, size])?))
+        .map(|&size| Uninit::new("weights", checked_len("weights", &[batch, size])?))
         .collect::<Result<_>>()?;
     let bias_layers: Vec<usize> = (0..depth).filter(|&j| plan.net.bias_offsets[j].is_some()).collect();
-    let mut biases: Vec<Vec<T>> = bias_layers
+    let mut biases: Vec<Uninit<T>> = bias_layers
         .iter()
-        .map(|&j| zeroed("biases", batch * dims[j + 1]))
+        .map(|&j| Uninit::new("biases", batch * dims[j + 1]))
         .collect::<Result<_>>()?;
-    let mut slots: Vec<Vec<T>> = plan
+    let mut slots: Vec<Uninit<T>> = plan
         .slot_shapes
         .iter()
-        .map(|shape| zeroed("weights", checked_len("weights", shape)?))
+        .map(|shape| Uninit::new("weights", checked_len("weights", shape)?))
         .collect::<Result<_>>()?;
     let mut scales: Vec<T> = zeroed("weights", if plan.any_stiefel() { batch * depth } else { 0 })?;
     let mut steps = vec![0i64; batch];
@@ -132,10 +167,10 @@ fn run<T: Real, R: Rule<T>>(plan: &Plan<'_, T>, rule: R, cancel: &AtomicBool) ->
     let mut outcomes = vec![Outcome::default(); batch];
 
     let mut ios: Vec<NetworkIo<'_, T>> = {
-        let w = per_network(&mut weights, batch);
-        let bs = per_network(&mut biases, batch);
-        let sl = per_network(&mut slots, batch);
-        let rs = per_network(&mut records, batch);
+        let w = per_network(entries(&mut weights), batch);
+        let bs = per_network(entries(&mut biases), batch);
+        let sl = per_network(entries(&mut slots), batch);
+        let rs = per_network(records.iter_mut().map(|r| r.as_mut_slice()).collect(), batch);
         let scale_rows: Vec<&mut [T]> = if scales.is_empty() {
             (0..batch).map(|_| &mut [][..]).collect()
         } else {
@@ -187,6 +222,12 @@ fn run<T: Real, R: Rule<T>>(plan: &Plan<'_, T>, rule: R, cancel: &AtomicBool) ->
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
+    // SAFETY: every network ran (no worker failed to allocate: checked above), and its scatter
+    // wrote its whole block of each of these buffers, so all their entries are initialised.
+    let written = |buffers: Vec<Uninit<T>>| -> Vec<Vec<T>> {
+        buffers.into_iter().map(|b| unsafe { b.assume_written() }).collect()
+    };
+    let (weights, biases, slots) = (written(weights), written(biases), written(slots));
 
     let mut records = records
         .into_iter()

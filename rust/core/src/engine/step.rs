@@ -7,6 +7,7 @@
 //! allocates nothing: every buffer is sized once per call. (Recording the weight diagnostics
 //! allocates a few views per recorded column.)
 
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use faer::MatRef;
@@ -26,12 +27,16 @@ use super::plan::{NetworkData, Plan, TargetSlice};
 use super::schedule::{epoch_order, Batch, Schedule};
 
 /// One network's share of the outputs: its trained parameters, state and records.
+///
+/// The parameter and state blocks are not initialised (not even zeroed: the outputs are large,
+/// and zeroing them would be a serial pass over memory that the network's scatter overwrites
+/// anyway); every block is written exactly once, when its network is scattered.
 pub(super) struct NetworkIo<'o, T> {
-    pub weights: Vec<&'o mut [T]>,
+    pub weights: Vec<&'o mut [MaybeUninit<T>]>,
     /// The layers that have a bias, in layer order.
-    pub biases: Vec<&'o mut [T]>,
+    pub biases: Vec<&'o mut [MaybeUninit<T>]>,
     /// The state buffers (slot kind major, then tensor): this network's block of each.
-    pub slots: Vec<&'o mut [T]>,
+    pub slots: Vec<&'o mut [MaybeUninit<T>]>,
     /// (L) Stiefel scales; empty without Stiefel layers.
     pub scales: &'o mut [T],
     pub step: &'o mut i64,
@@ -199,6 +204,13 @@ fn gather<'g, T: Real>(
 impl<T> Gathered<T> {
     fn buffers(&mut self) -> (&mut [T], &mut [T], &mut [i64]) {
         (&mut self.x, &mut self.y, &mut self.labels)
+    }
+}
+
+/// Initialise `dst` with a copy of `src` (equal lengths).
+fn write<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        d.write(v);
     }
 }
 
@@ -428,19 +440,19 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
     fn scatter_network(&self, core: &mut Core<T>, io: &mut NetworkIo<'_, T>) {
         let net = &self.plan.net;
         for (j, out) in io.weights.iter_mut().enumerate() {
-            out.copy_from_slice(net.weights_of(&core.params, j));
+            write(out, net.weights_of(&core.params, j));
         }
         let mut biases = io.biases.iter_mut();
         for j in 0..net.depth() {
             if let Some(offset) = net.bias_offsets[j] {
                 let out = biases.next().expect("one output per bias");
-                out.copy_from_slice(&core.params[offset..offset + net.dims[j + 1]]);
+                write(out, &core.params[offset..offset + net.dims[j + 1]]);
             }
         }
         io.scales.copy_from_slice(&core.scales);
         let slots = &mut io.slots;
         self.for_each_slot(core, |slot, index, offset| {
-            slots[index][offset..offset + slot.len()].copy_from_slice(slot);
+            write(&mut slots[index][offset..offset + slot.len()], slot);
         });
     }
 
