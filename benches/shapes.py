@@ -69,6 +69,7 @@ class HaarShape:
 
 HAAR_SHAPES = [HaarShape(16, 1000), HaarShape(64, 200), HaarShape(256, 20)]
 
+
 @dataclass(frozen=True)
 class MlpShape:
     """A batch of B MLPs with biases: 64 inputs, L layers of width N (the last one 10 outputs),
@@ -157,7 +158,9 @@ class MinibatchShape:
         return weights, X, y, kwargs
 
 
-MINIBATCH_SHAPES = [MinibatchShape("digits CE Adam", depth=20, width=256, size=256, batch=4, steps=20)]
+MINIBATCH_SHAPES = [
+    MinibatchShape("digits CE Adam", depth=20, width=256, size=256, batch=4, steps=20)
+]
 
 # DEEPLINEAR_BENCH_SMOKE=1 shrinks every problem to seconds in all: the test suite runs the whole
 # benchmark suite that way, to check that it still runs (the numbers mean nothing then).

@@ -136,24 +136,21 @@ def train(
     state: Any = None,
 ) -> RawTrainOutput: ...
 def metric_singular_values(
-    weights: list[np.ndarray], *, alpha: float, dtype: str, threads: int | None = None
+    weights: list[np.ndarray], *, alpha: float, threads: int | None = None
 ) -> np.ndarray: ...
 def metric_partial_product_singular_values(
-    weights: list[np.ndarray], i: int, j: int, *, dtype: str, threads: int | None = None
+    weights: list[np.ndarray], i: int, j: int, *, threads: int | None = None
 ) -> np.ndarray: ...
-def metric_balancedness(
-    weights: list[np.ndarray], *, dtype: str, threads: int | None = None
-) -> np.ndarray: ...
+def metric_balancedness(weights: list[np.ndarray], *, threads: int | None = None) -> np.ndarray: ...
 def metric_deficiency_margin(
     weights: list[np.ndarray],
     phi: np.ndarray,
     *,
     alpha: float,
-    dtype: str,
     threads: int | None = None,
 ) -> np.ndarray: ...
 def metric_relative_weight_change(
-    w0: list[np.ndarray], w1: list[np.ndarray], *, dtype: str, threads: int | None = None
+    w0: list[np.ndarray], w1: list[np.ndarray], *, threads: int | None = None
 ) -> np.ndarray: ...
 def metric_network(
     weights: list[np.ndarray],
@@ -166,7 +163,6 @@ def metric_network(
     sigma_w: float,
     biases: list[np.ndarray] | None,
     method: str = "auto",
-    dtype: str,
     threads: int | None = None,
 ) -> np.ndarray: ...
 def metric_ntk_relative_change(
@@ -180,6 +176,5 @@ def metric_ntk_relative_change(
     sigma_w: float,
     biases0: list[np.ndarray] | None,
     biases1: list[np.ndarray] | None,
-    dtype: str,
     threads: int | None = None,
 ) -> np.ndarray: ...

@@ -62,7 +62,6 @@ def singular_values(
     return _core.metric_singular_values(
         layers,
         alpha=real("alpha", alpha),
-        dtype=layers[0].dtype.name,
         threads=optional_integer("threads", threads, minimum=1),
     )
 
@@ -94,7 +93,6 @@ def partial_product_singular_values(
         layers,
         ij[0],
         ij[1],
-        dtype=layers[0].dtype.name,
         threads=optional_integer("threads", threads, minimum=1),
     )
 
@@ -114,7 +112,7 @@ def balancedness(
         raise TypeError(f"per_layer: expected a bool, got {type(per_layer).__name__}")
     layers = layer_list("weights", weights)
     gaps = _core.metric_balancedness(
-        layers, dtype=layers[0].dtype.name, threads=optional_integer("threads", threads, minimum=1)
+        layers, threads=optional_integer("threads", threads, minimum=1)
     )
     if per_layer:
         return gaps
@@ -146,7 +144,6 @@ def deficiency_margin(
         layers,
         float_array("Phi", Phi, layers[0].dtype),
         alpha=real("alpha", alpha),
-        dtype=layers[0].dtype.name,
         threads=optional_integer("threads", threads, minimum=1),
     )
 
@@ -162,7 +159,7 @@ def relative_weight_change(
     a = layer_list("w0", w0)
     b = layer_list("w1", w1, a[0].dtype)
     return _core.metric_relative_weight_change(
-        a, b, dtype=a[0].dtype.name, threads=optional_integer("threads", threads, minimum=1)
+        a, b, threads=optional_integer("threads", threads, minimum=1)
     )
 
 
@@ -264,7 +261,6 @@ def ntk_relative_change(
         sigma_w=real("sigma_w", sigma_w),
         biases0=_biases("biases0", biases0, dtype),
         biases1=_biases("biases1", biases1, dtype),
-        dtype=dtype.name,
         threads=optional_integer("threads", threads, minimum=1),
     )
 
@@ -330,7 +326,6 @@ def _net_metric(
         parameterization=string("parameterization", parameterization),
         sigma_w=real("sigma_w", sigma_w),
         biases=_biases("biases", biases, dtype),
-        dtype=dtype.name,
         threads=optional_integer("threads", threads, minimum=1),
         **extra,
     )

@@ -9,7 +9,7 @@ use numpy::{
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::error::{not_contiguous, type_error};
+use crate::error::{not_contiguous, to_py_err, type_error};
 
 /// A seed argument: one seed for the batch (streams 0..batch) or one seed per network.
 #[derive(FromPyObject)]
@@ -87,6 +87,17 @@ impl Dtype {
                 format!("expected a float32 or float64 array, got dtype {dtype}"),
             ))
         }
+    }
+
+    /// The dtype of the first array of the list `name` (the call's precision).
+    pub fn of_first(name: &str, list: &Bound<'_, PyList>) -> PyResult<Self> {
+        let first = list.get_item(0).map_err(|_| {
+            to_py_err(deeplinear_core::Error::invalid(
+                name,
+                "needs at least one layer, got an empty list",
+            ))
+        })?;
+        Self::of(&format!("{name}[0]"), &first)
     }
 
     pub fn parse(name: &str) -> PyResult<Self> {

@@ -290,12 +290,6 @@ pub fn train<'py>(
         })
     };
     let opts = options().map_err(to_py_err)?;
-    let first = weights.get_item(0).map_err(|_| {
-        to_py_err(deeplinear_core::Error::invalid(
-            "weights",
-            "needs at least one layer, got an empty list",
-        ))
-    })?;
     let arrays = Arrays {
         weights,
         biases,
@@ -304,7 +298,7 @@ pub fn train<'py>(
         eval: eval_data,
         state,
     };
-    match Dtype::of("weights[0]", &first)? {
+    match Dtype::of_first("weights", weights)? {
         Dtype::F32 => run::<f32>(py, &arrays, &opts),
         Dtype::F64 => run::<f64>(py, &arrays, &opts),
     }
