@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from dataclasses import dataclass
 
@@ -70,6 +71,16 @@ class HaarShape:
 HAAR_SHAPES = [HaarShape(16, 1000), HaarShape(64, 200), HaarShape(256, 20)]
 
 
+def mlp_dims(depth: int, width: int) -> list[int]:
+    """64 inputs, L layers of width N, the last one 10 outputs (digits' sizes)."""
+    return [64] + [width] * (depth - 1) + [10]
+
+
+def mlp_step_flops(dims: list[int], examples: int) -> float:
+    """6·n·Σ d_j d_{j+1}: one network's step (forward 2, backward 4 per weight and example)."""
+    return 6.0 * examples * sum(a * b for a, b in itertools.pairwise(dims))
+
+
 @dataclass(frozen=True)
 class MlpShape:
     """A batch of B MLPs with biases: 64 inputs, L layers of width N (the last one 10 outputs),
@@ -84,14 +95,11 @@ class MlpShape:
 
     @property
     def dims(self) -> list[int]:
-        return [64] + [self.width] * (self.depth - 1) + [10]
+        return mlp_dims(self.depth, self.width)
 
     @property
     def flops_per_call(self) -> float:
-        # 6·n·Σ d_j d_{j+1} per network step (forward 2, backward 4).
-        dims = self.dims
-        per_step = 6.0 * self.n * sum(a * b for a, b in zip(dims[:-1], dims[1:]))
-        return self.steps * self.batch * per_step
+        return self.steps * self.batch * mlp_step_flops(self.dims, self.n)
 
     def problem(self, activation: str, dtype=np.float64):
         rng = np.random.default_rng(0)
@@ -130,13 +138,11 @@ class MinibatchShape:
 
     @property
     def dims(self) -> list[int]:
-        return [64] + [self.width] * (self.depth - 1) + [10]
+        return mlp_dims(self.depth, self.width)
 
     @property
     def flops_per_call(self) -> float:
-        dims = self.dims
-        per_step = 6.0 * self.size * sum(a * b for a, b in zip(dims[:-1], dims[1:]))
-        return self.steps * self.batch * per_step
+        return self.steps * self.batch * mlp_step_flops(self.dims, self.size)
 
     def problem(self):
         from sklearn.datasets import load_digits
