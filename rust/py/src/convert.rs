@@ -39,7 +39,12 @@ pub struct Input<'py, T: Element> {
 impl<'py, T: Element> Input<'py, T> {
     /// Borrow `obj` (already of dtype T); it must be C-contiguous.
     pub fn borrow(name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let array = obj.extract::<PyReadonlyArrayDyn<'py, T>>()?;
+        let array = obj.extract::<PyReadonlyArrayDyn<'py, T>>().map_err(|_| {
+            type_error(
+                name,
+                format!("expected a NumPy array of {}", std::any::type_name::<T>()),
+            )
+        })?;
         if !array.is_c_contiguous() {
             return Err(not_contiguous(name));
         }

@@ -1,5 +1,7 @@
-//! Thin PyO3 bindings of `deeplinear-core`: array conversion, GIL release, error mapping.
-//! The maths lives in the core crate; every function here is a few lines of marshalling.
+//! Thin PyO3 bindings of `deeplinear-core`: array conversion (the dtype comes from the arrays),
+//! one entry helper (`enter`: GIL release, Ctrl-C, error mapping), and the exception classes
+//! (`error`, the only place Python exceptions are built). Option names are parsed in the core;
+//! the maths lives there too.
 
 mod convert;
 mod enter;

@@ -426,9 +426,8 @@ impl<'a, T: Real> Plan<'a, T> {
                 }
                 (0..batch).map(|b| seeds.stream_of(b)).collect()
             }
-            (None, Some(s)) if s.data_seeds.len() == 2 * batch => {
-                s.data_seeds.chunks(2).map(|p| (p[0], p[1])).collect()
-            }
+            // The state's streams (their count is checked with the rest of the state below).
+            (None, Some(s)) => s.data_seeds.chunks_exact(2).map(|p| (p[0], p[1])).collect(),
             (None, _) if opts.batch_size.is_some() => {
                 return Err(Error::invalid(
                     "data_seed",
