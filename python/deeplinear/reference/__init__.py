@@ -7,19 +7,23 @@ and do not match the Rust engine's; only the distributions agree.
 
 from __future__ import annotations
 
-from . import init, metrics, stiefel
+from . import init, losses, metrics, optimizers, schedule, stiefel
 from .haar import haar_orthogonal
-from .train import TrainResult, bias_gradients, fanout_alpha, gradients, loss, train
+from .train import TrainResult, TrainState, bias_gradients, fanout_alpha, gradients, loss, train
 
 __all__ = [
     "TrainResult",
+    "TrainState",
     "bias_gradients",
     "fanout_alpha",
     "gradients",
     "haar_orthogonal",
     "init",
     "loss",
+    "losses",
     "metrics",
+    "optimizers",
+    "schedule",
     "stiefel",
     "train",
 ]

@@ -142,12 +142,8 @@ impl<T: Real> Worker<T> {
                         checked_len("Y", &[dims[depth], gather_cols])?
                     },
                 )?,
-                labels: if labels { vec![0; gather_cols] } else { Vec::new() },
-                order: if mini_batches {
-                    vec![0; plan.examples]
-                } else {
-                    Vec::new()
-                },
+                labels: filled("Y", if labels { gather_cols } else { 0 })?,
+                order: filled("X", if mini_batches { plan.examples } else { 0 })?,
                 order_of: None,
             },
         })
@@ -205,6 +201,18 @@ impl<T> Gathered<T> {
     fn buffers(&mut self) -> (&mut [T], &mut [T], &mut [i64]) {
         (&mut self.x, &mut self.y, &mut self.labels)
     }
+}
+
+/// `len` zeros of an integer buffer, or `OutOfMemory` naming `arg` (as `alloc::zeroed` for
+/// floats).
+fn filled<X: Default + Clone>(arg: &str, len: usize) -> Result<Vec<X>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| crate::Error::OutOfMemory {
+        arg: arg.to_string(),
+        bytes: Some(len as u128 * std::mem::size_of::<X>() as u128),
+    })?;
+    v.resize(len, X::default());
+    Ok(v)
 }
 
 /// Initialise `dst` with a copy of `src` (equal lengths).
