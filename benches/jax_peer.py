@@ -53,3 +53,109 @@ def make_train(
         return jax.block_until_ready(run(ws, Xj, Yj))
 
     return call
+
+
+def make_mlp_train(
+    weights: list[np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    kwargs: dict[str, Any],
+) -> Callable[[], Any]:
+    """The same full-batch GD of MLPs with biases (tanh or erf) in JAX: jit + vmap + scan."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    lr, steps = kwargs["lr"], kwargs["steps"]
+    phi = jnp.tanh if kwargs["activation"] == "tanh" else jax.scipy.special.erf
+    depth = len(weights)
+
+    def loss_fn(params, X, Y):
+        ws, bs = params
+        h = X
+        for j in range(depth):
+            z = ws[j] @ h + bs[j][:, None]
+            h = phi(z) if j < depth - 1 else z
+        e = h - Y
+        return 0.5 * jnp.sum(e * e)
+
+    def one_network(params, X, Y):
+        def step(params, _):
+            loss, grads = jax.value_and_grad(loss_fn)(params, X, Y)
+            return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads), loss
+
+        return jax.lax.scan(step, params, None, length=steps)
+
+    run = jax.jit(jax.vmap(one_network, in_axes=(0, None, None)))
+    params = ([jnp.asarray(w) for w in weights], [jnp.asarray(b) for b in kwargs["biases"]])
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+    jax.block_until_ready(run(params, Xj, Yj))
+
+    def call():
+        return jax.block_until_ready(run(params, Xj, Yj))
+
+    return call
+
+
+def make_minibatch_adam_train(
+    weights: list[np.ndarray],
+    X: np.ndarray,
+    labels: np.ndarray,
+    kwargs: dict[str, Any],
+) -> Callable[[], Any]:
+    """The same mini-batch Adam on the softmax cross-entropy of a tanh MLP in JAX: the batches
+    are index arrays gathered inside the scan, Adam written out (β = (0.9, 0.999), ε = 1e-8)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    lr, steps, size = kwargs["lr"], kwargs["steps"], kwargs["batch_size"]
+    depth, batch, n = len(weights), weights[0].shape[0], X.shape[1]
+    rng = np.random.default_rng(0)
+    per_epoch = -(-n // size)
+    # Full batches only (drop each epoch's short tail) so the scan has one static shape.
+    order = np.stack(
+        [
+            np.concatenate([rng.permutation(n)[: (per_epoch - 1) * size] for _ in range(steps)])[
+                : steps * size
+            ].reshape(steps, size)
+            for _ in range(batch)
+        ]
+    )
+
+    def loss_fn(params, x, y):
+        ws, bs = params
+        h = x
+        for j in range(depth):
+            z = ws[j] @ h + bs[j][:, None]
+            h = jnp.tanh(z) if j < depth - 1 else z
+        logp = jax.nn.log_softmax(h, axis=0)
+        return -jnp.mean(logp[y, jnp.arange(y.shape[0])])
+
+    def one_network(params, idx, X, labels):
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+
+        def step(carry, inputs):
+            params, m, v = carry
+            t, batch_idx = inputs
+            grads = jax.grad(loss_fn)(params, X[:, batch_idx], labels[batch_idx])
+            m = jax.tree_util.tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, grads)
+            v = jax.tree_util.tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, grads)
+            c1, c2 = 1 - 0.9**t, 1 - 0.999**t
+            params = jax.tree_util.tree_map(
+                lambda p, m, v: p - lr * (m / c1) / (jnp.sqrt(v / c2) + 1e-8), params, m, v
+            )
+            return (params, m, v), None
+
+        ts = jnp.arange(1, steps + 1, dtype=jnp.float64)
+        return jax.lax.scan(step, (params, zeros, zeros), (ts, idx))[0][0]
+
+    run = jax.jit(jax.vmap(one_network, in_axes=(0, 0, None, None)))
+    params = ([jnp.asarray(w) for w in weights], [jnp.asarray(b) for b in kwargs["biases"]])
+    idx, Xj, yj = jnp.asarray(order), jnp.asarray(X), jnp.asarray(labels)
+    jax.block_until_ready(run(params, idx, Xj, yj))
+
+    def call():
+        return jax.block_until_ready(run(params, idx, Xj, yj))
+
+    return call

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from dataclasses import dataclass
 
@@ -69,9 +70,112 @@ class HaarShape:
 
 HAAR_SHAPES = [HaarShape(16, 1000), HaarShape(64, 200), HaarShape(256, 20)]
 
+
+def mlp_dims(depth: int, width: int) -> list[int]:
+    """64 inputs, L layers of width N, the last one 10 outputs (digits' sizes)."""
+    return [64] + [width] * (depth - 1) + [10]
+
+
+def mlp_step_flops(dims: list[int], examples: int) -> float:
+    """6·n·Σ d_j d_{j+1}: one network's step (forward 2, backward 4 per weight and example)."""
+    return 6.0 * examples * sum(a * b for a, b in itertools.pairwise(dims))
+
+
+@dataclass(frozen=True)
+class MlpShape:
+    """A batch of B MLPs with biases: 64 inputs, L layers of width N (the last one 10 outputs),
+    on n examples, full-batch GD on the MSE (the issue's M1–M3)."""
+
+    name: str
+    depth: int
+    width: int
+    n: int
+    batch: int
+    steps: int
+
+    @property
+    def dims(self) -> list[int]:
+        return mlp_dims(self.depth, self.width)
+
+    @property
+    def flops_per_call(self) -> float:
+        return self.steps * self.batch * mlp_step_flops(self.dims, self.n)
+
+    def problem(self, activation: str, dtype=np.float64):
+        rng = np.random.default_rng(0)
+        weights, biases = dl.init.critical(
+            self.dims, batch=self.batch, seed=0, q_star=1 / 64, weights="gaussian", dtype=dtype
+        )
+        X = (rng.standard_normal((64, self.n)) / 8).astype(dtype)  # mean x² ≈ q*
+        Y = rng.standard_normal((10, self.n)).astype(dtype)
+        kwargs = {
+            "lr": 1e-4,
+            "steps": self.steps,
+            "activation": activation,
+            "biases": biases,
+        }
+        return weights, X, Y, kwargs
+
+
+MLP_SHAPES = [
+    MlpShape("M1", depth=10, width=128, n=256, batch=16, steps=10),
+    MlpShape("M2", depth=50, width=256, n=512, batch=4, steps=3),
+    MlpShape("M3", depth=4, width=64, n=128, batch=64, steps=20),
+]
+
+
+@dataclass(frozen=True)
+class MinibatchShape:
+    """Adam on the softmax cross-entropy of digits (1797 × 64, 10 classes): a tanh MLP with
+    biases, L layers of width N, mini-batches of `size`."""
+
+    name: str
+    depth: int
+    width: int
+    size: int
+    batch: int
+    steps: int
+
+    @property
+    def dims(self) -> list[int]:
+        return mlp_dims(self.depth, self.width)
+
+    @property
+    def flops_per_call(self) -> float:
+        return self.steps * self.batch * mlp_step_flops(self.dims, self.size)
+
+    def problem(self):
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        X = np.ascontiguousarray((digits.data / 16.0).T)
+        y = digits.target.astype(np.int64)
+        weights, biases = dl.init.critical(self.dims, batch=self.batch, seed=0, q_star=1 / 64)
+        kwargs = {
+            "lr": 1e-3,
+            "steps": self.steps,
+            "activation": "tanh",
+            "biases": biases,
+            "loss": "cross_entropy",
+            "optimizer": "adam",
+            "batch_size": self.size,
+            "data_seed": 0,
+            # The loss on the whole training set only at the start and the end: with
+            # mini-batches each recorded loss is an extra pass over all 1797 examples.
+            "record_every": self.steps,
+        }
+        return weights, X, y, kwargs
+
+
+MINIBATCH_SHAPES = [
+    MinibatchShape("digits CE Adam", depth=20, width=256, size=256, batch=4, steps=20)
+]
+
 # DEEPLINEAR_BENCH_SMOKE=1 shrinks every problem to seconds in all: the test suite runs the whole
 # benchmark suite that way, to check that it still runs (the numbers mean nothing then).
 SMOKE = bool(os.environ.get("DEEPLINEAR_BENCH_SMOKE"))
 if SMOKE:
     TRAIN_SHAPES = [dataclasses.replace(s, batch=2, steps=1) for s in TRAIN_SHAPES]
     HAAR_SHAPES = [dataclasses.replace(s, batch=2) for s in HAAR_SHAPES]
+    MLP_SHAPES = [dataclasses.replace(s, batch=2, steps=1) for s in MLP_SHAPES]
+    MINIBATCH_SHAPES = [dataclasses.replace(s, batch=1, steps=2) for s in MINIBATCH_SHAPES]

@@ -37,7 +37,7 @@ def test_stiefel_with_identity_input_matches_explicit_eye():
     ("option", "value", "form"),
     [
         ("record", ["balancedness"], {"activation": "tanh"}),
-        ("manifold", "stiefel", {"parameterization": "ntk"}),
+        ("record", ["singular_values"], {"parameterization": "ntk"}),
     ],
 )
 def test_linear_only_options_are_rejected_for_other_forms(option, value, form):

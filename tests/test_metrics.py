@@ -19,11 +19,13 @@ ACTIVATIONS = ["linear", "tanh", "relu", "erf"]
 
 
 def assert_close(got, want, rtol: float, what: str = "") -> None:
-    """|got − want| ≤ rtol·max(1, max|want|) elementwise; NaNs must coincide."""
+    """|got − want| ≤ rtol·max(1, max|want|) elementwise; NaNs and infinities must coincide
+    (e.g. the relative NTK change of a ReLU net whose units are all dead is inf in both)."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     assert np.array_equal(np.isnan(got), np.isnan(want)), f"{what}: NaNs differ"
-    finite = ~np.isnan(want)
+    assert np.array_equal(got[np.isinf(want)], want[np.isinf(want)]), f"{what}: infinities differ"
+    finite = np.isfinite(want)
     if not finite.any():
         return
     scale = max(1.0, float(np.abs(want[finite]).max()))

@@ -13,16 +13,32 @@ Example:
     (4, 101)
 """
 
-from . import data, init, kernels, metrics, reference, sweep
+from . import data, errors, init, kernels, metrics, reference, sweep
 from ._core import __version__
+from .errors import (
+    ArgumentTypeError,
+    DeeplinearError,
+    InvalidValueError,
+    NoConvergenceError,
+    OutOfMemoryError,
+    ShapeError,
+)
 from .haar import haar_orthogonal
 from .init import fanout_alpha
-from .train import TrainResult, train
+from .train import TrainResult, TrainState, train
 
 __all__ = [
+    "ArgumentTypeError",
+    "DeeplinearError",
+    "InvalidValueError",
+    "NoConvergenceError",
+    "OutOfMemoryError",
+    "ShapeError",
     "TrainResult",
+    "TrainState",
     "__version__",
     "data",
+    "errors",
     "fanout_alpha",
     "haar_orthogonal",
     "init",

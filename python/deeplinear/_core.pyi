@@ -6,6 +6,13 @@ import numpy as np
 
 __version__: str
 
+class DeeplinearError(Exception): ...
+class ShapeError(DeeplinearError, ValueError): ...
+class InvalidValueError(DeeplinearError, ValueError): ...
+class ArgumentTypeError(DeeplinearError, TypeError): ...
+class NoConvergenceError(DeeplinearError, np.linalg.LinAlgError): ...
+class OutOfMemoryError(MemoryError, DeeplinearError): ...
+
 def haar_orthogonal(
     rows: int,
     cols: int,
@@ -76,6 +83,28 @@ def init_mean_field(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]: ...
 def critical_sigmas(q_star: float) -> tuple[float, float]: ...
 def max_threads() -> int: ...
+
+class RawTrainState:
+    optimizer: str
+    step: np.ndarray
+    data_seed: np.ndarray
+    batch_size: int | None
+    n: int
+    scales: np.ndarray | None
+    slots: list[np.ndarray]
+    slot_names: list[str]
+
+class RawTrainOutput:
+    weights: list[np.ndarray]
+    biases: list[np.ndarray | None]
+    loss: np.ndarray
+    final_loss: np.ndarray
+    steps_to_tol: np.ndarray
+    steps_to_accuracy: np.ndarray
+    diverged: np.ndarray
+    records: list[tuple[str, np.ndarray]]
+    state: RawTrainState
+
 def train(
     weights: list[np.ndarray],
     x: np.ndarray | None,
@@ -86,34 +115,43 @@ def train(
     alpha: float,
     tol: float | None,
     record_every: int,
-    dtype: str,
     threads: int | None = None,
     biases: list[np.ndarray | None] | None = None,
     activation: str = "linear",
     parameterization: str = "standard",
     sigma_w: float = 1.0,
-    record: list[str] = ...,
-    manifold: str = "euclidean",
-) -> dict[str, Any]: ...
+    record: list[tuple[str, int]] = ...,
+    manifold: list[str] = ...,
+    learn_scale: bool = False,
+    loss: str = "mse",
+    reduction: str | None = None,
+    optimizer: str = "gd",
+    momentum: float | None = None,
+    nesterov: bool = False,
+    betas: tuple[float, float] | None = None,
+    eps: float | None = None,
+    batch_size: int | None = None,
+    data_seed: int | list[int] | None = None,
+    eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+    target_accuracy: float | None = None,
+    state: Any = None,
+) -> RawTrainOutput: ...
 def metric_singular_values(
-    weights: list[np.ndarray], *, alpha: float, dtype: str, threads: int | None = None
+    weights: list[np.ndarray], *, alpha: float, threads: int | None = None
 ) -> np.ndarray: ...
 def metric_partial_product_singular_values(
-    weights: list[np.ndarray], i: int, j: int, *, dtype: str, threads: int | None = None
+    weights: list[np.ndarray], i: int, j: int, *, threads: int | None = None
 ) -> np.ndarray: ...
-def metric_balancedness(
-    weights: list[np.ndarray], *, dtype: str, threads: int | None = None
-) -> np.ndarray: ...
+def metric_balancedness(weights: list[np.ndarray], *, threads: int | None = None) -> np.ndarray: ...
 def metric_deficiency_margin(
     weights: list[np.ndarray],
     phi: np.ndarray,
     *,
     alpha: float,
-    dtype: str,
     threads: int | None = None,
 ) -> np.ndarray: ...
 def metric_relative_weight_change(
-    w0: list[np.ndarray], w1: list[np.ndarray], *, dtype: str, threads: int | None = None
+    w0: list[np.ndarray], w1: list[np.ndarray], *, threads: int | None = None
 ) -> np.ndarray: ...
 def metric_network(
     weights: list[np.ndarray],
@@ -126,7 +164,6 @@ def metric_network(
     sigma_w: float,
     biases: list[np.ndarray] | None,
     method: str = "auto",
-    dtype: str,
     threads: int | None = None,
 ) -> np.ndarray: ...
 def metric_ntk_relative_change(
@@ -140,7 +177,6 @@ def metric_ntk_relative_change(
     sigma_w: float,
     biases0: list[np.ndarray] | None,
     biases1: list[np.ndarray] | None,
-    dtype: str,
     threads: int | None = None,
 ) -> np.ndarray: ...
 def _activation(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...

@@ -1,7 +1,9 @@
 """Argument checks shared by the public functions.
 
-Type and dtype problems are caught here (TypeError); value ranges and shapes are checked by the
-Rust core, which names the argument in its ValueError. Either way the message names the argument.
+Type and dtype problems are caught here (:class:`~deeplinear.errors.ArgumentTypeError`, a
+TypeError); value ranges and shapes are mostly checked by the Rust core, which names the argument
+in its :class:`~deeplinear.errors.InvalidValueError` or :class:`~deeplinear.errors.ShapeError`
+(both ValueErrors). Either way the message names the argument.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from .errors import ArgumentTypeError, InvalidValueError, OutOfMemoryError
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_SEED = 2**64 - 1
@@ -26,9 +29,9 @@ def float_dtype(dtype: Any) -> np.dtype:
     try:
         resolved = np.dtype(dtype)
     except TypeError as err:
-        raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from err
+        raise ArgumentTypeError(f"dtype: expected float32 or float64, got {dtype!r}") from err
     if resolved not in FLOAT_DTYPES:
-        raise TypeError(f"dtype: expected float32 or float64, got {resolved}")
+        raise ArgumentTypeError(f"dtype: expected float32 or float64, got {resolved}")
     return np.dtype(np.float32) if resolved == np.float32 else np.dtype(np.float64)
 
 
@@ -36,12 +39,14 @@ def integer(name: str, value: Any, *, minimum: int, maximum: int | None = MAX_IN
     """Return ``value`` as an int in [``minimum``, ``maximum``]; TypeError for non-integers,
     ValueError out of range (``maximum=None``: no upper bound)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(
+            f"{name}: expected an integer, got {type(value).__name__} {value!r}"
+        )
     number = int(value)
     if number < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {number}")
+        raise InvalidValueError(f"{name}: must be at least {minimum}, got {number}")
     if maximum is not None and number > maximum:
-        raise ValueError(f"{name}: must be at most {maximum}, got {number}")
+        raise InvalidValueError(f"{name}: must be at most {maximum}, got {number}")
     return number
 
 
@@ -54,7 +59,9 @@ def size(name: str, value: Any, *, minimum: int) -> int:
     MemoryError (as the core raises for sizes whose buffers cannot be allocated)."""
     number = integer(name, value, minimum=minimum, maximum=None)
     if number > MAX_INT:
-        raise MemoryError(f"{name}: the requested size overflows the address space, got {number}")
+        raise OutOfMemoryError(
+            f"{name}: the requested size overflows the address space, got {number}"
+        )
     return number
 
 
@@ -67,7 +74,7 @@ def threads_argument(threads: Any) -> int | None:
     cap = _core.max_threads()
     number = integer("threads", threads, minimum=1, maximum=None)
     if number > cap:
-        raise ValueError(
+        raise InvalidValueError(
             f"threads: must be at most {cap} (4 per core available to this process, at least "
             f"64), got {number}"
         )
@@ -77,11 +84,13 @@ def threads_argument(threads: Any) -> int | None:
 def real(name: str, value: Any) -> float:
     """Return ``value`` as a float (range checks happen in the core)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(
+            f"{name}: expected a real number, got {type(value).__name__} {value!r}"
+        )
     return float(value)
 
 
-def seed_argument(seed: Any, batch: int) -> int | list[int]:
+def seed_argument(seed: Any, batch: int, name: str = "seed") -> int | list[int]:
     """Normalise a seed: None draws fresh OS entropy; an int seeds streams 0..batch-1 of one
     generator; a sequence gives one seed per network (each on stream 0)."""
     if seed is None:
@@ -89,22 +98,28 @@ def seed_argument(seed: Any, batch: int) -> int | list[int]:
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
         value = int(seed)
         if not 0 <= value <= MAX_SEED:
-            raise ValueError(f"seed: must be in [0, 2**64), got {value}")
+            raise InvalidValueError(f"{name}: must be in [0, 2**64), got {value}")
         return value
     if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, str):
-        seeds = [integer("seed", s, minimum=0) for s in np.asarray(seed).ravel().tolist()]
+        seeds = [integer(name, s, minimum=0) for s in np.asarray(seed).ravel().tolist()]
         if any(s > MAX_SEED for s in seeds):
-            raise ValueError("seed: every seed must be below 2**64")
+            raise InvalidValueError(f"{name}: every seed must be below 2**64")
         if len(seeds) != batch:
-            raise ValueError(f"seed: expected one seed per network ({batch}), got {len(seeds)}")
+            raise InvalidValueError(
+                f"{name}: expected one seed per network ({batch}), got {len(seeds)}"
+            )
         return seeds
-    raise TypeError(f"seed: expected None, an int or a sequence of ints, got {type(seed).__name__}")
+    raise ArgumentTypeError(
+        f"{name}: expected None, an int or a sequence of ints, got {type(seed).__name__}"
+    )
 
 
 def dims_argument(dims: Any) -> list[int]:
     """Layer widths [d_0, ..., d_L] as a list of ints (sizes are checked by the core)."""
     if isinstance(dims, (str, bytes)) or not isinstance(dims, (Sequence, np.ndarray)):
-        raise TypeError(f"dims: expected a sequence of layer widths, got {type(dims).__name__}")
+        raise ArgumentTypeError(
+            f"dims: expected a sequence of layer widths, got {type(dims).__name__}"
+        )
     return [size(f"dims[{j}]", d, minimum=0) for j, d in enumerate(list(dims))]
 
 
@@ -118,9 +133,11 @@ def float_array(name: str, value: Any, dtype: np.dtype | None = None) -> np.ndar
         if value.dtype.kind in "iub" and dtype is not None:
             value = value.astype(dtype)
     if value.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name}: expected a float32 or float64 array, got dtype {value.dtype}")
+        raise ArgumentTypeError(
+            f"{name}: expected a float32 or float64 array, got dtype {value.dtype}"
+        )
     if dtype is not None and value.dtype != dtype:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{name}: has dtype {value.dtype} but the weights are {dtype}; "
             "convert it explicitly (mixed precision is not supported)"
         )
@@ -131,9 +148,11 @@ def layer_list(name: str, value: Any, dtype: np.dtype | None = None) -> list[np.
     """A non-empty list of per-layer float arrays sharing one dtype (that of the first, or
     ``dtype`` when given); each C-contiguous. Shapes are checked by the core."""
     if isinstance(value, np.ndarray) or not isinstance(value, Sequence) or isinstance(value, str):
-        raise TypeError(f"{name}: expected a list of per-layer arrays, got {type(value).__name__}")
+        raise ArgumentTypeError(
+            f"{name}: expected a list of per-layer arrays, got {type(value).__name__}"
+        )
     if len(value) == 0:
-        raise ValueError(f"{name}: needs at least one layer, got an empty list")
+        raise InvalidValueError(f"{name}: needs at least one layer, got an empty list")
     first = float_array(f"{name}[0]", value[0], dtype)
     return [first] + [float_array(f"{name}[{j}]", w, first.dtype) for j, w in enumerate(value) if j]
 
@@ -141,14 +160,18 @@ def layer_list(name: str, value: Any, dtype: np.dtype | None = None) -> list[np.
 def string(name: str, value: Any) -> str:
     """Return ``value`` if it is a str (its allowed values are checked by the core)."""
     if not isinstance(value, str):
-        raise TypeError(f"{name}: expected a string, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name}: expected a string, got {type(value).__name__} {value!r}")
     return value
 
 
 def choice(name: str, value: Any, options: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``options``; TypeError if not a str, else ValueError."""
     if not isinstance(value, str):
-        raise TypeError(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
+        raise ArgumentTypeError(
+            f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}"
+        )
     if value not in options:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
+        raise InvalidValueError(
+            f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}"
+        )
     return value

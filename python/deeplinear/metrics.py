@@ -64,7 +64,6 @@ def singular_values(
     return _core.metric_singular_values(
         layers,
         alpha=real("alpha", alpha),
-        dtype=layers[0].dtype.name,
         threads=threads_argument(threads),
     )
 
@@ -96,7 +95,6 @@ def partial_product_singular_values(
         layers,
         ij[0],
         ij[1],
-        dtype=layers[0].dtype.name,
         threads=threads_argument(threads),
     )
 
@@ -116,7 +114,7 @@ def balancedness(
         raise TypeError(f"per_layer: expected a bool, got {type(per_layer).__name__}")
     layers = layer_list("weights", weights)
     gaps = _core.metric_balancedness(
-        layers, dtype=layers[0].dtype.name, threads=threads_argument(threads)
+        layers, threads=threads_argument(threads)
     )
     if per_layer:
         return gaps
@@ -148,7 +146,6 @@ def deficiency_margin(
         layers,
         float_array("Phi", Phi, layers[0].dtype),
         alpha=real("alpha", alpha),
-        dtype=layers[0].dtype.name,
         threads=threads_argument(threads),
     )
 
@@ -164,7 +161,7 @@ def relative_weight_change(
     a = layer_list("w0", w0)
     b = layer_list("w1", w1, a[0].dtype)
     return _core.metric_relative_weight_change(
-        a, b, dtype=a[0].dtype.name, threads=threads_argument(threads)
+        a, b, threads=threads_argument(threads)
     )
 
 
@@ -266,7 +263,6 @@ def ntk_relative_change(
         sigma_w=real("sigma_w", sigma_w),
         biases0=_biases("biases0", biases0, dtype),
         biases1=_biases("biases1", biases1, dtype),
-        dtype=dtype.name,
         threads=threads_argument(threads),
     )
 
@@ -332,7 +328,6 @@ def _net_metric(
         parameterization=string("parameterization", parameterization),
         sigma_w=real("sigma_w", sigma_w),
         biases=_biases("biases", biases, dtype),
-        dtype=dtype.name,
         threads=threads_argument(threads),
         **extra,
     )

@@ -1,27 +1,94 @@
-"""Batched full-batch gradient descent on deep linear networks (and narrow MLPs), in Rust."""
+"""Batched training of deep linear networks and narrow MLPs, in Rust: one engine for every
+network form, loss, optimiser, data schedule, manifold, stop rule and recorded quantity."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import _core
-from ._validation import choice, float_array, integer, real, string, threads_argument
+from ._validation import (
+    choice,
+    float_array,
+    integer,
+    optional_integer,
+    real,
+    seed_argument,
+    string,
+    threads_argument,
+)
+from .errors import ArgumentTypeError, InvalidValueError
 
-__all__ = ["RECORDABLE", "TrainResult", "train"]
+__all__ = ["LOSSES", "OPTIMIZERS", "RECORDABLE", "TrainResult", "TrainState", "train"]
 
-#: The diagnostics ``train(record=...)`` can record, with the shape of each array in
-#: ``TrainResult.records`` (R = steps // record_every + 1 recorded columns).
+#: The quantities ``train(record=...)`` can record, with the shape of each array in
+#: ``TrainResult.records`` (R = steps // every + 1 recorded columns, ``every`` the quantity's
+#: interval, ``record_every`` unless given).
 RECORDABLE = {
-    "loss": "(batch, R): the loss, as TrainResult.loss",
-    "balancedness": "(batch, R): max_j ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F (0 for one layer)",
-    "balancedness_per_layer": "(batch, R, L−1): the per-layer gaps",
-    "singular_values": "(batch, R, min(d_0, d_L)): singular values of α·W_{L:1}, non-increasing",
-    "grad_norms": "(batch, R, L): ‖∂ℓ/∂W_j‖_F (Euclidean gradient) at the recorded iterate",
+    "loss": "(batch, R): the loss on the full training set, as TrainResult.loss",
+    "accuracy": "(batch, R): accuracy on the full training set",
+    "batch_loss": "(batch, R): the loss of the step's (mini-)batch",
+    "batch_accuracy": "(batch, R): accuracy on the step's (mini-)batch",
+    "test_loss": "(batch, R): the loss on eval_data",
+    "test_accuracy": "(batch, R): accuracy on eval_data",
+    "grad_norms": "(batch, R, L): ‖∂ℓ/∂W_j‖_F of the step's loss (Euclidean gradient)",
+    "weight_change": "(batch, R, L): ‖W_j(t) − W_j(0)‖_F/‖W_j(0)‖_F, W(0) as passed to the call",
+    "balancedness": "(batch, R): max_j ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F (0 for one layer); "
+    "linear chains only",
+    "balancedness_per_layer": "(batch, R, L−1): the per-layer gaps; linear chains only",
+    "singular_values": "(batch, R, min(d_0, d_L)): singular values of α·W_{L:1}, "
+    "non-increasing; linear chains only",
 }
+
+#: The losses, with their default reduction over the examples of a step.
+LOSSES = {"mse": "sum", "cross_entropy": "mean"}
+
+#: The optimisers and the options each takes.
+OPTIMIZERS = {"gd": (), "sgd": ("momentum", "nesterov"), "adam": ("betas", "eps")}
+
+ACTIVATIONS = ("linear", "tanh", "relu", "erf")
+PARAMETERIZATIONS = ("standard", "ntk")
+MANIFOLDS = ("euclidean", "stiefel")
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """Where a call left its networks: pass it back as ``train(..., state=...)`` to continue.
+
+    A chain of calls that pass the state on equals one long call bit for bit (weights, losses,
+    optimiser buffers, mini-batch order). The state is never modified; every call returns a
+    new one.
+
+    Attributes:
+        optimizer: the optimiser it belongs to ("gd", "sgd" or "adam").
+        step: (batch,) int64, updates done so far by each network (the position in the
+            mini-batch schedule, and Adam's step count).
+        data_seed: (batch, 2) uint64, each network's data stream (seed, stream index).
+        batch_size: the mini-batch size it was trained with (None: full batch).
+        n: the number of training examples.
+        scales: (batch, L) the scale s of each Stiefel layer (WᵀW = s²I; trained with
+            ``learn_scale``), NaN for Euclidean layers; None without Stiefel layers.
+        slots: the optimiser's buffers, named in ``slot_names`` ("momentum:weights[0]",
+            "exp_avg:biases[2]", "exp_avg_sq:scales", …), each shaped like its parameter.
+        slot_names: the name of each buffer in ``slots``.
+    """
+
+    optimizer: str
+    step: np.ndarray
+    data_seed: np.ndarray
+    batch_size: int | None
+    n: int
+    scales: np.ndarray | None
+    slots: tuple[np.ndarray, ...]
+    slot_names: tuple[str, ...]
+
+    @property
+    def buffers(self) -> dict[str, np.ndarray]:
+        """The optimiser's buffers by name."""
+        return dict(zip(self.slot_names, self.slots, strict=True))
 
 
 @dataclass(frozen=True)
@@ -30,19 +97,25 @@ class TrainResult:
 
     Attributes:
         weights: the trained layers, same shapes and dtype as the input weights.
-        loss: (batch, steps // record_every + 1) float64; column k is the loss after
-            k·record_every steps, column 0 the initial loss. Once a network stops (tolerance
-            reached or diverged) its later columns repeat its last loss.
-        final_loss: (batch,) loss when each network stopped (after ``steps`` steps at most).
-        steps_to_tol: (batch,) int64, the first step at which loss ≤ tol, or -1.
-        diverged: (batch,) bool, True where the loss became non-finite (the network was frozen).
-        record_every: the recording interval the losses were taken with.
+        loss: (batch, steps // record_every + 1) float64; column k is the loss on the full
+            training set after k·record_every steps, column 0 the initial loss. Once a network
+            stops (tolerance or accuracy reached, or diverged) its later columns repeat the loss
+            it stopped at.
+        final_loss: (batch,) the full-training-set loss when each network stopped.
+        steps_to_tol: (batch,) int64, the first step whose loss is ≤ tol, or -1.
+        diverged: (batch,) bool, True where the step loss became non-finite (the network was
+            frozen).
+        record_every: the recording interval of ``loss``.
         biases: the trained biases (new arrays, None for layers without one) when ``biases``
             was passed to :func:`train`, else None.
-        records: the diagnostics asked for with ``record=``, by name (see :data:`RECORDABLE`
-            for their shapes). Column k of each is taken at the same iterate as ``loss[:, k]``
-            (after k·record_every steps, before that step's update); after a network stops,
-            its later columns repeat the state it stopped in, as for the loss.
+        records: the quantities asked for with ``record=``, by name (see :data:`RECORDABLE`
+            for their shapes). Column k of a quantity recorded every e steps is taken at step
+            k·e, before that step's update; after a network stops, its later columns repeat
+            the state it stopped in.
+        steps_to_accuracy: (batch,) int64, the first step whose (mini-)batch accuracy is
+            ≥ ``target_accuracy``, or -1.
+        state: where the networks stopped (optimiser buffers, step counts, data order,
+            Stiefel scales); pass it to the next call to continue.
     """
 
     weights: list[np.ndarray]
@@ -53,6 +126,8 @@ class TrainResult:
     record_every: int = 1
     biases: list[np.ndarray | None] | None = None
     records: dict[str, np.ndarray] = field(default_factory=dict)
+    steps_to_accuracy: np.ndarray | None = None
+    state: TrainState | None = None
 
     @property
     def recorded_steps(self) -> np.ndarray:
@@ -66,29 +141,120 @@ def _learning_rate(lr: Any) -> float | list[float]:
         if rates.ndim == 0:
             return float(rates)
         if rates.ndim != 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"lr: expected a scalar or a 1-D (batch,) array, got shape {rates.shape}"
             )
         return [float(r) for r in rates]
     return real("lr", lr)
 
 
-ACTIVATIONS = ("linear", "tanh", "relu", "erf")
-PARAMETERIZATIONS = ("standard", "ntk")
-
-
 def _biases(biases: Any, depth: int, dtype: np.dtype) -> list[np.ndarray | None] | None:
     if biases is None:
         return None
     if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
-        raise TypeError(
+        raise ArgumentTypeError(
             "biases: expected None or a list of per-layer arrays (batch, d_out) or None"
         )
     if len(biases) != depth:
-        raise ValueError(f"biases: expected one entry per layer ({depth}), got {len(biases)}")
+        raise InvalidValueError(
+            f"biases: expected one entry per layer ({depth}), got {len(biases)}"
+        )
     return [
         None if b is None else float_array(f"biases[{j}]", b, dtype) for j, b in enumerate(biases)
     ]
+
+
+def _labels(name: str, value: Any) -> np.ndarray:
+    """Class labels as a C-contiguous int64 array (ranges and shapes are checked by the core)."""
+    labels = np.asarray(value)
+    if labels.dtype.kind not in "iu":
+        raise ArgumentTypeError(
+            f"{name}: loss='cross_entropy' needs integer class labels, got dtype {labels.dtype}"
+        )
+    if labels.dtype == np.uint64 and labels.size and int(labels.max()) > np.iinfo(np.int64).max:
+        raise InvalidValueError(f"{name}: class label {int(labels.max())} is out of range")
+    return np.ascontiguousarray(labels, dtype=np.int64)
+
+
+def _targets(name: str, value: Any, loss: str, dtype: np.dtype) -> np.ndarray:
+    return _labels(name, value) if loss == "cross_entropy" else float_array(name, value, dtype)
+
+
+def _record(record: Any, record_every: int) -> tuple[list[str], list[tuple[str, int]]]:
+    """The requested quantities (duplicate-free names in order) and their (name, interval)."""
+    if isinstance(record, Mapping):
+        items = list(record.items())
+    elif isinstance(record, str) or not isinstance(record, Sequence):
+        raise ArgumentTypeError(
+            f"record: expected a list of names such as ['accuracy'] or a mapping name -> "
+            f"interval, got {record!r}"
+        )
+    else:
+        items = [(name, None) for name in record]
+    names: list[str] = []
+    specs: list[tuple[str, int]] = []
+    for name, every in items:
+        if not isinstance(name, str):
+            raise ArgumentTypeError(
+                f"record: expected names (str), got {type(name).__name__} {name!r}"
+            )
+        interval = record_every if every is None else integer(f"record[{name!r}]", every, minimum=1)
+        if name not in names:
+            names.append(name)
+            specs.append((name, interval))
+    return names, specs
+
+
+def _manifold(manifold: Any) -> list[str]:
+    if isinstance(manifold, str):
+        return [manifold]
+    if isinstance(manifold, Sequence) and all(isinstance(m, str) for m in manifold):
+        return list(manifold)
+    raise ArgumentTypeError(
+        f"manifold: expected {' or '.join(map(repr, MANIFOLDS))}, or a list with one per layer, "
+        f"got {manifold!r}"
+    )
+
+
+def _optional_real(name: str, value: Any) -> float | None:
+    return None if value is None else real(name, value)
+
+
+def _betas(betas: Any) -> tuple[float, float] | None:
+    if betas is None:
+        return None
+    if isinstance(betas, str) or not isinstance(betas, Sequence) or len(betas) != 2:
+        raise ArgumentTypeError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+    return real("betas[0]", betas[0]), real("betas[1]", betas[1])
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def _data_seed(data_seed: Any, batch_size: int | None, state: Any, batch: int) -> Any:
+    """The data streams of the mini-batch schedule: as given; else the state's (None); else,
+    with mini-batches, fresh OS entropy (kept in the returned state)."""
+    if data_seed is None and (state is not None or batch_size is None):
+        return None
+    return seed_argument(data_seed, batch, "data_seed")
+
+
+def _eval_data(eval_data: Any, loss: str, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray] | None:
+    if eval_data is None:
+        return None
+    if isinstance(eval_data, (str, np.ndarray)) or not isinstance(eval_data, Sequence):
+        raise ArgumentTypeError(f"eval_data: expected a pair (X_test, Y_test), got {eval_data!r}")
+    if len(eval_data) != 2:
+        raise InvalidValueError(
+            f"eval_data: expected a pair (X_test, Y_test), got {len(eval_data)}"
+        )
+    return (
+        float_array("eval_data[0] (X_test)", eval_data[0], dtype),
+        _targets("eval_data[1] (Y_test)", eval_data[1], loss, dtype),
+    )
 
 
 def train(
@@ -106,33 +272,52 @@ def train(
     biases: Sequence[np.ndarray | None] | None = None,
     parameterization: str = "standard",
     sigma_w: float = 1.0,
-    record: Sequence[str] = (),
-    manifold: str = "euclidean",
+    record: Sequence[str] | Mapping[str, int] = (),
+    manifold: str | Sequence[str] = "euclidean",
+    loss: str = "mse",
+    reduction: str | None = None,
+    optimizer: str = "gd",
+    momentum: float | None = None,
+    nesterov: bool = False,
+    betas: tuple[float, float] | None = None,
+    eps: float | None = None,
+    batch_size: int | None = None,
+    data_seed: int | Sequence[int] | None = None,
+    learn_scale: bool = False,
+    eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+    target_accuracy: float | None = None,
+    state: TrainState | None = None,
 ) -> TrainResult:
-    r"""Train a batch of deep networks by full-batch gradient descent.
+    r"""Train a batch of deep networks.
 
     The network is z_j = s_j·W_j·h_{j−1} + b_j with h_0 = X, h_j = φ(z_j) for hidden layers and
     output f = α·z_L; with the defaults (linear, no biases, standard) it is the deep linear
-    chain f(X) = α·W_L⋯W_1·X. Minimises ℓ = ½‖f − Y‖_F² (a plain sum over examples) with
-    W_j ← W_j − lr·∂ℓ/∂W_j (and b_j likewise) for all layers from the same iterate. The whole
-    loop runs in Rust without the GIL; networks are spread over threads and each is trained by
-    one thread, so results are bit-identical for any ``threads``.
+    chain f(X) = α·W_L⋯W_1·X. Each step takes the step's examples (all n, or a mini-batch),
+    computes the loss and its gradient by backprop, and updates all layers (and biases) from the
+    same iterate. The whole loop runs in Rust without the GIL; networks are spread over threads
+    and each is trained by one thread with its own data order, so results are bit-identical for
+    any ``threads`` and any batching of the same networks.
 
-    Linear networks without biases in standard parameterisation take the fused fast path. There,
+    With the defaults this is full-batch gradient descent on ℓ = ½‖f − Y‖_F² (a plain sum over
+    examples). For linear chains (linear, standard, no biases) with that loss and full batches,
     when n > d_0 the data are reduced exactly (thin QR of Xᵀ) to d_0 columns, so the step cost
     does not grow with n; the constant ½‖Y(I − QQᵀ)‖² is added back, so every reported loss (and
     ``tol``) refers to the full problem.
 
     Args:
-        weights: L arrays, layer j of shape (batch, d_{j+1}, d_j), all float32 or all float64.
+        weights: L arrays, layer j of shape (batch, d_{j+1}, d_j), all float32 or all float64
+            (the dtype of the call). Not modified.
         X: inputs (d_0, n) shared by the batch, or (batch, d_0, n) per network; or None for
-            the identity I_{d_0} (the target-matrix form ℓ = ½‖α W_L⋯W_1 − Y‖², n = d_0),
-            which skips the first product instead of multiplying by I.
-        Y: targets (d_L, n) or (batch, d_L, n), same dtype as the weights.
-        lr: learning rate, a float or one per network (batch,). Finite and ≥ 0.
-        steps: number of gradient steps (≥ 0).
+            the identity I_{d_0} (the target-matrix form, n = d_0), which skips the first
+            product instead of multiplying by I.
+        Y: targets. loss="mse": (d_L, n) or (batch, d_L, n), the weights' dtype.
+            loss="cross_entropy": integer class labels in [0, d_L), (n,) or (batch, n), any
+            integer dtype.
+        lr: learning rate η, a float or one per network (batch,). Finite and ≥ 0.
+        steps: number of updates (≥ 0).
         alpha: output scale α (see :func:`deeplinear.fanout_alpha`).
-        tol: stop a network (and record ``steps_to_tol``) once its loss is ≤ tol.
+        tol: stop a network (and record ``steps_to_tol``) once its step loss is ≤ tol (the
+            mini-batch loss with ``batch_size``).
         record_every: record the loss every this many steps (≥ 1).
         threads: worker threads (default: all cores).
         activation: φ of the hidden layers: "linear", "tanh", "relu" or "erf" (the output
@@ -140,19 +325,52 @@ def train(
         biases: None (no biases), or one entry per layer: an array (batch, d_{j+1}) trained
             along with the weights, or None for a layer without a bias. Not modified.
         parameterization: "standard" (s = 1) or "ntk" (each layer scaled by
-            s = sigma_w/√fan_in, for unit-variance weights such as ``dl.init.gaussian(dims)``
-            or ``dl.init.critical(..., parameterization="ntk")``).
+            s = sigma_w/√fan_in, for unit-variance weights).
         sigma_w: σ_w of the NTK scale; ignored in standard parameterisation. Finite.
-        record: diagnostics to record every ``record_every`` steps inside the Rust loop, any of
-            :data:`RECORDABLE` ("loss", "balancedness", "balancedness_per_layer",
-            "singular_values", "grad_norms"); returned in ``TrainResult.records``. Recording
-            never changes the trajectory (bit-identical weights and losses).
-        manifold: "euclidean" (plain GD) or "stiefel": Riemannian GD on scaled-orthogonal layers
-            (Sokol & Park 2020). Each layer keeps its initial scale s (WᵀW = s²I, or WWᵀ = s²I if
-            wide); the gradient G is projected to the tangent space, G − W·sym(WᵀG)/s² (wide:
-            G − sym(GWᵀ)·W/s²), a step is taken, and the result is retracted with the sign-fixed
-            QR (W ← s·qf(Y), wide: s·qf(Yᵀ)ᵀ). The weights must start scaled-orthogonal (e.g.
-            :func:`deeplinear.init.orthogonal`).
+        record: quantities recorded inside the Rust loop (see :data:`RECORDABLE`): a list of
+            names, each recorded every ``record_every`` steps, or a mapping name → interval.
+            Returned in ``TrainResult.records``. Recording never changes the trajectory. With
+            mini-batches, "loss" and "accuracy" cost one extra pass over the training set at
+            each recorded step (as does ``TrainResult.final_loss`` at the stop); "test_loss" and
+            "test_accuracy" one pass over ``eval_data``.
+        manifold: "euclidean" or "stiefel", or a list with one per layer. A Stiefel layer
+            stays scaled-orthogonal (WᵀW = s²I, or WWᵀ = s²I if wide; it must start so, e.g.
+            :func:`deeplinear.init.orthogonal`): the gradient G is projected to the tangent
+            space, G − W·sym(WᵀG)/s² (wide: G − sym(GWᵀ)·W/s²), the optimiser turns it into a
+            direction d, and W − η·d is retracted with the sign-fixed QR (W ← s·qf(·), wide
+            s·qf(·ᵀ)ᵀ). Momentum and Adam keep their moments for the projected gradient and
+            re-project the first moment onto the new tangent space after each step, as geoopt's
+            RiemannianAdam (Sokol & Park 2020). Biases stay Euclidean.
+        loss: "mse" (½‖f_i − y_i‖² per example) or "cross_entropy" (−log softmax(f_i)_{y_i}
+            per example, computed with the max shift so that large logits never overflow;
+            needs d_L ≥ 2).
+        reduction: how the per-example losses of a step (or a whole set) are combined: "sum",
+            "mean", or None for the loss's default (mse: "sum", cross_entropy: "mean").
+        optimizer: "gd" (W ← W − ηG), "sgd" (heavy ball in PyTorch's convention:
+            v ← βv + G, W ← W − ηv; with ``nesterov`` W ← W − η(G + βv)) or "adam"
+            (W ← W − η·m̂/(√v̂ + ε) with bias-corrected moments, Kingma & Ba).
+        momentum: β of "sgd", in [0, 1) (default 0). Only with optimizer="sgd".
+        nesterov: Nesterov momentum (needs momentum > 0). Only with optimizer="sgd".
+        betas: (β₁, β₂) of "adam", each in [0, 1) (default (0.9, 0.999)).
+        eps: ε of "adam", > 0 (default 1e-8).
+        batch_size: None (every step uses all n examples) or b in [1, n]: each epoch walks
+            through a fresh permutation of the n examples in slices of b; the last slice of an
+            epoch may be shorter. The loss and gradient of a step are those of its slice.
+        data_seed: the mini-batch order: an int (network b uses stream b of it) or one seed per
+            network, as ``seed`` in :mod:`deeplinear.init` — a network trained alone with its own
+            seed equals the same network trained in a batch. None: the state's, else fresh
+            entropy (kept in ``TrainResult.state``).
+        learn_scale: each Stiefel layer W = s·Q also trains its scale s (Sokol & Park's
+            ``scaling``) by the optimiser's Euclidean rule, with ∂ℓ/∂s = ⟨G, Q⟩. Needs a
+            Stiefel layer.
+        eval_data: held-out data (X_test, Y_test), shaped like X and Y, for the "test_loss"
+            and "test_accuracy" records.
+        target_accuracy: stop a network (and record ``steps_to_accuracy``) once the accuracy
+            of its step's (mini-)batch is ≥ this, in (0, 1] (as Huang et al. time SGD).
+            Accuracy is argmax f vs the label, or vs argmax Y for one-hot MSE targets.
+        state: a :class:`TrainState` from an earlier call on these networks (its result's
+            weights): training continues where it stopped, bit for bit. It must fit the call
+            (optimizer, number of networks, batch_size, shapes).
 
     Returns:
         A :class:`TrainResult`. A network whose loss becomes non-finite is flagged in
@@ -168,51 +386,72 @@ def train(
         True
     """
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
-        raise TypeError("weights: expected a list of per-layer arrays (batch, d_out, d_in)")
+        raise ArgumentTypeError("weights: expected a list of per-layer arrays (batch, d_out, d_in)")
     if len(weights) == 0:
-        raise ValueError("weights: needs at least one layer, got an empty list")
+        raise InvalidValueError("weights: needs at least one layer, got an empty list")
     first = float_array("weights[0]", weights[0])
     layers = [first] + [
         float_array(f"weights[{j}]", w, first.dtype) for j, w in enumerate(weights) if j > 0
     ]
     steps = integer("steps", steps, minimum=0)
     record_every = integer("record_every", record_every, minimum=1)
-    names = _record_names(record)
+    names, specs = _record(record, record_every)
+    loss = choice("loss", loss, tuple(LOSSES))
+    if reduction is not None:
+        reduction = choice("reduction", reduction, ("sum", "mean"))
+    batch_size = optional_integer("batch_size", batch_size, minimum=1)
+    if state is not None and not isinstance(state, TrainState):
+        raise ArgumentTypeError(f"state: expected a TrainState, got {type(state).__name__}")
     out = _core.train(
         layers,
         None if X is None else float_array("X", X, first.dtype),
-        float_array("Y", Y, first.dtype),
+        _targets("Y", Y, loss, first.dtype),
         lr=_learning_rate(lr),
         steps=steps,
         alpha=real("alpha", alpha),
-        tol=None if tol is None else real("tol", tol),
+        tol=_optional_real("tol", tol),
         record_every=record_every,
-        dtype=first.dtype.name,
         threads=threads_argument(threads),
         biases=_biases(biases, len(layers), first.dtype),
         activation=choice("activation", activation, ACTIVATIONS),
         parameterization=choice("parameterization", parameterization, PARAMETERIZATIONS),
         sigma_w=real("sigma_w", sigma_w),
-        record=names,
-        manifold=string("manifold", manifold),
+        record=specs,
+        manifold=_manifold(manifold),
+        learn_scale=_flag("learn_scale", learn_scale),
+        loss=loss,
+        reduction=reduction,
+        optimizer=string("optimizer", optimizer),
+        momentum=_optional_real("momentum", momentum),
+        nesterov=_flag("nesterov", nesterov),
+        betas=_betas(betas),
+        eps=_optional_real("eps", eps),
+        batch_size=batch_size,
+        data_seed=_data_seed(data_seed, batch_size, state, first.shape[0] if first.ndim else 0),
+        eval_data=_eval_data(eval_data, loss, first.dtype),
+        target_accuracy=_optional_real("target_accuracy", target_accuracy),
+        state=state,
     )
-    records: dict[str, np.ndarray] = {}
-    for name in names:  # in the order asked for
-        records[name] = out["loss"] if name == "loss" else out["records"][name]
-    out["records"] = records
-    return TrainResult(record_every=record_every, **out)
-
-
-def _record_names(record: Any) -> list[str]:
-    """The requested diagnostics as a duplicate-free list of names (checked by the core)."""
-    if isinstance(record, str) or not isinstance(record, Sequence):
-        raise TypeError(
-            f"record: expected a list of names such as ['balancedness'], got {record!r}"
-        )
-    names: list[str] = []
-    for name in record:
-        if not isinstance(name, str):
-            raise TypeError(f"record: expected names (str), got {type(name).__name__} {name!r}")
-        if name not in names:
-            names.append(name)
-    return names
+    recorded = dict(out.records)
+    raw = out.state
+    return TrainResult(
+        weights=list(out.weights),
+        loss=out.loss,
+        final_loss=out.final_loss,
+        steps_to_tol=out.steps_to_tol,
+        diverged=out.diverged,
+        record_every=record_every,
+        biases=None if biases is None else list(out.biases),
+        records={name: out.loss if name == "loss" else recorded[name] for name in names},
+        steps_to_accuracy=out.steps_to_accuracy,
+        state=TrainState(
+            optimizer=raw.optimizer,
+            step=raw.step,
+            data_seed=raw.data_seed,
+            batch_size=raw.batch_size,
+            n=raw.n,
+            scales=raw.scales,
+            slots=tuple(raw.slots),
+            slot_names=tuple(raw.slot_names),
+        ),
+    )

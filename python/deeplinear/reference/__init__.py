@@ -7,12 +7,13 @@ and do not match the Rust engine's; only the distributions agree.
 
 from __future__ import annotations
 
-from . import init, kernels, metrics, stiefel
+from . import init, kernels, losses, metrics, optimizers, schedule, stiefel
 from .haar import haar_orthogonal
-from .train import TrainResult, bias_gradients, fanout_alpha, gradients, loss, train
+from .train import TrainResult, TrainState, bias_gradients, fanout_alpha, gradients, loss, train
 
 __all__ = [
     "TrainResult",
+    "TrainState",
     "bias_gradients",
     "fanout_alpha",
     "gradients",
@@ -20,7 +21,10 @@ __all__ = [
     "init",
     "kernels",
     "loss",
+    "losses",
     "metrics",
+    "optimizers",
+    "schedule",
     "stiefel",
     "train",
 ]

@@ -13,16 +13,29 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._hooks import Hooks
+from . import metrics
+from .losses import accuracy_count, loss_and_signal
+from .optimizers import Rule, make_rule
+from .schedule import batch_of_step
+from .stiefel import orthogonal_scale, riemannian_step
 
-__all__ = ["TrainResult", "bias_gradients", "fanout_alpha", "gradients", "loss", "train"]
+__all__ = [
+    "TrainResult",
+    "TrainState",
+    "bias_gradients",
+    "fanout_alpha",
+    "gradients",
+    "loss",
+    "train",
+]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -59,6 +72,8 @@ class TrainResult:
     record_every: int = 1
     biases: list[NDArray[np.floating] | None] | None = None
     records: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    steps_to_accuracy: NDArray[np.int64] | None = None
+    state: TrainState | None = None
 
 
 def fanout_alpha(dims: Sequence[int]) -> float:
@@ -81,7 +96,7 @@ class _Problem:
 
     weights: list[NDArray[np.floating]]  # each (B, d_{j+1}, d_j), private copies
     X: NDArray[np.floating]  # (d_0, n) or (B, d_0, n); the identity when X was None
-    Y: NDArray[np.floating]  # (d_L, n) or (B, d_L, n)
+    Y: NDArray[Any]  # (d_L, n) or (B, d_L, n); cross-entropy: int64 labels (n,) or (B, n)
     batch: int
     dtype: np.dtype[np.floating]
     biases: list[NDArray[np.floating] | None] | None = None  # each (B, d_{j+1}), private copies
@@ -94,11 +109,24 @@ def _check_array(a: ArrayLike, name: str) -> NDArray[np.floating]:
     return arr
 
 
+def _check_labels(Y: ArrayLike, name: str, batch: int, n: int, classes: int) -> NDArray[np.int64]:
+    """Integer class labels in [0, classes): (n,) shared or (batch, n)."""
+    ya: NDArray[Any] = np.asarray(Y)
+    if ya.dtype.kind not in "iu":
+        raise TypeError(f"{name}: loss='cross_entropy' needs integer labels, got dtype {ya.dtype}")
+    if ya.shape not in ((n,), (batch, n)):
+        raise ValueError(f"{name}: labels must have shape ({n},) or ({batch}, {n}), got {ya.shape}")
+    if ya.size and (ya.min() < 0 or ya.max() >= classes):
+        raise ValueError(f"{name}: labels must be in [0, {classes}), got {ya.min()}..{ya.max()}")
+    return np.array(ya, dtype=np.int64, order="C", copy=True)
+
+
 def _check_problem(
     weights: Sequence[ArrayLike],
     X: ArrayLike | None,
     Y: ArrayLike,
     biases: Sequence[ArrayLike | None] | None = None,
+    labels: bool = False,
 ) -> _Problem:
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
         raise TypeError("weights must be a list of arrays of shape (batch, d_{j+1}, d_j)")
@@ -124,12 +152,20 @@ def _check_problem(
             )
     d_in, d_out = ws[0].shape[2], ws[-1].shape[1]
     xa = np.eye(d_in, dtype=dtype) if X is None else _check_array(X, "X")
-    ya = _check_array(Y, "Y")
     if xa.dtype != dtype:
         raise TypeError(f"X has dtype {xa.dtype} but weights have dtype {dtype}")
-    if ya.dtype != dtype:
-        raise TypeError(f"Y has dtype {ya.dtype} but weights have dtype {dtype}")
-    for name, arr, rows in (("X", xa, d_in), ("Y", ya, d_out)):
+    ya: NDArray[Any]
+    if labels:
+        if d_out < 2:
+            raise ValueError(f"loss: 'cross_entropy' needs d_L >= 2 outputs, got {d_out}")
+        ya = _check_labels(Y, "Y", batch, xa.shape[-1], d_out)
+        checked: tuple[tuple[str, NDArray[Any], int], ...] = (("X", xa, d_in),)
+    else:
+        ya = _check_array(Y, "Y")
+        if ya.dtype != dtype:
+            raise TypeError(f"Y has dtype {ya.dtype} but weights have dtype {dtype}")
+        checked = (("X", xa, d_in), ("Y", ya, d_out))
+    for name, arr, rows in checked:
         if arr.ndim not in (2, 3):
             raise ValueError(f"{name} must be 2-D or 3-D, got shape {arr.shape}")
         if arr.ndim == 3 and arr.shape[0] != batch:
@@ -140,7 +176,7 @@ def _check_problem(
             raise ValueError(f"{name} must have {rows} rows, got shape {arr.shape}")
         if arr.shape[-1] == 0:
             raise ValueError(f"{name} must have at least one column, got shape {arr.shape}")
-    if xa.shape[-1] != ya.shape[-1]:
+    if not labels and xa.shape[-1] != ya.shape[-1]:
         raise ValueError(
             f"X and Y must have the same number of columns, got {xa.shape} and {ya.shape}"
         )
@@ -278,47 +314,20 @@ def _forward(
     return hs, zs
 
 
-def _residual(
-    hs: Sequence[NDArray[np.floating]], y: NDArray[np.floating], alpha: np.floating
-) -> NDArray[np.floating]:
-    """``E = alpha * h_L - Y`` in the weights' dtype."""
-    e: NDArray[np.floating] = alpha * hs[-1] - y
-    return e
-
-
-def _loss_of(e: NDArray[np.floating]) -> float:
-    """``0.5 * ||E||_F**2``, accumulated in float64."""
-    return float(0.5 * np.sum(e.astype(np.float64) ** 2))
-
-
-def _weight_gradients(
-    ws: Sequence[NDArray[np.floating]],
-    hs: Sequence[NDArray[np.floating]],
-    zs: Sequence[NDArray[np.floating]],
-    e: NDArray[np.floating],
-    alpha: np.floating,
-    form: _Form | None = None,
-) -> list[NDArray[np.floating]]:
-    """Only the weight gradients of :func:`_backward` (what the diagnostics hooks need)."""
-    return _backward(ws, hs, zs, e, alpha, form)[0]
-
-
 def _backward(
     ws: Sequence[NDArray[np.floating]],
     hs: Sequence[NDArray[np.floating]],
     zs: Sequence[NDArray[np.floating]],
-    e: NDArray[np.floating],
-    alpha: np.floating,
+    delta: NDArray[np.floating],
     form: _Form | None = None,
 ) -> tuple[list[NDArray[np.floating]], list[NDArray[np.floating]]]:
-    """Gradients ``(dl/dW_j, dl/db_j)`` by backprop.
+    """Gradients ``(dl/dW_j, dl/db_j)`` by backprop from ``delta = dl/dz_L``.
 
-    ``delta = alpha E``; for ``j = L..1``: ``grad W_j = s_j delta h_{j-1}^T``,
-    ``grad b_j = delta 1``, then ``delta <- phi'(z_{j-1}) * (s_j W_j^T delta)`` (old ``W_j``).
+    For ``j = L..1``: ``grad W_j = s_j delta h_{j-1}^T``, ``grad b_j = delta 1``, then
+    ``delta <- phi'(z_{j-1}) * (s_j W_j^T delta)`` (old ``W_j``).
     """
     grads: list[NDArray[np.floating]] = [np.empty(0)] * len(ws)
     bgrads: list[NDArray[np.floating]] = [np.empty(0)] * len(ws)
-    delta = alpha * e
     for j in range(len(ws) - 1, -1, -1):
         s = ws[j].dtype.type(1.0 if form is None else form.scales[j])
         grads[j] = s * (delta @ hs[j].T)
@@ -328,6 +337,20 @@ def _backward(
             if form is not None and form.activation != "linear":
                 delta = delta * _phi_prime(zs[j - 1], form.activation)
     return grads, bgrads
+
+
+def _check_loss(loss: str, reduction: str | None) -> tuple[str, str]:
+    if loss not in ("mse", "cross_entropy"):
+        raise ValueError(f"loss must be 'mse' or 'cross_entropy', got {loss!r}")
+    if reduction is None:
+        reduction = "sum" if loss == "mse" else "mean"
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be None, 'sum' or 'mean', got {reduction!r}")
+    return loss, reduction
+
+
+def _scale(reduction: str, examples: int) -> float:
+    return 1.0 if reduction == "sum" else 1.0 / examples
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,13 +363,14 @@ def _network(
     list[NDArray[np.floating]],
     list[NDArray[np.floating] | None] | None,
     NDArray[np.floating],
-    NDArray[np.floating],
+    NDArray[Any],
 ]:
-    """Views of network ``b``'s weights, biases, X and Y."""
+    """Views of network ``b``'s weights, biases, X and Y (or labels)."""
     ws = [w[b] for w in p.weights]
     bs = None if p.biases is None else [None if v is None else v[b] for v in p.biases]
     x = p.X if p.X.ndim == 2 else p.X[b]
-    y = p.Y if p.Y.ndim == 2 else p.Y[b]
+    shared_y = p.Y.ndim == (1 if p.Y.dtype == np.int64 else 2)
+    y = p.Y if shared_y else p.Y[b]
     return ws, bs, x, y
 
 
@@ -359,17 +383,21 @@ def _all_gradients(
     biases: Sequence[ArrayLike | None] | None,
     parameterization: str,
     sigma_w: float,
+    loss: str,
+    reduction: str | None,
 ) -> tuple[list[NDArray[np.floating]], list[NDArray[np.floating]]]:
-    p = _check_problem(weights, X, Y, biases)
+    kind, red = _check_loss(loss, reduction)
+    p = _check_problem(weights, X, Y, biases, labels=kind == "cross_entropy")
     form = _check_form(activation, parameterization, sigma_w, [w.shape[2] for w in p.weights])
-    a = p.dtype.type(_check_scalar(alpha, "alpha"))
+    a = _check_scalar(alpha, "alpha")
     out = [np.empty_like(w) for w in p.weights]
     bout = [np.empty((p.batch, w.shape[1]), dtype=p.dtype) for w in p.weights]
     with np.errstate(over="ignore", invalid="ignore"):
         for b in range(p.batch):
             ws, bs, x, y = _network(p, b)
             hs, zs = _forward(ws, x, bs, form)
-            grads, bgrads = _backward(ws, hs, zs, _residual(hs, y, a), a, form)
+            _, delta = loss_and_signal(kind, hs[-1], y, a, _scale(red, x.shape[1]))
+            grads, bgrads = _backward(ws, hs, zs, delta, form)
             for j, (gj, bj) in enumerate(zip(grads, bgrads, strict=True)):
                 out[j][b] = gj
                 bout[j][b] = bj
@@ -386,16 +414,20 @@ def loss(
     biases: Sequence[ArrayLike | None] | None = None,
     parameterization: str = "standard",
     sigma_w: float = 1.0,
+    loss: str = "mse",
+    reduction: str | None = None,
 ) -> NDArray[np.float64]:
-    """Loss ``0.5 * ||f - Y||_F**2`` of every network (see :func:`train` for ``f``); (batch,)."""
-    p = _check_problem(weights, X, Y, biases)
+    """The loss of every network on all its examples (see :func:`train`); (batch,)."""
+    kind, red = _check_loss(loss, reduction)
+    p = _check_problem(weights, X, Y, biases, labels=kind == "cross_entropy")
     form = _check_form(activation, parameterization, sigma_w, [w.shape[2] for w in p.weights])
-    a = p.dtype.type(_check_scalar(alpha, "alpha"))
+    a = _check_scalar(alpha, "alpha")
     out = np.empty(p.batch, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         for b in range(p.batch):
             ws, bs, x, y = _network(p, b)
-            out[b] = _loss_of(_residual(_forward(ws, x, bs, form)[0], y, a))
+            raw, _ = loss_and_signal(kind, _forward(ws, x, bs, form)[0][-1], y, a, 1.0)
+            out[b] = _scale(red, x.shape[1]) * raw
     return out
 
 
@@ -409,9 +441,13 @@ def gradients(
     biases: Sequence[ArrayLike | None] | None = None,
     parameterization: str = "standard",
     sigma_w: float = 1.0,
+    loss: str = "mse",
+    reduction: str | None = None,
 ) -> list[NDArray[np.floating]]:
     """Gradients ``dl/dW_j`` of every network; same shapes and dtype as ``weights``."""
-    return _all_gradients(weights, X, Y, alpha, activation, biases, parameterization, sigma_w)[0]
+    return _all_gradients(
+        weights, X, Y, alpha, activation, biases, parameterization, sigma_w, loss, reduction
+    )[0]
 
 
 def bias_gradients(
@@ -424,17 +460,389 @@ def bias_gradients(
     biases: Sequence[ArrayLike | None] | None = None,
     parameterization: str = "standard",
     sigma_w: float = 1.0,
+    loss: str = "mse",
+    reduction: str | None = None,
 ) -> list[NDArray[np.floating]]:
     """Gradients ``dl/db_j`` of every network, (batch, d_{j+1}) per layer (zero biases if None).
 
     The gradient does not depend on whether a layer has a bias; an absent bias counts as 0.
     """
-    return _all_gradients(weights, X, Y, alpha, activation, biases, parameterization, sigma_w)[1]
+    return _all_gradients(
+        weights, X, Y, alpha, activation, biases, parameterization, sigma_w, loss, reduction
+    )[1]
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """Where :func:`train` left its networks (the same fields as ``deeplinear.TrainState``,
+    which it accepts too): step counts, data streams, Stiefel scales, optimiser buffers."""
+
+    optimizer: str
+    step: NDArray[np.int64]
+    data_seed: NDArray[np.uint64]
+    batch_size: int | None
+    n: int
+    scales: NDArray[np.floating] | None
+    slots: tuple[NDArray[np.floating], ...]
+    slot_names: tuple[str, ...]
+
+
+_RECORDABLE = (
+    "loss",
+    "accuracy",
+    "batch_loss",
+    "batch_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "grad_norms",
+    "weight_change",
+    "balancedness",
+    "balancedness_per_layer",
+    "singular_values",
+)
+_LINEAR_ONLY = ("balancedness", "balancedness_per_layer", "singular_values")
+
+Floats = NDArray[np.floating]
+
+
+def _record_specs(record: object, every: int) -> dict[str, int]:
+    """Each recorded quantity with its interval; the loss is always recorded, first."""
+    if isinstance(record, Mapping):
+        items = list(record.items())
+    elif isinstance(record, str) or not isinstance(record, Sequence):
+        raise TypeError(
+            f"record must be a list of names or a mapping name -> every, got {record!r}"
+        )
+    else:
+        items = [(name, None) for name in record]
+    specs: dict[str, int] = {"loss": every}
+    for name, k in items:
+        if name not in _RECORDABLE:
+            raise ValueError(f"record: unknown quantity {name!r}; expected some of {_RECORDABLE}")
+        interval = every if k is None else _check_int(k, f"record[{name!r}]", 1)
+        if name == "loss" and interval != every:
+            raise ValueError("record: 'loss' is recorded every record_every steps")
+        specs.setdefault(name, interval)
+    return specs
+
+
+def _widths(name: str, dims: Sequence[int]) -> tuple[int, ...]:
+    depth = len(dims) - 1
+    return {
+        "grad_norms": (depth,),
+        "weight_change": (depth,),
+        "balancedness_per_layer": (depth - 1,),
+        "singular_values": (min(dims[0], dims[-1]),),
+    }.get(name, ())
+
+
+def _data_streams(data_seed: object, batch: int) -> list[tuple[int, int]]:
+    """(seed, stream) of each network: an int seeds streams 0..batch-1, a list one per net."""
+    if isinstance(data_seed, (int, np.integer)) and not isinstance(data_seed, bool):
+        return [(int(data_seed), b) for b in range(batch)]
+    seeds = [int(s) for s in np.asarray(data_seed).ravel()]
+    if len(seeds) != batch:
+        raise ValueError(f"data_seed: expected one seed per network ({batch}), got {len(seeds)}")
+    return [(s, 0) for s in seeds]
+
+
+@dataclass
+class _Call:
+    """A validated call: the problem and every option, resolved."""
+
+    p: _Problem
+    test: _Problem | None
+    form: _Form
+    kind: str
+    reduction: str
+    alpha: float
+    lrs: NDArray[np.float64]
+    steps: int
+    every: int
+    tol: float | None
+    target: float | None
+    rule: Rule
+    specs: dict[str, int]
+    manifolds: list[str]
+    learn_scale: bool
+    batch_size: int | None
+    streams: list[tuple[int, int]]
+    tensors: list[str]  # state order: weights[j], biases[j] present, scales
+    bias_layers: list[int]
+    state: Any
+
+    @property
+    def slot_names(self) -> tuple[str, ...]:
+        return tuple(f"{slot}:{t}" for slot in self.rule.slot_names for t in self.tensors)
+
+    def measure(
+        self, ws: list[Floats], bs: list[Floats | None] | None, x: Floats, y: NDArray[Any]
+    ) -> tuple[float, float]:
+        """Loss (as reduced) and accuracy of one network on all columns of (x, y)."""
+        z = _forward(ws, x, bs, self.form)[0][-1]
+        raw, _ = loss_and_signal(self.kind, z, y, self.alpha, 1.0)
+        m = x.shape[1]
+        return _scale(self.reduction, m) * raw, accuracy_count(self.kind, z, y, self.alpha) / m
+
+
+def _check_call(
+    weights: Sequence[ArrayLike],
+    X: ArrayLike | None,
+    Y: ArrayLike,
+    biases: Sequence[ArrayLike | None] | None,
+    options: dict[str, Any],
+) -> _Call:
+    o = options
+    kind, red = _check_loss(o["loss"], o["reduction"])
+    labels = kind == "cross_entropy"
+    p = _check_problem(weights, X, Y, biases, labels=labels)
+    dims = [p.weights[0].shape[2]] + [w.shape[1] for w in p.weights]
+    depth, n = len(p.weights), p.X.shape[-1]
+    form = _check_form(o["activation"], o["parameterization"], o["sigma_w"], dims[:-1])
+    if o["threads"] is not None:
+        _check_int(o["threads"], "threads", 1)  # validated like the engine, otherwise ignored
+    every = _check_int(o["record_every"], "record_every", 1)
+    specs = _record_specs(o["record"], every)
+    has_bias = p.biases is not None and any(v is not None for v in p.biases)
+    linear_chain = o["activation"] == "linear" and o["parameterization"] == "standard"
+    for name in specs:
+        if name in _LINEAR_ONLY and not (linear_chain and not has_bias):
+            raise ValueError(f"record: {name!r} is a diagnostic of linear chains")
+        if name.startswith("test_") and o["eval_data"] is None:
+            raise ValueError(f"record: {name!r} needs eval_data")
+        if "accuracy" in name and not labels and dims[-1] < 2:
+            raise ValueError(f"record: {name!r} needs d_L >= 2 with loss='mse'")
+    target = o["target_accuracy"]
+    if target is not None:
+        target = _check_scalar(target, "target_accuracy")
+        if not 0 < target <= 1:
+            raise ValueError(f"target_accuracy must be in (0, 1], got {target}")
+        if not labels and dims[-1] < 2:
+            raise ValueError("target_accuracy needs d_L >= 2 with loss='mse'")
+    manifold = o["manifold"]
+    manifolds = [manifold] if isinstance(manifold, str) else list(manifold)
+    manifolds = manifolds * depth if len(manifolds) == 1 else manifolds
+    if len(manifolds) != depth or any(m not in ("euclidean", "stiefel") for m in manifolds):
+        raise ValueError(f"manifold: expected 'euclidean'/'stiefel' or one per layer ({depth})")
+    if o["learn_scale"] and "stiefel" not in manifolds:
+        raise ValueError("learn_scale: needs a layer with manifold='stiefel'")
+    batch_size = o["batch_size"]
+    if batch_size is not None:
+        batch_size = _check_int(batch_size, "batch_size", 1)
+        if batch_size > n:
+            raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
+    state = o["state"]
+    if o["data_seed"] is not None:
+        streams = _data_streams(o["data_seed"], p.batch)
+    elif state is not None:
+        streams = [(int(s), int(t)) for s, t in np.asarray(state.data_seed)]
+    elif batch_size is not None:
+        streams = _data_streams(secrets.randbits(64), p.batch)
+    else:
+        streams = [(0, 0)] * p.batch
+    test = None
+    if o["eval_data"] is not None:
+        x_test, y_test = o["eval_data"]
+        try:
+            test = _check_problem(p.weights, x_test, y_test, None, labels=labels)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"eval_data: (X_test, Y_test): {err}") from err
+    bias_layers = [j for j in range(depth) if p.biases is not None and p.biases[j] is not None]
+    tensors = [f"weights[{j}]" for j in range(depth)] + [f"biases[{j}]" for j in bias_layers]
+    if o["learn_scale"]:
+        tensors.append("scales")
+    call = _Call(
+        p=p,
+        test=test,
+        form=form,
+        kind=kind,
+        reduction=red,
+        alpha=_check_scalar(o["alpha"], "alpha"),
+        lrs=_check_lr(o["lr"], p.batch),
+        steps=_check_int(o["steps"], "steps", 0),
+        every=every,
+        tol=None if o["tol"] is None else _check_scalar(o["tol"], "tol", nonnegative=True),
+        target=target,
+        rule=make_rule(o["optimizer"], o["momentum"], o["nesterov"], o["betas"], o["eps"]),
+        specs=specs,
+        manifolds=manifolds,
+        learn_scale=bool(o["learn_scale"]),
+        batch_size=batch_size,
+        streams=streams,
+        tensors=tensors,
+        bias_layers=bias_layers,
+        state=state,
+    )
+    if state is not None and (
+        state.optimizer != o["optimizer"] or tuple(state.slot_names) != call.slot_names
+    ):
+        raise ValueError("state: does not fit this call")
+    return call
+
+
+@dataclass
+class _Iterate:
+    """What the recorder reads at an iterate."""
+
+    whole: tuple[float, float] | None  # loss and accuracy on the whole training set
+    tested: tuple[float, float] | None  # and on eval_data
+    step_loss: float
+    step_acc: float
+    grads: list[Floats]
+    ws: list[Floats]
+    w0: list[Floats]
+    alpha: float
+
+    def value(self, name: str) -> Any:
+        """Quantity ``name`` at this iterate."""
+        one = [w[None] for w in self.ws]
+        if name in ("loss", "accuracy"):
+            assert self.whole is not None
+            return self.whole[name == "accuracy"]
+        if name in ("test_loss", "test_accuracy"):
+            assert self.tested is not None
+            return self.tested[name == "test_accuracy"]
+        if name == "batch_loss":
+            return self.step_loss
+        if name == "batch_accuracy":
+            return self.step_acc
+        if name == "grad_norms":
+            return [np.linalg.norm(g.astype(np.float64)) for g in self.grads]
+        if name == "weight_change":
+            return [
+                np.linalg.norm((w - v).astype(np.float64)) / np.linalg.norm(v.astype(np.float64))
+                for w, v in zip(self.ws, self.w0, strict=True)
+            ]
+        if name == "balancedness":
+            return metrics.balancedness(one)[0]
+        if name == "balancedness_per_layer":
+            return metrics.balancedness(one, True)[0]
+        return metrics.singular_values(one, self.alpha)[0]
+
+
+@dataclass
+class _Outcome:
+    final_loss: float
+    steps_to_tol: int
+    steps_to_accuracy: int
+    diverged: bool
+    step: int  # updates done in total
+    scales: list[float]
+    slots: list[list[Floats]]  # per tensor, the rule's buffers
+
+
+def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) -> _Outcome:
+    """Train network b of the call in place (its views of the private copies); write its rows
+    of ``records``."""
+    p, depth = c.p, len(c.p.weights)
+    ws, bs, x, y = _network(p, b)
+    labels = c.kind == "cross_entropy"
+    n = x.shape[1]
+    w0 = [w.copy() for w in ws]
+    eta = float(c.lrs[b])
+    seed, stream = c.streams[b]
+    start = 0 if c.state is None else int(c.state.step[b])
+    dtype = p.dtype.type
+    # The rule's state per tensor (weights, biases present, learned scales) and the scales.
+    scale_param = np.zeros(depth, dtype=p.dtype)
+    params: list[Floats] = list(ws) + [bs[j] for j in c.bias_layers]  # type: ignore[index,misc]
+    if c.learn_scale:
+        params.append(scale_param)
+    slots = [c.rule.new_slots(q) for q in params]
+    if c.state is not None:
+        given = dict(zip(c.state.slot_names, c.state.slots, strict=True))
+        for k, slot in enumerate(c.rule.slot_names):
+            for i, name in enumerate(c.tensors):
+                slots[i][k][...] = given[f"{slot}:{name}"][b]
+    scales = [math.nan] * depth
+    for j in range(depth):
+        if c.manifolds[j] == "stiefel":
+            s = orthogonal_scale(ws[j], f"weights[{j}]")  # checks the layer is on the manifold
+            scales[j] = float(dtype(s if c.state is None else c.state.scales[b, j]))
+    test = None if c.test is None else _network(c.test, b)[2:]
+
+    for t in range(c.steps + 1):
+        global_step = start + t
+        due = {name for name, k in c.specs.items() if t % k == 0}
+        whole = None
+        if c.batch_size is not None and due & {"loss", "accuracy"}:
+            whole = c.measure(ws, bs, x, y)
+        tested = None
+        if test is not None and due & {"test_loss", "test_accuracy"}:
+            tested = c.measure(ws, bs, *test)
+        if c.batch_size is None:
+            idx = list(range(n))
+        else:
+            idx = batch_of_step(global_step, n, c.batch_size, seed, stream)
+        xb, yb = x[:, idx], (y[idx] if labels else y[:, idx])
+        hs, zs = _forward(ws, xb, bs, c.form)
+        scale = _scale(c.reduction, len(idx))
+        raw, delta = loss_and_signal(c.kind, hs[-1], yb, c.alpha, scale)
+        step_loss = scale * raw
+        step_acc = accuracy_count(c.kind, hs[-1], yb, c.alpha) / len(idx)
+        if c.batch_size is None:
+            whole = (step_loss, step_acc)
+        grads, bgrads = _backward(ws, hs, zs, delta, c.form)
+
+        it = _Iterate(whole, tested, step_loss, step_acc, grads, ws, w0, c.alpha)
+        for name in due:
+            records[name][b, t // c.specs[name]] = it.value(name)
+        diverged = not math.isfinite(step_loss)
+        reached_tol = not diverged and c.tol is not None and step_loss <= c.tol
+        reached_acc = not diverged and c.target is not None and step_acc >= c.target
+        if diverged or reached_tol or reached_acc or t == c.steps:
+            # The stopping state fills its column (unless recorded at t) and every later one.
+            if it.whole is None:
+                it.whole = c.measure(ws, bs, x, y)
+            if it.tested is None and test is not None:
+                it.tested = c.measure(ws, bs, *test)
+            for name, k in c.specs.items():
+                col, row = -(-t // k), records[name][b]
+                if col < row.shape[0]:
+                    if t % k != 0:
+                        row[col] = it.value(name)
+                    row[col + 1 :] = row[col]
+            return _Outcome(
+                final_loss=it.whole[0],
+                steps_to_tol=t if reached_tol else -1,
+                steps_to_accuracy=t if reached_acc else -1,
+                diverged=diverged,
+                step=global_step,
+                scales=scales,
+                slots=slots,
+            )
+        # One update of every parameter from this iterate (the rule's count is 1-based).
+        update = global_step + 1
+        for j in range(depth):
+            if c.manifolds[j] == "euclidean":
+                c.rule.apply(ws[j], grads[j], slots[j], eta, update)
+                continue
+            s = new_s = scales[j]
+            if c.learn_scale:
+                # W = s·Q: dl/ds = <G, Q> = <G, W>/s, a Euclidean step of the rule.
+                ds = float(np.sum(grads[j].astype(np.float64) * ws[j].astype(np.float64))) / s
+                scale_param[j] = s
+                scale_slots = [v[j : j + 1] for v in slots[-1]]
+                c.rule.apply(
+                    scale_param[j : j + 1], np.array([ds], p.dtype), scale_slots, eta, update
+                )
+                new_s = float(scale_param[j])
+            moments = slots[j]
+
+            def direction(xi: Floats, moments: list[Floats] = moments, t: int = update) -> Floats:
+                return c.rule.direction(xi, moments, t)
+
+            first_moment = moments[0] if moments else None
+            ws[j][...] = riemannian_step(ws[j], grads[j], eta, s, new_s, direction, first_moment)
+            scales[j] = new_s
+        for i, j in enumerate(c.bias_layers):
+            c.rule.apply(bs[j], bgrads[j], slots[depth + i], eta, update)  # type: ignore[index,arg-type]
+    raise AssertionError("the loop returns at t == steps")
 
 
 def train(
     weights: Sequence[ArrayLike],
-    X: ArrayLike,
+    X: ArrayLike | None,
     Y: ArrayLike,
     *,
     lr: float | ArrayLike,
@@ -447,112 +855,75 @@ def train(
     biases: Sequence[ArrayLike | None] | None = None,
     parameterization: str = "standard",
     sigma_w: float = 1.0,
-    record: Sequence[str] = (),
-    manifold: str = "euclidean",
+    record: Sequence[str] | Mapping[str, int] = (),
+    manifold: str | Sequence[str] = "euclidean",
+    loss: str = "mse",
+    reduction: str | None = None,
+    optimizer: str = "gd",
+    momentum: float | None = None,
+    nesterov: bool = False,
+    betas: tuple[float, float] | None = None,
+    eps: float | None = None,
+    batch_size: int | None = None,
+    data_seed: int | Sequence[int] | None = None,
+    learn_scale: bool = False,
+    eval_data: tuple[ArrayLike, ArrayLike] | None = None,
+    target_accuracy: float | None = None,
+    state: Any = None,
 ) -> TrainResult:
-    """Full-batch gradient descent on every network of the batch, independently.
+    """Train every network of the batch, independently, with the same rules as
+    ``deeplinear.train`` (see there for every argument).
 
-    Parameters
-    ----------
-    weights:
-        List of L arrays, layer j of shape (B, d_{j+1}, d_j), all float32 or all float64.
-        Not modified.
-    X, Y:
-        Inputs (d_0, n) and targets (d_L, n) shared by all networks, or per network
-        (B, d_0, n) / (B, d_L, n); same dtype as the weights.  Not modified.  ``X=None`` is
-        the identity of size d_0 (multiplied explicitly here).
-    lr:
-        Step size, a scalar or one per network (B,); finite and >= 0.
-    steps:
-        Maximum number of GD steps (>= 0).
-    alpha:
-        Output scale of ``f = alpha W_L ... W_1 X``.
-    tol:
-        Stop a network once its loss is ``<= tol`` (``None``: never).
-    record_every:
-        Record the loss every this many steps (>= 1).
-    threads:
-        Accepted for signature compatibility with ``deeplinear.train`` (None or >= 1); ignored.
-    activation:
-        Hidden-layer nonlinearity: "linear", "tanh", "relu" or "erf".
-    biases:
-        None, or one entry per layer: (B, d_{j+1}) trained biases, or None for no bias.
-    parameterization, sigma_w:
-        "standard" (``s_j = 1``) or "ntk" (``s_j = sigma_w / sqrt(d_{j-1})``).
-    record:
-        Diagnostics recorded at the same iterates as the loss (see ``deeplinear.train``),
-        computed with :mod:`deeplinear.reference.metrics`.
-    manifold:
-        ``"euclidean"`` or ``"stiefel"`` (:mod:`deeplinear.reference.stiefel`).
-
-    Notes
-    -----
-    For each network and ``t = 0, 1, ..., steps``: compute the loss at the current weights and
-    record it if ``t % record_every == 0``.  If it is not finite the network is marked diverged
-    and stops; else if ``tol`` is set and ``loss <= tol`` it stops with ``steps_to_tol = t``;
-    else if ``t == steps`` it stops; else one GD step updates all layers from the same iterate.
-    On an early stop the remaining loss columns are filled with the stopping loss.
+    For each network and ``t = 0, 1, ..., steps``: take the step's examples (all of them, or
+    the slice of the epoch's permutation that the network's global step count points to), run
+    the forward pass and compute the loss, its output signal and the batch accuracy; record what
+    is due at ``t`` (whole-set loss and accuracy by an extra pass when the step used a
+    mini-batch; the test set by a pass over ``eval_data``); stop if the step loss is not finite
+    (diverged), ``<= tol``, the step accuracy is ``>= target_accuracy``, or ``t == steps``;
+    otherwise backprop and update every parameter from this iterate: Euclidean layers and
+    biases by the optimiser's rule, Stiefel layers by :func:`stiefel.riemannian_step` (with
+    the scale's own Euclidean step first when ``learn_scale``). On a stop, each recorded
+    quantity's column holding the stopping step, and every later one, get the stopping state.
+    ``threads`` is validated and ignored.
     """
-    p = _check_problem(weights, X, Y, biases)
-    form = _check_form(activation, parameterization, sigma_w, [w.shape[2] for w in p.weights])
-    lrs = _check_lr(lr, p.batch)
-    nsteps = _check_int(steps, "steps", 0)
-    every = _check_int(record_every, "record_every", 1)
-    a = p.dtype.type(_check_scalar(alpha, "alpha"))
-    tol_f = None if tol is None else _check_scalar(tol, "tol", nonnegative=True)
-    if threads is not None:
-        _check_int(threads, "threads", 1)  # validated like the engine, otherwise ignored
-    hooks = Hooks(record, manifold, p.weights, float(a), nsteps // every + 1, every)
-
-    ncols = nsteps // every + 1
-    loss_rec = np.full((p.batch, ncols), np.nan, dtype=np.float64)
-    final_loss = np.full(p.batch, np.nan, dtype=np.float64)
-    steps_to_tol = np.full(p.batch, -1, dtype=np.int64)
-    diverged = np.zeros(p.batch, dtype=np.bool_)
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        for b in range(p.batch):
-            # Views into the private copies, updated in place.
-            ws, bs, x, y = _network(p, b)
-            eta = p.dtype.type(lrs[b])
-            for t in range(nsteps + 1):
-                hs, zs = _forward(ws, x, bs, form)
-                e = _residual(hs, y, a)
-                loss_t = _loss_of(e)
-                weight_grads = partial(_weight_gradients, ws, hs, zs, e, a, form)
-                if t % every == 0:
-                    loss_rec[b, t // every] = loss_t
-                    hooks.record(b, t // every, ws, weight_grads)
-                if not math.isfinite(loss_t):
-                    diverged[b] = True
-                    hooks.finish(b, t, ws, weight_grads)
-                    loss_rec[b, t // every + 1 :] = loss_t
-                    final_loss[b] = loss_t
-                    break
-                if tol_f is not None and loss_t <= tol_f:
-                    hooks.finish(b, t, ws, weight_grads)
-                    steps_to_tol[b] = t
-                    loss_rec[b, t // every + 1 :] = loss_t
-                    final_loss[b] = loss_t
-                    break
-                if t == nsteps:
-                    hooks.finish(b, t, ws, weight_grads)
-                    final_loss[b] = loss_t
-                    break
-                grads, bgrads = _backward(ws, hs, zs, e, a, form)
-                hooks.update(b, ws, grads, eta)
-                if bs is not None:
-                    for bias, g in zip(bs, bgrads, strict=True):
-                        if bias is not None:
-                            bias -= eta * g
-
+    options = dict(locals())
+    c = _check_call(weights, X, Y, biases, options)
+    p = c.p
+    dims = [p.weights[0].shape[2]] + [w.shape[1] for w in p.weights]
+    records = {
+        name: np.full((p.batch, c.steps // k + 1, *_widths(name, dims)), np.nan)
+        for name, k in c.specs.items()
+    }
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        outcomes = [_train_network(c, b, records) for b in range(p.batch)]
+    depth = len(p.weights)
+    slot_names = c.slot_names
+    stacked = [
+        np.stack([o.slots[i][k] for o in outcomes])
+        for k in range(len(c.rule.slot_names))
+        for i in range(len(c.tensors))
+    ]
+    stiefel = "stiefel" in c.manifolds
     return TrainResult(
         weights=p.weights,
-        loss=loss_rec,
-        final_loss=final_loss,
-        steps_to_tol=steps_to_tol,
-        diverged=diverged,
-        record_every=every,
+        loss=records["loss"],
+        final_loss=np.array([o.final_loss for o in outcomes], dtype=np.float64),
+        steps_to_tol=np.array([o.steps_to_tol for o in outcomes], dtype=np.int64),
+        diverged=np.array([o.diverged for o in outcomes], dtype=np.bool_),
+        record_every=c.every,
         biases=p.biases,
-        records=hooks.results(loss_rec),
+        records={name: records[name] for name in dict.fromkeys(record)},
+        steps_to_accuracy=np.array([o.steps_to_accuracy for o in outcomes], dtype=np.int64),
+        state=TrainState(
+            optimizer=optimizer,
+            step=np.array([o.step for o in outcomes], dtype=np.int64),
+            data_seed=np.array(c.streams, dtype=np.uint64).reshape(p.batch, 2),
+            batch_size=c.batch_size,
+            n=p.X.shape[-1],
+            scales=np.array([o.scales for o in outcomes], dtype=p.dtype).reshape(p.batch, depth)
+            if stiefel
+            else None,
+            slots=tuple(stacked),
+            slot_names=slot_names,
+        ),
     )

@@ -6,11 +6,12 @@ use std::hint::black_box;
 use std::sync::atomic::AtomicBool;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use deeplinear_core::array::ArrayRef;
+use deeplinear_core::engine::{train, LearningRate, Problem, TargetArray, TrainOptions};
 use deeplinear_core::haar::haar_orthogonal;
 use deeplinear_core::init::orthogonal;
 use deeplinear_core::linalg::{gemm, row_major, row_major_mut};
 use deeplinear_core::rng::Seeds;
-use deeplinear_core::train::{train, ArrayRef, LearningRate, Manifold, TrainOptions};
 use faer::Accum;
 
 fn train_steps(c: &mut Criterion) {
@@ -31,24 +32,25 @@ fn train_steps(c: &mut Criterion) {
         let refs: Vec<ArrayRef<'_, f64>> = weights.iter().map(|w| ArrayRef { data: w, shape: &shape }).collect();
         let y: Vec<f64> = (0..m * m).map(|i| (i as f64 * 0.7).sin()).collect();
         let opts = TrainOptions {
-            lr: LearningRate::Shared(1e-4),
-            steps,
             alpha: (m as f64).powf(-(depth as f64 - 1.0) / 2.0),
-            tol: None,
-            record_every: 1,
             threads: Some(1),
-            record: Vec::new(),
-            manifold: Manifold::Euclidean,
+            ..TrainOptions::new(LearningRate::Shared(1e-4), steps)
         };
         let flops = (steps * batch * (3 * depth - 1)) as u64 * 2 * (m as u64).pow(3);
         group.throughput(Throughput::Elements(flops));
         group.bench_function(name, |b| {
             b.iter(|| {
-                let y = ArrayRef {
-                    data: &y,
-                    shape: &[m, m],
+                let problem = Problem {
+                    weights: refs.clone(),
+                    biases: Vec::new(),
+                    x: None,
+                    y: TargetArray::Values(ArrayRef {
+                        data: &y,
+                        shape: &[m, m],
+                    }),
+                    eval: None,
                 };
-                black_box(train(&refs, None, y, &opts, &AtomicBool::new(false)).unwrap())
+                black_box(train(&problem, &opts, None, &AtomicBool::new(false)).unwrap())
             })
         });
     }

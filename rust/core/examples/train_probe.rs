@@ -3,9 +3,10 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use deeplinear_core::array::ArrayRef;
+use deeplinear_core::engine::{train, LearningRate, Problem, TargetArray, TrainOptions};
 use deeplinear_core::init::gaussian;
 use deeplinear_core::rng::Seeds;
-use deeplinear_core::train::{train, ArrayRef, LearningRate, TrainOptions};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -41,34 +42,29 @@ fn main() {
     }
     let y: Vec<f64> = (0..m * m).map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.5).collect();
     let opts = TrainOptions {
-        lr: LearningRate::Shared(1e-4),
-        steps,
         alpha: (m as f64).powf(-(depth as f64) / 2.0),
-        tol: None,
-        record_every: 1,
         threads: Some(threads),
-        record: Vec::new(),
-        manifold: deeplinear_core::train::Manifold::Euclidean,
+        ..TrainOptions::new(LearningRate::Shared(1e-4), steps)
     };
     let flops = (steps * batch * (3 * depth - 1)) as f64 * 2.0 * (m as f64).powi(3);
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let t = Instant::now();
-        let out = train(
-            &refs,
+        let problem = Problem {
+            weights: refs.clone(),
+            biases: Vec::new(),
             // X = I passed explicitly, as the benchmarks' NumPy and JAX peers multiply by it.
-            Some(ArrayRef {
+            x: Some(ArrayRef {
                 data: &x,
                 shape: &[m, m],
             }),
-            ArrayRef {
+            y: TargetArray::Values(ArrayRef {
                 data: &y,
                 shape: &[m, m],
-            },
-            &opts,
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+            }),
+            eval: None,
+        };
+        let out = train(&problem, &opts, None, &AtomicBool::new(false)).unwrap();
         best = best.min(t.elapsed().as_secs_f64());
         assert!(out.final_loss.iter().all(|l| l.is_finite()));
     }

@@ -329,6 +329,20 @@ pub enum CriticalWeights {
     Orthogonal,
 }
 
+impl CriticalWeights {
+    /// "gaussian" or "orthogonal" (the argument is named `weights`).
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "gaussian" => Ok(CriticalWeights::Gaussian),
+            "orthogonal" => Ok(CriticalWeights::Orthogonal),
+            other => Err(Error::invalid(
+                "weights",
+                format!("expected 'gaussian' or 'orthogonal', got {other:?}"),
+            )),
+        }
+    }
+}
+
 /// Mean-field initialisation with weight scale σ_w and bias scale σ_b: the critical tanh
 /// initialisation when (σ_w, σ_b) = `critical::critical_sigmas(q*)` (SPEC §2). Returns the
 /// per-layer weights followed by the per-layer biases (batch, d_{j+1}), b ~ N(0, σ_b²).

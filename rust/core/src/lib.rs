@@ -6,23 +6,26 @@
 //! depend on how networks are spread over threads.
 
 pub mod alloc;
+pub mod array;
 pub mod balanced;
 pub mod critical;
+pub mod engine;
 pub mod error;
 pub mod haar;
 pub mod householder;
 pub mod infinite_width;
 pub mod init;
+pub mod layout;
 pub mod linalg;
+pub mod loss;
 pub mod metrics;
-pub mod mlp;
+pub mod net;
+pub mod optim;
 pub mod parallel;
 pub mod record;
 pub mod reduce;
 pub mod rng;
 pub mod scalar;
-pub mod stiefel;
-pub mod train;
 pub mod vmath;
 
 pub use error::{Error, Result};

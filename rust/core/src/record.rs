@@ -1,201 +1,258 @@
-//! Diagnostics recorded inside the training loop (`train(..., record=[...])`), every
-//! `record_every` steps, with no round trip to Python.
+//! Quantities recorded inside the training loop, each at its own interval, with no round trip
+//! to Python.
 //!
-//! Each network writes one row of f64 per recorded column: the chosen quantities back to back
-//! in the order requested. After training the rows are split into one (B, records, width)
-//! array per quantity. The loss is always recorded by the engine itself and is not listed here.
+//! A quantity recorded every k steps has columns at steps 0, k, 2k, … ≤ steps: the values at
+//! that iterate, before its update. After a network stops (tolerance or accuracy reached,
+//! divergence, or the last step), the column holding its stopping step and every later column
+//! hold its stopping state. A new quantity is one enum arm here (name, width, what it needs)
+//! plus the one function that computes it (weight diagnostics in [`Diagnostics`], the rest in
+//! the engine's step loop, which knows the losses and gradients).
 
 use faer::MatRef;
 
+use crate::alloc::{checked_len, zeroed};
 use crate::error::{Error, Result};
-use crate::metrics::kernels::{balancedness_into, chain_product, SingularValues};
-use crate::metrics::Batched;
+use crate::metrics::kernels::{balancedness_into, chain_product, frobenius, SingularValues};
 use crate::scalar::Real;
 
-/// A diagnostic that can be recorded during training.
+/// A recordable quantity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Quantity {
-    /// max_j ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F (0 for a single layer): width 1.
+    /// The loss on the full training set (what `TrainResult.loss` holds).
+    Loss,
+    /// Accuracy on the full training set.
+    Accuracy,
+    /// The loss of the step's (mini-)batch.
+    BatchLoss,
+    /// Accuracy on the step's (mini-)batch.
+    BatchAccuracy,
+    /// Loss and accuracy on the evaluation data.
+    TestLoss,
+    TestAccuracy,
+    /// ‖∂ℓ/∂W_j‖_F of the step's loss for every layer: width L.
+    GradNorms,
+    /// ‖W_j(t) − W_j(0)‖_F / ‖W_j(0)‖_F for every layer, W(0) the weights the call started
+    /// from: width L.
+    WeightChange,
+    /// max_j ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F (0 for a single layer).
     Balancedness,
     /// The L−1 per-layer gaps.
     BalancednessPerLayer,
     /// Singular values of α·W_{L:1}, non-increasing: width min(d_0, d_L).
     SingularValues,
-    /// ‖∂ℓ/∂W_j‖_F for every layer at the recorded iterate: width L.
-    GradNorms,
 }
 
-/// The names `train(record=...)` accepts; "loss" is always recorded.
-pub const NAMES: [&str; 5] = [
+/// Every recordable name, in the order of the enum.
+pub const NAMES: [&str; 11] = [
     "loss",
+    "accuracy",
+    "batch_loss",
+    "batch_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "grad_norms",
+    "weight_change",
     "balancedness",
     "balancedness_per_layer",
     "singular_values",
-    "grad_norms",
+];
+
+const ALL: [Quantity; 11] = [
+    Quantity::Loss,
+    Quantity::Accuracy,
+    Quantity::BatchLoss,
+    Quantity::BatchAccuracy,
+    Quantity::TestLoss,
+    Quantity::TestAccuracy,
+    Quantity::GradNorms,
+    Quantity::WeightChange,
+    Quantity::Balancedness,
+    Quantity::BalancednessPerLayer,
+    Quantity::SingularValues,
 ];
 
 impl Quantity {
-    /// Parse a name; `Ok(None)` for "loss", which the engine records anyway.
-    pub fn parse(name: &str) -> Result<Option<Self>> {
-        match name {
-            "loss" => Ok(None),
-            "balancedness" => Ok(Some(Quantity::Balancedness)),
-            "balancedness_per_layer" => Ok(Some(Quantity::BalancednessPerLayer)),
-            "singular_values" => Ok(Some(Quantity::SingularValues)),
-            "grad_norms" => Ok(Some(Quantity::GradNorms)),
-            other => Err(Error::invalid(
+    pub fn parse(name: &str) -> Result<Self> {
+        NAMES.iter().position(|&n| n == name).map(|i| ALL[i]).ok_or_else(|| {
+            Error::invalid(
                 "record",
-                format!("unknown quantity {other:?}; expected some of {NAMES:?}"),
-            )),
-        }
+                format!("unknown quantity {name:?}; expected some of {NAMES:?}"),
+            )
+        })
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Quantity::Balancedness => "balancedness",
-            Quantity::BalancednessPerLayer => "balancedness_per_layer",
-            Quantity::SingularValues => "singular_values",
-            Quantity::GradNorms => "grad_norms",
-        }
+        NAMES[ALL.iter().position(|&q| q == self).expect("every quantity is listed")]
     }
 
-    /// Entries per recorded column.
+    /// Entries per recorded column; 1 for scalars.
     pub fn width(self, dims: &[usize]) -> usize {
         let depth = dims.len() - 1;
         match self {
-            Quantity::Balancedness => 1,
+            Quantity::GradNorms | Quantity::WeightChange => depth,
             Quantity::BalancednessPerLayer => depth - 1,
             Quantity::SingularValues => dims[0].min(dims[depth]),
-            Quantity::GradNorms => depth,
+            _ => 1,
         }
+    }
+
+    /// Whether the recorded array has one value per column ((B, R)) rather than a row ((B, R, w)).
+    pub fn is_scalar(self) -> bool {
+        !matches!(
+            self,
+            Quantity::GradNorms | Quantity::WeightChange | Quantity::BalancednessPerLayer | Quantity::SingularValues
+        )
+    }
+
+    /// Diagnostics of the end-to-end product: only defined for linear chains.
+    pub fn needs_linear_chain(self) -> bool {
+        matches!(
+            self,
+            Quantity::Balancedness | Quantity::BalancednessPerLayer | Quantity::SingularValues
+        )
+    }
+
+    pub fn needs_eval_data(self) -> bool {
+        matches!(self, Quantity::TestLoss | Quantity::TestAccuracy)
+    }
+
+    pub fn is_accuracy(self) -> bool {
+        matches!(
+            self,
+            Quantity::Accuracy | Quantity::BatchAccuracy | Quantity::TestAccuracy
+        )
     }
 }
 
-/// Entries per recorded column for all `quantities`.
-pub fn row_width(quantities: &[Quantity], dims: &[usize]) -> usize {
-    quantities.iter().map(|q| q.width(dims)).sum()
+/// A quantity and its recording interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordSpec {
+    pub quantity: Quantity,
+    pub every: usize,
 }
 
-/// Split the per-network rows (B × records × row_width) into one array per quantity, shaped
-/// (B, records) for scalars and (B, records, width) otherwise.
-pub fn split(
-    quantities: &[Quantity],
-    dims: &[usize],
-    batch: usize,
-    records: usize,
-    rows: &[f64],
-) -> Vec<(Quantity, Batched)> {
-    let width = row_width(quantities, dims);
-    let mut offset = 0;
-    quantities
-        .iter()
-        .map(|&q| {
-            let w = q.width(dims);
-            let mut data = Vec::with_capacity(batch * records * w);
-            for row in rows.chunks(width.max(1)).take(batch * records) {
-                data.extend_from_slice(&row[offset..offset + w]);
-            }
-            offset += w;
-            let shape = if q == Quantity::Balancedness {
-                vec![batch, records]
-            } else {
-                vec![batch, records, w]
-            };
-            (q, Batched { data, shape })
-        })
-        .collect()
+impl RecordSpec {
+    /// Recorded columns over `steps` steps: steps 0, every, 2·every, … ≤ steps.
+    pub fn columns(&self, steps: usize) -> usize {
+        steps / self.every + 1
+    }
+
+    /// Whether step t (counted within the call) is recorded, and into which column.
+    #[inline]
+    pub fn column_at(&self, t: usize) -> Option<usize> {
+        t.is_multiple_of(self.every).then_some(t / self.every)
+    }
+
+    /// The column that holds the stopping state of a network stopping at step t: t's own
+    /// column on a recording step (already written), else the next one (written at the stop).
+    pub fn stop_column(&self, t: usize) -> usize {
+        t.div_ceil(self.every)
+    }
 }
 
-/// One network's recorder: workspaces for the weight-only diagnostics, allocated once.
-pub struct Recorder<T: Real> {
-    quantities: Vec<Quantity>,
-    dims: Vec<usize>,
+/// Workspaces for the weight diagnostics of one worker, allocated once per call.
+pub struct Diagnostics<T: Real> {
     alpha: f64,
     gaps: Vec<f64>,
     gram: Vec<T>,
-    svd: SingularValues<T>,
+    svd: Option<SingularValues<T>>,
 }
 
-impl<T: Real> Recorder<T> {
-    pub fn new(quantities: &[Quantity], dims: &[usize], alpha: f64) -> Self {
+impl<T: Real> Diagnostics<T> {
+    pub fn new(specs: &[RecordSpec], dims: &[usize], alpha: f64) -> Result<Self> {
         let depth = dims.len() - 1;
         let max_d = *dims.iter().max().unwrap();
-        let wants_gram = quantities
-            .iter()
-            .any(|q| matches!(q, Quantity::Balancedness | Quantity::BalancednessPerLayer));
-        Recorder {
-            quantities: quantities.to_vec(),
-            dims: dims.to_vec(),
+        let wants = |q: Quantity| specs.iter().any(|s| s.quantity == q);
+        let gram = wants(Quantity::Balancedness) || wants(Quantity::BalancednessPerLayer);
+        Ok(Diagnostics {
             alpha,
             gaps: vec![0.0; depth.saturating_sub(1)],
-            gram: vec![T::from_f64(0.0); if wants_gram { max_d * max_d } else { 0 }],
-            svd: SingularValues::new(dims[depth], dims[0]),
-        }
+            gram: zeroed(
+                "weights",
+                if gram {
+                    checked_len("weights", &[max_d, max_d])?
+                } else {
+                    0
+                },
+            )?,
+            svd: wants(Quantity::SingularValues).then(|| SingularValues::new(dims[depth], dims[0])),
+        })
     }
 
-    pub fn wants_grad_norms(&self) -> bool {
-        self.quantities.contains(&Quantity::GradNorms)
-    }
-
-    pub fn wants_end_to_end(&self) -> bool {
-        self.quantities.contains(&Quantity::SingularValues)
-    }
-
-    /// Write the weight-only diagnostics of `layers` into `row`. `end_to_end` is W_{L:1} when
-    /// the caller already has it (the last activation when X = I); otherwise it is formed here.
-    pub fn record_weights(&mut self, layers: &[MatRef<'_, T>], end_to_end: Option<MatRef<'_, T>>, row: &mut [f64]) {
-        let mut offset = 0;
-        let mut gaps_done = false;
-        for &q in &self.quantities {
-            let w = q.width(&self.dims);
-            let out = &mut row[offset..offset + w];
-            match q {
-                Quantity::Balancedness | Quantity::BalancednessPerLayer => {
-                    if !gaps_done {
-                        balancedness_into(layers, &mut self.gram, &mut self.gaps);
-                        gaps_done = true;
-                    }
-                    if q == Quantity::Balancedness {
-                        // NaN-propagating max, 0 for a single layer.
-                        out[0] = self.gaps.iter().fold(
-                            0.0,
-                            |m: f64, &g| if g.is_nan() || m.is_nan() { f64::NAN } else { m.max(g) },
-                        );
-                    } else {
-                        out.copy_from_slice(&self.gaps);
-                    }
+    /// Write quantity `q` of the layers into `out` (its width). `end_to_end` is W_{L:1} when
+    /// the caller has it (X = I), `initial` the layers the call started from.
+    pub fn weights(
+        &mut self,
+        q: Quantity,
+        layers: &[MatRef<'_, T>],
+        end_to_end: Option<MatRef<'_, T>>,
+        initial: &[MatRef<'_, T>],
+        out: &mut [f64],
+    ) {
+        match q {
+            Quantity::Balancedness | Quantity::BalancednessPerLayer => {
+                balancedness_into(layers, &mut self.gram, &mut self.gaps);
+                if q == Quantity::Balancedness {
+                    // NaN-propagating max, 0 for a single layer.
+                    out[0] = self.gaps.iter().fold(
+                        0.0,
+                        |m: f64, &g| if g.is_nan() || m.is_nan() { f64::NAN } else { m.max(g) },
+                    );
+                } else {
+                    out.copy_from_slice(&self.gaps);
                 }
-                Quantity::SingularValues => {
-                    let owned;
-                    let product = match end_to_end {
-                        Some(p) => p,
-                        None => {
-                            owned = chain_product(layers);
-                            owned.as_ref()
+            }
+            Quantity::SingularValues => {
+                let owned;
+                let product = match end_to_end {
+                    Some(p) => p,
+                    None => {
+                        owned = chain_product(layers);
+                        owned.as_ref()
+                    }
+                };
+                let svd = self.svd.as_mut().expect("allocated when singular values are recorded");
+                // An SVD that fails to converge on finite input is recorded as NaN rather than
+                // aborting the whole batch.
+                if svd.compute(product, self.alpha, out).is_err() {
+                    out.fill(f64::NAN);
+                }
+            }
+            Quantity::WeightChange => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let (now, start) = (layers[j], initial[j]);
+                    let mut diff = 0.0;
+                    for c in 0..now.ncols() {
+                        for r in 0..now.nrows() {
+                            let d = (now[(r, c)] - start[(r, c)]).to_f64();
+                            diff += d * d;
                         }
-                    };
-                    // An SVD that fails to converge on finite input is recorded as NaN rather
-                    // than aborting the whole batch.
-                    if self.svd.compute(product, self.alpha, out).is_err() {
-                        out.fill(f64::NAN);
                     }
+                    *o = diff.sqrt() / frobenius(start);
                 }
-                Quantity::GradNorms => {}
             }
-            offset += w;
+            other => unreachable!("{other:?} is not a weight diagnostic"),
         }
     }
+}
 
-    /// The slot of `row` that holds the per-layer gradient norms, if recorded.
-    pub fn grad_norms_slot<'r>(&self, row: &'r mut [f64]) -> Option<&'r mut [f64]> {
-        let mut offset = 0;
-        for &q in &self.quantities {
-            let w = q.width(&self.dims);
-            if q == Quantity::GradNorms {
-                return Some(&mut row[offset..offset + w]);
-            }
-            offset += w;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_columns_follow_the_interval() {
+        for name in NAMES {
+            assert_eq!(Quantity::parse(name).unwrap().name(), name);
         }
-        None
+        assert!(Quantity::parse("energy").is_err());
+        let spec = RecordSpec {
+            quantity: Quantity::Loss,
+            every: 3,
+        };
+        assert_eq!(spec.columns(10), 4);
+        assert_eq!(spec.column_at(6), Some(2));
+        assert_eq!(spec.column_at(7), None);
+        assert_eq!((spec.stop_column(6), spec.stop_column(7)), (2, 3));
     }
 }

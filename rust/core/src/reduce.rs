@@ -10,11 +10,11 @@ use faer::{Accum, MatRef};
 use rayon::prelude::*;
 
 use crate::alloc;
+use crate::array::of_network;
 use crate::error::Result;
 use crate::linalg::{gemm, row_major, row_major_mut, SignFixedQr};
 use crate::parallel;
 use crate::scalar::Real;
-use crate::train::of_network;
 
 /// The reduced problem: X' (d_0 × d_0) and Y' (d_L × d_0), shared or one per network, and the
 /// per-network constant ½‖Y(I − QQᵀ)‖².

@@ -1,13 +1,15 @@
 //! Conversions between NumPy arrays and the core's owned buffers.
 
-use deeplinear_core::metrics::Batched;
+use deeplinear_core::array::{ArrayRef, Batched};
 use deeplinear_core::rng::Seeds;
-use deeplinear_core::train::ArrayRef;
 use numpy::ndarray::{Array, IxDyn};
-use numpy::{Element, IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
+use numpy::{
+    Element, IntoPyArray, PyArrayDescrMethods, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
+
+use crate::error::{not_contiguous, to_py_err, type_error};
 
 /// A seed argument: one seed for the batch (streams 0..batch) or one seed per network.
 #[derive(FromPyObject)]
@@ -37,15 +39,16 @@ pub struct Input<'py, T: Element> {
 impl<'py, T: Element> Input<'py, T> {
     /// Borrow `obj` (already of dtype T); it must be C-contiguous.
     pub fn borrow(name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let array = obj.extract::<PyReadonlyArrayDyn<'py, T>>()?;
+        let array = obj.extract::<PyReadonlyArrayDyn<'py, T>>().map_err(|_| {
+            type_error(
+                name,
+                format!("expected a NumPy array of {}", std::any::type_name::<T>()),
+            )
+        })?;
         if !array.is_c_contiguous() {
-            return Err(PyValueError::new_err(format!("{name}: must be C-contiguous")));
+            return Err(not_contiguous(name));
         }
         Ok(Input { array })
-    }
-
-    pub fn shape(&self) -> &[usize] {
-        self.array.shape()
     }
 
     /// The core's view; `Send`, so it can cross into GIL-free work where `self` cannot.
@@ -72,13 +75,41 @@ pub enum Dtype {
 }
 
 impl Dtype {
+    /// The dtype of array `obj` (named `arg` in errors): float32 or float64.
+    pub fn of(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        let array = obj
+            .cast::<PyUntypedArray>()
+            .map_err(|_| type_error(arg, "expected a NumPy array"))?;
+        let dtype = array.dtype();
+        if dtype.is_equiv_to(&numpy::dtype::<f64>(py)) {
+            Ok(Dtype::F64)
+        } else if dtype.is_equiv_to(&numpy::dtype::<f32>(py)) {
+            Ok(Dtype::F32)
+        } else {
+            Err(type_error(
+                arg,
+                format!("expected a float32 or float64 array, got dtype {dtype}"),
+            ))
+        }
+    }
+
+    /// The dtype of the first array of the list `name` (the call's precision).
+    pub fn of_first(name: &str, list: &Bound<'_, PyList>) -> PyResult<Self> {
+        let first = list.get_item(0).map_err(|_| {
+            to_py_err(deeplinear_core::Error::invalid(
+                name,
+                "needs at least one layer, got an empty list",
+            ))
+        })?;
+        Self::of(&format!("{name}[0]"), &first)
+    }
+
     pub fn parse(name: &str) -> PyResult<Self> {
         match name {
             "float32" => Ok(Dtype::F32),
             "float64" => Ok(Dtype::F64),
-            other => Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                "dtype: expected float32 or float64, got {other}"
-            ))),
+            other => Err(type_error("dtype", format!("expected float32 or float64, got {other}"))),
         }
     }
 }

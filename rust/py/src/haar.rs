@@ -7,8 +7,7 @@ use numpy::Element;
 use pyo3::prelude::*;
 
 use crate::convert::{to_numpy, Dtype, SeedArg};
-use crate::error::to_py_err;
-use crate::interrupt::run_interruptibly;
+use crate::enter::enter;
 
 fn sample<'py, T: Real + Element>(
     py: Python<'py>,
@@ -17,10 +16,10 @@ fn sample<'py, T: Real + Element>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let [batch, rows, cols] = shape;
-    let q = run_interruptibly(py, |cancel| {
+    let q = enter(py, |cancel| {
         haar::haar_orthogonal::<T>(rows, cols, batch, seeds, threads, cancel)
     })?;
-    Ok(to_numpy(py, q.map_err(to_py_err)?, &shape).into_any())
+    Ok(to_numpy(py, q, &shape).into_any())
 }
 
 /// Batched Haar-orthogonal matrices, shape (batch, rows, cols).

@@ -7,13 +7,12 @@ use deeplinear_core::init::{self, CriticalWeights, Product};
 use deeplinear_core::rng::Seeds;
 use deeplinear_core::{Real, Result};
 use numpy::Element;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::convert::{to_numpy, Dtype, Input, SeedArg};
+use crate::enter::enter;
 use crate::error::to_py_err;
-use crate::interrupt::run_interruptibly;
 
 /// Run `$body` with the type alias `$t` bound to f32 or f64 according to the dtype name.
 macro_rules! by_dtype {
@@ -52,7 +51,7 @@ fn layers<'py, T: Real + Element>(
     batch: usize,
     scheme: impl FnOnce(&AtomicBool) -> Result<Vec<Vec<T>>> + Send,
 ) -> PyResult<Bound<'py, PyList>> {
-    let buffers = run_interruptibly(py, scheme)?.map_err(to_py_err)?;
+    let buffers = enter(py, scheme)?;
     layer_list(py, dims, batch, buffers)
 }
 
@@ -182,20 +181,11 @@ pub fn init_mean_field<'py>(
     threads: Option<usize>,
 ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
     let seeds: Seeds = seed.into();
-    let kind = match weights {
-        "gaussian" => CriticalWeights::Gaussian,
-        "orthogonal" => CriticalWeights::Orthogonal,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "weights: expected 'gaussian' or 'orthogonal', got {other:?}"
-            )))
-        }
-    };
+    let kind = CriticalWeights::parse(weights).map_err(to_py_err)?;
     by_dtype!(dtype, T => {
-        let (ws, bs) = run_interruptibly(py, |c| {
+        let (ws, bs) = enter(py, |c| {
             init::mean_field::<T>(&dims, batch, &seeds, sigma_w, sigma_b, kind, ntk, threads, c)
-        })?
-        .map_err(to_py_err)?;
+        })?;
         let biases = PyList::new(py, bs.into_iter().enumerate().map(|(j, b)| to_numpy(py, b, &[batch, dims[j + 1]])))?;
         Ok((layer_list(py, &dims, batch, ws)?, biases))
     })
@@ -204,5 +194,5 @@ pub fn init_mean_field<'py>(
 /// (σ_w, σ_b) of the critical tanh network with pre-activation variance q*.
 #[pyfunction]
 pub fn critical_sigmas(py: Python<'_>, q_star: f64) -> PyResult<(f64, f64)> {
-    py.detach(|| critical::critical_sigmas(q_star)).map_err(to_py_err)
+    enter(py, |_| critical::critical_sigmas(q_star))
 }

@@ -6,8 +6,8 @@ use numpy::PyArrayDyn;
 use pyo3::prelude::*;
 
 use crate::convert::{to_numpy, Input};
+use crate::enter::enter;
 use crate::error::to_py_err;
-use crate::interrupt::run_interruptibly;
 
 /// Infinite-width `kernel` ("nngp" or "ntk") between the columns of x1 and x2 (x1 when None),
 /// both float64 (d_0, n): (n1, n2) float64.
@@ -38,14 +38,11 @@ pub fn infinite_width_kernel<'py>(
     );
     let x1 = Input::<f64>::borrow("X", x1)?;
     let x2 = x2.map(|x| Input::<f64>::borrow("X2", x)).transpose()?;
-    let shape = [
-        x1.shape().last().copied().unwrap_or(0),
-        x2.as_ref().unwrap_or(&x1).shape().last().copied().unwrap_or(0),
-    ];
     let (v1, v2) = (x1.view(), x2.as_ref().map(Input::view));
-    let out = run_interruptibly(py, |cancel| {
+    let columns = |shape: &[usize]| shape.last().copied().unwrap_or(0);
+    let shape = [columns(v1.shape), columns(v2.unwrap_or(v1).shape)];
+    let out = enter(py, |cancel| {
         infinite_width::kernel(&dims, v1, v2, &form, which, method, threads, cancel)
-    })?
-    .map_err(to_py_err)?;
+    })?;
     Ok(to_numpy(py, out, &shape))
 }

@@ -1,11 +1,13 @@
-//! Thin PyO3 bindings of `deeplinear-core`: array conversion, GIL release, error mapping.
-//! The maths lives in the core crate; every function here is a few lines of marshalling.
+//! Thin PyO3 bindings of `deeplinear-core`: array conversion (the dtype comes from the arrays),
+//! one entry helper (`enter`: GIL release, Ctrl-C, error mapping), and the exception classes
+//! (`error`, the only place Python exceptions are built). Option names are parsed in the core;
+//! the maths lives there too.
 
 mod convert;
+mod enter;
 mod error;
 mod haar;
 mod init;
-mod interrupt;
 mod kernels;
 mod metrics;
 mod threads;
@@ -35,12 +37,13 @@ mod _core {
     #[pymodule_export]
     use super::threads::max_threads;
     #[pymodule_export]
-    use super::train::train;
+    use super::train::{train, RawOutput, RawState};
     #[pymodule_export]
     use super::vmath::_activation;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        m.add("__version__", env!("CARGO_PKG_VERSION"))
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        super::error::register(m)
     }
 }

@@ -1,21 +1,21 @@
 //! Bindings of `deeplinear_core::metrics`: borrow inputs, release the GIL, map errors.
 
-use deeplinear_core::metrics::{self, Activation, EigenMethod, NetForm, Parameterization};
+use deeplinear_core::metrics::{self, Activation, NetForm, NetworkDiagnostic, Parameterization};
 use deeplinear_core::{Real, Result};
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::convert::{batched_to_numpy, input_list, views, Dtype, Input};
+use crate::enter::enter;
 use crate::error::to_py_err;
-use crate::interrupt::run_interruptibly;
 
 type Out<'py> = PyResult<Bound<'py, PyArrayDyn<f64>>>;
 
-/// Run `f` on the dtype named by `dtype`, generic over the float type.
+/// Run `f` generic over the float type of the arrays in the list `$layers` (named `$name`).
 macro_rules! dispatch {
-    ($dtype:expr, $f:ident($($arg:expr),*)) => {
-        match Dtype::parse($dtype)? {
+    ($name:literal, $layers:expr, $f:ident($($arg:expr),*)) => {
+        match Dtype::of_first($name, $layers)? {
             Dtype::F32 => $f::<f32>($($arg),*),
             Dtype::F64 => $f::<f64>($($arg),*),
         }
@@ -34,7 +34,7 @@ fn finish<'py>(
     py: Python<'py>,
     work: impl FnOnce(&std::sync::atomic::AtomicBool) -> Result<metrics::Batched> + Send,
 ) -> Out<'py> {
-    let out = run_interruptibly(py, work)?.map_err(to_py_err)?;
+    let out = enter(py, work)?;
     Ok(batched_to_numpy(py, out))
 }
 
@@ -55,15 +55,14 @@ fn sv<'py, T: Real + Element>(py: Python<'py>, w: &Bound<'py, PyList>, alpha: f6
 
 /// Singular values of α·W_L⋯W_1, (B, min(d_0, d_L)).
 #[pyfunction]
-#[pyo3(signature = (weights, *, alpha, dtype, threads=None))]
+#[pyo3(signature = (weights, *, alpha, threads=None))]
 pub fn metric_singular_values<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyList>,
     alpha: f64,
-    dtype: &str,
     threads: Option<usize>,
 ) -> Out<'py> {
-    dispatch!(dtype, sv(py, weights, alpha, threads))
+    dispatch!("weights", weights, sv(py, weights, alpha, threads))
 }
 
 fn partial<'py, T: Real + Element>(
@@ -80,16 +79,15 @@ fn partial<'py, T: Real + Element>(
 
 /// Singular values of weights[j]⋯weights[i], (B, min(d_i, d_{j+1})).
 #[pyfunction]
-#[pyo3(signature = (weights, i, j, *, dtype, threads=None))]
+#[pyo3(signature = (weights, i, j, *, threads=None))]
 pub fn metric_partial_product_singular_values<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyList>,
     i: usize,
     j: usize,
-    dtype: &str,
     threads: Option<usize>,
 ) -> Out<'py> {
-    dispatch!(dtype, partial(py, weights, i, j, threads))
+    dispatch!("weights", weights, partial(py, weights, i, j, threads))
 }
 
 fn balanced<'py, T: Real + Element>(py: Python<'py>, w: &Bound<'py, PyList>, threads: Option<usize>) -> Out<'py> {
@@ -100,14 +98,9 @@ fn balanced<'py, T: Real + Element>(py: Python<'py>, w: &Bound<'py, PyList>, thr
 
 /// Per-layer balancedness, (B, L−1).
 #[pyfunction]
-#[pyo3(signature = (weights, *, dtype, threads=None))]
-pub fn metric_balancedness<'py>(
-    py: Python<'py>,
-    weights: &Bound<'py, PyList>,
-    dtype: &str,
-    threads: Option<usize>,
-) -> Out<'py> {
-    dispatch!(dtype, balanced(py, weights, threads))
+#[pyo3(signature = (weights, *, threads=None))]
+pub fn metric_balancedness<'py>(py: Python<'py>, weights: &Bound<'py, PyList>, threads: Option<usize>) -> Out<'py> {
+    dispatch!("weights", weights, balanced(py, weights, threads))
 }
 
 fn margin<'py, T: Real + Element>(
@@ -124,16 +117,15 @@ fn margin<'py, T: Real + Element>(
 
 /// Deficiency margin σ_min(Φ) − ‖αW_{L:1} − Φ‖_F, (B,).
 #[pyfunction]
-#[pyo3(signature = (weights, phi, *, alpha, dtype, threads=None))]
+#[pyo3(signature = (weights, phi, *, alpha, threads=None))]
 pub fn metric_deficiency_margin<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyList>,
     phi: &Bound<'py, PyAny>,
     alpha: f64,
-    dtype: &str,
     threads: Option<usize>,
 ) -> Out<'py> {
-    dispatch!(dtype, margin(py, weights, phi, alpha, threads))
+    dispatch!("weights", weights, margin(py, weights, phi, alpha, threads))
 }
 
 fn change<'py, T: Real + Element>(
@@ -149,41 +141,19 @@ fn change<'py, T: Real + Element>(
 
 /// Per-layer ‖W1 − W0‖_F/‖W0‖_F, (B, L).
 #[pyfunction]
-#[pyo3(signature = (w0, w1, *, dtype, threads=None))]
+#[pyo3(signature = (w0, w1, *, threads=None))]
 pub fn metric_relative_weight_change<'py>(
     py: Python<'py>,
     w0: &Bound<'py, PyList>,
     w1: &Bound<'py, PyList>,
-    dtype: &str,
     threads: Option<usize>,
 ) -> Out<'py> {
-    dispatch!(dtype, change(py, w0, w1, threads))
-}
-
-/// Which network-function diagnostic to run.
-#[derive(Clone, Copy)]
-enum NetMetric {
-    Jacobian,
-    Ntk,
-    Fisher(EigenMethod),
-}
-
-impl NetMetric {
-    fn parse(quantity: &str, method: &str) -> PyResult<Self> {
-        match quantity {
-            "jacobian_singular_values" => Ok(NetMetric::Jacobian),
-            "ntk" => Ok(NetMetric::Ntk),
-            "fisher_max_eigenvalue" => Ok(NetMetric::Fisher(EigenMethod::parse(method).map_err(to_py_err)?)),
-            other => Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "quantity: expected 'jacobian_singular_values', 'ntk' or 'fisher_max_eigenvalue', got {other:?}"
-            ))),
-        }
-    }
+    dispatch!("w0", w0, change(py, w0, w1, threads))
 }
 
 fn net_metric<'py, T: Real + Element>(
     py: Python<'py>,
-    which: NetMetric,
+    which: NetworkDiagnostic,
     w: &Bound<'py, PyList>,
     x: &Bound<'py, PyAny>,
     form: NetForm,
@@ -194,9 +164,13 @@ fn net_metric<'py, T: Real + Element>(
     let b = optional_list::<T>("biases", biases)?;
     let (w, x, b) = (views(&w), x.view(), b.as_deref().map(views));
     finish(py, |c| match which {
-        NetMetric::Jacobian => metrics::jacobian_singular_values(&w, x, &form, b.as_deref(), threads, c),
-        NetMetric::Ntk => metrics::ntk(&w, x, &form, b.as_deref(), threads, c),
-        NetMetric::Fisher(m) => metrics::fisher_max_eigenvalue(&w, x, &form, b.as_deref(), m, threads, c),
+        NetworkDiagnostic::JacobianSingularValues => {
+            metrics::jacobian_singular_values(&w, x, &form, b.as_deref(), threads, c)
+        }
+        NetworkDiagnostic::Ntk => metrics::ntk(&w, x, &form, b.as_deref(), threads, c),
+        NetworkDiagnostic::FisherMaxEigenvalue(m) => {
+            metrics::fisher_max_eigenvalue(&w, x, &form, b.as_deref(), m, threads, c)
+        }
     })
 }
 
@@ -205,7 +179,7 @@ fn net_metric<'py, T: Real + Element>(
 /// "fisher_max_eigenvalue" (B,), the last with eigen-solver `method`.
 #[pyfunction]
 #[pyo3(signature = (
-    weights, x, *, quantity, alpha, activation, parameterization, sigma_w, biases, method="auto", dtype,
+    weights, x, *, quantity, alpha, activation, parameterization, sigma_w, biases, method="auto",
     threads=None
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -220,12 +194,15 @@ pub fn metric_network<'py>(
     sigma_w: f64,
     biases: Option<&Bound<'py, PyList>>,
     method: &str,
-    dtype: &str,
     threads: Option<usize>,
 ) -> Out<'py> {
-    let which = NetMetric::parse(quantity, method)?;
+    let which = NetworkDiagnostic::parse(quantity, method).map_err(to_py_err)?;
     let f = form(alpha, activation, parameterization, sigma_w)?;
-    dispatch!(dtype, net_metric(py, which, weights, x, f, biases, threads))
+    dispatch!(
+        "weights",
+        weights,
+        net_metric(py, which, weights, x, f, biases, threads)
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -254,7 +231,7 @@ fn ntk_change<'py, T: Real + Element>(
 
 /// ‖Θ(w1) − Θ(w0)‖_F/‖Θ(w0)‖_F, (B,).
 #[pyfunction]
-#[pyo3(signature = (w0, w1, x, *, alpha, activation, parameterization, sigma_w, biases0, biases1, dtype, threads=None))]
+#[pyo3(signature = (w0, w1, x, *, alpha, activation, parameterization, sigma_w, biases0, biases1, threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn metric_ntk_relative_change<'py>(
     py: Python<'py>,
@@ -267,9 +244,8 @@ pub fn metric_ntk_relative_change<'py>(
     sigma_w: f64,
     biases0: Option<&Bound<'py, PyList>>,
     biases1: Option<&Bound<'py, PyList>>,
-    dtype: &str,
     threads: Option<usize>,
 ) -> Out<'py> {
     let f = form(alpha, activation, parameterization, sigma_w)?;
-    dispatch!(dtype, ntk_change(py, w0, w1, x, f, biases0, biases1, threads))
+    dispatch!("w0", w0, ntk_change(py, w0, w1, x, f, biases0, biases1, threads))
 }

@@ -12,7 +12,7 @@
 
 use std::f64::consts::PI;
 
-use crate::mlp::Activation;
+use crate::net::Activation;
 
 /// Whether `expectations` has a closed form for this activation.
 pub fn available(activation: Activation) -> bool {

@@ -37,11 +37,11 @@ use faer::Accum;
 use rayon::prelude::*;
 
 use crate::alloc;
+use crate::array::ArrayRef;
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, row_major, row_major_mut};
-use crate::mlp::{Activation, Parameterization};
+use crate::net::{Activation, Parameterization};
 use crate::parallel;
-use crate::train::ArrayRef;
 
 /// Which kernel to compute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

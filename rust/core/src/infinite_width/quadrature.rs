@@ -30,7 +30,7 @@ use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigen
 use faer::{Mat, Par};
 
 use super::closed_form;
-use crate::mlp::Activation;
+use crate::net::Activation;
 use crate::vmath::VecMath;
 
 /// A quadrature rule: nodes and weights.

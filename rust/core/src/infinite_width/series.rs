@@ -20,7 +20,7 @@ use std::f64::consts::{PI, SQRT_2};
 use std::sync::OnceLock;
 
 use crate::critical::gauss_hermite;
-use crate::mlp::Activation;
+use crate::net::Activation;
 use crate::vmath::VecMath;
 
 /// (largest variance, terms k = 0..=terms, Gauss–Hermite points for the coefficients).

@@ -1,6 +1,5 @@
 //! Per-sample derivatives of MLPs (SPEC §1 "Nonlinear MLP"): z_j = s_j W_j h_{j−1} + b_j,
-//! h_j = φ(z_j) for hidden layers, f = α z_L. Self-contained so the diagnostics do not depend
-//! on the training engine's MLP support.
+//! h_j = φ(z_j) for hidden layers, f = α z_L.
 
 use faer::{Accum, Mat, MatRef};
 
@@ -10,7 +9,7 @@ use crate::linalg::gemm;
 use crate::metrics::kernels::try_to_owned;
 use crate::scalar::Real;
 
-pub use crate::mlp::{Activation, Parameterization};
+pub use crate::net::form::{Activation, Parameterization};
 
 /// The network form shared by the Jacobian, NTK and Fisher diagnostics.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -18,100 +18,16 @@ use faer::{Col, Mat, MatRef, Par};
 use rayon::prelude::*;
 
 use crate::alloc;
+pub use crate::array::Batched;
+use crate::array::{shape_str, ArrayRef};
 use crate::error::{Error, Result};
+pub use crate::layout::{check_weights, Layout};
 use crate::linalg::row_major;
 use crate::parallel;
 use crate::rng::{fill_normal, network_rng};
 use crate::scalar::Real;
-use crate::train::ArrayRef;
 
 pub use mlp::{Activation, NetForm, Parameterization};
-
-/// A batched result: row-major data and its shape, the network axis first.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Batched {
-    pub data: Vec<f64>,
-    pub shape: Vec<usize>,
-}
-
-fn shape_str(shape: &[usize]) -> String {
-    format!("{shape:?}").replace('[', "(").replace(']', ")")
-}
-
-/// The validated layout of a batch of networks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Layout {
-    pub batch: usize,
-    /// [d_0, …, d_L]
-    pub dims: Vec<usize>,
-}
-
-impl Layout {
-    pub fn depth(&self) -> usize {
-        self.dims.len() - 1
-    }
-
-    /// Views of network b's layers.
-    pub fn layers<'a, T: Real>(&self, weights: &[ArrayRef<'a, T>], b: usize) -> Vec<MatRef<'a, T>> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(j, w)| {
-                let (d_out, d_in) = (self.dims[j + 1], self.dims[j]);
-                let size = d_out * d_in;
-                row_major(&w.data[b * size..(b + 1) * size], d_out, d_in)
-            })
-            .collect()
-    }
-}
-
-/// Check a list of batched layers named `arg` (e.g. "weights", "w0"): 3-D, non-empty, one
-/// batch size, chaining widths.
-pub fn check_weights<T>(arg: &str, weights: &[ArrayRef<'_, T>]) -> Result<Layout> {
-    if weights.is_empty() {
-        return Err(Error::invalid(arg, "needs at least one layer, got an empty list"));
-    }
-    let mut dims = Vec::with_capacity(weights.len() + 1);
-    let mut batch = 0;
-    for (j, w) in weights.iter().enumerate() {
-        let name = format!("{arg}[{j}]");
-        let [b, d_out, d_in] = match w.shape {
-            &[b, d_out, d_in] => [b, d_out, d_in],
-            _ => return Err(Error::shape(name, "(batch, d_out, d_in)", shape_str(w.shape))),
-        };
-        if b == 0 || d_out == 0 || d_in == 0 {
-            return Err(Error::invalid(
-                name,
-                format!("has an empty dimension: shape {}", shape_str(w.shape)),
-            ));
-        }
-        if w.data.len() != b * d_out * d_in {
-            return Err(Error::shape(
-                name,
-                "a C-contiguous array",
-                format!("{} elements", w.data.len()),
-            ));
-        }
-        if j == 0 {
-            batch = b;
-            dims.push(d_in);
-        } else if b != batch {
-            return Err(Error::shape(
-                name,
-                format!("batch size {batch} (as {arg}[0])"),
-                shape_str(w.shape),
-            ));
-        } else if d_in != dims[j] {
-            return Err(Error::shape(
-                name,
-                format!("(batch, d_out, {}) to chain with {arg}[{}]", dims[j], j - 1),
-                shape_str(w.shape),
-            ));
-        }
-        dims.push(d_out);
-    }
-    Ok(Layout { batch, dims })
-}
 
 /// Check a per-network or shared matrix argument: (rows, cols) or (batch, rows, cols); returns
 /// whether it is shared.
@@ -597,6 +513,30 @@ impl EigenMethod {
             other => Err(Error::invalid(
                 "method",
                 format!("expected 'auto', 'dense' or 'lanczos', got {other:?}"),
+            )),
+        }
+    }
+}
+
+/// A diagnostic of the network function at given inputs, by the name the API uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkDiagnostic {
+    JacobianSingularValues,
+    Ntk,
+    FisherMaxEigenvalue(EigenMethod),
+}
+
+impl NetworkDiagnostic {
+    /// `quantity` is "jacobian_singular_values", "ntk" or "fisher_max_eigenvalue" (the last
+    /// with eigensolver `method`).
+    pub fn parse(quantity: &str, method: &str) -> Result<Self> {
+        match quantity {
+            "jacobian_singular_values" => Ok(NetworkDiagnostic::JacobianSingularValues),
+            "ntk" => Ok(NetworkDiagnostic::Ntk),
+            "fisher_max_eigenvalue" => Ok(NetworkDiagnostic::FisherMaxEigenvalue(EigenMethod::parse(method)?)),
+            other => Err(Error::invalid(
+                "quantity",
+                format!("expected 'jacobian_singular_values', 'ntk' or 'fisher_max_eigenvalue', got {other:?}"),
             )),
         }
     }

@@ -1,0 +1,97 @@
+//! What a training call is asked to do: its inputs and its options.
+
+use crate::array::ArrayRef;
+use crate::loss::Loss;
+use crate::net::Form;
+use crate::optim::{Manifold, Optimizer};
+use crate::record::RecordSpec;
+use crate::rng::Seeds;
+
+/// Learning rate: one for all networks or one per network.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LearningRate {
+    Shared(f64),
+    PerNetwork(Vec<f64>),
+}
+
+impl LearningRate {
+    /// The learning rate of network `b`.
+    pub fn of(&self, b: usize) -> f64 {
+        match self {
+            LearningRate::Shared(v) => *v,
+            LearningRate::PerNetwork(v) => v[b],
+        }
+    }
+}
+
+/// Targets of a data set: values (d_L, n) for MSE, integer class labels (n,) for
+/// cross-entropy; either shared by the batch or stacked per network.
+#[derive(Clone, Copy, Debug)]
+pub enum TargetArray<'a, T> {
+    Values(ArrayRef<'a, T>),
+    Labels(ArrayRef<'a, i64>),
+}
+
+/// The arrays of a call, borrowed: weights[j] is (B, d_{j+1}, d_j); `biases` is empty or one
+/// entry per layer ((B, d_{j+1}) or None); X is (d_0, n) or (B, d_0, n), None for I_{d_0}.
+#[derive(Clone, Debug)]
+pub struct Problem<'a, T> {
+    pub weights: Vec<ArrayRef<'a, T>>,
+    pub biases: Vec<Option<ArrayRef<'a, T>>>,
+    pub x: Option<ArrayRef<'a, T>>,
+    pub y: TargetArray<'a, T>,
+    /// Held-out data (X_test, Y_test), shaped like X and Y.
+    pub eval: Option<(ArrayRef<'a, T>, TargetArray<'a, T>)>,
+}
+
+/// Hyper-parameters and options of a call. `TrainOptions::new` gives today's defaults:
+/// full-batch gradient descent on the MSE of a linear chain, Euclidean, nothing recorded but
+/// the loss.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub lr: LearningRate,
+    pub steps: usize,
+    pub alpha: f64,
+    /// Stop a network once its step loss is ≤ tol.
+    pub tol: Option<f64>,
+    /// Stop a network once its step accuracy is ≥ this (in (0, 1]).
+    pub target_accuracy: Option<f64>,
+    /// Interval of the loss record (and the default of every other quantity).
+    pub record_every: usize,
+    pub threads: Option<usize>,
+    /// Quantities recorded besides the loss, each with its interval.
+    pub record: Vec<RecordSpec>,
+    pub form: Form,
+    pub loss: Loss,
+    pub optimizer: Optimizer,
+    /// Empty: all Euclidean; one entry: every layer; else one per layer.
+    pub manifold: Vec<Manifold>,
+    /// Train a scalar scale of each Stiefel layer (W = s·Q).
+    pub learn_scale: bool,
+    /// None: full batch.
+    pub batch_size: Option<usize>,
+    /// The data streams of the mini-batch schedule; None with a state: the state's.
+    pub data_seed: Option<Seeds>,
+}
+
+impl TrainOptions {
+    pub fn new(lr: LearningRate, steps: usize) -> Self {
+        TrainOptions {
+            lr,
+            steps,
+            alpha: 1.0,
+            tol: None,
+            target_accuracy: None,
+            record_every: 1,
+            threads: None,
+            record: Vec::new(),
+            form: Form::default(),
+            loss: Loss::default(),
+            optimizer: Optimizer::Gd,
+            manifold: Vec::new(),
+            learn_scale: false,
+            batch_size: None,
+            data_seed: None,
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! Validation of a call and everything derived from it before any network starts: the network
+//! form, the data (reduced when that is exact), the schedule, what is recorded, the per-layer
+//! geometry, and where each network starts (fresh, or from a state).
+
+use crate::array::{of_network, shape_str, ArrayRef};
+use crate::error::{Error, Result};
+use crate::layout::{check_matrix, check_weights, layer_offsets, Layout};
+use crate::loss::{LossKind, Targets};
+use crate::net::{Activation, Input, Network, Parameterization};
+use crate::optim::stiefel::{orthogonal_scale, orthogonality};
+use crate::optim::Manifold;
+use crate::parallel;
+use crate::record::{Quantity, RecordSpec};
+use crate::reduce::{self, Reduced};
+use crate::rng::Seeds;
+use crate::scalar::Real;
+
+use super::options::{LearningRate, Problem, TargetArray, TrainOptions};
+use super::schedule::Schedule;
+use super::state::{Expected, StateRef};
+
+/// A data set's arrays after validation: X (None: I_{d_0}) and targets, each shared by the
+/// batch or stacked, over `n` columns.
+#[derive(Clone, Copy)]
+pub(super) struct DataSet<'a, T> {
+    pub x: Option<&'a [T]>,
+    pub x_shared: bool,
+    pub y: TargetSlice<'a, T>,
+    pub y_shared: bool,
+    pub n: usize,
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum TargetSlice<'a, T> {
+    Values(&'a [T]),
+    Labels(&'a [i64]),
+}
+
+/// One network's view of a data set.
+#[derive(Clone, Copy)]
+pub(super) struct NetworkData<'a, T> {
+    pub x: Option<&'a [T]>,
+    pub y: Targets<'a, T>,
+    pub n: usize,
+}
+
+impl<'a, T> DataSet<'a, T> {
+    pub fn of(&self, b: usize, d_0: usize, d_l: usize) -> NetworkData<'a, T> {
+        let n = self.n;
+        NetworkData {
+            x: self.x.map(|x| of_network(x, self.x_shared, d_0 * n, b)),
+            y: match self.y {
+                TargetSlice::Values(y) => Targets::Values(of_network(y, self.y_shared, d_l * n, b)),
+                TargetSlice::Labels(y) => Targets::Labels(of_network(y, self.y_shared, n, b)),
+            },
+            n,
+        }
+    }
+}
+
+impl<'a, T> NetworkData<'a, T> {
+    /// All n examples as a pass input.
+    pub fn input(&self) -> Input<'a, T> {
+        self.x.map_or(Input::Identity, Input::Columns)
+    }
+}
+
+/// A validated call.
+pub(super) struct Plan<'a, T: Real> {
+    pub opts: &'a TrainOptions,
+    /// The weights and biases the call starts from (never modified).
+    pub weights: Vec<ArrayRef<'a, T>>,
+    pub biases: Vec<Option<ArrayRef<'a, T>>>,
+    pub layout: Layout,
+    pub net: Network<T>,
+    /// Training data as the steps see it (reduced to d_0 columns when that is exact).
+    pub train: DataSet<'a, T>,
+    reduced: Option<Reduced<T>>,
+    /// Examples in the training set (the reduction's n, not d_0).
+    pub examples: usize,
+    pub eval: Option<DataSet<'a, T>>,
+    pub schedule: Schedule,
+    /// Per network (seed, stream) of the data order.
+    pub seeds: Vec<(u64, u64)>,
+    /// The loss first (at record_every), then the other quantities as asked.
+    pub specs: Vec<RecordSpec>,
+    pub manifolds: Vec<Manifold>,
+    pub alpha: T,
+    /// Count correct examples at every step (accuracy stop rule or records).
+    pub step_accuracy: bool,
+    /// Where each network starts: step counts, Stiefel scales (B × L, NaN for Euclidean
+    /// layers; empty without Stiefel layers) and the state's buffers.
+    pub start_steps: Vec<i64>,
+    pub scales: Vec<T>,
+    pub state_slots: Option<Vec<ArrayRef<'a, T>>>,
+    /// Shapes of the state's buffers, in order (slot kind, then tensor).
+    pub slot_shapes: Vec<Vec<usize>>,
+    pub slot_names: Vec<String>,
+}
+
+impl<T: Real> Plan<'_, T> {
+    /// The training data with the reduction applied, if any.
+    pub fn train_data(&self) -> DataSet<'_, T> {
+        match &self.reduced {
+            None => self.train,
+            Some(r) => DataSet {
+                x: Some(&r.x),
+                x_shared: r.x_shared,
+                y: TargetSlice::Values(&r.y),
+                y_shared: r.y_shared,
+                n: self.layout.dims[0],
+            },
+        }
+    }
+
+    /// The constant the reduction drops from network b's loss (0 without reduction).
+    pub fn loss_offset(&self, b: usize) -> f64 {
+        self.reduced.as_ref().map_or(0.0, |r| r.offsets[b])
+    }
+
+    pub fn any_stiefel(&self) -> bool {
+        self.manifolds.contains(&Manifold::Stiefel)
+    }
+}
+
+/// Whether X is exactly the identity of size d_0, shared or for every network. The engine then
+/// skips the first product (multiplying by I is exact, so results are unchanged).
+fn is_identity<T: Real>(x: &ArrayRef<'_, T>, layout: &Layout) -> bool {
+    let d_0 = layout.dims[0];
+    let matrices = match *x.shape {
+        [rows, cols] if rows == d_0 && cols == d_0 => 1,
+        [b, rows, cols] if b == layout.batch && rows == d_0 && cols == d_0 => b,
+        _ => return false,
+    };
+    let (zero, one) = (T::from_f64(0.0), T::from_f64(1.0));
+    x.data.len() == matrices * d_0 * d_0
+        && x.data.chunks(d_0 * d_0).all(|m| {
+            m.iter()
+                .enumerate()
+                .all(|(k, &v)| v == if k / d_0 == k % d_0 { one } else { zero })
+        })
+}
+
+fn check_targets<'a, T>(
+    arg: &str,
+    y: TargetArray<'a, T>,
+    loss: LossKind,
+    layout: &Layout,
+    n: usize,
+) -> Result<(TargetSlice<'a, T>, bool)> {
+    let (batch, d_l) = (layout.batch, layout.dims[layout.depth()]);
+    match (loss, y) {
+        (LossKind::Mse, TargetArray::Values(y)) => {
+            let (shared, _, cols) = check_matrix(arg, y, batch, Some(d_l), None)?;
+            if cols != n {
+                return Err(Error::shape(arg, format!("{n} columns, as X"), shape_str(y.shape)));
+            }
+            Ok((TargetSlice::Values(y.data), shared))
+        }
+        (LossKind::CrossEntropy, TargetArray::Labels(y)) => {
+            let shared = match *y.shape {
+                [c] if c == n => true,
+                [b, c] if b == batch && c == n => false,
+                _ => {
+                    return Err(Error::shape(
+                        arg,
+                        format!("integer labels ({n},) or ({batch}, {n}), one per column of X"),
+                        shape_str(y.shape),
+                    ))
+                }
+            };
+            if let Some(&bad) = y.data.iter().find(|&&v| v < 0 || v as u64 >= d_l as u64) {
+                return Err(Error::invalid(
+                    arg,
+                    format!("class labels must be in [0, {d_l}) (d_L = {d_l} outputs), got {bad}"),
+                ));
+            }
+            Ok((TargetSlice::Labels(y.data), shared))
+        }
+        (LossKind::Mse, TargetArray::Labels(_)) => Err(Error::invalid(
+            arg,
+            "loss='mse' needs float targets (d_L, n), got integer labels",
+        )),
+        (LossKind::CrossEntropy, TargetArray::Values(_)) => Err(Error::invalid(
+            arg,
+            "loss='cross_entropy' needs integer class labels (n,), got float targets",
+        )),
+    }
+}
+
+fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
+    let check_lr = |v: f64| {
+        if !v.is_finite() || v < 0.0 {
+            Err(Error::invalid(
+                "lr",
+                format!("must be finite and non-negative, got {v}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match &opts.lr {
+        LearningRate::Shared(v) => check_lr(*v)?,
+        LearningRate::PerNetwork(v) => {
+            if v.len() != batch {
+                return Err(Error::shape(
+                    "lr",
+                    format!("a scalar or ({batch},)"),
+                    format!("({},)", v.len()),
+                ));
+            }
+            v.iter().try_for_each(|&x| check_lr(x))?;
+        }
+    }
+    if !opts.alpha.is_finite() {
+        return Err(Error::invalid("alpha", format!("must be finite, got {}", opts.alpha)));
+    }
+    if let Some(tol) = opts.tol {
+        if !tol.is_finite() || tol < 0.0 {
+            return Err(Error::invalid(
+                "tol",
+                format!("must be finite and non-negative, got {tol}"),
+            ));
+        }
+    }
+    if let Some(a) = opts.target_accuracy {
+        if !(a > 0.0 && a <= 1.0) {
+            return Err(Error::invalid("target_accuracy", format!("must be in (0, 1], got {a}")));
+        }
+    }
+    if opts.record_every == 0 {
+        return Err(Error::invalid("record_every", "must be at least 1, got 0"));
+    }
+    if let Parameterization::Ntk { sigma_w } = opts.form.parameterization {
+        if !sigma_w.is_finite() {
+            return Err(Error::invalid("sigma_w", format!("must be finite, got {sigma_w}")));
+        }
+    }
+    parallel::resolve_threads(opts.threads)?;
+    Ok(())
+}
+
+/// The recorded quantities: the loss at `record_every`, then the others as asked.
+fn check_records(opts: &TrainOptions, layout: &Layout, linear_chain: bool, has_eval: bool) -> Result<Vec<RecordSpec>> {
+    let mut specs = vec![RecordSpec {
+        quantity: Quantity::Loss,
+        every: opts.record_every,
+    }];
+    let d_l = layout.dims[layout.depth()];
+    for spec in &opts.record {
+        let name = spec.quantity.name();
+        if spec.every == 0 {
+            return Err(Error::invalid(
+                "record",
+                format!("{name:?}: the interval must be at least 1, got 0"),
+            ));
+        }
+        if spec.quantity == Quantity::Loss {
+            if spec.every != opts.record_every {
+                return Err(Error::invalid(
+                    "record",
+                    format!(
+                        "\"loss\" is recorded every record_every = {} steps, got {}",
+                        opts.record_every, spec.every
+                    ),
+                ));
+            }
+            continue;
+        }
+        if specs.iter().any(|s| s.quantity == spec.quantity) {
+            return Err(Error::invalid("record", format!("{name:?} is listed twice")));
+        }
+        if spec.quantity.needs_linear_chain() && !linear_chain {
+            return Err(Error::invalid(
+                "record",
+                format!("{name:?} is a diagnostic of linear chains (activation='linear', standard parameterisation, no biases)"),
+            ));
+        }
+        if spec.quantity.needs_eval_data() && !has_eval {
+            return Err(Error::invalid(
+                "record",
+                format!("{name:?} needs eval_data=(X_test, Y_test)"),
+            ));
+        }
+        if spec.quantity.is_accuracy() && opts.loss.kind == LossKind::Mse && d_l < 2 {
+            return Err(Error::invalid(
+                "record",
+                format!(
+                    "{name:?} with loss='mse' reads classes as argmax over d_L ≥ 2 outputs (one-hot Y); d_L = 1 here"
+                ),
+            ));
+        }
+        specs.push(*spec);
+    }
+    Ok(specs)
+}
+
+fn check_manifolds(opts: &TrainOptions, depth: usize) -> Result<Vec<Manifold>> {
+    let manifolds = match opts.manifold.len() {
+        0 => vec![Manifold::Euclidean; depth],
+        1 => vec![opts.manifold[0]; depth],
+        k if k == depth => opts.manifold.clone(),
+        k => {
+            return Err(Error::invalid(
+                "manifold",
+                format!("expected one name, or a list with one per layer ({depth}), got a list of {k}"),
+            ))
+        }
+    };
+    if opts.learn_scale && !manifolds.contains(&Manifold::Stiefel) {
+        return Err(Error::invalid(
+            "learn_scale",
+            "trains the scale of Stiefel layers, but no layer has manifold='stiefel'",
+        ));
+    }
+    Ok(manifolds)
+}
+
+impl<'a, T: Real> Plan<'a, T> {
+    pub fn new(problem: &Problem<'a, T>, opts: &'a TrainOptions, state: Option<&StateRef<'a, T>>) -> Result<Self> {
+        let layout = check_weights("weights", &problem.weights)?;
+        let (batch, depth) = (layout.batch, layout.depth());
+        let dims = &layout.dims;
+        let (d_0, d_l) = (dims[0], dims[depth]);
+        check_options(opts, batch)?;
+
+        // The network form.
+        if !problem.biases.is_empty() && problem.biases.len() != depth {
+            return Err(Error::shape(
+                "biases",
+                format!("one entry per layer ({depth})"),
+                format!("{} entries", problem.biases.len()),
+            ));
+        }
+        let mut bias_offsets = vec![None; depth];
+        let mut next = layer_offsets(dims)[depth];
+        for (j, bias) in problem.biases.iter().enumerate() {
+            if let Some(bias) = bias {
+                let want = [batch, dims[j + 1]];
+                if bias.shape != want || bias.data.len() != batch * dims[j + 1] {
+                    return Err(Error::shape(
+                        format!("biases[{j}]"),
+                        format!("{} = (batch, d_out of weights[{j}])", shape_str(&want)),
+                        shape_str(bias.shape),
+                    ));
+                }
+                bias_offsets[j] = Some(next);
+                next += dims[j + 1];
+            }
+        }
+        let form = opts.form;
+        let has_biases = bias_offsets.iter().any(Option::is_some);
+        let linear_chain =
+            form.activation == Activation::Linear && form.parameterization == Parameterization::Standard && !has_biases;
+        let net = Network {
+            dims: dims.clone(),
+            scales: dims[..depth]
+                .iter()
+                .map(|&d_in| T::from_f64(form.parameterization.scale(d_in)))
+                .collect(),
+            activation: form.activation,
+            weight_offsets: layer_offsets(dims),
+            bias_offsets,
+        };
+
+        // The data.
+        let loss = opts.loss;
+        if loss.kind == LossKind::CrossEntropy && d_l < 2 {
+            return Err(Error::invalid(
+                "loss",
+                format!("'cross_entropy' needs d_L ≥ 2 outputs (one per class), the last layer has {d_l}"),
+            ));
+        }
+        let x = problem.x.filter(|x| !is_identity(x, &layout));
+        let (x_shared, n) = match x {
+            Some(x) => {
+                let (shared, _, n) = check_matrix("X", x, batch, Some(d_0), None)?;
+                (shared, n)
+            }
+            None => (true, d_0),
+        };
+        let (y, y_shared) = check_targets("Y", problem.y, loss.kind, &layout, n)?;
+        let train = DataSet {
+            x: x.map(|x| x.data),
+            x_shared,
+            y,
+            y_shared,
+            n,
+        };
+        let eval = match problem.eval {
+            None => None,
+            Some((ex, ey)) => {
+                let (ex_shared, _, n_eval) = check_matrix("eval_data[0] (X_test)", ex, batch, Some(d_0), None)?;
+                let (ey, ey_shared) = check_targets("eval_data[1] (Y_test)", ey, loss.kind, &layout, n_eval)?;
+                Some(DataSet {
+                    x: Some(ex.data),
+                    x_shared: ex_shared,
+                    y: ey,
+                    y_shared: ey_shared,
+                    n: n_eval,
+                })
+            }
+        };
+
+        // The schedule and its data streams.
+        let schedule = match opts.batch_size {
+            None => Schedule::Full { n },
+            Some(size) if (1..=n).contains(&size) => Schedule::MiniBatch { size, n },
+            Some(size) => {
+                return Err(Error::invalid(
+                    "batch_size",
+                    format!("must be in [1, n] = [1, {n}] (n: examples, columns of X), got {size}"),
+                ))
+            }
+        };
+        let seeds: Vec<(u64, u64)> = match (&opts.data_seed, state) {
+            (Some(seeds), _) => {
+                if let Seeds::PerNetwork(v) = seeds {
+                    if v.len() != batch {
+                        return Err(Error::shape(
+                            "data_seed",
+                            format!("one seed per network ({batch})"),
+                            format!("{} seeds", v.len()),
+                        ));
+                    }
+                }
+                (0..batch).map(|b| seeds.stream_of(b)).collect()
+            }
+            // The state's streams (their count is checked with the rest of the state below).
+            (None, Some(s)) => s.data_seeds.chunks_exact(2).map(|p| (p[0], p[1])).collect(),
+            (None, _) if opts.batch_size.is_some() => {
+                return Err(Error::invalid(
+                    "data_seed",
+                    "is needed with batch_size (or a state to take it from)",
+                ));
+            }
+            (None, _) => vec![(0, 0); batch],
+        };
+
+        // What is recorded and checked each step.
+        let specs = check_records(opts, &layout, linear_chain, eval.is_some())?;
+        if opts.target_accuracy.is_some() && loss.kind == LossKind::Mse && d_l < 2 {
+            return Err(Error::invalid(
+                "target_accuracy",
+                format!("with loss='mse' reads classes as argmax over d_L ≥ 2 outputs (one-hot Y); d_L = {d_l} here"),
+            ));
+        }
+        let step_accuracy = opts.target_accuracy.is_some()
+            || specs.iter().any(|s| {
+                s.quantity == Quantity::BatchAccuracy
+                    || (s.quantity == Quantity::Accuracy && matches!(schedule, Schedule::Full { .. }))
+            });
+
+        // The geometry of each layer.
+        let manifolds = check_manifolds(opts, depth)?;
+        let optimizer = opts.optimizer;
+        let tensors = tensor_shapes(&layout, &net, opts.learn_scale);
+        let slot_names_of = optimizer.slot_names();
+        let mut slot_shapes = Vec::new();
+        let mut slot_names = Vec::new();
+        for slot in slot_names_of {
+            for (name, shape) in &tensors {
+                slot_names.push(format!("{slot}:{name}"));
+                slot_shapes.push(shape.clone());
+            }
+        }
+        let any_stiefel = manifolds.contains(&Manifold::Stiefel);
+        if let Some(s) = state {
+            s.check(&Expected {
+                optimizer: optimizer.name(),
+                batch,
+                batch_size: opts.batch_size,
+                n,
+                scales: any_stiefel.then_some([batch, depth]),
+                slots: &slot_shapes,
+            })?;
+            if opts.data_seed.is_some() && opts.batch_size.is_some() {
+                let given: Vec<u64> = seeds.iter().flat_map(|&(a, b)| [a, b]).collect();
+                if given != s.data_seeds {
+                    return Err(Error::invalid(
+                        "data_seed",
+                        "differs from the state's data order; pass data_seed=None to continue the state's",
+                    ));
+                }
+            }
+        }
+        // Stiefel layers must start on the manifold; their scale comes from the state when one
+        // is given (so chained calls do not re-measure it), else from the weights.
+        let mut scales = Vec::new();
+        if any_stiefel {
+            scales = vec![T::from_f64(f64::NAN); batch * depth];
+            for (j, w) in problem.weights.iter().enumerate() {
+                if manifolds[j] != Manifold::Stiefel {
+                    continue;
+                }
+                let (d_out, d_in) = (dims[j + 1], dims[j]);
+                let size = d_out * d_in;
+                let arg = format!("weights[{j}]");
+                for b in 0..batch {
+                    let layer = &w.data[b * size..(b + 1) * size];
+                    scales[b * depth + j] = match state.and_then(|s| s.scales) {
+                        None => T::from_f64(orthogonal_scale::<T>(&arg, layer, d_out, d_in)?),
+                        Some(given) => {
+                            let s = given.data[b * depth + j];
+                            check_on_manifold(&arg, layer, d_out, d_in, s)?;
+                            s
+                        }
+                    };
+                }
+            }
+        }
+
+        // Exact data reduction when n > d_0 (linear chain, MSE, full batch, no accuracy).
+        let reducible = linear_chain
+            && loss.kind == LossKind::Mse
+            && matches!(schedule, Schedule::Full { .. })
+            && !step_accuracy
+            && !specs.iter().any(|s| s.quantity == Quantity::Accuracy);
+        let reduced = match (x, train.y) {
+            (Some(x), TargetSlice::Values(y)) if reducible && n > d_0 => Some(reduce::reduce(
+                x.data,
+                x_shared,
+                y,
+                y_shared,
+                batch,
+                d_0,
+                d_l,
+                n,
+                opts.threads,
+            )?),
+            _ => None,
+        };
+
+        Ok(Plan {
+            opts,
+            weights: problem.weights.clone(),
+            biases: problem.biases.clone(),
+            net,
+            train,
+            reduced,
+            examples: n,
+            eval,
+            schedule,
+            seeds,
+            specs,
+            manifolds,
+            alpha: T::from_f64(opts.alpha),
+            step_accuracy,
+            start_steps: state.map_or_else(|| vec![0; batch], |s| s.steps.to_vec()),
+            scales,
+            state_slots: state.map(|s| s.slots.clone()),
+            slot_shapes,
+            slot_names,
+            layout,
+        })
+    }
+}
+
+/// A Stiefel layer given with its scale s (from a state) must still be scaled-orthogonal.
+fn check_on_manifold<T: Real>(arg: &str, w: &[T], d_out: usize, d_in: usize, s: T) -> Result<()> {
+    let (s2, _) = orthogonality(w, d_out, d_in);
+    let s = s.to_f64();
+    let scale_err = ((s2.sqrt() - s.abs()) / s.abs()).abs();
+    if !(s.is_finite() && s != 0.0 && scale_err <= 1e-3) {
+        return Err(Error::invalid(
+            "state",
+            format!(
+                "the Stiefel scale {s} of {arg} does not match the weights (scale {:.6})",
+                s2.sqrt()
+            ),
+        ));
+    }
+    orthogonal_scale::<T>(arg, w, d_out, d_in).map(|_| ())
+}
+
+/// The parameter tensors of a network, in state order: every layer's weights, the biases of the
+/// layers that have one, and (learned scales) one scale per layer. Names and batched shapes.
+fn tensor_shapes<T: Real>(layout: &Layout, net: &Network<T>, learn_scale: bool) -> Vec<(String, Vec<usize>)> {
+    let (batch, dims) = (layout.batch, &layout.dims);
+    let mut tensors: Vec<(String, Vec<usize>)> = (0..layout.depth())
+        .map(|j| (format!("weights[{j}]"), vec![batch, dims[j + 1], dims[j]]))
+        .collect();
+    for j in 0..layout.depth() {
+        if net.bias_offsets[j].is_some() {
+            tensors.push((format!("biases[{j}]"), vec![batch, dims[j + 1]]));
+        }
+    }
+    if learn_scale {
+        tensors.push(("scales".to_string(), vec![batch, layout.depth()]));
+    }
+    tensors
+}

@@ -1,0 +1,618 @@
+//! The one per-network training loop, and the worker buffers it runs in.
+//!
+//! Each step composes: the data schedule (the step's examples) → the network form (forward,
+//! backward) → the loss (value, signal, accuracy) → the optimiser (per layer, Euclidean or
+//! Stiefel) → the stop rules → the recorder. A network is trained start to finish by one worker
+//! with its own buffers, so results do not depend on the thread count, and the step loop
+//! allocates nothing: every buffer is sized once per call. (Recording the weight diagnostics
+//! allocates a few views per recorded column.)
+
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use faer::MatRef;
+
+use crate::alloc::{checked_len, zeroed};
+use crate::error::Result;
+use crate::linalg::row_major;
+use crate::loss::{evaluate, Tally, Targets};
+use crate::metrics::kernels::frobenius;
+use crate::net::{Input, Passes};
+use crate::optim::stiefel::StiefelWork;
+use crate::optim::{Manifold, Rule};
+use crate::record::{Diagnostics, Quantity};
+use crate::scalar::Real;
+
+use super::plan::{NetworkData, Plan, TargetSlice};
+use super::schedule::{epoch_order, Batch, Schedule};
+
+/// One network's share of the outputs: its trained parameters, state and records.
+///
+/// The parameter and state blocks are not initialised (not even zeroed: the outputs are large,
+/// and zeroing them would be a serial pass over memory that the network's scatter overwrites
+/// anyway); every block is written exactly once, when its network is scattered.
+pub(super) struct NetworkIo<'o, T> {
+    pub weights: Vec<&'o mut [MaybeUninit<T>]>,
+    /// The layers that have a bias, in layer order.
+    pub biases: Vec<&'o mut [MaybeUninit<T>]>,
+    /// The state buffers (slot kind major, then tensor): this network's block of each.
+    pub slots: Vec<&'o mut [MaybeUninit<T>]>,
+    /// (L) Stiefel scales; empty without Stiefel layers.
+    pub scales: &'o mut [T],
+    pub step: &'o mut i64,
+    /// One block per recorded quantity (columns × width).
+    pub records: Vec<&'o mut [f64]>,
+    pub outcome: &'o mut Outcome,
+}
+
+/// How one network ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(super) struct Outcome {
+    pub final_loss: f64,
+    pub steps_to_tol: i64,
+    pub steps_to_accuracy: i64,
+    pub diverged: bool,
+}
+
+/// The parameters and everything the passes and the optimiser work in.
+pub(super) struct Core<T: Real> {
+    /// The network's parameters (weights, then biases), trained in place.
+    params: Vec<T>,
+    /// Stiefel scales (L), the rule's state (SLOTS entries per parameter, tensor-major) and
+    /// the state of learned scales (SLOTS per layer).
+    scales: Vec<T>,
+    slots: Vec<T>,
+    scale_slots: Vec<T>,
+    passes: Passes<T>,
+    /// A dense weight gradient (largest layer) and a bias gradient (widest layer).
+    grad: Vec<T>,
+    bias_grad: Vec<T>,
+    /// Stiefel workspaces, one per distinct layer shape; layer j uses `stiefel[stiefel_of[j]]`.
+    stiefel: Vec<StiefelWork<T>>,
+    stiefel_of: Vec<usize>,
+    diagnostics: Diagnostics<T>,
+}
+
+/// Buffers for the examples of a step or an evaluation chunk, gathered from the data sets.
+pub(super) struct Gathered<T> {
+    /// d_0 × cols inputs, d_L × cols targets or cols labels.
+    x: Vec<T>,
+    y: Vec<T>,
+    labels: Vec<i64>,
+    /// The current epoch's order of the examples, for (network, epoch) = `order_of`.
+    order: Vec<u32>,
+    order_of: Option<(usize, u64)>,
+}
+
+/// A worker's buffers, allocated once per call and reused for every network it trains.
+pub(super) struct Worker<T: Real> {
+    core: Core<T>,
+    gathered: Gathered<T>,
+}
+
+impl<T: Real> Worker<T> {
+    pub fn new<R: Rule<T>>(plan: &Plan<'_, T>) -> Result<Self> {
+        let net = &plan.net;
+        let dims = &net.dims;
+        let depth = net.depth();
+        let params = net.params();
+        let mini_batches = matches!(plan.schedule, Schedule::MiniBatch { .. });
+        // Columns of a pass: the step's examples; evaluation passes go in chunks of as many.
+        let cols = plan.schedule.max_examples().min(plan.train_data().n);
+        let gathers = mini_batches || plan.eval.is_some();
+        let gather_cols = if gathers { cols } else { 0 };
+        let max_layer = dims.windows(2).map(|w| w[0] * w[1]).max().unwrap();
+        let max_d = *dims.iter().max().unwrap();
+        let dense = !R::PLAIN || plan.any_stiefel() || plan.specs.iter().any(|s| s.quantity == Quantity::GradNorms);
+        let mut stiefel: Vec<StiefelWork<T>> = Vec::new();
+        let mut stiefel_of = vec![usize::MAX; depth];
+        for j in 0..depth {
+            if plan.manifolds[j] == Manifold::Stiefel {
+                let shape = (dims[j + 1], dims[j]);
+                stiefel_of[j] = match stiefel.iter().position(|w| w.shape() == shape) {
+                    Some(i) => i,
+                    None => {
+                        stiefel.push(StiefelWork::new(shape.0, shape.1)?);
+                        stiefel.len() - 1
+                    }
+                };
+            }
+        }
+        let labels = matches!(plan.train.y, TargetSlice::Labels(_));
+        Ok(Worker {
+            core: Core {
+                params: zeroed("weights", params)?,
+                scales: zeroed("weights", if plan.any_stiefel() { depth } else { 0 })?,
+                slots: zeroed("weights", checked_len("weights", &[R::SLOTS, params])?)?,
+                scale_slots: zeroed("weights", if plan.opts.learn_scale { R::SLOTS * depth } else { 0 })?,
+                passes: Passes::new(dims, cols, net.activation)?,
+                grad: zeroed("weights", if dense { max_layer } else { 0 })?,
+                bias_grad: zeroed("weights", max_d)?,
+                stiefel,
+                stiefel_of,
+                diagnostics: Diagnostics::new(&plan.specs, dims, plan.opts.alpha)?,
+            },
+            gathered: Gathered {
+                x: zeroed("X", checked_len("X", &[dims[0], gather_cols])?)?,
+                y: zeroed(
+                    "Y",
+                    if labels {
+                        0
+                    } else {
+                        checked_len("Y", &[dims[depth], gather_cols])?
+                    },
+                )?,
+                labels: filled("Y", if labels { gather_cols } else { 0 })?,
+                order: filled("X", if mini_batches { plan.examples } else { 0 })?,
+                order_of: None,
+            },
+        })
+    }
+}
+
+/// Copy columns `columns` (m of them) of a data set into the gather buffers `x`, `y`, `labels`
+/// and return them as a pass input and targets.
+fn gather<'g, T: Real>(
+    (x, y, labels): (&'g mut [T], &'g mut [T], &'g mut [i64]),
+    data: &NetworkData<'_, T>,
+    columns: impl Iterator<Item = usize> + Clone,
+    m: usize,
+    d_0: usize,
+    d_l: usize,
+) -> (Input<'g, T>, Targets<'g, T>) {
+    let n = data.n;
+    let (zero, one) = (T::from_f64(0.0), T::from_f64(1.0));
+    for r in 0..d_0 {
+        let row = &mut x[r * m..(r + 1) * m];
+        match data.x {
+            Some(src) => {
+                for (dst, c) in row.iter_mut().zip(columns.clone()) {
+                    *dst = src[r * n + c];
+                }
+            }
+            // X = I: column c is the unit vector e_c.
+            None => {
+                for (dst, c) in row.iter_mut().zip(columns.clone()) {
+                    *dst = if c == r { one } else { zero };
+                }
+            }
+        }
+    }
+    let targets = match data.y {
+        Targets::Values(src) => {
+            for a in 0..d_l {
+                for (dst, c) in y[a * m..(a + 1) * m].iter_mut().zip(columns.clone()) {
+                    *dst = src[a * n + c];
+                }
+            }
+            Targets::Values(&y[..d_l * m])
+        }
+        Targets::Labels(src) => {
+            for (dst, c) in labels.iter_mut().zip(columns) {
+                *dst = src[c];
+            }
+            Targets::Labels(&labels[..m])
+        }
+    };
+    (Input::Columns(&x[..d_0 * m]), targets)
+}
+
+impl<T> Gathered<T> {
+    fn buffers(&mut self) -> (&mut [T], &mut [T], &mut [i64]) {
+        (&mut self.x, &mut self.y, &mut self.labels)
+    }
+}
+
+/// `len` zeros of an integer buffer, or `OutOfMemory` naming `arg` (as `alloc::zeroed` for
+/// floats).
+fn filled<X: Default + Clone>(arg: &str, len: usize) -> Result<Vec<X>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| crate::Error::OutOfMemory {
+        arg: arg.to_string(),
+        bytes: Some(len as u128 * std::mem::size_of::<X>() as u128),
+    })?;
+    v.resize(len, X::default());
+    Ok(v)
+}
+
+/// Initialise `dst` with a copy of `src` (equal lengths).
+fn write<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        d.write(v);
+    }
+}
+
+/// Loss (reduced as the call asks) and accuracy of a set of examples.
+#[derive(Clone, Copy, Debug)]
+struct Measured {
+    loss: f64,
+    accuracy: f64,
+}
+
+/// What the recorder reads at an iterate.
+#[derive(Clone, Copy)]
+struct Iterate<'a, T> {
+    step: Measured,
+    whole: Option<Measured>,
+    test: Option<Measured>,
+    /// z_L of the step's pass when it is W_{L:1} itself (X = I, full batch).
+    end_to_end: Option<&'a [T]>,
+}
+
+/// The per-call context of the loop: the plan and the rule.
+pub(super) struct Trainer<'p, 'a, T: Real, R> {
+    pub plan: &'p Plan<'a, T>,
+    pub rule: R,
+}
+
+impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
+    /// Loss and accuracy of the network on a whole data set, in chunks of the passes' columns
+    /// (no slopes, no signal: the step's own pass is not disturbed before it is taken).
+    fn measure(&self, core: &mut Core<T>, gathered: &mut Gathered<T>, data: &NetworkData<'_, T>) -> Measured {
+        let plan = self.plan;
+        let net = &plan.net;
+        let (d_0, d_l) = (net.dims[0], net.dims[net.depth()]);
+        let chunk = plan.schedule.max_examples().min(plan.train_data().n);
+        let mut total = Tally::default();
+        let mut start = 0;
+        while start < data.n {
+            let m = chunk.min(data.n - start);
+            let (input, targets) = if m == data.n {
+                (data.input(), data.y)
+            } else {
+                gather(gathered.buffers(), data, start..start + m, m, d_0, d_l)
+            };
+            net.forward(&core.params, input, m, &mut core.passes, false);
+            let z = net.output(&core.passes.activations, m);
+            let t = evaluate(plan.opts.loss.kind, z, d_l, targets, plan.alpha, None, true);
+            total.loss += t.loss;
+            total.correct += t.correct;
+            start += m;
+        }
+        Measured {
+            loss: plan.opts.loss.scale(data.n) * total.loss,
+            accuracy: total.correct as f64 / data.n as f64,
+        }
+    }
+
+    /// Write quantity `q` at an iterate into `out` (its width). Gradient norms are written by
+    /// the backward pass instead.
+    fn record(
+        &self,
+        q: Quantity,
+        (params, diagnostics): (&[T], &mut Diagnostics<T>),
+        initial: &[MatRef<'_, T>],
+        at: &Iterate<'_, T>,
+        out: &mut [f64],
+    ) {
+        let measured = |m: Option<Measured>| m.expect("measured when due");
+        match q {
+            Quantity::Loss => out[0] = measured(at.whole).loss,
+            Quantity::Accuracy => out[0] = measured(at.whole).accuracy,
+            Quantity::BatchLoss => out[0] = at.step.loss,
+            Quantity::BatchAccuracy => out[0] = at.step.accuracy,
+            Quantity::TestLoss => out[0] = measured(at.test).loss,
+            Quantity::TestAccuracy => out[0] = measured(at.test).accuracy,
+            Quantity::GradNorms => {}
+            _ => {
+                let net = &self.plan.net;
+                let dims = &net.dims;
+                let layers: Vec<MatRef<'_, T>> = (0..net.depth())
+                    .map(|j| row_major(net.weights_of(params, j), dims[j + 1], dims[j]))
+                    .collect();
+                let end_to_end = at.end_to_end.map(|p| row_major(p, dims[net.depth()], dims[0]));
+                diagnostics.weights(q, &layers, end_to_end, initial, out);
+            }
+        }
+    }
+
+    /// The backward pass of the step whose signal the forward pass left: with `update` =
+    /// (η, t) one update of every parameter from this iterate (t is the 1-based update count
+    /// of Adam's bias correction); with `norms`, ‖∂ℓ/∂W_j‖_F of every layer.
+    fn backward(
+        &self,
+        core: &mut Core<T>,
+        input: Input<'_, T>,
+        m: usize,
+        update: Option<(T, u64)>,
+        mut norms: Option<&mut [f64]>,
+    ) {
+        let plan = self.plan;
+        let net = &plan.net;
+        let rule = &self.rule;
+        let k = R::SLOTS;
+        let learn_scale = plan.opts.learn_scale;
+        let Core {
+            params,
+            scales,
+            slots,
+            scale_slots,
+            passes,
+            grad,
+            bias_grad,
+            stiefel,
+            stiefel_of,
+            ..
+        } = core;
+        net.backward(params, input, m, passes, bias_grad, |j, w, bias, g, bias_g| {
+            let size = w.len();
+            let mut dense = false;
+            if let Some(norms) = norms.as_deref_mut() {
+                g.write_to(grad);
+                dense = true;
+                norms[j] = frobenius(row_major(&grad[..size], g.d_out, g.d_in));
+            }
+            let Some((lr, t)) = update else { return };
+            let offset = net.weight_offsets[j];
+            let w_slots = &mut slots[k * offset..k * (offset + size)];
+            match plan.manifolds[j] {
+                // Plain GD applies the factored gradient with one product, no gradient buffer.
+                Manifold::Euclidean if R::PLAIN => g.add_to(w, -lr),
+                Manifold::Euclidean => {
+                    if !dense {
+                        g.write_to(grad);
+                    }
+                    rule.apply(w, &grad[..size], w_slots, lr, t);
+                }
+                Manifold::Stiefel => {
+                    if !dense {
+                        g.write_to(grad);
+                    }
+                    let g = &mut grad[..size];
+                    let s = scales[j];
+                    let new_s = if learn_scale {
+                        // W = s·Q: ∂ℓ/∂s = ⟨G, Q⟩ = ⟨G, W⟩/s, a Euclidean step of the rule.
+                        let dot: f64 = g.iter().zip(w.iter()).map(|(&a, &b)| a.to_f64() * b.to_f64()).sum();
+                        let mut scale = [s];
+                        let ds = [T::from_f64(dot / s.to_f64())];
+                        rule.apply(&mut scale, &ds, &mut scale_slots[k * j..k * (j + 1)], lr, t);
+                        scale[0]
+                    } else {
+                        s
+                    };
+                    stiefel[stiefel_of[j]].step(rule, w, g, w_slots, lr, t, s, new_s);
+                    scales[j] = new_s;
+                }
+            }
+            if let (Some(bias), Some(offset)) = (bias, net.bias_offsets[j]) {
+                let len = bias.len();
+                rule.apply(bias, bias_g, &mut slots[k * offset..k * (offset + len)], lr, t);
+            }
+        });
+    }
+
+    /// Network b's parameters, scales and optimiser state into the worker (from the inputs and
+    /// the state passed in, or zero state when fresh).
+    fn gather_network(&self, b: usize, core: &mut Core<T>) {
+        let plan = self.plan;
+        let net = &plan.net;
+        let depth = net.depth();
+        for (j, w) in plan.weights.iter().enumerate() {
+            let (start, end) = (net.weight_offsets[j], net.weight_offsets[j + 1]);
+            let size = end - start;
+            core.params[start..end].copy_from_slice(&w.data[b * size..(b + 1) * size]);
+        }
+        for (j, bias) in plan.biases.iter().enumerate() {
+            if let (Some(bias), Some(offset)) = (bias, net.bias_offsets[j]) {
+                let d = net.dims[j + 1];
+                core.params[offset..offset + d].copy_from_slice(&bias.data[b * d..(b + 1) * d]);
+            }
+        }
+        if !core.scales.is_empty() {
+            core.scales.copy_from_slice(&plan.scales[b * depth..(b + 1) * depth]);
+        }
+        match &plan.state_slots {
+            None => {
+                core.slots.fill(T::from_f64(0.0));
+                core.scale_slots.fill(T::from_f64(0.0));
+            }
+            Some(given) => self.for_each_slot(core, |slot, index, offset| {
+                let per_network = given[index].data.len() / plan.layout.batch;
+                let start = b * per_network + offset;
+                slot.copy_from_slice(&given[index].data[start..start + slot.len()]);
+            }),
+        }
+    }
+
+    /// Visit every state buffer of the worker: `f(worker entries, state buffer index, offset
+    /// within the network's block of that buffer)`. Weight and bias buffers are whole blocks;
+    /// the learned scales' buffers are (B, L) in the state but SLOTS per layer in the worker,
+    /// so they are visited one entry at a time.
+    fn for_each_slot(&self, core: &mut Core<T>, mut f: impl FnMut(&mut [T], usize, usize)) {
+        let net = &self.plan.net;
+        let depth = net.depth();
+        let k = R::SLOTS;
+        let mut tensors: Vec<(usize, usize)> = (0..depth)
+            .map(|j| (net.weight_offsets[j], net.weight_offsets[j + 1] - net.weight_offsets[j]))
+            .collect();
+        tensors.extend((0..depth).filter_map(|j| net.bias_offsets[j].map(|o| (o, net.dims[j + 1]))));
+        let count = tensors.len() + usize::from(self.plan.opts.learn_scale);
+        for slot in 0..k {
+            for (i, &(offset, size)) in tensors.iter().enumerate() {
+                let block = &mut core.slots[k * offset + slot * size..k * offset + (slot + 1) * size];
+                f(block, slot * count + i, 0);
+            }
+            if self.plan.opts.learn_scale {
+                for j in 0..depth {
+                    f(
+                        &mut core.scale_slots[k * j + slot..k * j + slot + 1],
+                        slot * count + tensors.len(),
+                        j,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The trained network back into its output blocks.
+    fn scatter_network(&self, core: &mut Core<T>, io: &mut NetworkIo<'_, T>) {
+        let net = &self.plan.net;
+        for (j, out) in io.weights.iter_mut().enumerate() {
+            write(out, net.weights_of(&core.params, j));
+        }
+        let mut biases = io.biases.iter_mut();
+        for j in 0..net.depth() {
+            if let Some(offset) = net.bias_offsets[j] {
+                let out = biases.next().expect("one output per bias");
+                write(out, &core.params[offset..offset + net.dims[j + 1]]);
+            }
+        }
+        io.scales.copy_from_slice(&core.scales);
+        let slots = &mut io.slots;
+        self.for_each_slot(core, |slot, index, offset| {
+            write(&mut slots[index][offset..offset + slot.len()], slot);
+        });
+    }
+
+    /// Train network b start to finish.
+    pub fn train_network(&self, b: usize, worker: &mut Worker<T>, io: &mut NetworkIo<'_, T>, cancel: &AtomicBool) {
+        let plan = self.plan;
+        let opts = plan.opts;
+        let net = &plan.net;
+        let depth = net.depth();
+        let (d_0, d_l) = (net.dims[0], net.dims[depth]);
+        let Worker { core, gathered } = worker;
+        self.gather_network(b, core);
+        let train = plan.train_data().of(b, d_0, d_l);
+        let whole_set = plan.train.of(b, d_0, d_l);
+        let eval = plan.eval.map(|e| e.of(b, d_0, d_l));
+        let offset = plan.loss_offset(b);
+        let lr = T::from_f64(opts.lr.of(b));
+        let start = plan.start_steps[b] as u64;
+        let (seed, stream) = plan.seeds[b];
+        let initial = plan.layout.layers(&plan.weights, b);
+        let full_batch = matches!(plan.schedule, Schedule::Full { .. });
+        let grad_norms = plan.specs.iter().position(|s| s.quantity == Quantity::GradNorms);
+        let mut updates = 0u64;
+
+        for t in 0..=opts.steps {
+            let global = start + t as u64;
+            // Whole-set measurements due at this iterate come first: they reuse the buffers of
+            // the step's own pass.
+            let due = |q: Quantity| plan.specs.iter().any(|s| s.quantity == q && s.column_at(t).is_some());
+            let mut whole = (!full_batch && (due(Quantity::Loss) || due(Quantity::Accuracy)))
+                .then(|| self.measure(core, gathered, &whole_set));
+            let mut test = (due(Quantity::TestLoss) || due(Quantity::TestAccuracy))
+                .then(|| self.measure(core, gathered, eval.as_ref().expect("validated: eval data given")));
+
+            // The step: its examples, forward pass, loss and output signal.
+            let (input, m, targets, examples) = match plan.schedule.batch(global) {
+                Batch::All => (train.input(), train.n, train.y, plan.examples),
+                Batch::Slice { epoch, start, len } => {
+                    if gathered.order_of != Some((b, epoch)) {
+                        epoch_order(seed, stream, epoch, &mut gathered.order);
+                        gathered.order_of = Some((b, epoch));
+                    }
+                    let Gathered {
+                        x, y, labels, order, ..
+                    } = gathered;
+                    let columns = order[start..start + len].iter().map(|&c| c as usize);
+                    let (input, targets) = gather((x, y, labels), &train, columns, len, d_0, d_l);
+                    (input, len, targets, len)
+                }
+            };
+            net.forward(&core.params, input, m, &mut core.passes, true);
+            let scale = opts.loss.scale(examples);
+            let Passes {
+                activations, signal, ..
+            } = &mut core.passes;
+            let tally = evaluate(
+                opts.loss.kind,
+                net.output(activations, m),
+                d_l,
+                targets,
+                plan.alpha,
+                Some((signal, T::from_f64(scale) * plan.alpha)),
+                plan.step_accuracy,
+            );
+            let step = Measured {
+                loss: scale * (tally.loss + offset),
+                accuracy: tally.correct as f64 / m as f64,
+            };
+            if full_batch {
+                whole = Some(step);
+            }
+            let identity = full_batch && matches!(input, Input::Identity);
+            let at = Iterate {
+                step,
+                whole,
+                test,
+                end_to_end: identity.then(|| net.output(&core.passes.activations, m)),
+            };
+            for (spec, rows) in plan.specs.iter().zip(io.records.iter_mut()) {
+                if let Some(col) = spec.column_at(t) {
+                    let width = spec.quantity.width(&net.dims);
+                    let out = &mut rows[col * width..(col + 1) * width];
+                    self.record(spec.quantity, (&core.params, &mut core.diagnostics), &initial, &at, out);
+                }
+            }
+
+            // Stop rules.
+            let diverged = !step.loss.is_finite();
+            let reached_tol = !diverged && opts.tol.is_some_and(|tol| step.loss <= tol);
+            let reached_accuracy = !diverged && opts.target_accuracy.is_some_and(|a| step.accuracy >= a);
+            if diverged || reached_tol || reached_accuracy || t == opts.steps || cancel.load(Ordering::Relaxed) {
+                // The stopping state fills its column (unless recorded at t) and every later one.
+                if let Some(i) = grad_norms {
+                    let col = plan.specs[i].stop_column(t);
+                    if col < plan.specs[i].columns(opts.steps) {
+                        let rows = &mut io.records[i][col * depth..(col + 1) * depth];
+                        self.backward(core, input, m, None, Some(rows));
+                    }
+                }
+                for (i, spec) in plan.specs.iter().enumerate() {
+                    let col = spec.stop_column(t);
+                    if col >= spec.columns(opts.steps) {
+                        continue;
+                    }
+                    let width = spec.quantity.width(&net.dims);
+                    if width == 0 {
+                        continue;
+                    }
+                    if spec.column_at(t).is_none() && spec.quantity != Quantity::GradNorms {
+                        if matches!(spec.quantity, Quantity::Loss | Quantity::Accuracy) && whole.is_none() {
+                            whole = Some(self.measure(core, gathered, &whole_set));
+                        }
+                        if spec.quantity.needs_eval_data() && test.is_none() {
+                            test = Some(self.measure(core, gathered, eval.as_ref().expect("validated")));
+                        }
+                        // The passes may have been reused by a measurement: no end-to-end view.
+                        let at = Iterate {
+                            step,
+                            whole,
+                            test,
+                            end_to_end: None,
+                        };
+                        let out = &mut io.records[i][col * width..(col + 1) * width];
+                        self.record(spec.quantity, (&core.params, &mut core.diagnostics), &initial, &at, out);
+                    }
+                    let (head, tail) = io.records[i].split_at_mut((col + 1) * width);
+                    for later in tail.chunks_mut(width) {
+                        later.copy_from_slice(&head[col * width..]);
+                    }
+                }
+                let final_loss = match whole {
+                    Some(w) => w.loss,
+                    None => self.measure(core, gathered, &whole_set).loss,
+                };
+                *io.outcome = Outcome {
+                    final_loss,
+                    steps_to_tol: if reached_tol { t as i64 } else { -1 },
+                    steps_to_accuracy: if reached_accuracy { t as i64 } else { -1 },
+                    diverged,
+                };
+                break;
+            }
+
+            let norms = grad_norms.and_then(|i| {
+                plan.specs[i]
+                    .column_at(t)
+                    .map(|col| &mut io.records[i][col * depth..(col + 1) * depth])
+            });
+            self.backward(core, input, m, Some((lr, global + 1)), norms);
+            updates += 1;
+        }
+        *io.step = (start + updates) as i64;
+        self.scatter_network(core, io);
+    }
+}
