@@ -113,9 +113,7 @@ def balancedness(
     if not isinstance(per_layer, (bool, np.bool_)):
         raise TypeError(f"per_layer: expected a bool, got {type(per_layer).__name__}")
     layers = layer_list("weights", weights)
-    gaps = _core.metric_balancedness(
-        layers, threads=threads_argument(threads)
-    )
+    gaps = _core.metric_balancedness(layers, threads=threads_argument(threads))
     if per_layer:
         return gaps
     if gaps.shape[1] == 0:
@@ -160,9 +158,7 @@ def relative_weight_change(
     """
     a = layer_list("w0", w0)
     b = layer_list("w1", w1, a[0].dtype)
-    return _core.metric_relative_weight_change(
-        a, b, threads=threads_argument(threads)
-    )
+    return _core.metric_relative_weight_change(a, b, threads=threads_argument(threads))
 
 
 def jacobian_singular_values(
