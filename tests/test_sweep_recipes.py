@@ -75,7 +75,11 @@ def test_npz_whitened_reads_the_file_and_checks_its_digest(tmp_path):
         registry.npz_whitened(DataRequest(5, 40, 1, file=str(labels)))
 
 
-@pytest.mark.parametrize("name", sorted(registry.INITIALISERS))
+WEIGHT_ONLY = sorted(n for n in registry.INITIALISERS if not registry.is_mean_field(n))
+MEAN_FIELD = sorted(n for n in registry.INITIALISERS if registry.is_mean_field(n))
+
+
+@pytest.mark.parametrize("name", WEIGHT_ONLY)
 def test_every_initialiser_matches_its_scheme(name):
     dims = [3, 5, 5, 3]
     got = registry.INITIALISERS[name](dims, [7, 8], 0.3, "float64", 1)
@@ -89,8 +93,63 @@ def test_every_initialiser_matches_its_scheme(name):
             np.testing.assert_array_equal(layer[b], single[0])
 
 
+@pytest.mark.parametrize("parameterization", ["standard", "ntk"])
+@pytest.mark.parametrize("name", MEAN_FIELD)
+def test_every_mean_field_initialiser_matches_dl_init(name, parameterization):
+    """mean_field_* and critical_* draw what dl.init.mean_field / critical draw for each seed
+    alone; the critical ones take (σ_w, σ_b) from q*."""
+    assert MEAN_FIELD == [
+        "critical_gaussian",
+        "critical_orthogonal",
+        "mean_field_gaussian",
+        "mean_field_orthogonal",
+    ]
+    dims = [3, 5, 5, 3]
+    kind = name.rsplit("_", 1)[1]
+    q_star = 0.3
+    configs = [
+        _replaced(init=name, seed=seed, sigma_w=1.3, sigma_b=0.2, q_star=q_star, biases="all",
+                activation="tanh", parameterization=parameterization)
+        for seed in (7, 8)
+    ]
+    made = recipes.make_weights([dataclasses.replace(c, width=5, depth=3, d_x=3, d_y=3)
+                                 for c in configs], threads=1)
+    for seed, b in ((7, 0), (8, 1)):
+        if registry.is_critical(name):
+            alone = dl.init.critical(dims, batch=1, seed=[seed], q_star=q_star, weights=kind,
+                                     parameterization=parameterization)
+        else:
+            alone = dl.init.mean_field(dims, batch=1, seed=[seed], sigma_w=1.3, sigma_b=0.2,
+                                       weights=kind, parameterization=parameterization)
+        for layer, single in zip(made.weights, alone[0], strict=True):
+            np.testing.assert_array_equal(layer[b], single[0])
+        for bias, single in zip(made.biases, alone[1], strict=True):
+            np.testing.assert_array_equal(bias[b], single[0])
+
+
+def test_weight_only_inits_get_seeded_gaussian_biases():
+    """biases = "all" with a weight-only init: N(0, σ_b²) per network from its own stream,
+    the same whatever the batch; zeros when σ_b = 0; no biases with biases = "none"."""
+    runs = [_replaced(init="orthogonal", seed=s, biases="all", sigma_b=0.5, activation="tanh")
+            for s in (1, 2, 3)]
+    batch = recipes.make_weights(runs, threads=1)
+    alone = recipes.make_weights(runs[1:2], threads=1)
+    for together, single in zip(batch.biases, alone.biases, strict=True):
+        np.testing.assert_array_equal(together[1], single[0])
+    spread = np.concatenate([b.ravel() for b in batch.biases])
+    assert 0.3 < spread.std() < 0.7 and not np.array_equal(batch.biases[0][0], batch.biases[0][1])
+    zeros = recipes.make_weights([dataclasses.replace(r, sigma_b=0.0) for r in runs])
+    assert all(not b.any() for b in zeros.biases)
+    assert recipes.make_weights([_replaced(init="orthogonal")]).biases is None
+
+
 def _config(**fixed):
     return SweepSpec.from_dict(small_spec(**fixed)).runs()[0]
+
+
+def _replaced(**changes):
+    """The first run of the small spec with ``changes`` (no validation)."""
+    return dataclasses.replace(_config(), **changes)
 
 
 def test_learning_rate_rules():
@@ -141,7 +200,7 @@ def test_a_sweep_records_balancedness_and_stops_above_the_optimum(tmp_path):
             assert row["final_loss"] <= optimum + 1e-5
             assert curve.min() > optimum  # the offset ℓ* is part of every reported loss
         configs = [c for c in SweepSpec.from_dict(spec).runs() if c.key == row["key"]]
-        weights, _ = recipes.make_weights(configs)
+        weights = recipes.make_weights(configs).weights
         assert balance[0] == pytest.approx(dl.metrics.balancedness(weights)[0], abs=1e-12)
     balanced = frame[frame["init"] == "balanced"]
     assert all(np.asarray(c)[0] < 1e-12 for c in balanced["balancedness_curve"])

@@ -10,6 +10,7 @@ import pytest
 
 import deeplinear as dl
 from deeplinear.sweep import SweepSpec, load, recipes, registry, run_sweep, store
+from deeplinear.sweep.grid import RECORDABLE
 from sweep_helpers import assert_same_results, small_spec
 
 
@@ -80,7 +81,7 @@ def test_store_rows_hold_config_and_results(tmp_path):
     assert (tmp_path / "sweep.json").is_file()
     assert store.read_spec(tmp_path)["name"] == "small"
     curves = [c for c in frame.columns if c.endswith("_curve")]
-    assert curves == ["loss_curve", "balancedness_curve"]
+    assert curves == ["loss_curve", *(f"{name}_curve" for name in RECORDABLE)]
     assert frame["balancedness_curve"].isna().all()  # not recorded
     assert list(load(tmp_path, curves=False).columns) == [c for c in frame if c not in curves]
 

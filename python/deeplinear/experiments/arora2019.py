@@ -168,7 +168,7 @@ def with_margins(frame: pd.DataFrame, threads: int | None = None) -> pd.DataFram
     margin = np.full(len(configs), math.nan)
     for group in by_group.values():
         members = [configs[starts[start][0]] for start in group]
-        weights, order = make_weights(members, threads)
+        weights, _, order = make_weights(members, threads)
         X, Y = make_data(members[0])
         phi = np.asarray(Y, dtype=np.float64) @ np.asarray(X, dtype=np.float64).T
         values = metrics.deficiency_margin(weights, phi.astype(weights[0].dtype), threads=threads)

@@ -56,10 +56,12 @@ def run_configs(frame: pd.DataFrame) -> list[RunConfig]:
         values = dict(zip((f.name for f in FIELDS), row, strict=True))
         for f in FIELDS:
             value = values[f.name]
-            if f.kind == "optional_float" and (value is None or math.isnan(value)):
+            if f.kind.startswith("optional") and (value is None or math.isnan(value)):
                 values[f.name] = None
-            elif f.kind == "int":
+            elif f.kind in ("int", "optional_int"):
                 values[f.name] = int(value)
+            elif f.kind == "bool":
+                values[f.name] = bool(value)
             elif f.kind in ("float", "optional_float"):
                 values[f.name] = float(value)
         configs.append(RunConfig(**values))

@@ -66,12 +66,31 @@ __all__ = [
 KEY_VERSION = 1
 
 LR_RULES = ("constant", "hu2020", "inverse_depth")
+ACTIVATIONS = ("linear", "tanh", "relu", "erf")
+BIASES = ("none", "all")
+PARAMETERIZATIONS = ("standard", "ntk")
+LOSSES = ("mse", "cross_entropy")
+REDUCTIONS = ("default", "sum", "mean")
+OPTIMIZERS = ("gd", "sgd", "adam")
+#: "stiefel": every layer on the manifold; "stiefel_hidden": every layer but the output layer
+#: (Sokol & Park 2020: the classifier stays Euclidean).
+MANIFOLDS = ("euclidean", "stiefel", "stiefel_hidden")
+#: How a run's inputs are scaled after its data recipe: "none", or "q_star" (the mean squared
+#: training input becomes the run's q_star, as Sokol & Park 2020 feed their critical nets).
+INPUT_SCALES = ("none", "q_star")
 ALPHA_RULES = ("constant", "fanout")
 TOL_RULES = ("absolute", "above_optimum")
 DTYPES = ("float64", "float32")
 #: Diagnostics a sweep can record along training (the ``record`` field); each is stored as a
 #: list column ``<name>_curve`` beside ``loss_curve``.
-RECORDABLE = ("balancedness",)
+RECORDABLE = (
+    "balancedness",
+    "accuracy",
+    "batch_loss",
+    "batch_accuracy",
+    "test_loss",
+    "test_accuracy",
+)
 
 _REQUIRED = object()
 
@@ -80,8 +99,10 @@ _REQUIRED = object()
 class FieldSpec:
     """One run field: its type, default, allowed values and meaning (used for validation/docs).
 
-    Kinds: "int", "float", "optional_float", "choice" (one name of ``choices`` or a registry),
-    "names" (comma-separated names of ``choices``, "" for none) and "string" (free text).
+    Kinds: "int", "optional_int", "float", "optional_float", "bool", "choice" (one name of
+    ``choices`` or a registry), "names" (comma-separated names of ``choices``, each optionally
+    with its own interval as ``name:k``; "" for none) and "string" (free text). ``minimum`` and
+    ``maximum`` bound numbers (exclusively when ``exclusive_minimum``/``exclusive_maximum``).
     """
 
     name: str
@@ -91,6 +112,8 @@ class FieldSpec:
     minimum: float | None = None
     choices: tuple[str, ...] = ()
     exclusive_minimum: bool = False
+    maximum: float | None = None
+    exclusive_maximum: bool = False
     group: bool = False
     added: int = 1
 
@@ -184,6 +207,166 @@ class RunConfig:
     data_sha256: str = _field(
         "string", "the data file's SHA-256 (checked when it is read)", "", group=True, added=2
     )
+    # --- the network form and the training options of dl.train (key version 3) ---
+    activation: str = _field(
+        "choice", "φ of the hidden layers", "linear", choices=ACTIVATIONS, group=True, added=3
+    )
+    biases: str = _field(
+        "choice",
+        "none, or all: every layer has a bias (drawn by the mean_field and critical inits, "
+        "N(0, sigma_b²) for the others)",
+        "none",
+        choices=BIASES,
+        group=True,
+        added=3,
+    )
+    parameterization: str = _field(
+        "choice",
+        "standard, or ntk (each layer scaled by σ_w/√fan_in, unit-variance weights)",
+        "standard",
+        choices=PARAMETERIZATIONS,
+        group=True,
+        added=3,
+    )
+    sigma_w: float = _field(
+        "float",
+        "σ_w of the mean_field inits and of the ntk parameterisation",
+        1.0,
+        minimum=0.0,
+        added=3,
+    )
+    sigma_b: float = _field(
+        "float",
+        "σ_b: the bias std of the mean_field inits, and of the biases of the other inits",
+        0.0,
+        minimum=0.0,
+        added=3,
+    )
+    q_star: float = _field(
+        "float",
+        "q* of the critical inits (σ_w, σ_b = critical_sigmas(q*)) and of input_scale = q_star",
+        1 / 64,
+        minimum=0.0,
+        exclusive_minimum=True,
+        added=3,
+    )
+    input_scale: str = _field(
+        "choice",
+        "none, or q_star: scale the inputs so that the mean squared training input is q_star",
+        "none",
+        choices=INPUT_SCALES,
+        group=True,
+        added=3,
+    )
+    loss: str = _field(
+        "choice",
+        "mse, or cross_entropy (integer labels: the argmax of the recipe's one-hot targets)",
+        "mse",
+        choices=LOSSES,
+        group=True,
+        added=3,
+    )
+    reduction: str = _field(
+        "choice",
+        "how a step's per-example losses combine: default (mse: sum, cross_entropy: mean), "
+        "sum or mean",
+        "default",
+        choices=REDUCTIONS,
+        group=True,
+        added=3,
+    )
+    optimizer: str = _field(
+        "choice", "gd, sgd (momentum) or adam", "gd", choices=OPTIMIZERS, group=True, added=3
+    )
+    momentum: float = _field(
+        "float",
+        "β of optimizer = sgd, in [0, 1)",
+        0.0,
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_maximum=True,
+        group=True,
+        added=3,
+    )
+    nesterov: bool = _field(
+        "bool", "Nesterov momentum (optimizer = sgd, momentum > 0)", False, group=True, added=3
+    )
+    beta1: float = _field(
+        "float",
+        "β₁ of optimizer = adam, in [0, 1)",
+        0.9,
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_maximum=True,
+        group=True,
+        added=3,
+    )
+    beta2: float = _field(
+        "float",
+        "β₂ of optimizer = adam, in [0, 1)",
+        0.999,
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_maximum=True,
+        group=True,
+        added=3,
+    )
+    eps: float = _field(
+        "float",
+        "ε of optimizer = adam",
+        1e-8,
+        minimum=0.0,
+        exclusive_minimum=True,
+        group=True,
+        added=3,
+    )
+    batch_size: int = _field(
+        "int",
+        "mini-batch size b in [1, n] (a fresh permutation each epoch), or 0 for full batches",
+        0,
+        minimum=0,
+        group=True,
+        added=3,
+    )
+    shuffle_seed: int | None = _field(
+        "optional_int",
+        "seed of the network's mini-batch order (default: the run's seed)",
+        None,
+        minimum=0,
+        added=3,
+    )
+    manifold: str = _field(
+        "choice",
+        "euclidean; stiefel (every layer scaled-orthogonal, Riemannian optimiser); or "
+        "stiefel_hidden (every layer but the output layer)",
+        "euclidean",
+        choices=MANIFOLDS,
+        group=True,
+        added=3,
+    )
+    learn_scale: bool = _field(
+        "bool", "train the scale of each Stiefel layer too", False, group=True, added=3
+    )
+    n_test: int = _field(
+        "int",
+        "held-out examples (the recipe's own test set, else a split seeded by data_seed), "
+        "for the test_loss and test_accuracy records",
+        0,
+        minimum=0,
+        group=True,
+        added=3,
+    )
+    target_accuracy: float | None = _field(
+        "optional_float",
+        "stop a network once its step's (mini-)batch accuracy is ≥ this, in (0, 1] (records "
+        "steps_to_accuracy)",
+        None,
+        minimum=0.0,
+        exclusive_minimum=True,
+        maximum=1.0,
+        group=True,
+        added=3,
+    )
 
     @property
     def dims(self) -> list[int]:
@@ -198,23 +381,66 @@ class RunConfig:
     @property
     def recorded(self) -> list[str]:
         """The names in :attr:`record`, in order."""
-        return [name for name in self.record.split(",") if name]
+        return [name for name, _ in self.record_intervals]
+
+    @property
+    def record_intervals(self) -> list[tuple[str, int]]:
+        """(name, interval) of each recorded quantity: its own ``name:k`` interval, else
+        ``record_every``."""
+        out = []
+        for item in self.record.split(","):
+            if item:
+                name, _, every = item.partition(":")
+                out.append((name, int(every) if every else self.record_every))
+        return out
+
+    @property
+    def is_linear_chain(self) -> bool:
+        """A deep linear chain (no activation, biases or NTK scales): the form Hu, Arora and
+        Wu study, for which full-batch squared-loss training reduces n > d_x examples."""
+        return (
+            self.activation == "linear"
+            and self.biases == "none"
+            and self.parameterization == "standard"
+        )
+
+    def sigmas(self) -> tuple[float, float]:
+        """(σ_w, σ_b) of the run: :func:`deeplinear.init.critical_sigmas` of ``q_star`` for a
+        critical init, else the ``sigma_w`` and ``sigma_b`` fields."""
+        if registry.is_critical(self.init):
+            return registry.critical_sigmas(self.q_star)
+        return self.sigma_w, self.sigma_b
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def group(self) -> tuple[Any, ...]:
-        """The values of :data:`GROUP_FIELDS`: runs with equal groups share a batched call."""
-        return tuple(getattr(self, name) for name in GROUP_FIELDS)
+        """What runs must share to be trained by one batched call: the values of
+        :data:`GROUP_FIELDS`, the q* the inputs are scaled to (``input_scale = "q_star"``) and
+        the σ_w of the NTK scales (``parameterization = "ntk"``)."""
+        scaled_to = self.q_star if self.input_scale == "q_star" else None
+        ntk_sigma_w = self.sigmas()[0] if self.parameterization == "ntk" else None
+        return (*(getattr(self, name) for name in GROUP_FIELDS), scaled_to, ntk_sigma_w)
 
     def flops(self) -> float:
-        """Approximate floating-point operations to train this network (forward, gradient and
-        backward products: about 6·d_j·d_{j+1}·n per layer per step), with n ≤ d_x: the engine
-        reduces n > d_x examples exactly to d_x columns (thin QR of Xᵀ)."""
+        """Approximate floating-point operations to train this network: about 6·d_j·d_{j+1}
+        per example per layer per step (forward, gradient and backward products) over the
+        step's examples, plus a forward pass (2·d_j·d_{j+1} per example) over the training or
+        test set for each recorded full-set quantity. Full-batch squared-loss linear chains
+        count n ≤ d_x examples: the engine reduces n > d_x examples exactly to d_x columns
+        (thin QR of Xᵀ)."""
         dims = self.dims
-        columns = min(self.n, self.d_x)
-        per_step = sum(6.0 * a * b * columns for a, b in itertools.pairwise(dims))
-        return per_step * max(self.steps, 1)
+        per_example = sum(a * b for a, b in itertools.pairwise(dims))
+        full_batch = self.batch_size == 0
+        if full_batch and self.is_linear_chain and self.loss == "mse":
+            columns = min(self.n, self.d_x)
+        else:
+            columns = self.n if full_batch else self.batch_size
+        total = 6.0 * per_example * columns * max(self.steps, 1)
+        for name, every in self.record_intervals:
+            examples = {"accuracy": self.n, "test_loss": self.n_test, "test_accuracy": self.n_test}
+            total += 2.0 * per_example * examples.get(name, 0) * (self.steps // every + 1)
+        return total
 
 
 #: Every field a run config has, in canonical column order.
@@ -324,7 +550,9 @@ class SweepSpec:
                 "(give each in [fixed] or as a list in [axes])"
             )
         execution = _execution(spec.get("execution", {}), where)
-        return cls(fixed=fixed, axes=axes, name=name, execution=execution)
+        checked = cls(fixed=fixed, axes=axes, name=name, execution=execution)
+        _check_combinations(checked, where)
+        return checked
 
     @property
     def size(self) -> int:
@@ -473,10 +701,16 @@ def _check_value(field: FieldSpec, value: Any, path: str, where: _Locator, key: 
     def fail(problem: str, error: type[Exception] = ValueError) -> Exception:
         return error(where.message(path, key, problem))
 
-    if field.kind == "int":
+    if field.kind in ("int", "optional_int"):
+        if value is None and field.kind == "optional_int":
+            return None
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise fail(f"expected an integer, got {type(value).__name__} {value!r}", TypeError)
         value = int(value)
+    elif field.kind == "bool":
+        if not isinstance(value, bool):
+            raise fail(f"expected true or false, got {type(value).__name__} {value!r}", TypeError)
+        return value
     elif field.kind in ("float", "optional_float"):
         if value is None and field.kind == "optional_float":
             return None
@@ -496,13 +730,21 @@ def _check_value(field: FieldSpec, value: Any, path: str, where: _Locator, key: 
                 f"expected one of {choices}, got {type(value).__name__} {value!r}", TypeError
             )
         if field.kind == "names":
-            names = [name.strip() for name in value.split(",") if name.strip()]
-            for name in names:
+            items = []
+            names = []
+            for item in (part.strip() for part in value.split(",")):
+                if not item:
+                    continue
+                name, colon, every = (p.strip() for p in item.partition(":"))
                 if name not in choices:
                     raise fail(f"expected names among {choices}, got {name!r}")
+                if colon and not (every.isdigit() and int(every) >= 1):
+                    raise fail(f"{name}: the interval after ':' must be an integer ≥ 1, got {every!r}")
+                names.append(name)
+                items.append(f"{name}:{int(every)}" if colon else name)
             if len(set(names)) != len(names):
                 raise fail(f"repeated names in {value!r}")
-            return ",".join(names)
+            return ",".join(items)
         if value not in choices:
             raise fail(f"expected one of {choices}, got {value!r}")
         return value
@@ -511,7 +753,81 @@ def _check_value(field: FieldSpec, value: Any, path: str, where: _Locator, key: 
         if too_small:
             bound = "greater than" if field.exclusive_minimum else "at least"
             raise fail(f"must be {bound} {field.minimum:g}, got {value}")
+    if field.maximum is not None:
+        too_large = value >= field.maximum if field.exclusive_maximum else value > field.maximum
+        if too_large:
+            bound = "less than" if field.exclusive_maximum else "at most"
+            raise fail(f"must be {bound} {field.maximum:g}, got {value}")
     return value
+
+
+#: The fields :func:`_combination_problem` reads (a run's other fields never conflict).
+_COMBINED = (
+    "depth",
+    "activation",
+    "biases",
+    "parameterization",
+    "loss",
+    "optimizer",
+    "momentum",
+    "nesterov",
+    "beta1",
+    "beta2",
+    "eps",
+    "batch_size",
+    "n",
+    "d_y",
+    "manifold",
+    "learn_scale",
+    "n_test",
+    "record",
+)
+_ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+
+
+def _combination_problem(run: RunConfig) -> tuple[str, str] | None:
+    """The first option of ``run`` that does not fit its other options: (key, problem)."""
+    if run.optimizer != "sgd":
+        if run.momentum != 0.0:
+            return "momentum", f"only with optimizer = 'sgd', got optimizer = {run.optimizer!r}"
+        if run.nesterov:
+            return "nesterov", f"only with optimizer = 'sgd', got optimizer = {run.optimizer!r}"
+    elif run.nesterov and run.momentum == 0.0:
+        return "nesterov", "needs momentum > 0"
+    if run.optimizer != "adam":
+        for key, default in _ADAM_DEFAULTS.items():
+            if getattr(run, key) != default:
+                return key, f"only with optimizer = 'adam', got optimizer = {run.optimizer!r}"
+    if run.batch_size > run.n:
+        return "batch_size", f"must be at most n = {run.n} (0: full batches), got {run.batch_size}"
+    if run.learn_scale and run.manifold == "euclidean":
+        return "learn_scale", "needs Stiefel layers (manifold = 'stiefel' or 'stiefel_hidden')"
+    if run.manifold == "stiefel_hidden" and run.depth < 2:
+        return "manifold", "'stiefel_hidden' needs a hidden layer (depth ≥ 2)"
+    if run.loss == "cross_entropy" and run.d_y < 2:
+        return "loss", f"'cross_entropy' needs d_y ≥ 2 classes, got d_y = {run.d_y}"
+    for name in run.recorded:
+        if name.startswith("test_") and run.n_test == 0:
+            return "record", f"{name!r} needs held-out examples (n_test > 0)"
+        if name == "balancedness" and not run.is_linear_chain:
+            return "record", "'balancedness' is defined for linear chains only"
+    return None
+
+
+def _check_combinations(spec: SweepSpec, where: _Locator) -> None:
+    """Raise ValueError, naming the key, for the first run whose options conflict (each
+    distinct combination of the :data:`_COMBINED` fields is checked once)."""
+    seen: set[tuple[Any, ...]] = set()
+    for run in spec.runs():
+        combination = tuple(getattr(run, name) for name in _COMBINED)
+        if combination in seen:
+            continue
+        seen.add(combination)
+        problem = _combination_problem(run)
+        if problem is not None:
+            key, text = problem
+            path = f"axes.{key}" if key in spec.axes else f"fixed.{key}"
+            raise ValueError(where.message(path, key, text))
 
 
 def _choices(field: FieldSpec) -> list[str]:

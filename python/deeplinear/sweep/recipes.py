@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..init import fanout_alpha
 from .grid import RunConfig
-from .registry import DATA_RECIPES, INITIALISERS, DataRecipe, DataRequest
+from .registry import (
+    DATA_RECIPES,
+    INITIALISERS,
+    DataRecipe,
+    DataRequest,
+    MeanField,
+    is_mean_field,
+)
 
 __all__ = [
     "DATA_RECIPES",
     "INITIALISERS",
+    "Initial",
     "alpha_value",
     "learning_rate",
     "make_data",
+    "make_eval_data",
     "make_weights",
     "optimum",
     "tolerance",
@@ -29,12 +39,26 @@ __all__ = [
 
 def _request(config: RunConfig) -> DataRequest:
     return DataRequest(
-        config.d_x, config.n, config.d_y, config.data_seed, config.data_file, config.data_sha256
+        config.d_x,
+        config.n,
+        config.d_y,
+        config.data_seed,
+        config.data_file,
+        config.data_sha256,
+        config.n_test,
     )
 
 
-def _data(recipe: str, request: DataRequest, dtype: str) -> tuple[np.ndarray, ...]:
-    return _cached_data(DATA_RECIPES[recipe], recipe, request, dtype)
+#: The stream of :func:`_split`'s permutation (stream 0 of ``data_seed`` is the recipes').
+_SPLIT_STREAM = 1
+
+
+def _split(request: DataRequest, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Hold out n_test of a recipe's n + n_test examples, chosen by a permutation seeded by
+    (data_seed, 1); both parts keep the recipe's order."""
+    order = np.random.default_rng((request.seed, _SPLIT_STREAM)).permutation(request.total)
+    held, kept = np.sort(order[: request.n_test]), np.sort(order[request.n_test :])
+    return X[:, kept], Y[:, kept], X[:, held], Y[:, held]
 
 
 # The caches are keyed by the recipe function, not only its name, so that a replaced registry
@@ -43,34 +67,106 @@ def _data(recipe: str, request: DataRequest, dtype: str) -> tuple[np.ndarray, ..
 def _cached_data(
     make: DataRecipe, recipe: str, request: DataRequest, dtype: str
 ) -> tuple[np.ndarray, ...]:
-    X, Y = make(request)
-    expected = ((request.d_x, request.n), (request.d_y, request.n))
-    if (X.shape, Y.shape) != expected:
+    """(X, Y, X_test, Y_test) of a recipe in ``dtype``, read-only; the test arrays are empty
+    (0 columns) when n_test = 0."""
+    arrays = make(request)
+    if len(arrays) == 2:
+        X, Y = arrays
+        if X.shape[1:] == Y.shape[1:] == (request.total,):
+            arrays = _split(request, X, Y)
+    expected = [(request.d_x, request.n), (request.d_y, request.n)]
+    expected += [(request.d_x, request.n_test), (request.d_y, request.n_test)]
+    shapes = [a.shape for a in arrays]
+    if shapes != expected:
         raise ValueError(
-            f"data: recipe {recipe!r} returned shapes {X.shape}, {Y.shape}; "
-            f"expected {expected[0]} and {expected[1]}"
+            f"data: recipe {recipe!r} returned shapes {', '.join(map(str, shapes))}; expected "
+            f"{', '.join(map(str, expected))} (X, Y, X_test, Y_test)"
         )
-    out = tuple(np.ascontiguousarray(a, dtype=dtype) for a in (X, Y))
+    out = tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
     for a in out:
         a.setflags(write=False)  # shared by the cache: nobody may modify it
     return out
 
 
-def make_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The (X, Y) of a run, in the run's dtype (cached per process; read-only arrays)."""
-    X, Y = _data(config.data, _request(config), config.dtype)
-    return X, Y
+def _labels(recipe: str, Y: np.ndarray) -> np.ndarray:
+    """One-hot targets (d_y, n) → integer class labels (n,)."""
+    one = (Y == 1.0).sum(axis=0) == 1
+    zero = ((Y == 0.0) | (Y == 1.0)).all(axis=0)
+    if not (one & zero).all():
+        raise ValueError(
+            f"data: recipe {recipe!r} gives real targets; loss = 'cross_entropy' needs a "
+            "classification recipe (one-hot targets), e.g. 'digits'"
+        )
+    labels = np.argmax(Y, axis=0).astype(np.int64)
+    labels.setflags(write=False)
+    return labels
 
 
 @functools.lru_cache(maxsize=16)
-def _spectral_norm_sq(make: DataRecipe, recipe: str, request: DataRequest, dtype: str) -> float:
-    X = _cached_data(make, recipe, request, dtype)[0]
+def _prepared(
+    make: DataRecipe,
+    recipe: str,
+    request: DataRequest,
+    dtype: str,
+    loss: str,
+    q_star: float | None,
+) -> tuple[np.ndarray, ...]:
+    """The arrays of :func:`_cached_data` as a run's training call takes them: labels for
+    cross-entropy, inputs scaled to mean square ``q_star`` (measured on the training inputs,
+    applied to both sets; None: unscaled)."""
+    X, Y, X_test, Y_test = _cached_data(make, recipe, request, dtype)
+    if q_star is not None:
+        mean_square = float(np.mean(np.asarray(X, dtype=np.float64) ** 2))
+        if not mean_square > 0:
+            raise ValueError(f"data: recipe {recipe!r} gives all-zero inputs; cannot scale to q*")
+        factor = np.sqrt(q_star / mean_square)
+        X, X_test = (np.asarray(a * factor, dtype=dtype) for a in (X, X_test))
+        X.setflags(write=False)
+        X_test.setflags(write=False)
+    if loss == "cross_entropy":
+        Y, Y_test = _labels(recipe, Y), _labels(recipe, Y_test)
+    return X, Y, X_test, Y_test
+
+
+def _scaled_to(config: RunConfig) -> float | None:
+    return config.q_star if config.input_scale == "q_star" else None
+
+
+def _data_key(config: RunConfig) -> tuple[DataRecipe, str, DataRequest, str, str]:
+    return DATA_RECIPES[config.data], config.data, _request(config), config.dtype, config.loss
+
+
+def _prepared_for(config: RunConfig) -> tuple[np.ndarray, ...]:
+    return _prepared(*_data_key(config), _scaled_to(config))
+
+
+def make_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The training (X, Y) of a run, in the run's dtype (cached per process; read-only
+    arrays): X (d_x, n) scaled as ``input_scale`` says; Y (d_y, n), or (n,) int64 labels for
+    ``loss = "cross_entropy"``."""
+    X, Y, _, _ = _prepared_for(config)
+    return X, Y
+
+
+def make_eval_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """The held-out (X_test, Y_test) of a run, as :func:`make_data`; None when n_test = 0."""
+    if config.n_test == 0:
+        return None
+    _, _, X_test, Y_test = _prepared_for(config)
+    return X_test, Y_test
+
+
+@functools.lru_cache(maxsize=16)
+def _spectral_norm_sq(
+    make: DataRecipe, recipe: str, request: DataRequest, dtype: str, q_star: float | None
+) -> float:
+    X = _prepared(make, recipe, request, dtype, "mse", q_star)[0]
     return float(np.linalg.norm(X.astype(np.float64), 2)) ** 2
 
 
 @functools.lru_cache(maxsize=16)
 def _optimum(make: DataRecipe, recipe: str, request: DataRequest) -> float:
-    X, Y = _cached_data(make, recipe, request, "float64")
+    X, Y = _cached_data(make, recipe, request, "float64")[:2]
     # min_W ½‖WX − Y‖²: the residual of Y's rows after projecting onto X's row space.
     solution = np.linalg.lstsq(X.T, Y.T, rcond=None)[0]
     return 0.5 * float(np.sum((solution.T @ X - Y) ** 2))
@@ -98,29 +194,74 @@ def tolerance(config: RunConfig) -> float | None:
     raise ValueError(f"tol_rule: unknown rule {config.tol_rule!r}")
 
 
-def make_weights(
-    configs: Sequence[RunConfig], threads: int | None = None
-) -> tuple[list[np.ndarray], list[int]]:
-    """Initial weights for a batch of runs of one group.
+class Initial(NamedTuple):
+    """The starting point of a batch of runs (see :func:`make_weights`).
 
-    Runs are generated per (init, init_scale) with one seed per network, so each network gets
-    exactly the weights of a ``batch=1`` call with its own seed. Returns the layers and the order
-    of ``configs`` they follow (indices into ``configs``).
+    Attributes:
+        weights: layer j of shape (batch, d_{j+1}, d_j).
+        biases: bias j of shape (batch, d_{j+1}) (runs with ``biases = "all"``), else None.
+        order: the index into the given configs of each network of the batch.
     """
-    dims = configs[0].dims
-    subgroups: dict[tuple[str, float], list[int]] = {}
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray] | None
+    order: list[int]
+
+
+#: The stream of the N(0, σ_b²) biases drawn for weight-only init schemes.
+_BIAS_STREAM = 0xB1A5
+
+
+def _gaussian_biases(
+    dims: list[int], seeds: list[int], sigma_b: float, dtype: str
+) -> list[np.ndarray]:
+    """Biases N(0, σ_b²) for weight-only schemes, each network from its own numpy stream
+    seeded by (seed, 0xB1A5), layer by layer (zeros when σ_b = 0)."""
+    rngs = [np.random.default_rng((seed, _BIAS_STREAM)) for seed in seeds]
+    return [
+        np.ascontiguousarray(
+            np.stack([sigma_b * rng.standard_normal(width) for rng in rngs]), dtype=dtype
+        )
+        for width in dims[1:]
+    ]
+
+
+def make_weights(configs: Sequence[RunConfig], threads: int | None = None) -> Initial:
+    """Initial weights (and biases) for a batch of runs of one group.
+
+    Runs are generated per init scheme and scale (``init_scale``, or (σ_w, σ_b) for the
+    mean-field schemes) with one seed per network, so each network gets exactly the weights of
+    a ``batch=1`` call with its own seed. Weight-only schemes get biases N(0, σ_b²) from
+    numpy streams seeded by (seed, 0xB1A5) when the runs have biases.
+    """
+    first = configs[0]
+    dims = first.dims
+    with_biases = first.biases == "all"
+    subgroups: dict[tuple[Any, ...], list[int]] = {}
     for i, c in enumerate(configs):
-        subgroups.setdefault((c.init, c.init_scale), []).append(i)
-    parts: list[list[np.ndarray]] = []
+        scale = c.sigmas() if is_mean_field(c.init) else (c.init_scale, c.sigma_b)
+        subgroups.setdefault((c.init, *scale), []).append(i)
+    weights: list[list[np.ndarray]] = []
+    biases: list[list[np.ndarray]] = []
     order: list[int] = []
-    for (scheme, scale), members in subgroups.items():
+    for (scheme, scale, sigma_b), members in subgroups.items():
         seeds = [configs[i].seed for i in members]
-        parts.append(INITIALISERS[scheme](dims, seeds, scale, configs[0].dtype, threads))
+        make = INITIALISERS[scheme]
+        if isinstance(make, MeanField):
+            w, b = make(dims, seeds, scale, sigma_b, first.parameterization, first.dtype, threads)
+        else:
+            w = make(dims, seeds, scale, first.dtype, threads)
+            b = _gaussian_biases(dims, seeds, sigma_b, first.dtype) if with_biases else []
+        weights.append(w)
+        biases.append(b)
         order.extend(members)
-    if len(parts) == 1:
-        return parts[0], order
-    layers = [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(dims) - 1)]
-    return layers, order
+    if len(weights) == 1:
+        return Initial(weights[0], biases[0] if with_biases else None, order)
+    depth = len(dims) - 1
+    stacked = [np.concatenate([p[j] for p in weights], axis=0) for j in range(depth)]
+    if not with_biases:
+        return Initial(stacked, None, order)
+    return Initial(stacked, [np.concatenate([p[j] for p in biases]) for j in range(depth)], order)
 
 
 def learning_rate(config: RunConfig) -> float:
@@ -130,8 +271,7 @@ def learning_rate(config: RunConfig) -> float:
     if config.lr_rule == "constant":
         return config.lr
     if config.lr_rule == "hu2020":
-        make = DATA_RECIPES[config.data]
-        spectral_sq = _spectral_norm_sq(make, config.data, _request(config), config.dtype)
+        spectral_sq = _spectral_norm_sq(*_data_key(config)[:4], _scaled_to(config))
         return config.lr * config.d_y / (config.depth * spectral_sq)
     if config.lr_rule == "inverse_depth":
         return config.lr / config.depth
@@ -145,3 +285,47 @@ def alpha_value(config: RunConfig) -> float:
     if config.alpha_rule == "fanout":
         return fanout_alpha(config.dims)
     raise ValueError(f"alpha_rule: unknown rule {config.alpha_rule!r}")
+
+
+def manifold_value(config: RunConfig) -> str | list[str]:
+    """``dl.train``'s ``manifold`` of a run: "stiefel_hidden" puts every layer but the output
+    layer on the Stiefel manifold (Sokol & Park 2020)."""
+    if config.manifold == "stiefel_hidden":
+        return ["stiefel"] * (config.depth - 1) + ["euclidean"]
+    return config.manifold
+
+
+def train_options(config: RunConfig) -> dict[str, Any]:
+    """The keyword arguments of :func:`deeplinear.train` that a run's group shares: the network
+    form, the loss, the optimiser and its options, the schedule and the stop rules (not the
+    per-network lr, data_seed, weights or data)."""
+    options: dict[str, Any] = {
+        "steps": config.steps,
+        "alpha": alpha_value(config),
+        "tol": tolerance(config),
+        "record_every": config.record_every,
+        "record": dict(config.record_intervals),
+        "activation": config.activation,
+        "parameterization": config.parameterization,
+        "sigma_w": config.sigmas()[0] if config.parameterization == "ntk" else 1.0,
+        "manifold": manifold_value(config),
+        "learn_scale": config.learn_scale,
+        "loss": config.loss,
+        "reduction": None if config.reduction == "default" else config.reduction,
+        "optimizer": config.optimizer,
+        "batch_size": config.batch_size or None,
+        "target_accuracy": config.target_accuracy,
+    }
+    if config.optimizer == "sgd":
+        options.update(momentum=config.momentum, nesterov=config.nesterov)
+    if config.optimizer == "adam":
+        options.update(betas=(config.beta1, config.beta2), eps=config.eps)
+    return options
+
+
+def shuffle_seeds(configs: Sequence[RunConfig]) -> list[int] | None:
+    """Each network's mini-batch order seed (``shuffle_seed``, default its ``seed``); None for
+    full-batch runs."""
+    if configs[0].batch_size == 0:
+        return None
+    return [c.seed if c.shuffle_seed is None else c.shuffle_seed for c in configs]

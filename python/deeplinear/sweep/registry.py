@@ -11,6 +11,7 @@ deterministic in its arguments, because a run's key is a hash of its config, not
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Callable
@@ -28,7 +29,11 @@ __all__ = [
     "DataRecipe",
     "DataRequest",
     "Initialiser",
+    "MeanField",
+    "critical_sigmas",
     "file_digest",
+    "is_critical",
+    "is_mean_field",
 ]
 
 
@@ -41,6 +46,9 @@ class DataRequest:
         seed: the run's ``data_seed``.
         file: the run's ``data_file`` ("" when none), for recipes that read a user file.
         sha256: the run's ``data_sha256``: the file's expected digest ("" to skip the check).
+        n_test: the run's held-out examples (``n_test``). A recipe returns either (X, Y) with
+            :attr:`total` = n + n_test examples, which the sweep splits (seeded by ``seed``),
+            or its own split (X, Y, X_test, Y_test) with n and n_test examples.
     """
 
     d_x: int
@@ -49,19 +57,29 @@ class DataRequest:
     seed: int = 0
     file: str = ""
     sha256: str = ""
+    n_test: int = 0
+
+    @property
+    def total(self) -> int:
+        """Examples asked for, training and held-out: n + n_test."""
+        return self.n + self.n_test
 
     def expect(self, name: str, d_x: int, d_y: int, n: int | None = None) -> None:
-        """Raise ValueError unless the run's d_x, d_y (and n, if given) are a data set's."""
-        wanted = (d_x, self.n if n is None else n, d_y)
-        if (self.d_x, self.n, self.d_y) != wanted:
+        """Raise ValueError unless the run's d_x, d_y (and n + n_test, if ``n`` is given) are a
+        data set's."""
+        wanted = (d_x, self.total if n is None else n, d_y)
+        if (self.d_x, self.total, self.d_y) != wanted:
+            asked = f"n + n_test = {self.total}" if self.n_test else f"n = {self.n}"
             raise ValueError(
                 f"data: {name!r} has (d_x, n, d_y) = ({d_x}, {'n' if n is None else n}, {d_y}); "
-                f"the run asks for ({self.d_x}, {self.n}, {self.d_y})"
+                f"the run asks for d_x = {self.d_x}, {asked}, d_y = {self.d_y}"
             )
 
 
-#: DataRequest -> (X (d_x, n), Y (d_y, n)) float64; the loss of a run is ½‖f(X) − Y‖_F².
-DataRecipe = Callable[[DataRequest], tuple[np.ndarray, np.ndarray]]
+#: DataRequest -> (X (d_x, n + n_test), Y (d_y, n + n_test)) float64, or its own split
+#: (X, Y, X_test, Y_test) with n and n_test examples; the loss of a run is ½‖f(X) − Y‖_F², and
+#: classification recipes give one-hot Y (cross-entropy runs take its argmax as labels).
+DataRecipe = Callable[[DataRequest], tuple[np.ndarray, ...]]
 #: (dims, seeds (one per network), scale, dtype, threads) -> layers (batch, d_out, d_in).
 Initialiser = Callable[[list[int], list[int], float, str, "int | None"], list[np.ndarray]]
 
@@ -73,7 +91,7 @@ def teacher(request: DataRequest) -> tuple[np.ndarray, np.ndarray]:
     """Hu et al. 2020's data: X (d_x × n) and a teacher W* (d_y × d_x), entries N(0, 1) drawn in
     that order from ``np.random.default_rng(seed)``, and Y = W* X."""
     rng = np.random.default_rng(request.seed)
-    X = rng.standard_normal((request.d_x, request.n))
+    X = rng.standard_normal((request.d_x, request.total))
     teacher_weights = rng.standard_normal((request.d_y, request.d_x))
     return X, teacher_weights @ X
 
@@ -108,12 +126,14 @@ def symmetric_negative(request: DataRequest) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _subset(name: str, request: DataRequest, total: int) -> np.ndarray:
-    """Example indices: all of them in order when n = total, else a seeded subset of n."""
-    if not 1 <= request.n <= total:
-        raise ValueError(f"data: {name!r} has {total} examples; the run asks for n = {request.n}")
-    if request.n == total:
+    """Example indices: all of them in order when n + n_test = total, else a seeded subset."""
+    count = request.total
+    if not 1 <= count <= total:
+        asked = f"n + n_test = {count}" if request.n_test else f"n = {count}"
+        raise ValueError(f"data: {name!r} has {total} examples; the run asks for {asked}")
+    if count == total:
         return np.arange(total)
-    return np.sort(np.random.default_rng(request.seed).permutation(total)[: request.n])
+    return np.sort(np.random.default_rng(request.seed).permutation(total)[:count])
 
 
 def digits(request: DataRequest) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +144,19 @@ def digits(request: DataRequest) -> tuple[np.ndarray, np.ndarray]:
     request.expect("digits", 64, 10)
     columns = _subset("digits", request, full.X.shape[1])
     return full.X[:, columns] / 16.0, datasets.one_hot(full.y[columns], 10)
+
+
+def digits_standardised(request: DataRequest) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`digits` standardised the way Sokol & Park 2020 treat CIFAR-10's channels:
+    (X − μ)/σ with μ and σ the mean and standard deviation of all pixels of all 1797 images
+    (constants of the data set, as the paper's per-channel ones), so the mean squared input is
+    about 1 (use ``input_scale = "q_star"`` to set it to q*)."""
+    full = _shipped("digits")
+    request.expect("digits_standardised", 64, 10)
+    columns = _subset("digits_standardised", request, full.X.shape[1])
+    pixels = full.X / 16.0
+    X = (pixels[:, columns] - pixels.mean()) / pixels.std()
+    return X, datasets.one_hot(full.y[columns], 10)
 
 
 def diabetes(request: DataRequest) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +200,63 @@ def npz_whitened(request: DataRequest) -> tuple[np.ndarray, np.ndarray]:
     return _arora_form(data.X, y)
 
 
+def _npz_classes(
+    name: str, request: DataRequest, preprocess: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, ...]:
+    """A user's classification ``.npz`` (integer labels), inputs through ``preprocess``,
+    targets one-hot. Training examples: all of ``X`` in order when the run asks for all of
+    them, else a subset seeded by ``data_seed``; held-out examples: the first n_test of the
+    file's ``X_test`` when it has one, else a split of ``X`` (made by the sweep)."""
+    if not request.file:
+        raise ValueError(f"data: {name!r} needs data_file (the path of the .npz file)")
+    data = _file(request.file, request.sha256)
+    classes = data.classes
+    if classes is None:
+        raise ValueError(f"{request.file}: key 'y': {name!r} needs integer class labels")
+    if (request.d_x, request.d_y) != (data.X.shape[0], classes):
+        raise ValueError(
+            f"data: {name!r} ({request.file}) has d_x = {data.X.shape[0]} and {classes} "
+            f"classes; the run asks for d_x = {request.d_x}, d_y = {request.d_y}"
+        )
+    if data.X_test is None or request.n_test == 0:
+        columns = _subset(f"{name} ({request.file})", request, data.X.shape[1])
+        return preprocess(data.X[:, columns]), datasets.one_hot(data.y[columns], classes)
+    assert data.y_test is not None
+    if request.n_test > data.X_test.shape[1]:
+        raise ValueError(
+            f"data: {request.file} holds {data.X_test.shape[1]} test examples (X_test); the "
+            f"run asks for n_test = {request.n_test}"
+        )
+    columns = _subset(f"{name} ({request.file})", dataclasses.replace(request, n_test=0),
+                      data.X.shape[1])
+    return (
+        preprocess(data.X[:, columns]),
+        datasets.one_hot(data.y[columns], classes),
+        preprocess(data.X_test[:, : request.n_test]),
+        datasets.one_hot(data.y_test[: request.n_test], classes),
+    )
+
+
+def npz_classes(request: DataRequest) -> tuple[np.ndarray, ...]:
+    """A user's classification ``.npz`` (``data_file``; see :func:`deeplinear.data.load_npz`)
+    with integer labels, inputs as stored (flattened), targets one-hot; its own test set
+    serves ``n_test``."""
+    return _npz_classes("npz_classes", request, lambda X: X)
+
+
+def npz_pixels(request: DataRequest) -> tuple[np.ndarray, ...]:
+    """:func:`npz_classes` with pixels divided by 255 and not centred (Huang et al. 2021's
+    CIFAR-10 inputs)."""
+    return _npz_classes("npz_pixels", request, lambda X: X / 255.0)
+
+
+def npz_cifar10(request: DataRequest) -> tuple[np.ndarray, ...]:
+    """:func:`npz_classes` for CIFAR-10 saved as (n, 32, 32, 3) images: /255 and per-channel
+    standardisation with the paper's means and stds (Sokol & Park 2020; see
+    :func:`deeplinear.data.cifar10_standardise`)."""
+    return _npz_classes("npz_cifar10", request, datasets.cifar10_standardise)
+
+
 @functools.lru_cache(maxsize=4)
 def _shipped(name: str) -> datasets.Dataset:
     """A scikit-learn data set, loaded once per process."""
@@ -200,9 +290,13 @@ DATA_RECIPES: dict[str, DataRecipe] = {
     "minus_identity": minus_identity,
     "symmetric_negative": symmetric_negative,
     "digits": digits,
+    "digits_standardised": digits_standardised,
     "diabetes": diabetes,
     "diabetes_whitened": diabetes_whitened,
     "npz_whitened": npz_whitened,
+    "npz_classes": npz_classes,
+    "npz_pixels": npz_pixels,
+    "npz_cifar10": npz_cifar10,
 }
 
 
@@ -223,9 +317,64 @@ def _scaled(scheme: Callable[..., list[np.ndarray]], keyword: str | None) -> Ini
     return initialise
 
 
-#: Init schemes by name (the ``init`` run field); ``init_scale`` is passed as the scheme's scale:
-#: std (gaussian, balanced), gain (orthogonal), sigma (near_identity), unused by the others.
-INITIALISERS: dict[str, Initialiser] = {
+@dataclass(frozen=True)
+class MeanField:
+    """A mean-field initialiser of an MLP (:func:`deeplinear.init.mean_field`): weights of
+    scale σ_w, Gaussian or scaled Haar-orthogonal, and biases N(0, σ_b²). ``critical`` takes
+    (σ_w, σ_b) from the run's q* (:func:`deeplinear.init.critical`) instead of its ``sigma_w``
+    and ``sigma_b`` fields.
+
+    Called as (dims, seeds, σ_w, σ_b, parameterization, dtype, threads) -> (weights, biases).
+    """
+
+    weights: str
+    critical: bool = False
+
+    def __call__(
+        self,
+        dims: list[int],
+        seeds: list[int],
+        sigma_w: float,
+        sigma_b: float,
+        parameterization: str,
+        dtype: str,
+        threads: int | None,
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return init.mean_field(
+            dims,
+            batch=len(seeds),
+            seed=seeds,
+            sigma_w=sigma_w,
+            sigma_b=sigma_b,
+            weights=self.weights,
+            parameterization=parameterization,
+            dtype=dtype,
+            threads=threads,
+        )
+
+
+def is_mean_field(name: str) -> bool:
+    """Whether init scheme ``name`` draws weights and biases from (σ_w, σ_b)."""
+    return isinstance(INITIALISERS.get(name), MeanField)
+
+
+def is_critical(name: str) -> bool:
+    """Whether init scheme ``name`` takes (σ_w, σ_b) from q* (a critical init)."""
+    scheme = INITIALISERS.get(name)
+    return isinstance(scheme, MeanField) and scheme.critical
+
+
+def critical_sigmas(q_star: float) -> tuple[float, float]:
+    """(σ_w, σ_b) of a critical tanh net with fixed point q* (see
+    :func:`deeplinear.init.critical_sigmas`)."""
+    return init.critical_sigmas(q_star)
+
+
+#: Init schemes by name (the ``init`` run field). Weight-only schemes are :data:`Initialiser`
+#: s, given ``init_scale`` as their scale: std (gaussian, balanced), gain (orthogonal), sigma
+#: (near_identity), unused by the others. :class:`MeanField` schemes (mean_field_*,
+#: critical_*) use ``sigma_w``, ``sigma_b`` or ``q_star`` and draw the biases too.
+INITIALISERS: dict[str, Initialiser | MeanField] = {
     "gaussian": _scaled(init.gaussian, "std"),
     "orthogonal": _scaled(init.orthogonal, "gain"),
     "balanced": _scaled(init.balanced, "std"),
@@ -235,4 +384,8 @@ INITIALISERS: dict[str, Initialiser] = {
     "xavier": _scaled(init.xavier, None),
     "he": _scaled(init.he, None),
     "lecun": _scaled(init.lecun, None),
+    "mean_field_gaussian": MeanField("gaussian"),
+    "mean_field_orthogonal": MeanField("orthogonal"),
+    "critical_gaussian": MeanField("gaussian", critical=True),
+    "critical_orthogonal": MeanField("orthogonal", critical=True),
 }

@@ -25,7 +25,14 @@ from ..train import train
 from . import store
 from .executors import check_counts, default_task_threads, resolve_executor
 from .grid import FIELDS, RECORDABLE, SweepSpec, Task, make_tasks
-from .recipes import alpha_value, learning_rate, make_data, make_weights, tolerance
+from .recipes import (
+    learning_rate,
+    make_data,
+    make_eval_data,
+    make_weights,
+    shuffle_seeds,
+    train_options,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,27 +54,26 @@ def run_task(task: Task, threads: int | None = None) -> pa.Table:
     start = time.perf_counter()
     first = task.runs[0]
     X, Y = make_data(first)
-    weights, order = make_weights(task.runs, threads)
-    runs = [task.runs[i] for i in order]
+    initial = make_weights(task.runs, threads)
+    runs = [task.runs[i] for i in initial.order]
     lrs = np.array([learning_rate(r) for r in runs], dtype=np.float64)
-    alpha = alpha_value(first)
+    options = train_options(first)
     result = train(
-        weights,
+        initial.weights,
         X,
         Y,
         lr=lrs,
-        steps=first.steps,
-        alpha=alpha,
-        tol=tolerance(first),
-        record_every=first.record_every,
         threads=threads,
-        record=first.recorded,
+        biases=initial.biases,
+        data_seed=shuffle_seeds(runs),
+        eval_data=make_eval_data(first),
+        **options,
     )
     wall = time.perf_counter() - start
-    initial = result.loss[:, 0]
+    first_loss = result.loss[:, 0]
     final = np.asarray(result.final_loss, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        rel = final / initial
+        rel = final / first_loss
         log_rel = np.where(result.diverged, np.inf, np.log10(rel))
     columns: dict[str, Any] = {"key": [r.key for r in runs]}
     for f in FIELDS:
@@ -75,12 +81,18 @@ def run_task(task: Task, threads: int | None = None) -> pa.Table:
     count = len(runs)
     columns.update(
         lr_value=lrs,
-        alpha_value=np.full(count, alpha),
-        initial_loss=initial,
+        alpha_value=np.full(count, options["alpha"]),
+        initial_loss=first_loss,
         final_loss=final,
         rel_loss=rel,
         log10_rel_loss=log_rel,
         steps_to_tol=np.asarray(result.steps_to_tol, dtype=np.int64),
+        steps_to_accuracy=np.asarray(
+            result.steps_to_accuracy
+            if result.steps_to_accuracy is not None
+            else np.full(count, -1),
+            dtype=np.int64,
+        ),
         diverged=np.asarray(result.diverged, dtype=bool),
         wall_time_s=np.full(count, wall / count),
         loss_curve=list(result.loss),

@@ -43,7 +43,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .grid import FIELDS
+from .grid import FIELDS, RECORDABLE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,10 +104,18 @@ RESULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rel_loss", "float64", "final_loss / initial_loss"),
     ("log10_rel_loss", "float64", "log10(final_loss / initial_loss); +inf if diverged"),
     ("steps_to_tol", "int64", "first step with loss ≤ tol, -1 if never (or no tol)"),
+    (
+        "steps_to_accuracy",
+        "int64",
+        "first step whose (mini-)batch accuracy is ≥ target_accuracy, -1 if never (or none)",
+    ),
     ("diverged", "bool", "the loss became non-finite (the network was frozen)"),
     ("wall_time_s", "float64", "this run's share of its batched task's wall time"),
     ("loss_curve", "list<float64>", "loss every record_every steps; entry 0 is ℓ(0)"),
-    ("balancedness_curve", "list<float64>", "balancedness at the loss_curve's steps, if recorded"),
+    *(
+        (f"{name}_curve", "list<float64>", f"{name} every its record interval, if recorded")
+        for name in RECORDABLE
+    ),
     ("task_id", "string", "the task (part file) the run was computed in"),
     ("threads", "int64", "engine threads the task used"),
     ("deeplinear_version", "string", "library version that computed the run"),
@@ -122,6 +130,8 @@ def schema() -> pa.Schema:
         "int": pa.int64(),
         "float": pa.float64(),
         "optional_float": pa.float64(),
+        "optional_int": pa.int64(),
+        "bool": pa.bool_(),
         "choice": pa.string(),
         "names": pa.string(),
         "string": pa.string(),
@@ -135,7 +145,8 @@ def schema() -> pa.Schema:
     }
     fields = [pa.field("key", pa.string(), nullable=False)]
     fields += [
-        pa.field(f.name, config_types[f.kind], nullable=f.kind == "optional_float") for f in FIELDS
+        pa.field(f.name, config_types[f.kind], nullable=f.kind.startswith("optional"))
+        for f in FIELDS
     ]
     fields += [pa.field(name, result_types[kind]) for name, kind, _ in RESULT_COLUMNS]
     return pa.schema(fields)
@@ -338,6 +349,19 @@ def _missing_runs(directory: Path, present: Any) -> int | None:
     return len(keys - set(present))
 
 
+_PANDAS_TYPES = {"int": "int64", "float": "float64", "bool": "bool"}
+
+
+def _with_defaults(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fill the config columns that parts written before their field existed lack (read as
+    nulls) with the field's default: the value those runs had."""
+    for f in FIELDS:
+        if f.added > 1 and f.default is not None and frame[f.name].isna().any():
+            filled = frame[f.name].fillna(f.default)
+            frame[f.name] = filled.astype(_PANDAS_TYPES.get(f.kind, filled.dtype))
+    return frame
+
+
 def load(directory: str | Path, *, curves: bool = True) -> pd.DataFrame:
     """Load a store as a pandas DataFrame, one row per run, sorted by key.
 
@@ -362,7 +386,7 @@ def load(directory: str | Path, *, curves: bool = True) -> pd.DataFrame:
     columns = [name for name in target.names if curves or not name.endswith("_curve")]
     tables = _read_parts(path, columns)
     table = pa.concat_tables(tables) if tables else target.empty_table().select(columns)
-    frame = table.to_pandas()
+    frame = _with_defaults(table.to_pandas())
     frame = frame.drop_duplicates(subset="key", keep="first")
     frame = frame.sort_values("key", kind="stable").reset_index(drop=True)
     missing = _missing_runs(path, frame["key"])
