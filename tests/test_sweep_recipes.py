@@ -108,19 +108,41 @@ def test_every_mean_field_initialiser_matches_dl_init(name, parameterization):
     kind = name.rsplit("_", 1)[1]
     q_star = 0.3
     configs = [
-        _replaced(init=name, seed=seed, sigma_w=1.3, sigma_b=0.2, q_star=q_star, biases="all",
-                activation="tanh", parameterization=parameterization)
+        _replaced(
+            init=name,
+            seed=seed,
+            sigma_w=1.3,
+            sigma_b=0.2,
+            q_star=q_star,
+            biases="all",
+            activation="tanh",
+            parameterization=parameterization,
+        )
         for seed in (7, 8)
     ]
-    made = recipes.make_weights([dataclasses.replace(c, width=5, depth=3, d_x=3, d_y=3)
-                                 for c in configs], threads=1)
+    made = recipes.make_weights(
+        [dataclasses.replace(c, width=5, depth=3, d_x=3, d_y=3) for c in configs], threads=1
+    )
     for seed, b in ((7, 0), (8, 1)):
         if registry.is_critical(name):
-            alone = dl.init.critical(dims, batch=1, seed=[seed], q_star=q_star, weights=kind,
-                                     parameterization=parameterization)
+            alone = dl.init.critical(
+                dims,
+                batch=1,
+                seed=[seed],
+                q_star=q_star,
+                weights=kind,
+                parameterization=parameterization,
+            )
         else:
-            alone = dl.init.mean_field(dims, batch=1, seed=[seed], sigma_w=1.3, sigma_b=0.2,
-                                       weights=kind, parameterization=parameterization)
+            alone = dl.init.mean_field(
+                dims,
+                batch=1,
+                seed=[seed],
+                sigma_w=1.3,
+                sigma_b=0.2,
+                weights=kind,
+                parameterization=parameterization,
+            )
         for layer, single in zip(made.weights, alone[0], strict=True):
             np.testing.assert_array_equal(layer[b], single[0])
         for bias, single in zip(made.biases, alone[1], strict=True):
@@ -130,8 +152,10 @@ def test_every_mean_field_initialiser_matches_dl_init(name, parameterization):
 def test_weight_only_inits_get_seeded_gaussian_biases():
     """biases = "all" with a weight-only init: N(0, σ_b²) per network from its own stream,
     the same whatever the batch; zeros when σ_b = 0; no biases with biases = "none"."""
-    runs = [_replaced(init="orthogonal", seed=s, biases="all", sigma_b=0.5, activation="tanh")
-            for s in (1, 2, 3)]
+    runs = [
+        _replaced(init="orthogonal", seed=s, biases="all", sigma_b=0.5, activation="tanh")
+        for s in (1, 2, 3)
+    ]
     batch = recipes.make_weights(runs, threads=1)
     alone = recipes.make_weights(runs[1:2], threads=1)
     for together, single in zip(batch.biases, alone.biases, strict=True):

@@ -6,7 +6,7 @@ A study module builds a :class:`Study` and passes it to :func:`register` when it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from ..sweep import SweepSpec
 
-__all__ = ["SIZES", "STUDIES", "Analysis", "Study", "register"]
+__all__ = ["SIZES", "STUDIES", "Analysis", "Measurement", "Study", "register"]
 
 #: The sizes every study has: "quick" (minutes on 2 cores) and "full" (the paper's grid).
 SIZES = ("quick", "full")
@@ -48,6 +48,23 @@ class Analysis:
 
 
 @dataclass(frozen=True)
+class Measurement:
+    """A table a study computes besides its sweep (e.g. kernels or curvature at
+    initialisation), stored as ``DIR/tables/<name>-<digest>.parquet``.
+
+    Attributes:
+        name: the table's name (the key of ``tables`` passed to the study's ``analyse``).
+        params: everything the table depends on (JSON-serialisable); its digest names the
+            file, so a changed grid computes a new table and an unchanged one is read back.
+        compute: () -> the table (one row per measured network or point).
+    """
+
+    name: str
+    params: Mapping[str, Any]
+    compute: Callable[[], pd.DataFrame]
+
+
+@dataclass(frozen=True)
 class Study:
     """A reproducible study.
 
@@ -55,17 +72,21 @@ class Study:
         name: the CLI name (``deeplinear reproduce NAME``).
         title: a one-line title for the report.
         spec: (size, data file or None) -> the sweep spec. ``size`` is one of :data:`SIZES`.
-        analyse: (results frame, figure directory) -> :class:`Analysis`.
+        analyse: (results frame, figure directory) -> :class:`Analysis`; a study with
+            ``measurements`` also gets ``tables=`` (name -> data frame).
         description: what the study checks and what to expect (Markdown).
         data_help: what ``--data PATH`` means for this study; "" if it takes no data file.
+        measurements: (size, data file or None) -> the tables the study computes besides its
+            sweep (see :class:`Measurement`); None if it has none.
     """
 
     name: str
     title: str
     spec: Callable[[str, Path | None], SweepSpec]
-    analyse: Callable[[pd.DataFrame, Path], Analysis]
+    analyse: Callable[..., Analysis]
     description: str = ""
     data_help: str = ""
+    measurements: Callable[[str, Path | None], list[Measurement]] | None = None
 
 
 #: Registered studies by name, in registration order (the order of ``reproduce all``).

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
+import sys
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..report import VERDICTS, claims_table, markdown_table, summary_table, write_report
-from ..sweep import SweepSummary, load, run_sweep
-from .base import SIZES, STUDIES, Analysis
+from ..sweep import SweepSummary, load, run_sweep, store
+from .base import SIZES, STUDIES, Analysis, Measurement
 
-__all__ = ["IncompleteError", "Reproduction", "reproduce", "reproduce_all", "write_gallery"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "IncompleteError",
+    "Reproduction",
+    "measure",
+    "reproduce",
+    "reproduce_all",
+    "table_path",
+    "write_gallery",
+]
 
 
 class IncompleteError(RuntimeError):
@@ -83,7 +98,14 @@ def reproduce(
             f"{name}: {len(keys) - len(frame)} of {len(keys)} runs are missing from {out} "
             f"({summary.failures} failed{first}); rerun the same command to retry them"
         )
-    analysis = study.analyse(frame, out / "figures")
+    extra: dict[str, Any] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    if study.measurements is not None:
+        tables = measure(
+            study.measurements(size, None if data is None else Path(data)), out, progress=progress
+        )
+        extra["tables"] = tables
+    analysis = study.analyse(frame, out / "figures", **extra)
     data_note = f" --data {data}" if data is not None else ""
     intro = (
         f"{study.description.strip()}\n\n"
@@ -99,8 +121,54 @@ def reproduce(
         sections=sections,
         claims=analysis.claims,
     )
-    compute = float(frame["wall_time_s"].sum())
+    compute = float(frame["wall_time_s"].sum()) + sum(
+        float(t["wall_time_s"].sum()) for t in tables.values()
+    )
     return Reproduction(name, summary, report, analysis, time.perf_counter() - start, compute)
+
+
+#: Where :func:`measure` keeps a study's tables, inside its directory.
+TABLES_DIR = "tables"
+
+
+def _digest(params: Mapping[str, Any]) -> str:
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def table_path(out: str | Path, measurement: Measurement) -> Path:
+    """Where ``measurement``'s table is stored: ``out/tables/<name>-<digest of params>.parquet``."""
+    return Path(out) / TABLES_DIR / f"{measurement.name}-{_digest(measurement.params)}.parquet"
+
+
+def measure(
+    measurements: list[Measurement], out: str | Path, *, progress: bool = True
+) -> dict[str, pd.DataFrame]:
+    """Each measurement's table: read back from ``out/tables`` when it is there, else computed
+    and written atomically (so a killed call loses at most the table it was computing, and a
+    rerun computes only what is missing). A table that cannot be read is computed again.
+
+    Every table gets a ``wall_time_s`` column: its compute time shared over its rows.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm.auto import tqdm
+
+    tables: dict[str, pd.DataFrame] = {}
+    for m in tqdm(measurements, desc="tables", unit="table", disable=not progress, file=sys.stderr):
+        path = table_path(out, m)
+        if path.is_file():
+            try:
+                tables[m.name] = pq.read_table(path, page_checksum_verification=True).to_pandas()
+                continue
+            except (pa.ArrowException, OSError, ValueError):
+                pass  # damaged: compute it again
+        start = time.perf_counter()
+        table = m.compute().reset_index(drop=True)
+        table["wall_time_s"] = (time.perf_counter() - start) / max(len(table), 1)
+        store.write_table(path, pa.Table.from_pandas(table, preserve_index=False))
+        tables[m.name] = table
+    return tables
 
 
 def _tally(analysis: Analysis) -> str:

@@ -739,7 +739,9 @@ def _check_value(field: FieldSpec, value: Any, path: str, where: _Locator, key: 
                 if name not in choices:
                     raise fail(f"expected names among {choices}, got {name!r}")
                 if colon and not (every.isdigit() and int(every) >= 1):
-                    raise fail(f"{name}: the interval after ':' must be an integer ≥ 1, got {every!r}")
+                    raise fail(
+                        f"{name}: the interval after ':' must be an integer ≥ 1, got {every!r}"
+                    )
                 names.append(name)
                 items.append(f"{name}:{int(every)}" if colon else name)
             if len(set(names)) != len(names):

@@ -227,8 +227,9 @@ def _npz_classes(
             f"data: {request.file} holds {data.X_test.shape[1]} test examples (X_test); the "
             f"run asks for n_test = {request.n_test}"
         )
-    columns = _subset(f"{name} ({request.file})", dataclasses.replace(request, n_test=0),
-                      data.X.shape[1])
+    columns = _subset(
+        f"{name} ({request.file})", dataclasses.replace(request, n_test=0), data.X.shape[1]
+    )
     return (
         preprocess(data.X[:, columns]),
         datasets.one_hot(data.y[columns], classes),

@@ -65,6 +65,7 @@ __all__ = [
     "schema",
     "write_json",
     "write_part",
+    "write_table",
     "writer_lock",
 ]
 
@@ -225,11 +226,16 @@ def _make_dir(path: Path) -> None:
 def write_part(directory: str | Path, table: pa.Table, task_id: str) -> Path:
     """Write ``table`` as ``parts/part-<task_id>.parquet`` atomically, with page checksums (so
     bit rot is detected on reading); returns the final path."""
+    return write_table(Path(directory) / PARTS_DIR / f"part-{task_id}.parquet", table)
+
+
+def write_table(path: str | Path, table: pa.Table) -> Path:
+    """Write ``table`` to the Parquet file ``path`` atomically (complete or absent, as a part),
+    with page checksums; creates the directory. Returns the path."""
     import pyarrow.parquet as pq
 
-    parts = Path(directory) / PARTS_DIR
-    _make_dir(parts)
-    target = parts / f"part-{task_id}.parquet"
+    target = Path(path)
+    _make_dir(target.parent)
     _atomic_write(target, lambda tmp: pq.write_table(table, tmp, write_page_checksum=True))
     return target
 
