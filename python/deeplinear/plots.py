@@ -8,6 +8,8 @@ caller.
 * :func:`heatmap`: a metric over two axes (e.g. depth × width), faceted by a third (e.g. init);
 * :func:`curves`: median curves of a list column (loss, balancedness) against step;
 * :func:`steps_to_tol`: steps to reach a tolerance against an axis (log-log), with fitted lines;
+* :func:`step_count_maps`: median step counts over two axes per facet (log colours), and the
+  ratio of two facets;
 * :func:`default_figures`: sensible figures for any sweep (``deeplinear plot DIR``).
 """
 
@@ -24,7 +26,15 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["curves", "default_figures", "heatmap", "loss_curves", "save", "steps_to_tol"]
+__all__ = [
+    "curves",
+    "default_figures",
+    "heatmap",
+    "loss_curves",
+    "save",
+    "step_count_maps",
+    "steps_to_tol",
+]
 
 
 def _pyplot() -> Any:
@@ -145,6 +155,118 @@ def heatmap(
     if outline is not None:
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", fontsize=9, frameon=False)
+    if title:
+        fig.suptitle(title)
+    return cast("Figure", fig)
+
+
+def _cell_text(ax: Any, row: int, column: int, text: str, rgba: Sequence[float]) -> None:
+    luminance = 0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2]
+    colour = "k" if luminance > 0.5 else "w"
+    ax.text(column, row, text, ha="center", va="center", fontsize=8, color=colour)
+
+
+def step_count_maps(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    facet: str,
+    column: str,
+    ratio: tuple[Any, Any] | None = None,
+    cap: float | None = None,
+    label: str = "median steps",
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+) -> Figure:
+    """Median step counts over ``x`` × ``y``, one panel per ``facet`` value on one logarithmic
+    colour scale, and (with ``ratio = (a, b)``) a last panel with the ratio of facet a's
+    median to facet b's on a diverging logarithmic scale centred on 1.
+
+    Args:
+        column: the steps of each run; −1, NaN or inf mean "never" (within the cap). A cell's
+            median over its runs counts "never" as infinitely many steps; cells whose median
+            is "never" are drawn hatched and labelled "never".
+        ratio: the two facet values whose ratio to draw (a/b > 1: a needs more steps). A cell
+            where only b got there shows "> cap/b" (a lower bound, at the top colour); where
+            neither did it is blank.
+        cap: the step cap, used for those lower bounds (default: the largest finite step).
+    """
+    import matplotlib.colors as mcolors
+
+    plt = _pyplot()
+    steps = frame[column].astype(np.float64)
+    data = frame.assign(_steps=steps.where(steps >= 0, math.inf).fillna(math.inf))
+    facets = sorted(data[facet].unique())
+    xs = sorted(data[x].unique())
+    ys = sorted(data[y].unique())
+    grids = {}
+    for f in facets:
+        part = data[data[facet] == f]
+        table = part.groupby([y, x])["_steps"].median().unstack(x)
+        grids[f] = table.reindex(index=ys, columns=xs).to_numpy(dtype=np.float64)
+    finite = np.concatenate([g[np.isfinite(g)] for g in grids.values()])
+    top = float(cap) if cap is not None else float(finite.max()) if finite.size else 10.0
+    low = max(float(finite.min()) if finite.size else 1.0, 1.0)
+    norm = mcolors.LogNorm(vmin=low, vmax=max(top, low * 10))
+    cmap = plt.get_cmap("viridis_r")
+    panels = len(facets) + (ratio is not None)
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        figsize=((1.4 + 0.55 * max(len(xs), 5)) * panels, 2.4 + 0.45 * max(len(ys), 4)),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    ticks = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in xs]
+
+    def frame_axes(ax: Any, name: str) -> None:
+        ax.set_xticks(range(len(xs)), ticks, rotation=45)
+        ax.set_yticks(range(len(ys)), _labels(ys))
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(ylabel or y)
+        ax.set_title(name)
+
+    image = None
+    for ax, f in zip(axes[0], facets, strict=False):
+        grid = grids[f]
+        shown = np.ma.masked_invalid(np.where(np.isfinite(grid), np.maximum(grid, low), np.nan))
+        image = ax.imshow(shown, origin="lower", cmap=cmap, norm=norm, aspect="auto")
+        for (r, c), v in np.ndenumerate(grid):
+            if np.isnan(v):
+                continue
+            if np.isinf(v):
+                ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", lw=0))
+                ax.text(c, r, "never", ha="center", va="center", fontsize=7, color="0.2")
+                continue
+            _cell_text(ax, r, c, f"{v:.0f}", cmap(norm(max(v, low))))
+        frame_axes(ax, f"{facet} = {f}")
+    fig.colorbar(image, ax=axes[0][: len(facets)].tolist(), label=label, shrink=0.95)
+    if ratio is not None:
+        a, b = ratio
+        upper, lower = grids[a], grids[b]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(
+                np.isfinite(upper) & np.isfinite(lower),
+                upper / lower,
+                np.where(np.isinf(upper) & np.isfinite(lower), top / lower, np.nan),
+            )
+        bound = np.isinf(upper) & np.isfinite(lower)
+        finite_ratio = values[np.isfinite(values)]
+        extent = max(float(np.abs(np.log10(finite_ratio)).max()) if finite_ratio.size else 1.0, 0.5)
+        rnorm = mcolors.LogNorm(vmin=10.0**-extent, vmax=10.0**extent)
+        rmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
+        ax = axes[0][-1]
+        rimage = ax.imshow(
+            np.ma.masked_invalid(values), origin="lower", cmap=rmap, norm=rnorm, aspect="auto"
+        )
+        for (r, c), v in np.ndenumerate(values):
+            if np.isfinite(v):
+                text = f"> {v:.3g}" if bound[r, c] else f"{v:.3g}"
+                _cell_text(ax, r, c, text, rmap(rnorm(v)))
+        frame_axes(ax, f"ratio {a} / {b} (> 1: {a} slower)")
+        fig.colorbar(rimage, ax=ax, label=f"{a} / {b}", shrink=0.95)
     if title:
         fig.suptitle(title)
     return cast("Figure", fig)
@@ -287,6 +409,7 @@ def steps_to_tol(
     ylabel: str = "steps to tolerance",
     cap: float | None = None,
     fits: Mapping[tuple[Any, Any], tuple[float, float]] | None = None,
+    fit_from: float | None = None,
 ) -> Figure:
     """Median steps to reach a tolerance against ``x`` (log-log), one line per ``hue`` value,
     one panel per ``facet`` value.
@@ -299,6 +422,8 @@ def steps_to_tol(
         fits: per (facet value, hue value) (None for an unused one), (slope, intercept) of a
             fit log10(steps) = intercept + slope·log10(x), drawn dashed and quoted in the
             legend.
+        fit_from: draw the fits from this ``x`` on (where they were fitted; default: the
+            smallest ``x`` that reached).
     """
     plt = _pyplot()
     facets = sorted(frame[facet].unique()) if facet else [None]
@@ -337,7 +462,8 @@ def steps_to_tol(
                 )
             if fit is not None and done.any():
                 slope, intercept = fit
-                line = np.geomspace(xs[done].min(), xs[done].max(), 50)  # no extrapolation
+                start = xs[done].min() if fit_from is None else max(fit_from, xs[done].min())
+                line = np.geomspace(start, xs[done].max(), 50)  # no extrapolation
                 ax.plot(line, 10.0 ** (intercept + slope * np.log10(line)), "--", color=colours[i])
         if cap is not None:
             ax.axhline(cap, color="0.6", linewidth=0.8, linestyle=":")

@@ -12,8 +12,8 @@ import it below; ``reproduce all``, the CLI and the gallery pick it up.
 
 from __future__ import annotations
 
-from . import arora2019, hu2020, wu2019
-from .base import SIZES, STUDIES, Analysis, Study, register
+from . import arora2019, hu2020, huang2021, wu2019
+from .base import SIZES, STUDIES, Analysis, Measurement, Study, register
 from .reproduction import (
     IncompleteError,
     Reproduction,
@@ -27,10 +27,12 @@ __all__ = [
     "STUDIES",
     "Analysis",
     "IncompleteError",
+    "Measurement",
     "Reproduction",
     "Study",
     "arora2019",
     "hu2020",
+    "huang2021",
     "register",
     "reproduce",
     "reproduce_all",
