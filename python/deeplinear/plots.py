@@ -238,7 +238,16 @@ def step_count_maps(
                 continue
             if np.isinf(v):
                 ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", lw=0))
-                ax.text(c, r, "never", ha="center", va="center", fontsize=7, color="0.2")
+                ax.text(
+                    c,
+                    r,
+                    "never",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="0.1",
+                    bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1},
+                )
                 continue
             _cell_text(ax, r, c, f"{v:.0f}", cmap(norm(max(v, low))))
         frame_axes(ax, f"{facet} = {f}")
