@@ -32,6 +32,7 @@ __all__ = [
     "heatmap",
     "loss_curves",
     "save",
+    "scatter",
     "step_count_maps",
     "steps_to_tol",
 ]
@@ -308,6 +309,7 @@ def curves(
     xlim: tuple[float, float] | None = None,
     title: str | None = None,
     styles: Mapping[Any, str] | None = None,
+    xlabel: str = "step",
 ) -> Figure:
     """Median (over the other axes, e.g. seeds) of the list column ``column`` against step,
     one line per value of ``hue``, one panel per value of ``facet``.
@@ -322,6 +324,7 @@ def curves(
             recording interval, so step 0 shows, logarithmic beyond).
         ylim, xlim: the axis ranges (e.g. to keep curves that reach 0 readable on a log scale).
         styles: line style per hue value (e.g. {"zas": "-", "xavier": ":"}).
+        xlabel: the x label (entry k of a curve is at ``k·record_every``).
     """
     plt = _pyplot()
     facets = sorted(frame[facet].unique()) if facet else [None]
@@ -360,7 +363,7 @@ def curves(
             ax.set_ylim(*ylim)
         if xlim is not None:
             ax.set_xlim(*xlim)
-        ax.set_xlabel("step")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, which="major", alpha=0.3)
         if f is not None:
@@ -494,6 +497,52 @@ def steps_to_tol(
             ax.set_title(f"{facet} = {f}")
         # Per panel (the counts and slopes differ), below it: never over the data or the cap.
         ax.legend(title=hue, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    if title:
+        fig.suptitle(title)
+    return cast("Figure", fig)
+
+
+def scatter(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    hue: str,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    logx: bool = True,
+    logy: bool = True,
+    labels: Mapping[Any, str] | None = None,
+    note: str | None = None,
+) -> Figure:
+    """One point per row, ``y`` against ``x``, coloured by ``hue`` (ordered values get a
+    sequential map, in order), on log axes by default.
+
+    Args:
+        labels: the legend text of each hue value (default: ``hue = value``).
+        note: a line of text in the upper left corner (e.g. a correlation).
+    """
+    plt = _pyplot()
+    hues = list(dict.fromkeys(frame[hue]))
+    colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, max(len(hues), 2)))
+    fig, axes = _panels(1, 6.4, 5.0)
+    ax = axes[0][0]
+    markers = "osD^v<>P"
+    for i, h in enumerate(hues):
+        rows = frame[frame[hue] == h]
+        text = (labels or {}).get(h, f"{hue} = {h}")
+        ax.scatter(rows[x], rows[y], color=colours[i], marker=markers[i % len(markers)], label=text)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if note:
+        ax.text(0.02, 0.97, note, transform=ax.transAxes, va="top", fontsize=9)
     if title:
         fig.suptitle(title)
     return cast("Figure", fig)

@@ -12,7 +12,7 @@ import it below; ``reproduce all``, the CLI and the gallery pick it up.
 
 from __future__ import annotations
 
-from . import arora2019, hu2020, huang2021, wu2019
+from . import arora2019, hu2020, huang2021, sokol2020, wu2019
 from .base import SIZES, STUDIES, Analysis, Measurement, Study, register
 from .reproduction import (
     IncompleteError,
@@ -36,6 +36,7 @@ __all__ = [
     "register",
     "reproduce",
     "reproduce_all",
+    "sokol2020",
     "write_gallery",
     "wu2019",
 ]

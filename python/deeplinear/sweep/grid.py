@@ -345,7 +345,12 @@ class RunConfig:
         added=3,
     )
     learn_scale: bool = _field(
-        "bool", "train the scale of each Stiefel layer too", False, group=True, added=3
+        "bool",
+        "train the scale of each Stiefel layer too (none with manifold = euclidean, so a grid "
+        "over manifolds can learn the scales of those that have them)",
+        False,
+        group=True,
+        added=3,
     )
     n_test: int = _field(
         "int",
@@ -780,7 +785,6 @@ _COMBINED = (
     "n",
     "d_y",
     "manifold",
-    "learn_scale",
     "n_test",
     "record",
 )
@@ -802,8 +806,6 @@ def _combination_problem(run: RunConfig) -> tuple[str, str] | None:
                 return key, f"only with optimizer = 'adam', got optimizer = {run.optimizer!r}"
     if run.batch_size > run.n:
         return "batch_size", f"must be at most n = {run.n} (0: full batches), got {run.batch_size}"
-    if run.learn_scale and run.manifold == "euclidean":
-        return "learn_scale", "needs Stiefel layers (manifold = 'stiefel' or 'stiefel_hidden')"
     if run.manifold == "stiefel_hidden" and run.depth < 2:
         return "manifold", "'stiefel_hidden' needs a hidden layer (depth ≥ 2)"
     if run.loss == "cross_entropy" and run.d_y < 2:

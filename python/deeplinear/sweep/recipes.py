@@ -309,7 +309,7 @@ def train_options(config: RunConfig) -> dict[str, Any]:
         "parameterization": config.parameterization,
         "sigma_w": config.sigmas()[0] if config.parameterization == "ntk" else 1.0,
         "manifold": manifold_value(config),
-        "learn_scale": config.learn_scale,
+        "learn_scale": config.learn_scale and config.manifold != "euclidean",
         "loss": config.loss,
         "reduction": None if config.reduction == "default" else config.reduction,
         "optimizer": config.optimizer,
