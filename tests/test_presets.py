@@ -16,7 +16,15 @@ import pytest
 from PIL import Image
 
 from deeplinear.cli import main
-from deeplinear.experiments import STUDIES, arora2019, hu2020, reproduce, wu2019
+from deeplinear.experiments import (
+    STUDIES,
+    arora2019,
+    hu2020,
+    huang2021,
+    reproduce,
+    sokol2020,
+    wu2019,
+)
 from deeplinear.sweep import SweepSpec, load, registry, run_sweep, store
 from sweep_helpers import assert_same_results
 from test_sweep_crash import _assert_healthy, _parts, _run_and_kill
@@ -43,8 +51,44 @@ REDUCED = {
         seeds=(0,),
         steps=2000,
     ),
+    "huang2021": dataclasses.replace(
+        huang2021.QUICK,
+        width=16,
+        depths=(50,),
+        lrs=(0.1, 0.01),
+        seeds=(0, 1),
+        batch_size=128,
+        n=512,
+        epochs=10,
+        kernel_widths=(8, 32, 128),
+        kernel_seeds=(0, 1),
+        change_widths=(8, 16, 32),
+        change_seeds=(0,),
+        change_steps=20,
+        change_n=64,
+        change_probe=8,
+    ),
+    "sokol2020": dataclasses.replace(
+        sokol2020.QUICK,
+        depth=4,
+        width=16,
+        init_seeds=(0, 1),
+        probe=16,
+        n=300,
+        n_test=60,
+        batch_size=100,
+        epochs=2,
+        lrs=(1e-3,),
+        seeds=(0,),
+    ),
 }
-MODULES = {"hu2020": hu2020, "wu2019": wu2019, "arora2019": arora2019}
+MODULES = {
+    "hu2020": hu2020,
+    "wu2019": wu2019,
+    "arora2019": arora2019,
+    "huang2021": huang2021,
+    "sokol2020": sokol2020,
+}
 
 
 @pytest.fixture
@@ -66,7 +110,7 @@ def _claims(report: str) -> list[tuple[str, str]]:
 
 
 def test_every_study_is_registered_with_both_sizes():
-    assert {"hu2020", "wu2019", "arora2019"} <= set(STUDIES)
+    assert {"hu2020", "wu2019", "arora2019", "huang2021", "sokol2020"} <= set(STUDIES)
     for study in STUDIES.values():
         for size in ("quick", "full"):
             assert study.spec(size, None).size > 0
@@ -186,7 +230,7 @@ def test_reproduce_all_refuses_a_data_file(tmp_path, capsys):
 # --- crash safety of the presets' own specs ---------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["wu2019", "arora2019"])
+@pytest.mark.parametrize("name", ["wu2019", "arora2019", "huang2021", "sokol2020"])
 def test_sigkill_and_resume_on_a_preset(tmp_path, name, monkeypatch):
     """Kill the preset's sweep twice mid-run, resume: the store equals an uninterrupted run."""
     monkeypatch.setitem(MODULES[name].GRIDS, "quick", REDUCED[name])
@@ -195,8 +239,10 @@ def test_sigkill_and_resume_on_a_preset(tmp_path, name, monkeypatch):
     if name == "wu2019":
         spec["axes"]["depth"] = [8, 32]
         spec["fixed"]["steps"] = 600
-    else:
+    elif name == "arora2019":
         spec["axes"]["init_scale"] = [0.1, 1.0]
+    else:
+        spec["axes"]["seed"] = [0, 1, 2]
     keys = {r.key for r in SweepSpec.from_dict(spec).runs()}
     reference = tmp_path / "reference"
     run_sweep(spec, reference, progress=False, threads=1)
