@@ -328,3 +328,20 @@ def test_flops_count_mini_batches_and_recorded_passes():
     # A full-batch linear chain on the squared loss counts its reduced data (n ≤ d_x).
     chain = SweepSpec.from_dict(small_spec(n=50)).runs()[0]
     assert chain.flops() == 6.0 * (7 * 6 + 6 * 3) * 7 * 60
+
+
+def test_the_readme_sweep_files_are_valid_specs(tmp_path):
+    """Every TOML block of the README's Sweeps section loads as a spec."""
+    import re
+    from pathlib import Path
+
+    from deeplinear.sweep import load_spec
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Sweeps", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```toml\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"readme{i}.toml"
+        path.write_text(block, encoding="utf-8")
+        assert load_spec(path).size > 0

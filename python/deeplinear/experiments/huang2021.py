@@ -317,7 +317,11 @@ def kernel_change_table(grid: Grid) -> pd.DataFrame:
     X, Y = _change_data(grid)
     probe = X[:, : grid.change_probe]
     lr = change_lr(grid)
-    form = {"activation": "erf", "parameterization": "ntk", "sigma_w": CHANGE_SIGMA_W}
+    form: dict[str, Any] = {
+        "activation": "erf",
+        "parameterization": "ntk",
+        "sigma_w": CHANGE_SIGMA_W,
+    }
     rows = []
     for kind in ("gaussian", "orthogonal"):
         for width in grid.change_widths:
@@ -341,9 +345,9 @@ def kernel_change_table(grid: Grid) -> pd.DataFrame:
                 record_every=grid.change_steps,
                 **form,
             )
-            assert result.biases is not None
+            trained = [b for b in result.biases or () if b is not None]
             change = metrics.ntk_relative_change(
-                weights, result.weights, probe, biases0=biases, biases1=result.biases, **form
+                weights, result.weights, probe, biases0=biases, biases1=trained, **form
             )
             moved = metrics.relative_weight_change(weights, result.weights)
             for b, seed in enumerate(grid.change_seeds):

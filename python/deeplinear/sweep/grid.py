@@ -555,9 +555,9 @@ class SweepSpec:
                 "(give each in [fixed] or as a list in [axes])"
             )
         execution = _execution(spec.get("execution", {}), where)
-        checked = cls(fixed=fixed, axes=axes, name=name, execution=execution)
-        _check_combinations(checked, where)
-        return checked
+        result = cls(fixed=fixed, axes=axes, name=name, execution=execution)
+        _check_combinations(result, where)
+        return result
 
     @property
     def size(self) -> int:

@@ -97,7 +97,7 @@ def _labels(recipe: str, Y: np.ndarray) -> np.ndarray:
             f"data: recipe {recipe!r} gives real targets; loss = 'cross_entropy' needs a "
             "classification recipe (one-hot targets), e.g. 'digits'"
         )
-    labels = np.argmax(Y, axis=0).astype(np.int64)
+    labels: np.ndarray = np.argmax(Y, axis=0).astype(np.int64)
     labels.setflags(write=False)
     return labels
 
