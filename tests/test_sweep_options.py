@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import deeplinear as dl
-from deeplinear.sweep import SweepSpec, load, recipes, run_sweep, store
+from deeplinear.sweep import SweepSpec, load, recipes, run_configs, run_sweep, store
 from deeplinear.sweep.grid import FIELDS, make_tasks
 from sweep_helpers import assert_same_results, small_spec
 
@@ -220,7 +220,11 @@ def test_resume_after_part_of_an_mlp_sweep_equals_one_run(tmp_path):
     summary = run_sweep(whole, tmp_path / "resumed", resume=True, progress=False)
     assert summary.skipped == 4 and summary.completed == 4
     run_sweep(whole, tmp_path / "once", progress=False)
-    assert_same_results(load(tmp_path / "resumed"), load(tmp_path / "once"))
+    frame = load(tmp_path / "once")
+    assert_same_results(load(tmp_path / "resumed"), frame)
+    # The stored config columns give back every run (bools, optional ints, names included).
+    assert {c.key for c in run_configs(frame)} == {r.key for r in SweepSpec.from_dict(whole).runs()}
+    assert set(frame["key"]) == {c.key for c in run_configs(frame)}
 
 
 def test_a_store_written_before_the_new_fields_loads_with_their_defaults(tmp_path):
