@@ -411,7 +411,10 @@ def tau_table(frame: pd.DataFrame) -> pd.DataFrame:
     gaussian, orthogonal = table["gaussian"], table["orthogonal"]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = (gaussian / orthogonal).where(np.isfinite(orthogonal), math.nan)
-    return table.assign(ratio=ratio)
+    out = table.assign(ratio=ratio)
+    if "width" in frame:
+        out.attrs["width"] = int(frame["width"].iloc[0])
+    return out
 
 
 def _fmt(tau: float) -> str:
@@ -442,8 +445,9 @@ def claim_orthogonal_faster(table: pd.DataFrame) -> Claim:
         claim="Orthogonal init reaches 25 % accuracy in fewer steps than Gaussian",
         paper=f"faster in every cell with data for both; L = 50, n = 400, η = 0.1: τ "
         f"{PAPER_TAU['gaussian']} (Gaussian) vs {PAPER_TAU['orthogonal']} (orthogonal)",
-        ours=f"faster in {faster}/{len(cells)} (depth, η) cells; L = {depth}, η = {lr:.3g}: τ "
-        f"{_fmt(at['gaussian'])} vs {_fmt(at['orthogonal'])}",
+        ours=f"faster in {faster}/{len(cells)} (depth, η) cells; L = {depth}, "
+        f"n = {table.attrs.get('width', '?')}, η = {lr:.3g}: τ {_fmt(at['gaussian'])} vs "
+        f"{_fmt(at['orthogonal'])}",
         verdict=verdict,
         rule="over the (depth, η) cells where at least one init's median τ is finite, the "
         "fraction where Gaussian's median τ (over seeds; 'never' = infinite) exceeds "
