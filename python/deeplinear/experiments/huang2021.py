@@ -522,8 +522,9 @@ def claim_gap_widens_with_depth(table: pd.DataFrame) -> Claim:
         f"η = {small:.3g}: {at_small}",
         verdict=verdict,
         rule="over the learning rates where orthogonal's median τ is finite at every depth "
-        "(and Gaussian's somewhere), the fraction where the G/O ratio of median τ never decreases with depth and is larger "
-        "at the deepest than at the shallowest ('Gaussian never' = infinite ratio); "
+        "(and Gaussian's somewhere), the fraction where the G/O ratio of median τ never "
+        "decreases with depth and is larger at the deepest than at the shallowest ('Gaussian "
+        "never' = infinite ratio); "
         "'reproduced' if 1, 'partly' if ≥ 0.5, else 'not reproduced'.",
     )
 
