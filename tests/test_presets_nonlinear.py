@@ -94,6 +94,37 @@ def test_huang2021_kernel_tables_measure_what_they_say():
     assert {"weight_change_1", "weight_change_4"} <= set(changes.columns)
 
 
+def test_reproduce_sokol2020_reduced_end_to_end(tmp_path, reduced):  # noqa: F811
+    result = reproduce("sokol2020", tmp_path, progress=False)
+    report = result.report.read_text()
+    assert [c for c, _ in _claims(report)] == [c.claim for c in result.analysis.claims]
+    assert result.analysis.headline.name == "fisher_vs_jacobian.png"
+    for figure in result.analysis.figures:
+        assert _is_png(figure)
+    assert "## Choices" in report and "Criticality table" in report
+    verdicts = {c.claim: c.verdict for c in result.analysis.claims}
+    assert verdicts["Critical (σ_w, σ_b) for the six q*"] == "reproduced"
+    frame = load(tmp_path)
+    assert set(frame["manifold"]) == {"euclidean", "stiefel_hidden"}
+    assert (frame["input_scale"] == "q_star").all() and frame["learn_scale"].all()
+    grid = REDUCED["sokol2020"]
+    per_epoch = grid.n // grid.batch_size
+    for curve in frame["batch_loss_curve"]:
+        assert len(curve) == grid.epochs * per_epoch + 1
+    for curve in frame["test_accuracy_curve"]:
+        assert len(curve) == grid.epochs + 1 and 0 <= min(curve) and max(curve) <= 1
+    at_init = next((tmp_path / "tables").glob("at_init-*.parquet"))
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(at_init).to_pandas()
+    assert len(table) == (len(sokol2020.Q_STARS) + 1) * len(grid.init_seeds)
+    curvature = [c for c in table.columns if c.startswith(("fisher_", "jacobian_"))]
+    assert len(curvature) == 6 and (table[curvature] > 0).all().all()
+    # Counting the biases can only add curvature: λ_max over all parameters ≥ weights only.
+    for loss in ("cross_entropy", "mse"):
+        assert (table[f"fisher_{loss}_all"] >= table[f"fisher_{loss}_weights"] * (1 - 1e-9)).all()
+
+
 def test_huang2021_full_is_the_papers_grid(tmp_path):
     full = huang2021.spec("full")
     assert full.fixed["width"] == 400 and full.axes["depth"] == (50, 100, 200)
