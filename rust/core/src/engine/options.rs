@@ -1,7 +1,7 @@
 //! What a training call is asked to do: its inputs and its options.
 
 use crate::array::ArrayRef;
-use crate::loss::Loss;
+use crate::loss::{Loss, TargetArray};
 use crate::net::Form;
 use crate::optim::{Manifold, Optimizer};
 use crate::record::RecordSpec;
@@ -22,14 +22,6 @@ impl LearningRate {
             LearningRate::PerNetwork(v) => v[b],
         }
     }
-}
-
-/// Targets of a data set: values (d_L, n) for MSE, integer class labels (n,) for
-/// cross-entropy; either shared by the batch or stacked per network.
-#[derive(Clone, Copy, Debug)]
-pub enum TargetArray<'a, T> {
-    Values(ArrayRef<'a, T>),
-    Labels(ArrayRef<'a, i64>),
 }
 
 /// The arrays of a call, borrowed: weights[j] is (B, d_{j+1}, d_j); `biases` is empty or one

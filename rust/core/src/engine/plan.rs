@@ -5,7 +5,8 @@
 use crate::array::{of_network, shape_str, ArrayRef};
 use crate::error::{Error, Result};
 use crate::layout::{check_matrix, check_weights, layer_offsets, Layout};
-use crate::loss::{LossKind, Targets};
+use crate::linalg::Products;
+use crate::loss::{check_targets, LossKind, TargetSlice, Targets};
 use crate::net::{Activation, Input, Network, Parameterization};
 use crate::optim::stiefel::{orthogonal_scale, orthogonality};
 use crate::optim::Manifold;
@@ -15,7 +16,7 @@ use crate::reduce::{self, Reduced};
 use crate::rng::Seeds;
 use crate::scalar::Real;
 
-use super::options::{LearningRate, Problem, TargetArray, TrainOptions};
+use super::options::{LearningRate, Problem, TrainOptions};
 use super::schedule::Schedule;
 use super::state::{Expected, StateRef};
 
@@ -28,12 +29,6 @@ pub(super) struct DataSet<'a, T> {
     pub y: TargetSlice<'a, T>,
     pub y_shared: bool,
     pub n: usize,
-}
-
-#[derive(Clone, Copy)]
-pub(super) enum TargetSlice<'a, T> {
-    Values(&'a [T]),
-    Labels(&'a [i64]),
 }
 
 /// One network's view of a data set.
@@ -139,53 +134,6 @@ fn is_identity<T: Real>(x: &ArrayRef<'_, T>, layout: &Layout) -> bool {
                 .enumerate()
                 .all(|(k, &v)| v == if k / d_0 == k % d_0 { one } else { zero })
         })
-}
-
-fn check_targets<'a, T>(
-    arg: &str,
-    y: TargetArray<'a, T>,
-    loss: LossKind,
-    layout: &Layout,
-    n: usize,
-) -> Result<(TargetSlice<'a, T>, bool)> {
-    let (batch, d_l) = (layout.batch, layout.dims[layout.depth()]);
-    match (loss, y) {
-        (LossKind::Mse, TargetArray::Values(y)) => {
-            let (shared, _, cols) = check_matrix(arg, y, batch, Some(d_l), None)?;
-            if cols != n {
-                return Err(Error::shape(arg, format!("{n} columns, as X"), shape_str(y.shape)));
-            }
-            Ok((TargetSlice::Values(y.data), shared))
-        }
-        (LossKind::CrossEntropy, TargetArray::Labels(y)) => {
-            let shared = match *y.shape {
-                [c] if c == n => true,
-                [b, c] if b == batch && c == n => false,
-                _ => {
-                    return Err(Error::shape(
-                        arg,
-                        format!("integer labels ({n},) or ({batch}, {n}), one per column of X"),
-                        shape_str(y.shape),
-                    ))
-                }
-            };
-            if let Some(&bad) = y.data.iter().find(|&&v| v < 0 || v as u64 >= d_l as u64) {
-                return Err(Error::invalid(
-                    arg,
-                    format!("class labels must be in [0, {d_l}) (d_L = {d_l} outputs), got {bad}"),
-                ));
-            }
-            Ok((TargetSlice::Labels(y.data), shared))
-        }
-        (LossKind::Mse, TargetArray::Labels(_)) => Err(Error::invalid(
-            arg,
-            "loss='mse' needs float targets (d_L, n), got integer labels",
-        )),
-        (LossKind::CrossEntropy, TargetArray::Values(_)) => Err(Error::invalid(
-            arg,
-            "loss='cross_entropy' needs integer class labels (n,), got float targets",
-        )),
-    }
 }
 
 fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
@@ -361,6 +309,7 @@ impl<'a, T: Real> Plan<'a, T> {
             activation: form.activation,
             weight_offsets: layer_offsets(dims),
             bias_offsets,
+            products: Products::Plain,
         };
 
         // The data.

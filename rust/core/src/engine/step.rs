@@ -23,7 +23,8 @@ use crate::optim::{Manifold, Rule};
 use crate::record::{Diagnostics, Quantity};
 use crate::scalar::Real;
 
-use super::plan::{NetworkData, Plan, TargetSlice};
+use super::plan::{NetworkData, Plan};
+use crate::loss::TargetSlice;
 use super::schedule::{epoch_order, Batch, Schedule};
 
 /// One network's share of the outputs: its trained parameters, state and records.
