@@ -18,6 +18,7 @@ from ._validation import (
     real,
     seed_argument,
     string,
+    targets_array,
     threads_argument,
 )
 from .errors import ArgumentTypeError, InvalidValueError
@@ -164,22 +165,6 @@ def _biases(biases: Any, depth: int, dtype: np.dtype) -> list[np.ndarray | None]
     ]
 
 
-def _labels(name: str, value: Any) -> np.ndarray:
-    """Class labels as a C-contiguous int64 array (ranges and shapes are checked by the core)."""
-    labels = np.asarray(value)
-    if labels.dtype.kind not in "iu":
-        raise ArgumentTypeError(
-            f"{name}: loss='cross_entropy' needs integer class labels, got dtype {labels.dtype}"
-        )
-    if labels.dtype == np.uint64 and labels.size and int(labels.max()) > np.iinfo(np.int64).max:
-        raise InvalidValueError(f"{name}: class label {int(labels.max())} is out of range")
-    return np.ascontiguousarray(labels, dtype=np.int64)
-
-
-def _targets(name: str, value: Any, loss: str, dtype: np.dtype) -> np.ndarray:
-    return _labels(name, value) if loss == "cross_entropy" else float_array(name, value, dtype)
-
-
 def _record(record: Any, record_every: int) -> tuple[list[str], list[tuple[str, int]]]:
     """The requested quantities (duplicate-free names in order) and their (name, interval)."""
     if isinstance(record, Mapping):
@@ -253,7 +238,7 @@ def _eval_data(eval_data: Any, loss: str, dtype: np.dtype) -> tuple[np.ndarray, 
         )
     return (
         float_array("eval_data[0] (X_test)", eval_data[0], dtype),
-        _targets("eval_data[1] (Y_test)", eval_data[1], loss, dtype),
+        targets_array("eval_data[1] (Y_test)", eval_data[1], loss, dtype),
     )
 
 
@@ -405,7 +390,7 @@ def train(
     out = _core.train(
         layers,
         None if X is None else float_array("X", X, first.dtype),
-        _targets("Y", Y, loss, first.dtype),
+        targets_array("Y", Y, loss, first.dtype),
         lr=_learning_rate(lr),
         steps=steps,
         alpha=real("alpha", alpha),

@@ -20,6 +20,7 @@ __all__ = [
     "balancedness",
     "deficiency_margin",
     "fisher_max_eigenvalue",
+    "jacobian_max_singular_value",
     "jacobian_singular_values",
     "ntk",
     "ntk_distance",
@@ -383,6 +384,42 @@ def ntk_distance(
     return out
 
 
+def _bias_columns(net: _Net) -> NDArray[np.bool_]:
+    """Which columns of :meth:`_Net.param_jacobian` belong to biases."""
+    parts = []
+    for w in net.ws:
+        parts.append(np.zeros(w.size, dtype=bool))
+        if net.bs is not None:
+            parts.append(np.ones(w.shape[0], dtype=bool))
+    return np.concatenate(parts)
+
+
+def _softmax(f: F64) -> F64:
+    e = np.exp(f - f.max())
+    out: F64 = e / e.sum()
+    return out
+
+
+def _output_curvature(
+    net: _Net, x: F64, loss: str, fisher: str, y: np.ndarray | None
+) -> F64:
+    """H_x of one input: I (MSE), diag(p) − ppᵀ (cross-entropy), or g gᵀ with g = ∂ℓ/∂f
+    (empirical)."""
+    f = net.alpha * net.forward(x)[1][-1]
+    if fisher == "true":
+        if loss == "mse":
+            return np.eye(f.size)
+        p = _softmax(f)
+        out: F64 = np.diag(p) - np.outer(p, p)
+        return out
+    if loss == "mse":
+        g = f - np.asarray(y, dtype=np.float64)
+    else:
+        g = _softmax(f)
+        g[int(np.asarray(y))] -= 1.0
+    return np.outer(g, g)
+
+
 def fisher_max_eigenvalue(
     weights: Sequence[np.ndarray],
     X: np.ndarray,
@@ -392,17 +429,76 @@ def fisher_max_eigenvalue(
     biases: Sequence[np.ndarray] | None = None,
     parameterization: str = "standard",
     sigma_w: float = 1.0,
+    loss: str = "mse",
+    labels: np.ndarray | None = None,
+    k: int = 1,
+    params: str = "all",
     method: str = "auto",
+    fisher: str = "true",
     threads: int | None = None,
 ) -> F64:
-    """λ_max(J_θᵀJ_θ/n) = σ_max(J_θ)²/n, (batch,). ``method`` is accepted and ignored."""
-    if method not in ("auto", "dense", "lanczos"):
-        raise ValueError(f"method must be 'auto', 'dense' or 'lanczos', got {method!r}")
+    """Top k eigenvalues of F = (1/n) Σ_x J_xᵀ H_x J_x from the explicit parameter Jacobians
+    and output curvatures, (batch,) for k = 1 else (batch, k). ``method`` is accepted and
+    ignored."""
+    if method not in ("auto", "dense", "lanczos", "matrix_free"):
+        raise ValueError(f"method must be 'auto', 'dense', 'lanczos' or 'matrix_free', got {method!r}")
+    if loss not in ("mse", "cross_entropy") or fisher not in ("true", "empirical"):
+        raise ValueError(f"unknown loss {loss!r} or fisher {fisher!r}")
+    if params not in ("all", "weights"):
+        raise ValueError(f"params must be 'all' or 'weights', got {params!r}")
+    if (labels is None) != (fisher == "true"):
+        raise ValueError("labels are needed by fisher='empirical' and only by it")
     nets = _nets(weights, biases, alpha, activation, parameterization, sigma_w)
-    out = np.empty(len(nets))
+    out = np.empty((len(nets), k))
     for b, net in enumerate(nets):
         x = _columns(X, b)
-        out[b] = _svdvals(_full_jacobian(net, x))[0] ** 2 / x.shape[1]
+        n = x.shape[1]
+        y = None if labels is None else np.asarray(labels)
+        if y is not None and y.ndim == (3 if loss == "mse" else 2):
+            y = y[b]
+        jac = _full_jacobian(net, x)
+        if params == "weights":
+            jac = jac[:, ~_bias_columns(net)]
+        if not np.all(np.isfinite(jac)):
+            out[b] = np.nan
+            continue
+        d_l = net.ws[-1].shape[0]
+        fim = np.zeros((jac.shape[1], jac.shape[1]))
+        for s in range(n):
+            target = None if y is None else (y[:, s] if loss == "mse" else y[s])
+            h = _output_curvature(net, x[:, s], loss, fisher, target)
+            rows = jac[s * d_l : (s + 1) * d_l]
+            fim += rows.T @ h @ rows
+        if k > fim.shape[0]:
+            raise ValueError(f"k must be at most the number of parameters {fim.shape[0]}, got {k}")
+        out[b] = np.sort(np.linalg.eigvalsh(fim / n))[::-1][:k]
+    return out[:, 0] if k == 1 else out
+
+
+def jacobian_max_singular_value(
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    activation: str = "linear",
+    biases: Sequence[np.ndarray] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
+    iterations: int | None = None,
+    tol: float = 1e-10,
+    threads: int | None = None,
+) -> F64:
+    """σ_max of ∂f(x)/∂x at every column of X by a dense SVD, (batch, n). ``iterations`` and
+    ``tol`` are accepted and ignored."""
+    out: F64 = jacobian_singular_values(
+        weights,
+        X,
+        alpha=alpha,
+        activation=activation,
+        biases=biases,
+        parameterization=parameterization,
+        sigma_w=sigma_w,
+    )[..., 0]
     return out
 
 

@@ -2,8 +2,8 @@
 //! precision), convert the options, run without the GIL, move the results out.
 
 use deeplinear_core::array::Array;
-use deeplinear_core::engine::{self, LearningRate, Problem, StateRef, TargetArray, TrainOptions, TrainOutput};
-use deeplinear_core::loss::{Loss, LossKind};
+use deeplinear_core::engine::{self, LearningRate, Problem, StateRef, TrainOptions, TrainOutput};
+use deeplinear_core::loss::Loss;
 use deeplinear_core::net::{Activation, Form, Parameterization};
 use deeplinear_core::optim::{Manifold, Optimizer};
 use deeplinear_core::record::{Quantity, RecordSpec};
@@ -12,7 +12,7 @@ use numpy::Element;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::convert::{to_numpy, views, Dtype, Input, SeedArg};
+use crate::convert::{to_numpy, views, Dtype, Input, SeedArg, TargetInput};
 use crate::enter::enter;
 use crate::error::to_py_err;
 
@@ -107,28 +107,6 @@ impl RawOutput {
             records: out.records.into_iter().map(|(q, a)| (q.name(), owned(py, a))).collect(),
             state: Py::new(py, raw_state)?,
         })
-    }
-}
-
-/// Targets: float values (MSE) or int64 labels (cross-entropy), borrowed.
-enum TargetInput<'py, T: Element> {
-    Values(Input<'py, T>),
-    Labels(Input<'py, i64>),
-}
-
-impl<'py, T: Element> TargetInput<'py, T> {
-    fn borrow(arg: &str, obj: &Bound<'py, PyAny>, loss: LossKind) -> PyResult<Self> {
-        Ok(match loss {
-            LossKind::Mse => TargetInput::Values(Input::borrow(arg, obj)?),
-            LossKind::CrossEntropy => TargetInput::Labels(Input::borrow(arg, obj)?),
-        })
-    }
-
-    fn view(&self) -> TargetArray<'_, T> {
-        match self {
-            TargetInput::Values(y) => TargetArray::Values(y.view()),
-            TargetInput::Labels(y) => TargetArray::Labels(y.view()),
-        }
     }
 }
 

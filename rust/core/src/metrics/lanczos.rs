@@ -54,7 +54,7 @@ const DENSE_MAX: usize = 64;
 /// The Krylov basis grows to at most this many vectors (or 32 per requested eigenvalue)
 /// before Lanczos gives up with `NoConvergence`. The top eigenvalues of the Fisher and NTK
 /// Grams converge in a few dozen steps: their spectra have large outliers.
-const MAX_BASIS: usize = 400;
+pub const MAX_BASIS: usize = 400;
 
 /// The eigenvalues of the symmetric matrix `a`, non-increasing; all NaN if `a` has a
 /// non-finite entry. `arg` names the argument that sized `a`, for `OutOfMemory`.

@@ -140,6 +140,12 @@ impl<T: Real> Probe<T> {
     /// (d_0 × n, row-major).
     pub fn evaluate(&mut self, net: &Network<T>, params: &[T], x: &[T]) {
         self.params.copy_from_slice(params);
+        self.forward(net, x);
+    }
+
+    /// The forward pass with slopes over the n columns of `x` with the parameters already in
+    /// [`Probe::params`].
+    pub fn forward(&mut self, net: &Network<T>, x: &[T]) {
         net.forward(&self.params, Input::Columns(x), self.n, &mut self.passes, true);
     }
 
