@@ -175,7 +175,7 @@ class _Net:
     def __init__(
         self,
         ws: list[F64],
-        bs: list[F64] | None,
+        bs: list[F64 | None] | None,
         alpha: float,
         activation: str,
         parameterization: str,
@@ -192,11 +192,17 @@ class _Net:
             1.0 if parameterization == "standard" else sigma_w / math.sqrt(w.shape[1]) for w in ws
         ]
 
+    def has_bias(self, j: int) -> bool:
+        return self.bs is not None and self.bs[j] is not None
+
+    def bias(self, j: int) -> F64 | float:
+        return self.bs[j] if self.bs is not None and self.bs[j] is not None else 0.0
+
     def forward(self, x: F64) -> tuple[list[F64], list[F64]]:
         """Inputs h_0…h_{L−1} of each layer and pre-activations z_1…z_L for one input."""
         hs, zs = [x], []
         for j, (w, s) in enumerate(zip(self.ws, self.scales, strict=True)):
-            z = s * (w @ hs[-1]) + (0.0 if self.bs is None else self.bs[j])
+            z = s * (w @ hs[-1]) + self.bias(j)
             zs.append(z)
             if j < len(self.ws) - 1:
                 hs.append(_phi(self.act, z))
@@ -224,7 +230,7 @@ class _Net:
             parts: list[F64] = []
             for j in range(len(self.ws) - 1, -1, -1):
                 layer = [np.ravel(self.scales[j] * np.outer(g, hs[j]))]
-                if self.bs is not None:
+                if self.has_bias(j):
                     layer.append(g.copy())
                 parts = layer + parts
                 if j > 0:
@@ -243,11 +249,11 @@ def _nets(
     name: str = "weights",
 ) -> list[_Net]:
     ws = _layers(name, weights)
-    bs = None if biases is None else [np.asarray(b, dtype=np.float64) for b in biases]
+    bs = None if biases is None else [None if v is None else np.asarray(v, np.float64) for v in biases]
     return [
         _Net(
             [w[b] for w in ws],
-            None if bs is None else [x[b] for x in bs],
+            None if bs is None else [None if x is None else x[b] for x in bs],
             alpha,
             activation,
             parameterization,
@@ -387,9 +393,9 @@ def ntk_distance(
 def _bias_columns(net: _Net) -> NDArray[np.bool_]:
     """Which columns of :meth:`_Net.param_jacobian` belong to biases."""
     parts = []
-    for w in net.ws:
+    for j, w in enumerate(net.ws):
         parts.append(np.zeros(w.size, dtype=bool))
-        if net.bs is not None:
+        if net.has_bias(j):
             parts.append(np.ones(w.shape[0], dtype=bool))
     return np.concatenate(parts)
 

@@ -34,6 +34,9 @@ pub struct Problem<'a, T> {
     pub y: TargetArray<'a, T>,
     /// Held-out data (X_test, Y_test), shaped like X and Y.
     pub eval: Option<(ArrayRef<'a, T>, TargetArray<'a, T>)>,
+    /// The probe set of the diagnostics of the network function (X_probe shaped like X, and
+    /// targets shaped like Y, needed by the empirical Fisher only).
+    pub record_data: Option<(ArrayRef<'a, T>, Option<TargetArray<'a, T>>)>,
 }
 
 /// Hyper-parameters and options of a call. `TrainOptions::new` gives today's defaults:

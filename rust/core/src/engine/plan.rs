@@ -11,7 +11,7 @@ use crate::net::{Activation, Input, Network, Parameterization};
 use crate::optim::stiefel::{orthogonal_scale, orthogonality};
 use crate::optim::Manifold;
 use crate::parallel;
-use crate::record::{Quantity, RecordSpec};
+use crate::record::{ProbeData, Quantity, RecordSpec};
 use crate::reduce::{self, Reduced};
 use crate::rng::Seeds;
 use crate::scalar::Real;
@@ -53,6 +53,29 @@ impl<'a, T> DataSet<'a, T> {
     }
 }
 
+/// The probe set of the recorded network diagnostics, validated: inputs and (optionally)
+/// targets, each shared by the batch or stacked, over `n` columns.
+#[derive(Clone, Copy)]
+pub(super) struct ProbeSet<'a, T> {
+    pub x: &'a [T],
+    pub x_shared: bool,
+    pub y: Option<(TargetSlice<'a, T>, bool)>,
+    pub n: usize,
+}
+
+impl<'a, T: Real> ProbeSet<'a, T> {
+    pub fn of(&self, b: usize, d_0: usize, d_l: usize) -> ProbeData<'a, T> {
+        let n = self.n;
+        ProbeData {
+            x: of_network(self.x, self.x_shared, d_0 * n, b),
+            targets: self.y.map(|(y, shared)| match y {
+                TargetSlice::Values(y) => Targets::Values(of_network(y, shared, d_l * n, b)),
+                TargetSlice::Labels(y) => Targets::Labels(of_network(y, shared, n, b)),
+            }),
+        }
+    }
+}
+
 impl<'a, T> NetworkData<'a, T> {
     /// All n examples as a pass input.
     pub fn input(&self) -> Input<'a, T> {
@@ -74,6 +97,7 @@ pub(super) struct Plan<'a, T: Real> {
     /// Examples in the training set (the reduction's n, not d_0).
     pub examples: usize,
     pub eval: Option<DataSet<'a, T>>,
+    pub record_data: Option<ProbeSet<'a, T>>,
     pub schedule: Schedule,
     /// Per network (seed, stream) of the data order.
     pub seeds: Vec<(u64, u64)>,
@@ -189,7 +213,13 @@ fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
 }
 
 /// The recorded quantities: the loss at `record_every`, then the others as asked.
-fn check_records(opts: &TrainOptions, layout: &Layout, linear_chain: bool, has_eval: bool) -> Result<Vec<RecordSpec>> {
+fn check_records(
+    opts: &TrainOptions,
+    layout: &Layout,
+    linear_chain: bool,
+    has_eval: bool,
+    record_data: Option<&ProbeSet<'_, impl Sized>>,
+) -> Result<Vec<RecordSpec>> {
     let mut specs = vec![RecordSpec {
         quantity: Quantity::Loss,
         every: opts.record_every,
@@ -224,6 +254,18 @@ fn check_records(opts: &TrainOptions, layout: &Layout, linear_chain: bool, has_e
                 format!("{name:?} is a diagnostic of linear chains (activation='linear', standard parameterisation, no biases)"),
             ));
         }
+        if spec.quantity.needs_record_data() && record_data.is_none() {
+            return Err(Error::invalid(
+                "record",
+                format!("{name:?} is measured on a probe set: it needs record_data=(X_probe, Y_probe)"),
+            ));
+        }
+        if spec.quantity.needs_record_targets() && record_data.is_some_and(|r| r.y.is_none()) {
+            return Err(Error::invalid(
+                "record_data",
+                format!("{name:?} needs the probe set's targets: record_data=(X_probe, Y_probe), got no Y_probe"),
+            ));
+        }
         if spec.quantity.needs_eval_data() && !has_eval {
             return Err(Error::invalid(
                 "record",
@@ -239,6 +281,12 @@ fn check_records(opts: &TrainOptions, layout: &Layout, linear_chain: bool, has_e
             ));
         }
         specs.push(*spec);
+    }
+    if record_data.is_some() && !specs.iter().any(|s| s.quantity.needs_record_data()) {
+        return Err(Error::invalid(
+            "record_data",
+            "is given, but no recorded quantity uses it (the probe diagnostics: 'fisher_max_eigenvalue', 'fisher_max_eigenvalue_weights', 'empirical_fisher_max_eigenvalue', 'ntk_relative_change', 'jacobian_max_singular_value')",
+        ));
     }
     Ok(specs)
 }
@@ -351,6 +399,22 @@ impl<'a, T: Real> Plan<'a, T> {
             }
         };
 
+        let record_data = match problem.record_data {
+            None => None,
+            Some((px, py)) => {
+                let (x_shared, _, n_probe) = check_matrix("record_data[0] (X_probe)", px, batch, Some(d_0), None)?;
+                let y = py
+                    .map(|py| check_targets("record_data[1] (Y_probe)", py, loss.kind, &layout, n_probe))
+                    .transpose()?;
+                Some(ProbeSet {
+                    x: px.data,
+                    x_shared,
+                    y,
+                    n: n_probe,
+                })
+            }
+        };
+
         // The schedule and its data streams.
         let schedule = match opts.batch_size {
             None => Schedule::Full { n },
@@ -387,7 +451,7 @@ impl<'a, T: Real> Plan<'a, T> {
         };
 
         // What is recorded and checked each step.
-        let specs = check_records(opts, &layout, linear_chain, eval.is_some())?;
+        let specs = check_records(opts, &layout, linear_chain, eval.is_some(), record_data.as_ref())?;
         if opts.target_accuracy.is_some() && loss.kind == LossKind::Mse && d_l < 2 {
             return Err(Error::invalid(
                 "target_accuracy",
@@ -489,6 +553,7 @@ impl<'a, T: Real> Plan<'a, T> {
             reduced,
             examples: n,
             eval,
+            record_data,
             schedule,
             seeds,
             specs,

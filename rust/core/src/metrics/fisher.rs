@@ -30,7 +30,7 @@ use super::probe::{Params, Probe};
 use crate::alloc;
 use crate::error::{Error, Result};
 use crate::loss::{LossKind, Targets};
-use crate::net::{Activation, Direction, Network};
+use crate::net::{Direction, Network};
 use crate::scalar::Real;
 
 /// Which Fisher information.
@@ -429,16 +429,7 @@ pub fn top_eigenvalues_of<T: Real>(
 /// The Gram G = MᵀΘM/n ((n·r)², example-major) of the evaluated network.
 fn gram<T: Real>(probe: &Probe<T>, net: &Network<T>, x: &[T], alpha: f64, factor: &Factor, params: Params) -> Result<Mat<f64>> {
     let (d_l, n) = (net.dims[net.depth()], probe.n);
-    let plain_linear = net.activation == Activation::Linear && net.bias_offsets.iter().all(Option::is_none);
-    let mut theta = if plain_linear {
-        let layers: Vec<MatRef<'_, T>> = (0..net.depth())
-            .map(|j| crate::linalg::row_major(net.weights_of(&probe.params, j), net.dims[j + 1], net.dims[j]))
-            .collect();
-        let scales: f64 = net.scales.iter().map(|s| s.to_f64()).product();
-        super::kernels::linear_ntk(&layers, crate::linalg::row_major(x, net.dims[0], n), alpha * scales)?
-    } else {
-        probe.ntk(net, x, alpha, params.biases())?
-    };
+    let mut theta = probe.ntk(net, x, alpha, params.biases())?;
     let inv_n = 1.0 / n as f64;
     if let Factor::Identity = factor {
         theta *= faer::Scale(inv_n);

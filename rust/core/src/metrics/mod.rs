@@ -325,11 +325,6 @@ fn ntk_bytes<T>(dims: &[usize], n: usize) -> u128 {
     8 * big * big + size * (big * big + (n as u128).pow(2) + 2 * big * widest)
 }
 
-/// Whether the closed form for linear chains applies (linear φ, no biases).
-fn is_plain_linear<T>(form: &NetForm, biases: Option<&[ArrayRef<'_, T>]>) -> bool {
-    form.activation == Activation::Linear && biases.is_none()
-}
-
 /// Singular values of the input–output Jacobian ∂f(x)/∂x at every column x of X:
 /// (B, n, min(d_0, d_L)). For linear networks this is α·∏s_j·W_{L:1} at every input.
 pub fn jacobian_singular_values<T: Real>(
@@ -378,8 +373,7 @@ pub fn jacobian_singular_values<T: Real>(
     })
 }
 
-/// One network's NTK Gram with respect to its weights and (when given) biases, by the closed
-/// form for plain linear chains, else the per-example sweep.
+/// One network's NTK Gram with respect to its weights and (when given) biases.
 fn ntk_of<T: Real>(
     inp: &NetInputs<'_, T>,
     net: &Network<T>,
@@ -388,11 +382,6 @@ fn ntk_of<T: Real>(
     biases: Option<&[ArrayRef<'_, T>]>,
     b: usize,
 ) -> Result<faer::Mat<f64>> {
-    if is_plain_linear(form, biases) {
-        let layers = inp.layout.layers(weights, b);
-        let xb = matrix_of(inp.x, inp.x_shared, b);
-        return kernels::linear_ntk(&layers, xb, form.linear_alpha(&inp.layout.dims));
-    }
     inp.probe(net, weights, biases, b)?.ntk(net, inp.x_of(b), form.alpha, true)
 }
 

@@ -28,6 +28,9 @@ pub struct PowerIteration {
 /// The iteration cap when none is given.
 pub const DEFAULT_ITERATIONS: usize = 1000;
 
+/// The default tolerance (as the Python API's).
+pub const DEFAULT_TOL: f64 = 1e-10;
+
 impl PowerIteration {
     /// Validated settings: `iterations` ≥ 1 (None: [`DEFAULT_ITERATIONS`]), `tol` finite and
     /// ≥ 0.

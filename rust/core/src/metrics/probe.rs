@@ -3,11 +3,11 @@
 //! and the diagnostics that need nothing more than the per-example reverse sweep (the empirical
 //! NTK and the dense input–output Jacobians).
 
-use faer::{Accum, Mat};
+use faer::{Accum, Mat, MatRef};
 
 use crate::alloc;
 use crate::error::Result;
-use crate::linalg::{Products, Split};
+use crate::linalg::{row_major, Products, Split};
 use crate::net::{Activation, Input, Network, Parameterization, Passes};
 use crate::scalar::Real;
 
@@ -159,8 +159,18 @@ impl<T: Real> Probe<T> {
     /// contributes (s_j²·h_{j−1}(x)ᵀh_{j−1}(x') + [b_j]) · B_j(x)B_j(x')ᵀ with B_j the
     /// per-example Jacobians of f with respect to z_j, so the (n·d_L) × #params Jacobian is
     /// never formed.
+    ///
+    /// Plain linear chains (linear, no biases) use the closed form of
+    /// [`super::kernels::linear_ntk`] instead: O(L) products, no per-example sweep.
     pub fn ntk(&self, net: &Network<T>, x: &[T], alpha: f64, biases: bool) -> Result<Mat<f64>> {
         let n = self.n;
+        if net.activation == Activation::Linear && net.bias_offsets.iter().all(Option::is_none) {
+            let layers: Vec<MatRef<'_, T>> = (0..net.depth())
+                .map(|j| row_major(net.weights_of(&self.params, j), net.dims[j + 1], net.dims[j]))
+                .collect();
+            let scales: f64 = net.scales.iter().map(|s| s.to_f64()).product();
+            return super::kernels::linear_ntk(&layers, row_major(x, net.dims[0], n), alpha * scales);
+        }
         let d_l = net.dims[net.depth()];
         let big = alloc::checked_len("X", &[n, d_l])?;
         let one = T::from_f64(1.0);
