@@ -171,6 +171,12 @@ impl<T: Real> Probe<T> {
             let scales: f64 = net.scales.iter().map(|s| s.to_f64()).product();
             return super::kernels::linear_ntk(&layers, row_major(x, net.dims[0], n), alpha * scales);
         }
+        self.swept_ntk(net, x, alpha, biases)
+    }
+
+    /// [`Probe::ntk`] by the per-example sweep, whatever the form.
+    pub(crate) fn swept_ntk(&self, net: &Network<T>, x: &[T], alpha: f64, biases: bool) -> Result<Mat<f64>> {
+        let n = self.n;
         let d_l = net.dims[net.depth()];
         let big = alloc::checked_len("X", &[n, d_l])?;
         let one = T::from_f64(1.0);

@@ -146,3 +146,85 @@ impl<T: Real> Network<T> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linalg::Products;
+    use crate::net::{Form, Parameterization};
+    use crate::rng::{fill_normal, network_rng};
+
+    /// A random network of every form with a bias on layers 0 and 2 (not 1), and its inputs.
+    fn setup(activation: Activation) -> (Network<f64>, Vec<f64>, Vec<f64>, usize) {
+        let dims = vec![3, 5, 4, 2];
+        let form = Form {
+            activation,
+            parameterization: Parameterization::Ntk { sigma_w: 1.3 },
+        };
+        let offsets = crate::layout::layer_offsets(&dims);
+        let weights = offsets[3];
+        let net = Network {
+            scales: dims[..3].iter().map(|&d| form.parameterization.scale(d)).collect(),
+            activation,
+            bias_offsets: vec![Some(weights), None, Some(weights + 5)],
+            weight_offsets: offsets,
+            products: Products::Blocked { parallel: false },
+            dims,
+        };
+        let m = 6;
+        let mut params = vec![0.0; net.params()];
+        fill_normal(&mut network_rng(3, 0), &mut params, 0.8);
+        let mut x = vec![0.0; 3 * m];
+        fill_normal(&mut network_rng(3, 1), &mut x, 1.0);
+        (net, params, x, m)
+    }
+
+    fn output(net: &Network<f64>, params: &[f64], x: &[f64], m: usize) -> Vec<f64> {
+        let mut s = Passes::new(&net.dims, m, net.activation).unwrap();
+        net.forward(params, Input::Columns(x), m, &mut s, true);
+        net.output(&s.activations, m).to_vec()
+    }
+
+    #[test]
+    fn tangents_match_central_differences_and_pullbacks_are_their_adjoints() {
+        for activation in [Activation::Linear, Activation::Tanh, Activation::Erf, Activation::Relu] {
+            let (net, mut params, x, m) = setup(activation);
+            let p = net.params();
+            let mut v = vec![0.0; p];
+            fill_normal(&mut network_rng(4, 0), &mut v, 1.0);
+            let mut dx = vec![0.0; x.len()];
+            fill_normal(&mut network_rng(4, 1), &mut dx, 1.0);
+            let mut s = Passes::new(&net.dims, m, activation).unwrap();
+            net.forward(&params, Input::Columns(&x), m, &mut s, true);
+            let dir = Direction {
+                params: Some(&v),
+                biases: true,
+                inputs: Some(&dx),
+            };
+            net.tangent(&params, &x, m, &mut s, dir);
+            let tangent = s.signal[..2 * m].to_vec();
+            let h = 1e-6;
+            let shift = |sign: f64| {
+                let q: Vec<f64> = params.iter().zip(&v).map(|(a, b)| a + sign * h * b).collect();
+                let y: Vec<f64> = x.iter().zip(&dx).map(|(a, b)| a + sign * h * b).collect();
+                output(&net, &q, &y, m)
+            };
+            let (up, down) = (shift(1.0), shift(-1.0));
+            for i in 0..2 * m {
+                let fd = (up[i] - down[i]) / (2.0 * h);
+                assert!((fd - tangent[i]).abs() < 1e-6 * (1.0 + fd.abs()), "{activation:?} {i}: {fd} vs {}", tangent[i]);
+            }
+            // ⟨J·(v, dx), u⟩ = ⟨(v, dx), Jᵀ·u⟩ for a random output signal u.
+            let mut u = vec![0.0; 2 * m];
+            fill_normal(&mut network_rng(4, 2), &mut u, 1.0);
+            s.signal[..2 * m].copy_from_slice(&u);
+            let (mut grad, mut grad_x) = (vec![0.0; p], vec![0.0; x.len()]);
+            let mut bias_grad = vec![0.0; 5];
+            net.pullback(&mut params, &x, m, &mut s, &mut bias_grad, Some((&mut grad, true)), Some(&mut grad_x));
+            let lhs: f64 = tangent.iter().zip(&u).map(|(a, b)| a * b).sum();
+            let rhs: f64 = grad.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>()
+                + grad_x.iter().zip(&dx).map(|(a, b)| a * b).sum::<f64>();
+            assert!((lhs - rhs).abs() < 1e-12 * (1.0 + lhs.abs()), "{activation:?}: {lhs} vs {rhs}");
+        }
+    }
+}
