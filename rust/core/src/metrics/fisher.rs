@@ -58,7 +58,8 @@ impl FisherKind {
 /// How to find the top eigenvalues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FisherMethod {
-    /// The cheaper of the Gram and matrix-free routes by [`prefers_matrix_free`].
+    /// The route predicted to be faster by a measured cost model (see
+    /// [`MATRIX_FREE_RELATIVE_RATE`]), or the matrix-free one when the Gram would not fit.
     Auto,
     /// Gram, dense symmetric eigensolver.
     Dense,
@@ -309,7 +310,7 @@ impl<T: Real> SymmetricOperator for MatrixFree<'_, T> {
     }
 }
 
-/// Flops of one route, counted from the layer widths: for [`prefers_matrix_free`].
+/// Flops of the Gram route, counted from the layer widths: for [`prefers_matrix_free`].
 fn gram_flops(dims: &[usize], n: usize, r: usize) -> f64 {
     let (n, d_l, r) = (n as f64, dims[dims.len() - 1] as f64, r as f64);
     let big = n * d_l;
@@ -319,15 +320,26 @@ fn gram_flops(dims: &[usize], n: usize, r: usize) -> f64 {
     2.0 * big * layers + 2.0 * big * big * widths + 4.0 * (n * r).powi(3)
 }
 
+/// Flops of the matrix-free route over [`MATRIX_FREE_STEPS`] Lanczos steps.
 fn matrix_free_flops(dims: &[usize], n: usize) -> f64 {
     let layers: f64 = dims.windows(2).map(|w| (w[0] * w[1]) as f64).sum();
     // One Lanczos step: a backward and a tangent pass, two products each per layer.
     8.0 * n as f64 * layers * MATRIX_FREE_STEPS
 }
 
-/// Lanczos steps the matrix-free route typically takes to 1e-10 (measured, see
-/// [`prefers_matrix_free`]).
+/// Lanczos steps the matrix-free route's cost model counts.
 const MATRIX_FREE_STEPS: f64 = 30.0;
+
+/// The matrix-free route's effective flop rate relative to the Gram route's, with the flops of
+/// [`matrix_free_flops`] (MATRIX_FREE_STEPS steps) and [`gram_flops`]: the median over 16
+/// shapes (tanh, cross-entropy, d_L = 10, widths 32 and 128, depths 2 and 8, n from 16 to 256;
+/// one network, 2 threads) measured by benches/fisher_crossover.py was 0.90 (range 0.22–1.96;
+/// the spread is mostly the number of Lanczos steps). With it the rule picked the faster route
+/// on 15 of the 16 shapes: the Gram route for the smallest problems (n·d_L = 160 with width
+/// 128: 2.1 ms against 3.9 ms), the matrix-free one elsewhere (up to 210× faster at n = 256,
+/// where the Gram route's (n·d_L)³ eigensolver dominates). The miss costs 1 ms (width 32,
+/// depth 8, n = 16: the Gram route, 2.4 ms, where matrix-free took 1.4 ms).
+const MATRIX_FREE_RELATIVE_RATE: f64 = 0.9;
 
 /// Whether `spec` takes the matrix-free route for a network of widths `dims` at n inputs.
 pub fn uses_matrix_free<T>(spec: &FisherSpec, dims: &[usize], n: usize) -> bool {
@@ -364,12 +376,12 @@ pub fn fisher_bytes<T>(spec: &FisherSpec, dims: &[usize], n: usize) -> u128 {
 /// method="auto": whether the matrix-free route is predicted to be faster than forming the
 /// Gram and solving it densely, or the Gram would not fit in memory.
 fn prefers_matrix_free<T>(dims: &[usize], n: usize, r: usize) -> bool {
-    let big = (n * dims[dims.len() - 1]) as u128;
+    let big = n as u128 * dims[dims.len() - 1] as u128;
     let gram_bytes = 8 * big * big + std::mem::size_of::<T>() as u128 * big * big;
     if alloc::check_fits("X", 2 * gram_bytes).is_err() {
         return true;
     }
-    matrix_free_flops(dims, n) < gram_flops(dims, n, r)
+    matrix_free_flops(dims, n) / MATRIX_FREE_RELATIVE_RATE < gram_flops(dims, n, r)
 }
 
 /// The top k eigenvalues (non-increasing) of the Fisher of `net` at the probe's inputs `x`,
