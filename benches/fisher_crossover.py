@@ -25,12 +25,12 @@ MATRIX_FREE_STEPS = 30  # as in the core's cost model
 
 def gram_flops(dims: list[int], n: int, r: int) -> float:
     big = n * dims[-1]
-    layers = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    layers = sum(a * b for a, b in itertools.pairwise(dims))
     return 2.0 * big * layers + 2.0 * big * big * sum(dims[1:]) + 4.0 * (n * r) ** 3
 
 
 def matrix_free_flops(dims: list[int], n: int) -> float:
-    layers = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    layers = sum(a * b for a, b in itertools.pairwise(dims))
     return 8.0 * n * layers * MATRIX_FREE_STEPS
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     ratios = []
     for width, depth, n in itertools.product((32, 128), (2, 8), (16, 64, 128, 256)):
         dims = [16] + [width] * depth + [D_OUT]
-        w = [1.1 * rng.standard_normal((1, b, a)) / np.sqrt(a) for a, b in zip(dims[:-1], dims[1:])]
+        w = [1.1 * rng.standard_normal((1, b, a)) / np.sqrt(a) for a, b in itertools.pairwise(dims)]
         bs = [0.05 * rng.standard_normal((1, d)) for d in dims[1:]]
         X = rng.standard_normal((16, n))
         kw = {"activation": "tanh", "biases": bs, "loss": "cross_entropy"}

@@ -12,6 +12,7 @@ each call (what the call itself needed beyond the weights and inputs).
 
 from __future__ import annotations
 
+import itertools
 import resource
 import sys
 import time
@@ -29,10 +30,10 @@ def main(depth: int, width: int, n: int) -> None:
     rng = np.random.default_rng(0)
     dims = [3072] + [width] * depth + [10]
     # Sokol & Park's tanh nets sit near the edge of chaos: σ_w ≈ 1.05, small σ_b.
-    w = [1.05 * rng.standard_normal((1, b, a)) / np.sqrt(a) for a, b in zip(dims[:-1], dims[1:])]
+    w = [1.05 * rng.standard_normal((1, b, a)) / np.sqrt(a) for a, b in itertools.pairwise(dims)]
     bs = [0.05 * rng.standard_normal((1, d)) for d in dims[1:]]
     X = rng.standard_normal((3072, n))
-    params = sum(a * b + b for a, b in zip(dims[:-1], dims[1:]))
+    params = sum(a * b + b for a, b in itertools.pairwise(dims))
     kw = {"activation": "tanh", "biases": bs}
     dl.metrics.fisher_max_eigenvalue(w, X[:, :4], **kw)  # warm-up: thread pool, imports
     print(f"L={depth} N={width} n={n}: {params / 1e6:.1f} M parameters, weights "

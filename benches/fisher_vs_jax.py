@@ -15,6 +15,7 @@ counted, compile time excluded.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 
@@ -29,7 +30,7 @@ def problem(depth: int, width: int, n: int):
     rng = np.random.default_rng(0)
     dims = [D_IN] + [width] * depth + [D_OUT]
     # Near the tanh edge of chaos: σ_w = 1.05, σ_b = 0.05.
-    w = [1.05 * rng.standard_normal((1, b, a)) / np.sqrt(a) for a, b in zip(dims[:-1], dims[1:])]
+    w = [1.05 * rng.standard_normal((1, b, a)) / np.sqrt(a) for a, b in itertools.pairwise(dims)]
     bs = [0.05 * rng.standard_normal((1, d)) for d in dims[1:]]
     return w, bs, rng.standard_normal((D_IN, n))
 

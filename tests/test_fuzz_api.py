@@ -294,10 +294,18 @@ TRAIN: dict[str, Param] = {
     "record": lambda net: often(
         st.lists(
             st.sampled_from(
-                ["loss", "balancedness", "balancedness_per_layer", "singular_values", "grad_norms",
-                 "fisher_max_eigenvalue", "fisher_max_eigenvalue_weights",
-                 "empirical_fisher_max_eigenvalue", "ntk_relative_change",
-                 "jacobian_max_singular_value"]
+                [
+                    "loss",
+                    "balancedness",
+                    "balancedness_per_layer",
+                    "singular_values",
+                    "grad_norms",
+                    "fisher_max_eigenvalue",
+                    "fisher_max_eigenvalue_weights",
+                    "empirical_fisher_max_eigenvalue",
+                    "ntk_relative_change",
+                    "jacobian_max_singular_value",
+                ]
             ),
             max_size=3,
         ),

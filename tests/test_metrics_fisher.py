@@ -94,14 +94,18 @@ def fisher_problems(draw):
     batch, n = draw(st.integers(1, 2)), draw(st.integers(1, 6))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     w, bs = net(rng, dims, batch, bias=draw(st.booleans()))
-    X = rng.standard_normal((dims[0], n)) if draw(st.booleans()) else rng.standard_normal(
-        (batch, dims[0], n)
+    X = (
+        rng.standard_normal((dims[0], n))
+        if draw(st.booleans())
+        else rng.standard_normal((batch, dims[0], n))
     )
     fisher = draw(st.sampled_from(["true", "empirical"]))
     labels = None
     if fisher == "empirical":
         labels = (
-            rng.integers(0, dims[-1], n) if loss == "cross_entropy" else rng.standard_normal((dims[-1], n))
+            rng.integers(0, dims[-1], n)
+            if loss == "cross_entropy"
+            else rng.standard_normal((dims[-1], n))
         )
     params = draw(st.sampled_from(["all", "weights"]))
     counted = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
@@ -192,7 +196,9 @@ def test_a_non_finite_network_gives_nan_and_spares_the_others() -> None:
     w[0][1, 0, 0] = np.inf
     X = rng.standard_normal((3, 4))
     for method in ("dense", "matrix_free"):
-        got = metrics.fisher_max_eigenvalue(w, X, biases=bs, k=2, method=method, loss="cross_entropy")
+        got = metrics.fisher_max_eigenvalue(
+            w, X, biases=bs, k=2, method=method, loss="cross_entropy"
+        )
         assert np.isnan(got[1]).all() and np.isfinite(got[[0, 2]]).all()
     sigma = metrics.jacobian_max_singular_value(w, X, activation="tanh", biases=bs)
     assert np.isnan(sigma[1]).all() and np.isfinite(sigma[[0, 2]]).all()
@@ -262,7 +268,11 @@ X0 = np.ones((3, 5))
     "call, exc, match",
     [
         (lambda: metrics.fisher_max_eigenvalue(W, X0, k=0), ValueError, "k"),
-        (lambda: metrics.fisher_max_eigenvalue(W, X0, k=21), ValueError, r"k: must be in \[1, 20\]"),
+        (
+            lambda: metrics.fisher_max_eigenvalue(W, X0, k=21),
+            ValueError,
+            r"k: must be in \[1, 20\]",
+        ),
         (lambda: metrics.fisher_max_eigenvalue(W, X0, k=1.5), TypeError, "k"),
         (lambda: metrics.fisher_max_eigenvalue(W, X0, loss="hinge"), ValueError, "loss"),
         (lambda: metrics.fisher_max_eigenvalue(W, X0, params="biases"), ValueError, "params"),
@@ -309,13 +319,15 @@ X0 = np.ones((3, 5))
             "labels",
         ),
         (
-            lambda: metrics.fisher_max_eigenvalue(
-                [np.ones((1, 1, 3))], X0, loss="cross_entropy"
-            ),
+            lambda: metrics.fisher_max_eigenvalue([np.ones((1, 1, 3))], X0, loss="cross_entropy"),
             ValueError,
             "loss",
         ),
-        (lambda: metrics.jacobian_max_singular_value(W, X0, iterations=0), ValueError, "iterations"),
+        (
+            lambda: metrics.jacobian_max_singular_value(W, X0, iterations=0),
+            ValueError,
+            "iterations",
+        ),
         (lambda: metrics.jacobian_max_singular_value(W, X0, tol=-1.0), ValueError, "tol"),
         (lambda: metrics.jacobian_max_singular_value(W, X0, tol=np.nan), ValueError, "tol"),
         (lambda: metrics.jacobian_max_singular_value(W, np.ones((2, 5))), ValueError, "X"),

@@ -62,7 +62,7 @@ def test_records_equal_the_metrics_at_the_saved_weights(loss, batch_size) -> Non
         **form,
     }
     every = 2
-    record = {"loss": 1, **{name: every for name in PROBE}}
+    record = {"loss": 1, **dict.fromkeys(PROBE, every)}
     full = dl.train(w, X, Y, steps=6, record=record, record_data=(Xp, Yp), **common)
     assert all(full.records[name].shape == (2, 4) for name in PROBE)
     # Chained calls with state= reproduce the trajectory; the metrics at each segment's end
@@ -88,7 +88,7 @@ def test_records_match_the_numpy_twin_with_per_layer_biases() -> None:
         "activation": "erf",
         "biases": biases,
         "loss": "cross_entropy",
-        "record": {name: 2 for name in PROBE},
+        "record": dict.fromkeys(PROBE, 2),
         "record_data": (Xp, Yp),
     }
     got = dl.train(w, X, Y, **kw)

@@ -1,4 +1,4 @@
-"""Diagnostics of batches of networks (SPEC §4), computed in the Rust core.
+"""Diagnostics of batches of networks (docs/science.md, Diagnostics), computed in the Rust core.
 
 Every function takes ``weights`` laid out as for :func:`deeplinear.train` (a list of L arrays,
 layer j of shape (batch, d_{j+1}, d_j), all float32 or all float64) and returns float64 arrays
@@ -7,7 +7,8 @@ is released and Ctrl-C stops a long call. A network with non-finite weights (e.g
 one) gives NaN where a decomposition is needed, without affecting the others.
 
 The network functions (:func:`jacobian_singular_values`, :func:`jacobian_max_singular_value`,
-:func:`ntk`, :func:`ntk_relative_change`, :func:`fisher_max_eigenvalue`) cover the linear chain f(x) = α·W_L⋯W_1·x and the MLP of SPEC §1:
+:func:`ntk`, :func:`ntk_relative_change`, :func:`fisher_max_eigenvalue`) cover the linear chain
+f(x) = α·W_L⋯W_1·x and the MLP of docs/science.md (Networks):
 z_j = s_j W_j h_{j−1} + b_j, h_j = φ(z_j) for hidden layers, f(x) = α·z_L, with φ one of
 ``activation`` = "linear", "tanh", "relu", "erf"; s_j = 1 (``parameterization="standard"``) or
 σ_w/√d_{j−1} (``"ntk"``); optional ``biases``, a list of L arrays of shape (batch, d_{j+1}).
@@ -86,9 +87,9 @@ def partial_product_singular_values(
     """Singular values of the partial product ``weights[j] @ … @ weights[i]``.
 
     ``i`` and ``j`` are 0-based layer indices into ``weights``, inclusive, ``i ≤ j``; negative
-    values count from the end as in Python. In SPEC's 1-based notation this is W_{j+1:i+1}
-    (Hu et al. Lemma 4.2: for orthogonal init with hidden widths m ≥ d_0, d_L, every proper
-    partial product has all singular values m^{(j−i+1)/2}).
+    values count from the end as in Python. In docs/science.md's 1-based notation this is
+    W_{j+1:i+1} (Hu et al. Lemma 4.2: for orthogonal init with hidden widths m ≥ d_0, d_L,
+    every proper partial product has all singular values m^{(j−i+1)/2}).
 
     Returns:
         (batch, min(d_i, d_{j+1})) float64, non-increasing.
@@ -407,7 +408,8 @@ def jacobian_max_singular_value(
         >>> w = dl.init.orthogonal([6, 16, 16, 4], batch=1, seed=0)
         >>> X = np.random.default_rng(0).standard_normal((6, 3))
         >>> s = dl.metrics.jacobian_max_singular_value(w, X, activation="tanh")
-        >>> bool(np.allclose(s, dl.metrics.jacobian_singular_values(w, X, activation="tanh")[..., 0]))
+        >>> dense = dl.metrics.jacobian_singular_values(w, X, activation="tanh")[..., 0]
+        >>> bool(np.allclose(s, dense))
         True
     """
     layers = layer_list("weights", weights)

@@ -53,7 +53,8 @@ RECORDABLE = {
     "fisher_max_eigenvalue": "(batch, R): λ_max of the true Fisher of the call's loss (the GGN "
     "for cross-entropy) over every trained parameter, on record_data's inputs "
     "(metrics.fisher_max_eigenvalue with params='all')",
-    "fisher_max_eigenvalue_weights": "(batch, R): the same over the weights only (params='weights')",
+    "fisher_max_eigenvalue_weights": "(batch, R): the same over the weights only "
+    "(params='weights')",
     "empirical_fisher_max_eigenvalue": "(batch, R): λ_max of the empirical Fisher on record_data's "
     "(X_probe, Y_probe) (fisher='empirical')",
     "ntk_relative_change": "(batch, R): ‖Θ(t) − Θ(0)‖_F/‖Θ(0)‖_F, Θ the empirical NTK on "

@@ -196,7 +196,8 @@ class _Net:
         return self.bs is not None and self.bs[j] is not None
 
     def bias(self, j: int) -> F64 | float:
-        return self.bs[j] if self.bs is not None and self.bs[j] is not None else 0.0
+        b = None if self.bs is None else self.bs[j]
+        return 0.0 if b is None else b
 
     def forward(self, x: F64) -> tuple[list[F64], list[F64]]:
         """Inputs h_0…h_{L−1} of each layer and pre-activations z_1…z_L for one input."""
@@ -249,7 +250,11 @@ def _nets(
     name: str = "weights",
 ) -> list[_Net]:
     ws = _layers(name, weights)
-    bs = None if biases is None else [None if v is None else np.asarray(v, np.float64) for v in biases]
+    bs = (
+        None
+        if biases is None
+        else [None if v is None else np.asarray(v, np.float64) for v in biases]
+    )
     return [
         _Net(
             [w[b] for w in ws],
@@ -406,9 +411,7 @@ def _softmax(f: F64) -> F64:
     return out
 
 
-def _output_curvature(
-    net: _Net, x: F64, loss: str, fisher: str, y: np.ndarray | None
-) -> F64:
+def _output_curvature(net: _Net, x: F64, loss: str, fisher: str, y: np.ndarray | None) -> F64:
     """H_x of one input: I (MSE), diag(p) − ppᵀ (cross-entropy), or g gᵀ with g = ∂ℓ/∂f
     (empirical)."""
     f = net.alpha * net.forward(x)[1][-1]
@@ -447,7 +450,9 @@ def fisher_max_eigenvalue(
     and output curvatures, (batch,) for k = 1 else (batch, k). ``method`` is accepted and
     ignored."""
     if method not in ("auto", "dense", "lanczos", "matrix_free"):
-        raise ValueError(f"method must be 'auto', 'dense', 'lanczos' or 'matrix_free', got {method!r}")
+        raise ValueError(
+            f"method must be 'auto', 'dense', 'lanczos' or 'matrix_free', got {method!r}"
+        )
     if loss not in ("mse", "cross_entropy") or fisher not in ("true", "empirical"):
         raise ValueError(f"unknown loss {loss!r} or fisher {fisher!r}")
     if params not in ("all", "weights"):

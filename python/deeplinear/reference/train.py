@@ -627,7 +627,9 @@ def _check_call(
         x_probe, y_probe = (rd, None) if isinstance(rd, np.ndarray) else rd
         x_probe = _check_array(x_probe, "record_data[0] (X_probe)")
         if x_probe.ndim not in (2, 3) or x_probe.shape[-2] != dims[0]:
-            raise ValueError(f"record_data[0] (X_probe): expected ({dims[0]}, m), got {x_probe.shape}")
+            raise ValueError(
+                f"record_data[0] (X_probe): expected ({dims[0]}, m), got {x_probe.shape}"
+            )
         if y_probe is not None:
             m = x_probe.shape[-1]
             if labels:
@@ -743,24 +745,24 @@ class _Iterate:
         if y is not None and y.ndim == (2 if c.kind == "cross_entropy" else 3):
             y = y[self.b]
 
-        def one(layers: list[Floats | None] | None) -> list[Floats | None] | None:
+        def one(layers: Sequence[Floats | None] | None) -> Any:
             return None if layers is None else [None if v is None else v[None] for v in layers]
 
         kw: dict[str, Any] = {"alpha": self.alpha, **c.form_args}
-        ws, bs = one(self.ws), one(self.bs)  # type: ignore[arg-type]
+        ws, bs = one(self.ws), one(self.bs)
         if name == "ntk_relative_change":
             got = metrics.ntk_relative_change(
-                one(self.w0), ws, x, biases0=one(self.b0), biases1=bs, **kw  # type: ignore[arg-type]
+                one(self.w0), ws, x, biases0=one(self.b0), biases1=bs, **kw
             )
             return float(got[0])
         if name == "jacobian_max_singular_value":
-            return float(metrics.jacobian_max_singular_value(ws, x, biases=bs, **kw).max())  # type: ignore[arg-type]
+            return float(metrics.jacobian_max_singular_value(ws, x, biases=bs, **kw).max())
         empirical = name == "empirical_fisher_max_eigenvalue"
         return float(
             metrics.fisher_max_eigenvalue(
-                ws,  # type: ignore[arg-type]
+                ws,
                 x,
-                biases=bs,  # type: ignore[arg-type]
+                biases=bs,
                 loss=c.kind,
                 fisher="empirical" if empirical else "true",
                 labels=y if empirical else None,
@@ -864,7 +866,7 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
         grads, bgrads = _backward(ws, hs, zs, delta, c.form)
 
         it = _Iterate(
-            whole, tested, step_loss, step_acc, grads, ws, w0, c.alpha, c, b, bs, b0  # type: ignore[arg-type]
+            whole, tested, step_loss, step_acc, grads, ws, w0, c.alpha, call=c, b=b, bs=bs, b0=b0
         )
         for name in due:
             records[name][b, t // c.specs[name]] = it.value(name)

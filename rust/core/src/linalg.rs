@@ -64,7 +64,15 @@ pub const BLOCK: usize = 64;
 
 impl Products {
     /// `dst = alpha·a·b` or `dst += alpha·a·b`, run as this mode says.
-    pub fn gemm<T: Real>(self, dst: MatMut<'_, T>, accum: Accum, a: MatRef<'_, T>, b: MatRef<'_, T>, alpha: T, split: Split) {
+    pub fn gemm<T: Real>(
+        self,
+        dst: MatMut<'_, T>,
+        accum: Accum,
+        a: MatRef<'_, T>,
+        b: MatRef<'_, T>,
+        alpha: T,
+        split: Split,
+    ) {
         use rayon::prelude::*;
         let block = |i: usize, d: MatMut<'_, T>| match split {
             Split::Rows => {

@@ -220,27 +220,31 @@ struct ProbeDiagnostics<T: Real> {
     net: Network<T>,
     probe: Probe<T>,
     loss: LossKind,
+    alpha: f64,
     power: Option<(PowerWork<T>, Vec<f64>)>,
     /// Θ(0) of the network being trained, taken at its first iterate.
     ntk0: Option<Mat<f64>>,
 }
 
 impl<T: Real> ProbeDiagnostics<T> {
-    fn new(specs: &[RecordSpec], net: &Network<T>, n: usize, loss: LossKind) -> Result<Self> {
+    fn new(specs: &[RecordSpec], net: &Network<T>, n: usize, loss: LossKind, alpha: f64) -> Result<Self> {
         let wants = |q: Quantity| specs.iter().any(|s| s.quantity == q);
         let net = Network {
             products: Products::Blocked { parallel: false },
             ..net.clone()
         };
+        let power = if wants(Quantity::JacobianMaxSingularValue) {
+            let settings = PowerIteration::new(None, power::DEFAULT_TOL)?;
+            Some((PowerWork::new(settings, net.dims[0], n)?, zeroed("X", n)?))
+        } else {
+            None
+        };
         Ok(ProbeDiagnostics {
             probe: Probe::new(&net, n)?,
-            power: if wants(Quantity::JacobianMaxSingularValue) {
-                Some((PowerWork::new(net.dims[0], n)?, zeroed("X", n)?))
-            } else {
-                None
-            },
+            power,
             net,
             loss,
+            alpha,
             ntk0: None,
         })
     }
@@ -248,25 +252,32 @@ impl<T: Real> ProbeDiagnostics<T> {
     /// Quantity `q` of the network with parameters `params` at the probe data into `out[0]`;
     /// `start`: the call's first iterate (Θ(0) is taken there). A diagnostic that fails (no
     /// convergence, no memory) is NaN rather than stopping the network.
-    fn record(&mut self, q: Quantity, params: &[T], data: ProbeData<'_, T>, alpha: f64, start: bool, cancel: &AtomicBool, out: &mut [f64]) {
+    fn record(
+        &mut self,
+        q: Quantity,
+        params: &[T],
+        data: ProbeData<'_, T>,
+        start: bool,
+        cancel: &AtomicBool,
+        out: &mut [f64],
+    ) {
         self.probe.evaluate(&self.net, params, data.x);
         let value = match q {
-            Quantity::FisherMaxEigenvalue => self.fisher(FisherKind::True, Params::All, data, alpha, cancel),
-            Quantity::FisherMaxEigenvalueWeights => self.fisher(FisherKind::True, Params::Weights, data, alpha, cancel),
-            Quantity::EmpiricalFisherMaxEigenvalue => self.fisher(FisherKind::Empirical, Params::All, data, alpha, cancel),
-            Quantity::NtkRelativeChange => self.ntk_change(data.x, alpha, start),
+            Quantity::FisherMaxEigenvalue => self.fisher(FisherKind::True, Params::All, data, cancel),
+            Quantity::FisherMaxEigenvalueWeights => self.fisher(FisherKind::True, Params::Weights, data, cancel),
+            Quantity::EmpiricalFisherMaxEigenvalue => self.fisher(FisherKind::Empirical, Params::All, data, cancel),
+            Quantity::NtkRelativeChange => self.ntk_change(data.x, start),
             Quantity::JacobianMaxSingularValue => {
                 let (work, sigma) = self.power.as_mut().expect("allocated when recorded");
-                let settings = PowerIteration::new(None, power::DEFAULT_TOL).expect("valid defaults");
-                power::max_singular_values(&mut self.probe, &self.net, data.x, alpha, &settings, work, sigma, cancel)
-                    .map(|_| sigma.iter().fold(0.0, |m: f64, &s| if s.is_nan() || m.is_nan() { f64::NAN } else { m.max(s) }))
+                power::max_singular_values(&mut self.probe, &self.net, data.x, self.alpha, work, sigma, cancel)
+                    .map(|_| nan_max(sigma))
             }
             other => unreachable!("{other:?} is not a probe diagnostic"),
         };
         out[0] = value.unwrap_or(f64::NAN);
     }
 
-    fn fisher(&mut self, kind: FisherKind, params: Params, data: ProbeData<'_, T>, alpha: f64, cancel: &AtomicBool) -> Result<f64> {
+    fn fisher(&mut self, kind: FisherKind, params: Params, data: ProbeData<'_, T>, cancel: &AtomicBool) -> Result<f64> {
         let spec = FisherSpec {
             loss: self.loss,
             kind,
@@ -274,25 +285,42 @@ impl<T: Real> ProbeDiagnostics<T> {
             k: 1,
             method: FisherMethod::Auto,
         };
-        Ok(fisher::top_eigenvalues_of(&mut self.probe, &self.net, data.x, data.targets, alpha, &spec, cancel)?[0])
+        let (x, y) = (data.x, data.targets);
+        Ok(fisher::top_eigenvalues_of(&mut self.probe, &self.net, x, y, self.alpha, &spec, cancel)?[0])
     }
 
-    fn ntk_change(&mut self, x: &[T], alpha: f64, start: bool) -> Result<f64> {
-        let theta = self.probe.ntk(&self.net, x, alpha, true)?;
+    fn ntk_change(&mut self, x: &[T], start: bool) -> Result<f64> {
+        let theta = self.probe.ntk(&self.net, x, self.alpha, true)?;
         if start {
             self.ntk0 = Some(theta);
             let theta0 = self.ntk0.as_ref().expect("just set").as_ref();
             return Ok(frobenius_distance(theta0, theta0) / frobenius(theta0));
         }
-        let theta0 = self.ntk0.as_ref().expect("every quantity is recorded at the first iterate");
+        let theta0 = self
+            .ntk0
+            .as_ref()
+            .expect("every quantity is recorded at the first iterate");
         Ok(frobenius_distance(theta.as_ref(), theta0.as_ref()) / frobenius(theta0.as_ref()))
     }
+}
+
+/// The largest value, NaN if any is NaN (f64::max would skip it); 0 for none.
+fn nan_max(values: &[f64]) -> f64 {
+    values.iter().fold(
+        0.0,
+        |m: f64, &v| if v.is_nan() || m.is_nan() { f64::NAN } else { m.max(v) },
+    )
 }
 
 impl<T: Real> Diagnostics<T> {
     /// Workspaces for `specs`; `probe` is the call's network, the number of probe inputs and
     /// the loss, when `record_data` is given.
-    pub fn new(specs: &[RecordSpec], dims: &[usize], alpha: f64, probe: Option<(&Network<T>, usize, LossKind)>) -> Result<Self> {
+    pub fn new(
+        specs: &[RecordSpec],
+        dims: &[usize],
+        alpha: f64,
+        probe: Option<(&Network<T>, usize, LossKind)>,
+    ) -> Result<Self> {
         let depth = dims.len() - 1;
         let max_d = *dims.iter().max().unwrap();
         let wants = |q: Quantity| specs.iter().any(|s| s.quantity == q);
@@ -310,17 +338,23 @@ impl<T: Real> Diagnostics<T> {
             )?,
             svd: wants(Quantity::SingularValues).then(|| SingularValues::new(dims[depth], dims[0])),
             probe: probe
-                .map(|(net, n, loss)| ProbeDiagnostics::new(specs, net, n, loss))
+                .map(|(net, n, loss)| ProbeDiagnostics::new(specs, net, n, loss, alpha))
                 .transpose()?,
         })
     }
 
     /// Write probe diagnostic `q` (width 1) of the parameters `params` at `data` into `out`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn probe(&mut self, q: Quantity, params: &[T], data: ProbeData<'_, T>, start: bool, cancel: &AtomicBool, out: &mut [f64]) {
-        let alpha = self.alpha;
+    pub fn probe(
+        &mut self,
+        q: Quantity,
+        params: &[T],
+        data: ProbeData<'_, T>,
+        start: bool,
+        cancel: &AtomicBool,
+        out: &mut [f64],
+    ) {
         let probe = self.probe.as_mut().expect("allocated when record_data is given");
-        probe.record(q, params, data, alpha, start, cancel, out);
+        probe.record(q, params, data, start, cancel, out);
     }
 
     /// Write quantity `q` of the layers into `out` (its width). `end_to_end` is W_{L:1} when
@@ -338,10 +372,7 @@ impl<T: Real> Diagnostics<T> {
                 balancedness_into(layers, &mut self.gram, &mut self.gaps);
                 if q == Quantity::Balancedness {
                     // NaN-propagating max, 0 for a single layer.
-                    out[0] = self.gaps.iter().fold(
-                        0.0,
-                        |m: f64, &g| if g.is_nan() || m.is_nan() { f64::NAN } else { m.max(g) },
-                    );
+                    out[0] = nan_max(&self.gaps);
                 } else {
                     out.copy_from_slice(&self.gaps);
                 }

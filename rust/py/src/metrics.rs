@@ -214,8 +214,15 @@ fn fisher_values<'py, T: Real + Element>(
 ) -> Out<'py> {
     let (w, x) = (input_list::<T>("weights", w)?, Input::<T>::borrow("X", x)?);
     let b = optional_list::<T>("biases", biases)?;
-    let y = labels.map(|y| TargetInput::<T>::borrow("labels", y, spec.loss)).transpose()?;
-    let (w, x, b, y) = (views(&w), x.view(), b.as_deref().map(views), y.as_ref().map(TargetInput::view));
+    let y = labels
+        .map(|y| TargetInput::<T>::borrow("labels", y, spec.loss))
+        .transpose()?;
+    let (w, x, b, y) = (
+        views(&w),
+        x.view(),
+        b.as_deref().map(views),
+        y.as_ref().map(TargetInput::view),
+    );
     finish(py, |c| {
         metrics::fisher_eigenvalues(&w, x, &form, b.as_deref(), &spec, y, threads, c)
     })
@@ -305,11 +312,7 @@ pub fn metric_jacobian_max_singular_value<'py>(
 ) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, usize)> {
     let f = form(alpha, activation, parameterization, sigma_w)?;
     let settings = PowerIteration::new(iterations, tol).map_err(to_py_err)?;
-    dispatch!(
-        "weights",
-        weights,
-        power(py, weights, x, f, biases, settings, threads)
-    )
+    dispatch!("weights", weights, power(py, weights, x, f, biases, settings, threads))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -24,8 +24,8 @@ use crate::record::{Diagnostics, Quantity};
 use crate::scalar::Real;
 
 use super::plan::{NetworkData, Plan};
-use crate::loss::TargetSlice;
 use super::schedule::{epoch_order, Batch, Schedule};
+use crate::loss::TargetSlice;
 
 /// One network's share of the outputs: its trained parameters, state and records.
 ///

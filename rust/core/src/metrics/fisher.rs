@@ -117,11 +117,20 @@ enum Factor {
 
 impl Factor {
     /// The factor for outputs f = α·z (z: d_L × n).
-    fn new<T: Real>(spec: &FisherSpec, z: &[T], d_l: usize, n: usize, alpha: f64, targets: Option<Targets<'_, T>>) -> Result<Self> {
+    fn new<T: Real>(
+        spec: &FisherSpec,
+        z: &[T],
+        d_l: usize,
+        n: usize,
+        alpha: f64,
+        targets: Option<Targets<'_, T>>,
+    ) -> Result<Self> {
         let softmax = || -> Result<Vec<f64>> {
             let mut p = alloc::zeroed::<f64>("X", d_l * n)?;
             for x in 0..n {
-                let top = (0..d_l).map(|a| alpha * z[a * n + x].to_f64()).fold(f64::NEG_INFINITY, f64::max);
+                let top = (0..d_l)
+                    .map(|a| alpha * z[a * n + x].to_f64())
+                    .fold(f64::NEG_INFINITY, f64::max);
                 let mut total = 0.0;
                 for a in 0..d_l {
                     let e = (alpha * z[a * n + x].to_f64() - top).exp();
@@ -270,8 +279,10 @@ impl<T: Real> MatrixFree<'_, T> {
             biases: self.biases,
             inputs: None,
         };
-        self.net.tangent(&self.probe.params, self.x, n, &mut self.probe.passes, dir);
-        self.factor.apply_transposed(&self.probe.passes.signal, self.c, d_l, n, &mut self.dual);
+        self.net
+            .tangent(&self.probe.params, self.x, n, &mut self.probe.passes, dir);
+        self.factor
+            .apply_transposed(&self.probe.passes.signal, self.c, d_l, n, &mut self.dual);
     }
 }
 
@@ -433,13 +444,24 @@ pub fn top_eigenvalues_of<T: Real>(
     };
     values.truncate(spec.k);
     // Past the rank (n·r, or the counted parameters) the spectrum is exactly zero.
-    let fill = if values.iter().any(|v| v.is_nan()) { f64::NAN } else { 0.0 };
+    let fill = if values.iter().any(|v| v.is_nan()) {
+        f64::NAN
+    } else {
+        0.0
+    };
     values.resize(spec.k, fill);
     Ok(values)
 }
 
 /// The Gram G = MᵀΘM/n ((n·r)², example-major) of the evaluated network.
-fn gram<T: Real>(probe: &Probe<T>, net: &Network<T>, x: &[T], alpha: f64, factor: &Factor, params: Params) -> Result<Mat<f64>> {
+fn gram<T: Real>(
+    probe: &Probe<T>,
+    net: &Network<T>,
+    x: &[T],
+    alpha: f64,
+    factor: &Factor,
+    params: Params,
+) -> Result<Mat<f64>> {
     let (d_l, n) = (net.dims[net.depth()], probe.n);
     let mut theta = probe.ntk(net, x, alpha, params.biases())?;
     let inv_n = 1.0 / n as f64;
@@ -456,7 +478,9 @@ fn gram<T: Real>(probe: &Probe<T>, net: &Network<T>, x: &[T], alpha: f64, factor
         for xi in 0..n {
             let block = theta.as_ref().submatrix(xi * d_l, xp * d_l, d_l, d_l);
             let product = blocks[xi].transpose() * block * &blocks[xp];
-            g.as_mut().submatrix_mut(xi * r, xp * r, r, r).copy_from(&product * faer::Scale(inv_n));
+            g.as_mut()
+                .submatrix_mut(xi * r, xp * r, r, r)
+                .copy_from(&product * faer::Scale(inv_n));
         }
     }
     Ok(g)

@@ -178,9 +178,7 @@ impl BlockLanczos {
                 }
                 if last {
                     return Err(Error::NoConvergence {
-                        what: format!(
-                            "block Lanczos (block size {b}) on an operator of size {m} within {cap} vectors"
-                        ),
+                        what: format!("block Lanczos (block size {b}) on an operator of size {m} within {cap} vectors"),
                     });
                 }
             }

@@ -23,8 +23,8 @@ use crate::alloc;
 pub use crate::array::Batched;
 use crate::array::{of_network, shape_str, ArrayRef};
 use crate::error::{Error, Result};
-pub use crate::layout::{check_weights, Layout};
 use crate::layout::check_matrix;
+pub use crate::layout::{check_weights, Layout};
 use crate::linalg::{row_major, Products};
 use crate::loss::{check_targets, LossKind, TargetArray, TargetSlice, Targets};
 use crate::net::Network;
@@ -109,7 +109,7 @@ pub fn singular_values<T: Real>(
     partial_product_sv(weights, &layout, 0, depth - 1, alpha, threads, cancel)
 }
 
-/// Singular values of the partial product weights[j]⋯weights[i] (0-based, inclusive; SPEC's
+/// Singular values of the partial product weights[j]⋯weights[i] (0-based, inclusive; docs/science.md's
 /// W_{j+1:i+1}): (B, min(d_i, d_{j+1})).
 pub fn partial_product_singular_values<T: Real>(
     weights: &[ArrayRef<'_, T>],
@@ -382,7 +382,8 @@ fn ntk_of<T: Real>(
     biases: Option<&[ArrayRef<'_, T>]>,
     b: usize,
 ) -> Result<faer::Mat<f64>> {
-    inp.probe(net, weights, biases, b)?.ntk(net, inp.x_of(b), form.alpha, true)
+    inp.probe(net, weights, biases, b)?
+        .ntk(net, inp.x_of(b), form.alpha, true)
 }
 
 /// The empirical NTK Gram Θ = J_θJ_θᵀ over the columns of X: (B, n·d_L, n·d_L), row and column
@@ -514,7 +515,12 @@ fn check_fisher_targets<'a, T>(
 }
 
 /// Network b's view of validated targets of n examples.
-fn targets_of<'a, T>(targets: Option<(TargetSlice<'a, T>, bool)>, d_l: usize, n: usize, b: usize) -> Option<Targets<'a, T>> {
+fn targets_of<'a, T>(
+    targets: Option<(TargetSlice<'a, T>, bool)>,
+    d_l: usize,
+    n: usize,
+    b: usize,
+) -> Option<Targets<'a, T>> {
     targets.map(|(y, shared)| match y {
         TargetSlice::Values(v) => Targets::Values(of_network(v, shared, d_l * n, b)),
         TargetSlice::Labels(v) => Targets::Labels(of_network(v, shared, n, b)),
@@ -582,9 +588,9 @@ pub fn jacobian_max_singular_value<T: Real>(
     // One extra entry per network: its count of unconverged inputs.
     let data = per_network("X", layout.batch, n + 1, scratch, threads, cancel, |b, out| {
         let mut probe = inp.probe(&net, weights, biases, b)?;
-        let mut work = power::PowerWork::new(layout.dims[0], n)?;
+        let mut work = power::PowerWork::new(*settings, layout.dims[0], n)?;
         let (sigma, count) = out.split_at_mut(n);
-        let left = power::max_singular_values(&mut probe, &net, inp.x_of(b), form.alpha, settings, &mut work, sigma, cancel)?;
+        let left = power::max_singular_values(&mut probe, &net, inp.x_of(b), form.alpha, &mut work, sigma, cancel)?;
         count[0] = left as f64;
         Ok(())
     })?;

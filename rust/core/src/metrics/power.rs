@@ -39,7 +39,10 @@ impl PowerIteration {
             return Err(Error::invalid("iterations", "must be at least 1, got 0"));
         }
         if !(tol.is_finite() && tol >= 0.0) {
-            return Err(Error::invalid("tol", format!("must be finite and non-negative, got {tol}")));
+            return Err(Error::invalid(
+                "tol",
+                format!("must be finite and non-negative, got {tol}"),
+            ));
         }
         Ok(PowerIteration {
             iterations: iterations.unwrap_or(DEFAULT_ITERATIONS),
@@ -59,17 +62,19 @@ impl PowerIteration {
     }
 }
 
-/// Buffers of the iteration for `n` inputs of width d_0.
+/// The iteration's settings and buffers for `n` inputs of width d_0.
 pub struct PowerWork<T> {
+    settings: PowerIteration,
     v: Vec<T>,
     u: Vec<T>,
     previous: Vec<f64>,
 }
 
 impl<T: Real> PowerWork<T> {
-    pub fn new(d_0: usize, n: usize) -> Result<Self> {
+    pub fn new(settings: PowerIteration, d_0: usize, n: usize) -> Result<Self> {
         let len = crate::alloc::checked_len("X", &[d_0, n])?;
         Ok(PowerWork {
+            settings,
             v: crate::alloc::zeroed("X", len)?,
             u: crate::alloc::zeroed("X", len)?,
             previous: crate::alloc::zeroed("X", n)?,
@@ -85,7 +90,6 @@ pub fn max_singular_values<T: Real>(
     net: &Network<T>,
     x: &[T],
     alpha: f64,
-    settings: &PowerIteration,
     work: &mut PowerWork<T>,
     out: &mut [f64],
     cancel: &AtomicBool,
@@ -95,6 +99,7 @@ pub fn max_singular_values<T: Real>(
         out.fill(f64::NAN);
         return Ok(0);
     }
+    let settings = work.settings;
     let tol = settings.tol_in::<T>();
     // A fixed pseudo-random start, one unit vector per input.
     fill_normal(&mut network_rng(0x5eed, 1), &mut work.v, T::from_f64(1.0));

@@ -185,11 +185,21 @@ impl<T: Real> Probe<T> {
         let mut k = alloc::mat_zeros::<T>("X", n, n)?;
         net.per_example_sweep(&self.params, x, n, &self.passes, alpha, |j, h, stack| {
             let s = net.scales[j].to_f64();
-            let bias = if biases && net.bias_offsets[j].is_some() { 1.0 } else { 0.0 };
+            let bias = if biases && net.bias_offsets[j].is_some() {
+                1.0
+            } else {
+                0.0
+            };
             net.products
                 .gemm(k.as_mut(), Accum::Replace, h.transpose(), h, one, Split::Columns);
-            net.products
-                .gemm(gram.as_mut(), Accum::Replace, stack, stack.transpose(), one, Split::Columns);
+            net.products.gemm(
+                gram.as_mut(),
+                Accum::Replace,
+                stack,
+                stack.transpose(),
+                one,
+                Split::Columns,
+            );
             for xp in 0..n {
                 for xi in 0..n {
                     let factor = s * s * k[(xi, xp)].to_f64() + bias;

@@ -1,8 +1,8 @@
 //! Core checks of the diagnostics; the NumPy cross-checks live in tests/test_metrics.py.
 
 use super::*;
-use crate::rng::{fill_normal, network_rng};
 use crate::linalg::Products;
+use crate::rng::{fill_normal, network_rng};
 
 fn random_layers(dims: &[usize], batch: usize, seed: u64) -> Vec<Vec<f64>> {
     dims.windows(2)
@@ -95,7 +95,10 @@ fn block_lanczos_agrees_with_the_dense_eigensolver_and_finds_multiplicities() {
     for k in [1, 3] {
         let top = lanczos::top_eigenvalues("X", &mut lanczos::Explicit(theta.as_ref()), k, 1e-10, &never).unwrap();
         for i in 0..k {
-            assert!((dense[i] - top[i]).abs() < 1e-9 * dense[0], "k={k}: {dense:?} vs {top:?}");
+            assert!(
+                (dense[i] - top[i]).abs() < 1e-9 * dense[0],
+                "k={k}: {dense:?} vs {top:?}"
+            );
         }
     }
     // diag(5, 5, 5, 2, 1, …) in a random basis: single-vector Lanczos sees 5 once; a block of
@@ -198,7 +201,10 @@ fn impossible_products_and_grams_are_out_of_memory_not_aborts() {
         k: 1,
         method: FisherMethod::Dense,
     };
-    assert!(oom(fisher_eigenvalues(&w, xs, &linear, None, &spec, None, None, &never), "X"));
+    assert!(oom(
+        fisher_eigenvalues(&w, xs, &linear, None, &spec, None, None, &never),
+        "X"
+    ));
     // The matrix-free route needs no Gram: f = w·x with w = x = 1 has F = Σ x²/n = 1.
     for method in [FisherMethod::MatrixFree, FisherMethod::Auto] {
         let spec = FisherSpec { method, ..spec };

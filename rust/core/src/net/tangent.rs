@@ -212,7 +212,11 @@ mod tests {
             let (up, down) = (shift(1.0), shift(-1.0));
             for i in 0..2 * m {
                 let fd = (up[i] - down[i]) / (2.0 * h);
-                assert!((fd - tangent[i]).abs() < 1e-6 * (1.0 + fd.abs()), "{activation:?} {i}: {fd} vs {}", tangent[i]);
+                assert!(
+                    (fd - tangent[i]).abs() < 1e-6 * (1.0 + fd.abs()),
+                    "{activation:?} {i}: {fd} vs {}",
+                    tangent[i]
+                );
             }
             // ⟨J·(v, dx), u⟩ = ⟨(v, dx), Jᵀ·u⟩ for a random output signal u.
             let mut u = vec![0.0; 2 * m];
@@ -220,11 +224,22 @@ mod tests {
             s.signal[..2 * m].copy_from_slice(&u);
             let (mut grad, mut grad_x) = (vec![0.0; p], vec![0.0; x.len()]);
             let mut bias_grad = vec![0.0; 5];
-            net.pullback(&mut params, &x, m, &mut s, &mut bias_grad, Some((&mut grad, true)), Some(&mut grad_x));
+            net.pullback(
+                &mut params,
+                &x,
+                m,
+                &mut s,
+                &mut bias_grad,
+                Some((&mut grad, true)),
+                Some(&mut grad_x),
+            );
             let lhs: f64 = tangent.iter().zip(&u).map(|(a, b)| a * b).sum();
             let rhs: f64 = grad.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>()
                 + grad_x.iter().zip(&dx).map(|(a, b)| a * b).sum::<f64>();
-            assert!((lhs - rhs).abs() < 1e-12 * (1.0 + lhs.abs()), "{activation:?}: {lhs} vs {rhs}");
+            assert!(
+                (lhs - rhs).abs() < 1e-12 * (1.0 + lhs.abs()),
+                "{activation:?}: {lhs} vs {rhs}"
+            );
         }
     }
 }
