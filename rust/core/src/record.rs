@@ -227,7 +227,19 @@ struct ProbeDiagnostics<T: Real> {
 }
 
 impl<T: Real> ProbeDiagnostics<T> {
+    /// Workspaces for `n` probe inputs; a buffer that cannot be allocated is `OutOfMemory`
+    /// naming "record_data", the argument that sized it.
     fn new(specs: &[RecordSpec], net: &Network<T>, n: usize, loss: LossKind, alpha: f64) -> Result<Self> {
+        Self::allocate(specs, net, n, loss, alpha).map_err(|err| match err {
+            Error::OutOfMemory { bytes, .. } => Error::OutOfMemory {
+                arg: "record_data".to_string(),
+                bytes,
+            },
+            other => other,
+        })
+    }
+
+    fn allocate(specs: &[RecordSpec], net: &Network<T>, n: usize, loss: LossKind, alpha: f64) -> Result<Self> {
         let wants = |q: Quantity| specs.iter().any(|s| s.quantity == q);
         let net = Network {
             products: Products::Blocked { parallel: false },
