@@ -99,8 +99,13 @@ pub fn top_eigenvalues(
         let mut a = alloc::mat_zeros::<f64>(arg, m, m)?;
         op.apply(eye.as_ref(), a.as_mut())?;
         // The formed operator is symmetric only to rounding.
-        let sym = Mat::from_fn(m, m, |i, j| 0.5 * (a[(i, j)] + a[(j, i)]));
-        let mut values = dense_eigenvalues(arg, sym.as_ref())?;
+        for j in 0..m {
+            for i in j + 1..m {
+                let mean = 0.5 * (a[(i, j)] + a[(j, i)]);
+                (a[(i, j)], a[(j, i)]) = (mean, mean);
+            }
+        }
+        let mut values = dense_eigenvalues(arg, a.as_ref())?;
         values.truncate(k);
         return Ok(values);
     }

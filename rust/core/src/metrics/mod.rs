@@ -109,8 +109,8 @@ pub fn singular_values<T: Real>(
     partial_product_sv(weights, &layout, 0, depth - 1, alpha, threads, cancel)
 }
 
-/// Singular values of the partial product weights[j]⋯weights[i] (0-based, inclusive; docs/science.md's
-/// W_{j+1:i+1}): (B, min(d_i, d_{j+1})).
+/// Singular values of the partial product weights[j]⋯weights[i] (0-based, inclusive;
+/// W_{j+1:i+1} in docs/science.md's notation): (B, min(d_i, d_{j+1})).
 pub fn partial_product_singular_values<T: Real>(
     weights: &[ArrayRef<'_, T>],
     i: usize,
