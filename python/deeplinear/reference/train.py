@@ -499,8 +499,14 @@ _RECORDABLE = (
     "balancedness",
     "balancedness_per_layer",
     "singular_values",
+    "fisher_max_eigenvalue",
+    "fisher_max_eigenvalue_weights",
+    "empirical_fisher_max_eigenvalue",
+    "ntk_relative_change",
+    "jacobian_max_singular_value",
 )
 _LINEAR_ONLY = ("balancedness", "balancedness_per_layer", "singular_values")
+_PROBE = _RECORDABLE[-5:]
 
 Floats = NDArray[np.floating]
 
@@ -570,6 +576,9 @@ class _Call:
     tensors: list[str]  # state order: weights[j], biases[j] present, scales
     bias_layers: list[int]
     state: Any
+    # The form as the metrics take it, and the probe set (X_probe, Y_probe or None).
+    form_args: dict[str, Any] = field(default_factory=dict)
+    probe: tuple[Floats, NDArray[Any] | None] | None = None
 
     @property
     def slot_names(self) -> tuple[str, ...]:
@@ -612,6 +621,29 @@ def _check_call(
             raise ValueError(f"record: {name!r} needs eval_data")
         if "accuracy" in name and not labels and dims[-1] < 2:
             raise ValueError(f"record: {name!r} needs d_L >= 2 with loss='mse'")
+    probe = None
+    if o["record_data"] is not None:
+        rd = o["record_data"]
+        x_probe, y_probe = (rd, None) if isinstance(rd, np.ndarray) else rd
+        x_probe = _check_array(x_probe, "record_data[0] (X_probe)")
+        if x_probe.ndim not in (2, 3) or x_probe.shape[-2] != dims[0]:
+            raise ValueError(
+                f"record_data[0] (X_probe): expected ({dims[0]}, m), got {x_probe.shape}"
+            )
+        if y_probe is not None:
+            m = x_probe.shape[-1]
+            if labels:
+                y_probe = _check_labels(y_probe, "record_data[1] (Y_probe)", p.batch, m, dims[-1])
+            elif np.shape(y_probe)[-2:] != (dims[-1], m):
+                raise ValueError(f"record_data[1] (Y_probe): expected ({dims[-1]}, {m})")
+        probe = (x_probe, None if y_probe is None else np.asarray(y_probe))
+        if not any(name in _PROBE for name in specs):
+            raise ValueError("record_data: is given but no recorded quantity uses it")
+    for name in specs:
+        if name in _PROBE and probe is None:
+            raise ValueError(f"record: {name!r} needs record_data")
+        if name == "empirical_fisher_max_eigenvalue" and probe is not None and probe[1] is None:
+            raise ValueError("record_data: 'empirical_fisher_max_eigenvalue' needs Y_probe")
     target = o["target_accuracy"]
     if target is not None:
         target = _check_scalar(target, "target_accuracy")
@@ -672,6 +704,12 @@ def _check_call(
         tensors=tensors,
         bias_layers=bias_layers,
         state=state,
+        form_args={
+            "activation": o["activation"],
+            "parameterization": o["parameterization"],
+            "sigma_w": o["sigma_w"],
+        },
+        probe=probe,
     )
     if state is not None and (
         state.optimizer != o["optimizer"] or tuple(state.slot_names) != call.slot_names
@@ -692,9 +730,51 @@ class _Iterate:
     ws: list[Floats]
     w0: list[Floats]
     alpha: float
+    # For the probe diagnostics: the call, the network, its biases now and at the start.
+    call: _Call | None = None
+    b: int = 0
+    bs: list[Floats | None] | None = None
+    b0: list[Floats | None] | None = None
+
+    def probe_value(self, name: str) -> float:
+        """A probe diagnostic: the metric function at this iterate's parameters."""
+        c = self.call
+        assert c is not None and c.probe is not None
+        x, y = c.probe
+        x = x if x.ndim == 2 else x[self.b]
+        if y is not None and y.ndim == (2 if c.kind == "cross_entropy" else 3):
+            y = y[self.b]
+
+        def one(layers: Sequence[Floats | None] | None) -> Any:
+            return None if layers is None else [None if v is None else v[None] for v in layers]
+
+        kw: dict[str, Any] = {"alpha": self.alpha, **c.form_args}
+        ws, bs = one(self.ws), one(self.bs)
+        if name == "ntk_relative_change":
+            got = metrics.ntk_relative_change(
+                one(self.w0), ws, x, biases0=one(self.b0), biases1=bs, **kw
+            )
+            return float(got[0])
+        if name == "jacobian_max_singular_value":
+            return float(metrics.jacobian_max_singular_value(ws, x, biases=bs, **kw).max())
+        empirical = name == "empirical_fisher_max_eigenvalue"
+        return float(
+            metrics.fisher_max_eigenvalue(
+                ws,
+                x,
+                biases=bs,
+                loss=c.kind,
+                fisher="empirical" if empirical else "true",
+                labels=y if empirical else None,
+                params="weights" if name == "fisher_max_eigenvalue_weights" else "all",
+                **kw,
+            )[0]
+        )
 
     def value(self, name: str) -> Any:
         """Quantity ``name`` at this iterate."""
+        if name in _PROBE:
+            return self.probe_value(name)
         one = [w[None] for w in self.ws]
         if name in ("loss", "accuracy"):
             assert self.whole is not None
@@ -739,6 +819,7 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
     labels = c.kind == "cross_entropy"
     n = x.shape[1]
     w0 = [w.copy() for w in ws]
+    b0 = None if bs is None else [None if v is None else v.copy() for v in bs]
     eta = float(c.lrs[b])
     seed, stream = c.streams[b]
     start = 0 if c.state is None else int(c.state.step[b])
@@ -784,7 +865,9 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
             whole = (step_loss, step_acc)
         grads, bgrads = _backward(ws, hs, zs, delta, c.form)
 
-        it = _Iterate(whole, tested, step_loss, step_acc, grads, ws, w0, c.alpha)
+        it = _Iterate(
+            whole, tested, step_loss, step_acc, grads, ws, w0, c.alpha, call=c, b=b, bs=bs, b0=b0
+        )
         for name in due:
             records[name][b, t // c.specs[name]] = it.value(name)
         diverged = not math.isfinite(step_loss)
@@ -870,6 +953,7 @@ def train(
     eval_data: tuple[ArrayLike, ArrayLike] | None = None,
     target_accuracy: float | None = None,
     state: Any = None,
+    record_data: Any = None,
 ) -> TrainResult:
     """Train every network of the batch, independently, with the same rules as
     ``deeplinear.train`` (see there for every argument).
