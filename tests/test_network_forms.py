@@ -1,4 +1,4 @@
-"""Network forms (SPEC §1): activations, biases, NTK parameterisation, X = identity, and exact
+"""Network forms (docs/science.md, Networks): activations, biases, NTK parameterisation, X = identity, and exact
 data reduction. The reference's gradients are checked against finite differences, the engine
 against the reference."""
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from ..vocabulary import ACTIVATIONS, PARAMETERIZATIONS
 from . import kernels
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
 ]
 
 F64 = NDArray[np.float64]
-_ACTIVATIONS = ("linear", "tanh", "relu", "erf")
 
 
 def _layers(name: str, weights: Sequence[np.ndarray]) -> list[F64]:
@@ -181,9 +181,9 @@ class _Net:
         parameterization: str,
         sigma_w: float,
     ) -> None:
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
-        if parameterization not in ("standard", "ntk"):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if parameterization not in PARAMETERIZATIONS:
             raise ValueError(
                 f"parameterization must be 'standard' or 'ntk', got {parameterization!r}"
             )

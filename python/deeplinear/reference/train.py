@@ -1,4 +1,4 @@
-"""Full-batch gradient descent on batches of deep networks, in plain NumPy (SPEC §1).
+"""Full-batch gradient descent on batches of deep networks, in plain NumPy (docs/science.md, Networks).
 
 This is the oracle that the Rust engine is tested against.  It loops over networks, then over
 steps, and does ordinary backprop; nothing is fused or vectorised across the batch, and the data
@@ -21,6 +21,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..vocabulary import (
+    ACTIVATIONS,
+    LINEAR_ONLY_RECORDABLE,
+    PARAMETERIZATIONS,
+    PROBE_RECORDABLE,
+    RECORDABLE,
+)
 from . import metrics
 from .losses import accuracy_count, loss_and_signal
 from .optimizers import Rule, make_rule
@@ -209,7 +216,6 @@ def _check_problem(
     )
 
 
-_ACTIVATIONS = ("linear", "tanh", "relu", "erf")
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
@@ -224,9 +230,9 @@ class _Form:
 def _check_form(
     activation: str, parameterization: str, sigma_w: float, dims_in: Sequence[int]
 ) -> _Form:
-    if not isinstance(activation, str) or activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
-    if not isinstance(parameterization, str) or parameterization not in ("standard", "ntk"):
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if not isinstance(parameterization, str) or parameterization not in PARAMETERIZATIONS:
         raise ValueError(f"parameterization must be 'standard' or 'ntk', got {parameterization!r}")
     sw = _check_scalar(sigma_w, "sigma_w")
     if parameterization == "standard":
@@ -487,27 +493,6 @@ class TrainState:
     slot_names: tuple[str, ...]
 
 
-_RECORDABLE = (
-    "loss",
-    "accuracy",
-    "batch_loss",
-    "batch_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "grad_norms",
-    "weight_change",
-    "balancedness",
-    "balancedness_per_layer",
-    "singular_values",
-    "fisher_max_eigenvalue",
-    "fisher_max_eigenvalue_weights",
-    "empirical_fisher_max_eigenvalue",
-    "ntk_relative_change",
-    "jacobian_max_singular_value",
-)
-_LINEAR_ONLY = ("balancedness", "balancedness_per_layer", "singular_values")
-_PROBE = _RECORDABLE[-5:]
-
 Floats = NDArray[np.floating]
 
 
@@ -523,8 +508,10 @@ def _record_specs(record: object, every: int) -> dict[str, int]:
         items = [(name, None) for name in record]
     specs: dict[str, int] = {"loss": every}
     for name, k in items:
-        if name not in _RECORDABLE:
-            raise ValueError(f"record: unknown quantity {name!r}; expected some of {_RECORDABLE}")
+        if name not in RECORDABLE:
+            raise ValueError(
+                f"record: unknown quantity {name!r}; expected some of {tuple(RECORDABLE)}"
+            )
         interval = every if k is None else _check_int(k, f"record[{name!r}]", 1)
         if name == "loss" and interval != every:
             raise ValueError("record: 'loss' is recorded every record_every steps")
@@ -615,7 +602,7 @@ def _check_call(
     has_bias = p.biases is not None and any(v is not None for v in p.biases)
     linear_chain = o["activation"] == "linear" and o["parameterization"] == "standard"
     for name in specs:
-        if name in _LINEAR_ONLY and not (linear_chain and not has_bias):
+        if name in LINEAR_ONLY_RECORDABLE and not (linear_chain and not has_bias):
             raise ValueError(f"record: {name!r} is a diagnostic of linear chains")
         if name.startswith("test_") and o["eval_data"] is None:
             raise ValueError(f"record: {name!r} needs eval_data")
@@ -637,10 +624,10 @@ def _check_call(
             elif np.shape(y_probe)[-2:] != (dims[-1], m):
                 raise ValueError(f"record_data[1] (Y_probe): expected ({dims[-1]}, {m})")
         probe = (x_probe, None if y_probe is None else np.asarray(y_probe))
-        if not any(name in _PROBE for name in specs):
+        if not any(name in PROBE_RECORDABLE for name in specs):
             raise ValueError("record_data: is given but no recorded quantity uses it")
     for name in specs:
-        if name in _PROBE and probe is None:
+        if name in PROBE_RECORDABLE and probe is None:
             raise ValueError(f"record: {name!r} needs record_data")
         if name == "empirical_fisher_max_eigenvalue" and probe is not None and probe[1] is None:
             raise ValueError("record_data: 'empirical_fisher_max_eigenvalue' needs Y_probe")
@@ -773,7 +760,7 @@ class _Iterate:
 
     def value(self, name: str) -> Any:
         """Quantity ``name`` at this iterate."""
-        if name in _PROBE:
+        if name in PROBE_RECORDABLE:
             return self.probe_value(name)
         one = [w[None] for w in self.ws]
         if name in ("loss", "accuracy"):
