@@ -1,4 +1,5 @@
-"""Full-batch gradient descent on batches of deep networks, in plain NumPy (docs/science.md, Networks).
+"""Full-batch gradient descent on batches of deep networks, in plain NumPy (docs/science.md,
+Networks).
 
 This is the oracle that the Rust engine is tested against.  It loops over networks, then over
 steps, and does ordinary backprop; nothing is fused or vectorised across the batch, and the data
