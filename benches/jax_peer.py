@@ -104,7 +104,11 @@ def make_minibatch_adam_train(
     kwargs: dict[str, Any],
 ) -> Callable[[], Any]:
     """The same mini-batch Adam on the softmax cross-entropy of a tanh MLP in JAX: the batches
-    are index arrays gathered inside the scan, Adam written out (β = (0.9, 0.999), ε = 1e-8)."""
+    are index arrays gathered inside the scan, Adam written out (β = (0.9, 0.999), ε = 1e-8).
+
+    Like the deeplinear call it is compared with (``record_every = steps``), it also returns the
+    loss on the whole training set before and after training: the same outputs for the same
+    work."""
     import jax
     import jax.numpy as jnp
 
@@ -148,7 +152,8 @@ def make_minibatch_adam_train(
             return (params, m, v), None
 
         ts = jnp.arange(1, steps + 1, dtype=jnp.float64)
-        return jax.lax.scan(step, (params, zeros, zeros), (ts, idx))[0][0]
+        trained = jax.lax.scan(step, (params, zeros, zeros), (ts, idx))[0][0]
+        return trained, loss_fn(params, X, labels), loss_fn(trained, X, labels)
 
     run = jax.jit(jax.vmap(one_network, in_axes=(0, 0, None, None)))
     params = ([jnp.asarray(w) for w in weights], [jnp.asarray(b) for b in kwargs["biases"]])

@@ -252,7 +252,21 @@ COMMON: dict[str, Param] = {
     "biases": lambda net: biases(net, allow_none_entries=False),
     "biases0": lambda net: biases(net, allow_none_entries=False),
     "biases1": lambda net: biases(net, allow_none_entries=False),
-    "method": lambda net: choice_of("auto", "dense", "lanczos"),
+    "method": lambda net: choice_of("auto", "dense", "lanczos", "matrix_free"),
+    "loss": lambda net: choice_of("mse", "cross_entropy"),
+    "fisher": lambda net: choice_of("true", "empirical"),
+    "labels": lambda net: often(
+        st.one_of(
+            st.none(),
+            st.just(np.arange(net.n) % max(net.dims[-1], 1)),
+            arrays((net.dims[-1], net.n), net.dtype),
+            arrays((net.batch, net.n), np.int64),
+        )
+    ),
+    "k": lambda net: often(st.integers(1, 3), small_ints, st.just(10**6)),
+    "params": lambda net: choice_of("all", "weights"),
+    "iterations": lambda net: often(st.one_of(st.none(), st.integers(1, 30)), small_ints),
+    "tol": lambda net: often(st.sampled_from([1e-10, 1e-3, 0.0]), reals),
     "per_layer": lambda net: often(st.booleans(), st.just(np.bool_(True))),
     "i": lambda net: often(st.integers(-net.depth, net.depth - 1), st.integers(-9, 9)),
     "j": lambda net: often(st.integers(-net.depth, net.depth - 1), st.integers(-9, 9)),
@@ -280,7 +294,18 @@ TRAIN: dict[str, Param] = {
     "record": lambda net: often(
         st.lists(
             st.sampled_from(
-                ["loss", "balancedness", "balancedness_per_layer", "singular_values", "grad_norms"]
+                [
+                    "loss",
+                    "balancedness",
+                    "balancedness_per_layer",
+                    "singular_values",
+                    "grad_norms",
+                    "fisher_max_eigenvalue",
+                    "fisher_max_eigenvalue_weights",
+                    "empirical_fisher_max_eigenvalue",
+                    "ntk_relative_change",
+                    "jacobian_max_singular_value",
+                ]
             ),
             max_size=3,
         ),
@@ -311,6 +336,17 @@ TRAIN: dict[str, Param] = {
     ),
     "target_accuracy": lambda net: often(st.one_of(st.none(), st.just(0.5)), reals),
     "state": lambda net: often(st.none(), st.just("a state"), st.just({"step": 1})),
+    "record_data": lambda net: often(
+        st.one_of(
+            st.none(),
+            per_network_or_shared(net, net.dims[0], 3),
+            st.tuples(
+                per_network_or_shared(net, net.dims[0], 3),
+                st.one_of(st.none(), per_network_or_shared(net, net.dims[-1], 3)),
+            ),
+        ),
+        st.just((np.ones(3),)),
+    ),
 }
 
 KERNELS: dict[str, Param] = {

@@ -1,5 +1,5 @@
-"""Gradients: the reference's backprop against finite differences and the SPEC's closed form,
-and the Rust engine's first step against the reference gradient."""
+"""Gradients: the reference's backprop against finite differences and the closed form of
+docs/science.md, and the Rust engine's first step against the reference gradient."""
 
 from __future__ import annotations
 
@@ -74,7 +74,8 @@ def _chain(mats: list[np.ndarray], size: int) -> np.ndarray:
 def test_reference_gradients_match_closed_form(
     dims: list[int], batch: int, n: int, shared: bool, alpha: float, seed: int
 ) -> None:
-    """dl/dW_j = a W_{L:j+1}^T E X^T W_{j-1:1}^T with E = a W_{L:1} X - Y (SPEC §1)."""
+    """dl/dW_j = a W_{L:j+1}^T E X^T W_{j-1:1}^T with E = a W_{L:1} X - Y (docs/science.md,
+    Networks)."""
     weights, X, Y = _problem(seed, dims, batch, n, shared)
     grads = ref.gradients(weights, X, Y, alpha)
     depth = len(weights)

@@ -1,4 +1,5 @@
-"""Haar-orthogonal sampling (SPEC §3): orthogonality, shapes, determinism and distribution.
+"""Haar-orthogonal sampling (docs/science.md, Haar sampling): orthogonality, shapes, determinism
+and distribution.
 
 Statistical tests compare a sample mean with its exact expectation and allow 5 standard errors
 (SE estimated from the same sample), so a correct sampler fails a single check with probability

@@ -1,4 +1,5 @@
-"""Initialisation schemes (SPEC §2): shapes, dtypes, layout, distributions and determinism."""
+"""Initialisation schemes (docs/science.md, Initialisation schemes): shapes, dtypes, layout,
+distributions and determinism."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The initialisation schemes of SPEC §2 beyond gaussian/orthogonal: exact structural properties
-(balanced, Hu's Lemma 4.2, zas, identity), distributions, critical σ's and their mean-field
-fixed point, determinism, and bad input."""
+"""The initialisation schemes (docs/science.md) beyond gaussian/orthogonal: exact structural
+properties (balanced, Hu's Lemma 4.2, zas, identity), distributions, critical σ's and their
+mean-field fixed point, determinism, and bad input."""
 
 from __future__ import annotations
 
@@ -230,7 +230,8 @@ def test_fan_scaled_variance(impl: Any, scheme: str, variance: Any, dtype: type)
 
 
 def test_critical_sigmas_spec_values() -> None:
-    """SPEC §2: q* = 1/64 → σ_w = 1.0151638, σ_b = 0.0021567 (to 1e-6)."""
+    """docs/science.md, Initialisation schemes: q* = 1/64 → σ_w = 1.0151638, σ_b = 0.0021567
+    (to 1e-6)."""
     for impl in (dl.init, ref.init):
         sw, sb = impl.critical_sigmas(1 / 64)
         assert abs(sw - 1.0151638) < 1e-6 and abs(sb - 0.0021567) < 1e-6, (sw, sb)

@@ -1,4 +1,5 @@
-"""dl.metrics against the NumPy reference, the identities of SPEC §4, and bad input."""
+"""dl.metrics against the NumPy reference, the identities of docs/science.md (Diagnostics), and
+bad input."""
 
 from __future__ import annotations
 
@@ -178,13 +179,14 @@ def test_non_finite_network_gives_nan_and_spares_the_others() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# identities (SPEC §4)
+# identities (docs/science.md, Diagnostics)
 
 
 def balanced_weights(rng, dims, batch):
-    """Arora et al.'s Procedure 1 (SPEC §2) in NumPy: A = UΣVᵀ, W_1 = Σ^{1/L}Vᵀ, middle
-    W_j = Σ^{1/L}, W_L = UΣ^{1/L}, zero-padded; then each hidden layer j is rotated by a Haar
-    O_j (W_j ← O_jW_j, W_{j+1} ← W_{j+1}O_jᵀ). Exactly 0-balanced, with W_{L:1} = A."""
+    """Arora et al.'s Procedure 1 (docs/science.md, Initialisation schemes) in NumPy: A = UΣVᵀ,
+    W_1 = Σ^{1/L}Vᵀ, middle W_j = Σ^{1/L}, W_L = UΣ^{1/L}, zero-padded; then each hidden layer j
+    is rotated by a Haar O_j (W_j ← O_jW_j, W_{j+1} ← W_{j+1}O_jᵀ). Exactly 0-balanced, with
+    W_{L:1} = A."""
     depth = len(dims) - 1
     out = [np.zeros((batch, dims[j + 1], dims[j])) for j in range(depth)]
     targets = []

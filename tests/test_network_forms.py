@@ -1,6 +1,6 @@
-"""Network forms (SPEC §1): activations, biases, NTK parameterisation, X = identity, and exact
-data reduction. The reference's gradients are checked against finite differences, the engine
-against the reference."""
+"""Network forms (docs/science.md, Networks): activations, biases, NTK parameterisation,
+X = identity, and exact data reduction. The reference's gradients are checked against finite
+differences, the engine against the reference."""
 
 from __future__ import annotations
 

@@ -82,8 +82,9 @@ CASES = [
         _oom("X"),
     ),
     (
-        "fisher of 10^6 examples",
-        "dl.metrics.fisher_max_eigenvalue([np.ones((1, 1, 1))], np.ones((1, 10**6)))",
+        "dense-route fisher of 10^6 examples",
+        "dl.metrics.fisher_max_eigenvalue([np.ones((1, 1, 1))], np.ones((1, 10**6)), "
+        "method='dense')",
         _oom("X"),
     ),
     (

@@ -199,7 +199,8 @@ def test_scalar_depth_two_closed_form() -> None:
 
 
 def test_target_matrix_form_matches_direct_formula() -> None:
-    """X = I: loss = |a W_L...W_1 - Phi|^2 / 2 and the first step matches the SPEC's gradient."""
+    """X = I: loss = |a W_L...W_1 - Phi|^2 / 2 and the first step matches the gradient of
+    docs/science.md."""
     rng = np.random.default_rng(3)
     dims = [5, 7, 3, 5]
     weights = random_weights(rng, dims, 2)

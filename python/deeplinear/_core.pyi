@@ -135,6 +135,7 @@ def train(
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
     target_accuracy: float | None = None,
     state: Any = None,
+    record_data: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> RawTrainOutput: ...
 def metric_singular_values(
     weights: list[np.ndarray], *, alpha: float, threads: int | None = None
@@ -163,9 +164,38 @@ def metric_network(
     parameterization: str,
     sigma_w: float,
     biases: list[np.ndarray] | None,
-    method: str = "auto",
     threads: int | None = None,
 ) -> np.ndarray: ...
+def metric_fisher(
+    weights: list[np.ndarray],
+    x: np.ndarray,
+    *,
+    alpha: float,
+    activation: str,
+    parameterization: str,
+    sigma_w: float,
+    biases: list[np.ndarray] | None,
+    loss: str,
+    fisher: str,
+    labels: np.ndarray | None,
+    k: int,
+    params: str,
+    method: str,
+    threads: int | None = None,
+) -> np.ndarray: ...
+def metric_jacobian_max_singular_value(
+    weights: list[np.ndarray],
+    x: np.ndarray,
+    *,
+    alpha: float,
+    activation: str,
+    parameterization: str,
+    sigma_w: float,
+    biases: list[np.ndarray] | None,
+    iterations: int | None,
+    tol: float,
+    threads: int | None = None,
+) -> tuple[np.ndarray, int]: ...
 def metric_ntk_relative_change(
     w0: list[np.ndarray],
     w1: list[np.ndarray],

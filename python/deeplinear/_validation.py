@@ -175,3 +175,20 @@ def choice(name: str, value: Any, options: Sequence[str]) -> str:
             f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}"
         )
     return value
+
+
+def labels_array(name: str, value: Any) -> np.ndarray:
+    """Class labels as a C-contiguous int64 array (ranges and shapes are checked by the core)."""
+    labels = np.asarray(value)
+    if labels.dtype.kind not in "iu":
+        raise ArgumentTypeError(
+            f"{name}: loss='cross_entropy' needs integer class labels, got dtype {labels.dtype}"
+        )
+    if labels.dtype == np.uint64 and labels.size and int(labels.max()) > np.iinfo(np.int64).max:
+        raise InvalidValueError(f"{name}: class label {int(labels.max())} is out of range")
+    return np.ascontiguousarray(labels, dtype=np.int64)
+
+
+def targets_array(name: str, value: Any, loss: str, dtype: np.dtype) -> np.ndarray:
+    """Targets of ``loss``: class labels for "cross_entropy", float values of ``dtype`` else."""
+    return labels_array(name, value) if loss == "cross_entropy" else float_array(name, value, dtype)

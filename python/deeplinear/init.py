@@ -1,4 +1,4 @@
-"""Initialisation schemes for batches of deep networks (SPEC §2).
+"""Initialisation schemes for batches of deep networks (docs/science.md, Initialisation schemes).
 
 Every scheme takes ``dims = [d_0, ..., d_L]`` and returns one C-contiguous array per layer,
 layer j of shape (batch, dims[j+1], dims[j]). Network b of the batch draws from its own random
@@ -26,6 +26,7 @@ from ._validation import (
     size,
     threads_argument,
 )
+from .vocabulary import PARAMETERIZATIONS
 
 __all__ = [
     "balanced",
@@ -305,7 +306,7 @@ def critical_sigmas(q_star: float) -> tuple[float, float]:
 
 
 def _parameterization_is_ntk(parameterization: str) -> bool:
-    return choice("parameterization", parameterization, ("standard", "ntk")) == "ntk"
+    return choice("parameterization", parameterization, PARAMETERIZATIONS) == "ntk"
 
 
 def mean_field(

@@ -1,4 +1,4 @@
-"""Diagnostics of batches of networks (SPEC §4), computed in the Rust core.
+"""Diagnostics of batches of networks (docs/science.md, Diagnostics), computed in the Rust core.
 
 Every function takes ``weights`` laid out as for :func:`deeplinear.train` (a list of L arrays,
 layer j of shape (batch, d_{j+1}, d_j), all float32 or all float64) and returns float64 arrays
@@ -6,8 +6,9 @@ with the network axis first. Networks are spread over ``threads`` (default: all 
 is released and Ctrl-C stops a long call. A network with non-finite weights (e.g. a diverged
 one) gives NaN where a decomposition is needed, without affecting the others.
 
-The network functions (:func:`jacobian_singular_values`, :func:`ntk`, :func:`ntk_relative_change`,
-:func:`fisher_max_eigenvalue`) cover the linear chain f(x) = α·W_L⋯W_1·x and the MLP of SPEC §1:
+The network functions (:func:`jacobian_singular_values`, :func:`jacobian_max_singular_value`,
+:func:`ntk`, :func:`ntk_relative_change`, :func:`fisher_max_eigenvalue`) cover the linear chain
+f(x) = α·W_L⋯W_1·x and the MLP of docs/science.md (Networks):
 z_j = s_j W_j h_{j−1} + b_j, h_j = φ(z_j) for hidden layers, f(x) = α·z_L, with φ one of
 ``activation`` = "linear", "tanh", "relu", "erf"; s_j = 1 (``parameterization="standard"``) or
 σ_w/√d_{j−1} (``"ntk"``); optional ``biases``, a list of L arrays of shape (batch, d_{j+1}).
@@ -17,18 +18,30 @@ z_j = s_j W_j h_{j−1} + b_j, h_j = φ(z_j) for hidden layers, f(x) = α·z_L, 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import _core
 from . import kernels as _kernels
-from ._validation import float_array, integer, layer_list, real, string, threads_argument
+from ._validation import (
+    choice,
+    float_array,
+    integer,
+    layer_list,
+    optional_integer,
+    real,
+    string,
+    targets_array,
+    threads_argument,
+)
 
 __all__ = [
     "balancedness",
     "deficiency_margin",
     "fisher_max_eigenvalue",
+    "jacobian_max_singular_value",
     "jacobian_singular_values",
     "ntk",
     "ntk_distance",
@@ -74,9 +87,9 @@ def partial_product_singular_values(
     """Singular values of the partial product ``weights[j] @ … @ weights[i]``.
 
     ``i`` and ``j`` are 0-based layer indices into ``weights``, inclusive, ``i ≤ j``; negative
-    values count from the end as in Python. In SPEC's 1-based notation this is W_{j+1:i+1}
-    (Hu et al. Lemma 4.2: for orthogonal init with hidden widths m ≥ d_0, d_L, every proper
-    partial product has all singular values m^{(j−i+1)/2}).
+    values count from the end as in Python. In docs/science.md's 1-based notation this is
+    W_{j+1:i+1} (Hu et al. Lemma 4.2: for orthogonal init with hidden widths m ≥ d_0, d_L,
+    every proper partial product has all singular values m^{(j−i+1)/2}).
 
     Returns:
         (batch, min(d_i, d_{j+1})) float64, non-increasing.
@@ -272,33 +285,158 @@ def fisher_max_eigenvalue(
     biases: Sequence[np.ndarray] | None = None,
     parameterization: str = "standard",
     sigma_w: float = 1.0,
+    loss: str = "mse",
+    labels: np.ndarray | None = None,
+    k: int = 1,
+    params: str = "all",
     method: str = "auto",
+    fisher: str = "true",
     threads: int | None = None,
 ) -> np.ndarray:
-    """Largest eigenvalue of the Fisher information for MSE, F = J_θᵀJ_θ/n (Gauss–Newton).
+    """Largest eigenvalue(s) of the Fisher information F = (1/n)·Σ_x J_xᵀ H_x J_x over the n
+    columns x of X, J_x = ∂f(x)/∂θ.
 
-    Computed as λ_max(Θ)/n from the NTK Gram (same nonzero spectrum up to the factor n).
+    - ``loss="mse"``: H_x = I, so F = J_θᵀJ_θ/n, the Gauss–Newton matrix (the Fisher of the
+      unit-variance Gaussian model).
+    - ``loss="cross_entropy"``: H_x = diag(p) − ppᵀ with p = softmax(f(x)): the generalised
+      Gauss–Newton matrix, which is the *true* Fisher of the softmax model, the expectation
+      over labels drawn from the model itself. This is what Sokol & Park's code computes
+      (``SmoothnessFisher``), although their text calls it the empirical Fisher, which it is not.
+    - ``fisher="empirical"``: the empirical Fisher (1/n)·Σ_x ∇_θℓ_x ∇_θℓ_xᵀ at the given
+      ``labels`` (Kunstner et al. 2019): H_x = g_x g_xᵀ with g_x = p − e_y (cross-entropy) or
+      f(x) − y (MSE).
 
     Args:
-        method: "dense" (symmetric eigensolver on Θ), "lanczos" (restarted Krylov–Schur on Θ,
-            O((n·d_L)²) per iteration; Grams of size ≤ 80 always go dense) or "auto" (dense up
-            to n·d_L = 400). Θ is formed either way: memory (n·d_L)² per network in flight.
+        X: inputs (d_0, n) shared by the batch or (batch, d_0, n).
+        alpha, activation, biases, parameterization, sigma_w: the network form (module doc).
+        loss: "mse" or "cross_entropy" (needs d_L ≥ 2).
+        labels: only with ``fisher="empirical"``, where they are required: integer classes
+            (n,) or (batch, n) for cross-entropy, float targets (d_L, n) or (batch, d_L, n)
+            for MSE. The true Fisher uses no labels, so passing them with ``fisher="true"`` is
+            an error rather than silently ignored.
+        k: the number of top eigenvalues, 1 ≤ k ≤ the number of parameters counted. Those past
+            the rank (n·d_L, or n for the empirical Fisher) are exactly 0.
+        params: "all" (weights and, when given, biases: as Sokol & Park, every parameter) or
+            "weights" (the biases shape the function but are held fixed).
+        method: "matrix_free": block Lanczos on v ↦ Jᵀ(H(Jv))/n, with Jv from a forward-mode
+            (tangent) pass and Jᵀu from a backward pass, never forming J or a Gram (run on the
+            n·d_L-dimensional side A·Aᵀ, A = H^{1/2}J/√n, when that is smaller than the
+            parameter count: the same nonzero spectrum with short Lanczos vectors). Memory: one
+            forward pass and one parameter-sized vector per network. "dense": form the Gram
+            H^{1/2}ΘH^{1/2}/n from the NTK Θ ((n·d_L)² memory) and solve it densely;
+            "lanczos": the same Gram, block Lanczos. "auto": the matrix-free route when its
+            predicted time (flop counts × measured rates, see benches/fisher_crossover.py) is
+            below the dense Gram route's, or the Gram would not fit in memory.
+        fisher: "true" (default) or "empirical".
+
+    The Lanczos routes stop once every returned eigenvalue's Ritz residual is ≤ 1e-10·λ_max
+    (1e-5 in float32), which bounds its error by the same; block size k, so eigenvalues of
+    multiplicity up to k are all found.
 
     Returns:
-        (batch,) float64.
+        (batch,) float64 for k = 1, else (batch, k), non-increasing. NaN for a network whose
+        outputs are not finite.
+
+    Example:
+        >>> import deeplinear as dl, numpy as np
+        >>> dims = [8, 32, 32, 3]
+        >>> w = dl.init.gaussian(dims, batch=2, seed=0)
+        >>> X = np.random.default_rng(0).standard_normal((8, 20))
+        >>> lam = dl.metrics.fisher_max_eigenvalue(w, X, activation="tanh", loss="cross_entropy")
+        >>> lam.shape
+        (2,)
     """
-    return _net_metric(
-        "fisher_max_eigenvalue",
-        weights,
-        X,
-        alpha,
-        activation,
-        biases,
-        parameterization,
-        sigma_w,
-        threads,
+    layers = layer_list("weights", weights)
+    dtype = layers[0].dtype
+    loss = choice("loss", loss, ("mse", "cross_entropy"))
+    k = integer("k", k, minimum=1)
+    values: np.ndarray = _core.metric_fisher(
+        layers,
+        float_array("X", X, dtype),
+        alpha=real("alpha", alpha),
+        activation=string("activation", activation),
+        parameterization=string("parameterization", parameterization),
+        sigma_w=real("sigma_w", sigma_w),
+        biases=_biases("biases", biases, dtype),
+        loss=loss,
+        fisher=string("fisher", fisher),
+        labels=None if labels is None else targets_array("labels", labels, loss, dtype),
+        k=k,
+        params=string("params", params),
         method=string("method", method),
+        threads=threads_argument(threads),
     )
+    return values[:, 0] if k == 1 else values
+
+
+def jacobian_max_singular_value(
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    activation: str = "linear",
+    biases: Sequence[np.ndarray] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
+    iterations: int | None = None,
+    tol: float = 1e-10,
+    threads: int | None = None,
+) -> np.ndarray:
+    """σ_max of the input–output Jacobian ∂f(x)/∂x (to the logits f = α·z_L) at every column x
+    of X, by power iteration on JᵀJ.
+
+    Each step is one forward-mode (tangent) pass, J·V, and one backward pass, Jᵀ·(J·V), with
+    all n inputs iterated at once as the columns of V, so no Jacobian is formed: for networks
+    too large for :func:`jacobian_singular_values` (which forms every d_L × d_0 Jacobian).
+    The estimate ‖Jv‖ (v a unit vector) never exceeds σ_max and grows monotonically towards it;
+    the iteration stops once no input's estimate changes by more than ``tol`` relative in a
+    step (the remaining error is then about tol/(1 − (σ_2/σ_1)²)).
+
+    Args:
+        alpha, activation, biases, parameterization, sigma_w: the network form (module doc).
+        iterations: the most steps (≥ 1; default 1000).
+        tol: the relative change that counts as converged (≥ 0; raised to 4 ulps of the
+            weights' dtype, below which the estimate only jitters).
+
+    Returns:
+        (batch, n) float64. If some inputs have not converged within ``iterations``, their
+        entries are the last estimates (lower bounds of σ_max) and a RuntimeWarning says how
+        many. NaN for a network whose outputs are not finite.
+
+    Example:
+        >>> import deeplinear as dl, numpy as np
+        >>> w = dl.init.orthogonal([6, 16, 16, 4], batch=1, seed=0)
+        >>> X = np.random.default_rng(0).standard_normal((6, 3))
+        >>> s = dl.metrics.jacobian_max_singular_value(w, X, activation="tanh")
+        >>> dense = dl.metrics.jacobian_singular_values(w, X, activation="tanh")[..., 0]
+        >>> bool(np.allclose(s, dense))
+        True
+    """
+    layers = layer_list("weights", weights)
+    dtype = layers[0].dtype
+    cap = optional_integer("iterations", iterations, minimum=1)
+    sigma, unconverged = _core.metric_jacobian_max_singular_value(
+        layers,
+        float_array("X", X, dtype),
+        alpha=real("alpha", alpha),
+        activation=string("activation", activation),
+        parameterization=string("parameterization", parameterization),
+        sigma_w=real("sigma_w", sigma_w),
+        biases=_biases("biases", biases, dtype),
+        iterations=cap,
+        tol=real("tol", tol),
+        threads=threads_argument(threads),
+    )
+    if unconverged:
+        warnings.warn(
+            f"jacobian_max_singular_value: {unconverged} of {sigma.size} inputs did not converge "
+            f"to tol={tol} within {cap or 1000} iterations; their entries are the last "
+            f"estimates, lower bounds of sigma_max",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    out: np.ndarray = sigma
+    return out
 
 
 def _net_metric(
@@ -311,7 +449,6 @@ def _net_metric(
     parameterization: str,
     sigma_w: float,
     threads: int | None,
-    **extra: str,
 ) -> np.ndarray:
     layers = layer_list("weights", weights)
     dtype = layers[0].dtype
@@ -325,7 +462,6 @@ def _net_metric(
         sigma_w=real("sigma_w", sigma_w),
         biases=_biases("biases", biases, dtype),
         threads=threads_argument(threads),
-        **extra,
     )
 
 

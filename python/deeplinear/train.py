@@ -18,40 +18,29 @@ from ._validation import (
     real,
     seed_argument,
     string,
+    targets_array,
     threads_argument,
 )
 from .errors import ArgumentTypeError, InvalidValueError
+from .vocabulary import (
+    ACTIVATIONS,
+    LOSSES,
+    MANIFOLDS,
+    OPTIMIZERS,
+    PARAMETERIZATIONS,
+    PROBE_RECORDABLE,
+    RECORDABLE,
+)
 
-__all__ = ["LOSSES", "OPTIMIZERS", "RECORDABLE", "TrainResult", "TrainState", "train"]
-
-#: The quantities ``train(record=...)`` can record, with the shape of each array in
-#: ``TrainResult.records`` (R = steps // every + 1 recorded columns, ``every`` the quantity's
-#: interval, ``record_every`` unless given).
-RECORDABLE = {
-    "loss": "(batch, R): the loss on the full training set, as TrainResult.loss",
-    "accuracy": "(batch, R): accuracy on the full training set",
-    "batch_loss": "(batch, R): the loss of the step's (mini-)batch",
-    "batch_accuracy": "(batch, R): accuracy on the step's (mini-)batch",
-    "test_loss": "(batch, R): the loss on eval_data",
-    "test_accuracy": "(batch, R): accuracy on eval_data",
-    "grad_norms": "(batch, R, L): ‖∂ℓ/∂W_j‖_F of the step's loss (Euclidean gradient)",
-    "weight_change": "(batch, R, L): ‖W_j(t) − W_j(0)‖_F/‖W_j(0)‖_F, W(0) as passed to the call",
-    "balancedness": "(batch, R): max_j ‖W_{j+1}ᵀW_{j+1} − W_jW_jᵀ‖_F (0 for one layer); "
-    "linear chains only",
-    "balancedness_per_layer": "(batch, R, L−1): the per-layer gaps; linear chains only",
-    "singular_values": "(batch, R, min(d_0, d_L)): singular values of α·W_{L:1}, "
-    "non-increasing; linear chains only",
-}
-
-#: The losses, with their default reduction over the examples of a step.
-LOSSES = {"mse": "sum", "cross_entropy": "mean"}
-
-#: The optimisers and the options each takes.
-OPTIMIZERS = {"gd": (), "sgd": ("momentum", "nesterov"), "adam": ("betas", "eps")}
-
-ACTIVATIONS = ("linear", "tanh", "relu", "erf")
-PARAMETERIZATIONS = ("standard", "ntk")
-MANIFOLDS = ("euclidean", "stiefel")
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "PROBE_RECORDABLE",
+    "RECORDABLE",
+    "TrainResult",
+    "TrainState",
+    "train",
+]
 
 
 @dataclass(frozen=True)
@@ -164,22 +153,6 @@ def _biases(biases: Any, depth: int, dtype: np.dtype) -> list[np.ndarray | None]
     ]
 
 
-def _labels(name: str, value: Any) -> np.ndarray:
-    """Class labels as a C-contiguous int64 array (ranges and shapes are checked by the core)."""
-    labels = np.asarray(value)
-    if labels.dtype.kind not in "iu":
-        raise ArgumentTypeError(
-            f"{name}: loss='cross_entropy' needs integer class labels, got dtype {labels.dtype}"
-        )
-    if labels.dtype == np.uint64 and labels.size and int(labels.max()) > np.iinfo(np.int64).max:
-        raise InvalidValueError(f"{name}: class label {int(labels.max())} is out of range")
-    return np.ascontiguousarray(labels, dtype=np.int64)
-
-
-def _targets(name: str, value: Any, loss: str, dtype: np.dtype) -> np.ndarray:
-    return _labels(name, value) if loss == "cross_entropy" else float_array(name, value, dtype)
-
-
 def _record(record: Any, record_every: int) -> tuple[list[str], list[tuple[str, int]]]:
     """The requested quantities (duplicate-free names in order) and their (name, interval)."""
     if isinstance(record, Mapping):
@@ -253,7 +226,29 @@ def _eval_data(eval_data: Any, loss: str, dtype: np.dtype) -> tuple[np.ndarray, 
         )
     return (
         float_array("eval_data[0] (X_test)", eval_data[0], dtype),
-        _targets("eval_data[1] (Y_test)", eval_data[1], loss, dtype),
+        targets_array("eval_data[1] (Y_test)", eval_data[1], loss, dtype),
+    )
+
+
+def _record_data(
+    record_data: Any, loss: str, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    if record_data is None:
+        return None
+    if isinstance(record_data, np.ndarray):
+        return float_array("record_data (X_probe)", record_data, dtype), None
+    if isinstance(record_data, str) or not isinstance(record_data, Sequence):
+        raise ArgumentTypeError(
+            f"record_data: expected X_probe or a pair (X_probe, Y_probe), got {record_data!r}"
+        )
+    if len(record_data) != 2:
+        raise InvalidValueError(
+            f"record_data: expected a pair (X_probe, Y_probe), got {len(record_data)} items"
+        )
+    x, y = record_data
+    return (
+        float_array("record_data[0] (X_probe)", x, dtype),
+        None if y is None else targets_array("record_data[1] (Y_probe)", y, loss, dtype),
     )
 
 
@@ -287,6 +282,7 @@ def train(
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
     target_accuracy: float | None = None,
     state: TrainState | None = None,
+    record_data: np.ndarray | tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> TrainResult:
     r"""Train a batch of deep networks.
 
@@ -371,6 +367,15 @@ def train(
         state: a :class:`TrainState` from an earlier call on these networks (its result's
             weights): training continues where it stopped, bit for bit. It must fit the call
             (optimizer, number of networks, batch_size, shapes).
+        record_data: the fixed probe set of the diagnostics of the network function
+            (:data:`PROBE_RECORDABLE`): X_probe, or a pair (X_probe, Y_probe), X_probe shaped
+            like X ((d_0, m) or (batch, d_0, m)) and Y_probe like Y (its m targets). Y_probe is
+            needed by "empirical_fisher_max_eigenvalue" only (validated whenever given). Each
+            recorded value equals the :mod:`deeplinear.metrics` function at that iterate's
+            weights, with the call's network form, α and loss; a diagnostic that fails (no
+            convergence) records NaN. These are expensive (a Fisher eigenvalue costs dozens
+            of passes over the probe set): give them a long interval, e.g.
+            ``record={"loss": 1, "fisher_max_eigenvalue": 100}``.
 
     Returns:
         A :class:`TrainResult`. A network whose loss becomes non-finite is flagged in
@@ -405,7 +410,7 @@ def train(
     out = _core.train(
         layers,
         None if X is None else float_array("X", X, first.dtype),
-        _targets("Y", Y, loss, first.dtype),
+        targets_array("Y", Y, loss, first.dtype),
         lr=_learning_rate(lr),
         steps=steps,
         alpha=real("alpha", alpha),
@@ -431,6 +436,7 @@ def train(
         eval_data=_eval_data(eval_data, loss, first.dtype),
         target_accuracy=_optional_real("target_accuracy", target_accuracy),
         state=state,
+        record_data=_record_data(record_data, loss, first.dtype),
     )
     recorded = dict(out.records)
     raw = out.state

@@ -1,4 +1,4 @@
-"""Haar-uniform orthogonal matrices in plain NumPy (SPEC §3).
+"""Haar-uniform orthogonal matrices in plain NumPy (docs/science.md, Haar sampling).
 
 This is the obviously-correct baseline: draw a Gaussian matrix of shape (max, min), take its thin
 QR decomposition, multiply column ``i`` of ``Q`` by ``sign(R_ii)`` (a zero diagonal counts as

@@ -1,4 +1,4 @@
-"""Initialisation schemes in plain NumPy (SPEC §2).
+"""Initialisation schemes in plain NumPy (docs/science.md, Initialisation schemes).
 
 Every scheme takes ``dims = [d_0, d_1, ..., d_L]`` and returns one C-contiguous array per layer,
 layer ``j`` of shape ``(batch, dims[j+1], dims[j])``.  The random streams are NumPy's and do not
@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from ..vocabulary import PARAMETERIZATIONS
 from .haar import _check_dim, _check_dtype, _check_threads, _haar_from_rng, _make_rng
 
 __all__ = [
@@ -314,7 +315,7 @@ def mean_field(
     dt = _check_dtype(dtype)
     if weights not in ("gaussian", "orthogonal"):
         raise ValueError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}")
-    if parameterization not in ("standard", "ntk"):
+    if parameterization not in PARAMETERIZATIONS:
         raise ValueError(f"parameterization must be 'standard' or 'ntk', got {parameterization!r}")
     rng = _make_rng(seed)
     ws: list[NDArray[np.floating]] = []

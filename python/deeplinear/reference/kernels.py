@@ -19,10 +19,11 @@ import numpy as np
 from numpy.polynomial.hermite import hermgauss
 from numpy.typing import NDArray
 
+from ..vocabulary import ACTIVATIONS
+
 __all__ = ["nngp", "ntk"]
 
 F64 = NDArray[np.float64]
-_ACTIVATIONS = ("linear", "relu", "erf", "tanh")
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
@@ -103,8 +104,8 @@ def _kernels(
     dims = [int(d) for d in dims]
     if len(dims) < 2 or min(dims) < 1:
         raise ValueError(f"dims must hold at least two positive widths, got {dims}")
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     if parameterization not in ("ntk", "standard"):
         raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}")
     if method not in ("auto", "closed_form", "quadrature"):

@@ -14,12 +14,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from ..vocabulary import ACTIVATIONS, PARAMETERIZATIONS
 from . import kernels
 
 __all__ = [
     "balancedness",
     "deficiency_margin",
     "fisher_max_eigenvalue",
+    "jacobian_max_singular_value",
     "jacobian_singular_values",
     "ntk",
     "ntk_distance",
@@ -30,7 +32,6 @@ __all__ = [
 ]
 
 F64 = NDArray[np.float64]
-_ACTIVATIONS = ("linear", "tanh", "relu", "erf")
 
 
 def _layers(name: str, weights: Sequence[np.ndarray]) -> list[F64]:
@@ -174,15 +175,15 @@ class _Net:
     def __init__(
         self,
         ws: list[F64],
-        bs: list[F64] | None,
+        bs: list[F64 | None] | None,
         alpha: float,
         activation: str,
         parameterization: str,
         sigma_w: float,
     ) -> None:
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
-        if parameterization not in ("standard", "ntk"):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if parameterization not in PARAMETERIZATIONS:
             raise ValueError(
                 f"parameterization must be 'standard' or 'ntk', got {parameterization!r}"
             )
@@ -191,11 +192,18 @@ class _Net:
             1.0 if parameterization == "standard" else sigma_w / math.sqrt(w.shape[1]) for w in ws
         ]
 
+    def has_bias(self, j: int) -> bool:
+        return self.bs is not None and self.bs[j] is not None
+
+    def bias(self, j: int) -> F64 | float:
+        b = None if self.bs is None else self.bs[j]
+        return 0.0 if b is None else b
+
     def forward(self, x: F64) -> tuple[list[F64], list[F64]]:
         """Inputs h_0…h_{L−1} of each layer and pre-activations z_1…z_L for one input."""
         hs, zs = [x], []
         for j, (w, s) in enumerate(zip(self.ws, self.scales, strict=True)):
-            z = s * (w @ hs[-1]) + (0.0 if self.bs is None else self.bs[j])
+            z = s * (w @ hs[-1]) + self.bias(j)
             zs.append(z)
             if j < len(self.ws) - 1:
                 hs.append(_phi(self.act, z))
@@ -223,7 +231,7 @@ class _Net:
             parts: list[F64] = []
             for j in range(len(self.ws) - 1, -1, -1):
                 layer = [np.ravel(self.scales[j] * np.outer(g, hs[j]))]
-                if self.bs is not None:
+                if self.has_bias(j):
                     layer.append(g.copy())
                 parts = layer + parts
                 if j > 0:
@@ -242,11 +250,15 @@ def _nets(
     name: str = "weights",
 ) -> list[_Net]:
     ws = _layers(name, weights)
-    bs = None if biases is None else [np.asarray(b, dtype=np.float64) for b in biases]
+    bs = (
+        None
+        if biases is None
+        else [None if v is None else np.asarray(v, np.float64) for v in biases]
+    )
     return [
         _Net(
             [w[b] for w in ws],
-            None if bs is None else [x[b] for x in bs],
+            None if bs is None else [None if x is None else x[b] for x in bs],
             alpha,
             activation,
             parameterization,
@@ -383,6 +395,40 @@ def ntk_distance(
     return out
 
 
+def _bias_columns(net: _Net) -> NDArray[np.bool_]:
+    """Which columns of :meth:`_Net.param_jacobian` belong to biases."""
+    parts = []
+    for j, w in enumerate(net.ws):
+        parts.append(np.zeros(w.size, dtype=bool))
+        if net.has_bias(j):
+            parts.append(np.ones(w.shape[0], dtype=bool))
+    return np.concatenate(parts)
+
+
+def _softmax(f: F64) -> F64:
+    e = np.exp(f - f.max())
+    out: F64 = e / e.sum()
+    return out
+
+
+def _output_curvature(net: _Net, x: F64, loss: str, fisher: str, y: np.ndarray | None) -> F64:
+    """H_x of one input: I (MSE), diag(p) − ppᵀ (cross-entropy), or g gᵀ with g = ∂ℓ/∂f
+    (empirical)."""
+    f = net.alpha * net.forward(x)[1][-1]
+    if fisher == "true":
+        if loss == "mse":
+            return np.eye(f.size)
+        p = _softmax(f)
+        out: F64 = np.diag(p) - np.outer(p, p)
+        return out
+    if loss == "mse":
+        g = f - np.asarray(y, dtype=np.float64)
+    else:
+        g = _softmax(f)
+        g[int(np.asarray(y))] -= 1.0
+    return np.outer(g, g)
+
+
 def fisher_max_eigenvalue(
     weights: Sequence[np.ndarray],
     X: np.ndarray,
@@ -392,17 +438,78 @@ def fisher_max_eigenvalue(
     biases: Sequence[np.ndarray] | None = None,
     parameterization: str = "standard",
     sigma_w: float = 1.0,
+    loss: str = "mse",
+    labels: np.ndarray | None = None,
+    k: int = 1,
+    params: str = "all",
     method: str = "auto",
+    fisher: str = "true",
     threads: int | None = None,
 ) -> F64:
-    """λ_max(J_θᵀJ_θ/n) = σ_max(J_θ)²/n, (batch,). ``method`` is accepted and ignored."""
-    if method not in ("auto", "dense", "lanczos"):
-        raise ValueError(f"method must be 'auto', 'dense' or 'lanczos', got {method!r}")
+    """Top k eigenvalues of F = (1/n) Σ_x J_xᵀ H_x J_x from the explicit parameter Jacobians
+    and output curvatures, (batch,) for k = 1 else (batch, k). ``method`` is accepted and
+    ignored."""
+    if method not in ("auto", "dense", "lanczos", "matrix_free"):
+        raise ValueError(
+            f"method must be 'auto', 'dense', 'lanczos' or 'matrix_free', got {method!r}"
+        )
+    if loss not in ("mse", "cross_entropy") or fisher not in ("true", "empirical"):
+        raise ValueError(f"unknown loss {loss!r} or fisher {fisher!r}")
+    if params not in ("all", "weights"):
+        raise ValueError(f"params must be 'all' or 'weights', got {params!r}")
+    if (labels is None) != (fisher == "true"):
+        raise ValueError("labels are needed by fisher='empirical' and only by it")
     nets = _nets(weights, biases, alpha, activation, parameterization, sigma_w)
-    out = np.empty(len(nets))
+    out = np.empty((len(nets), k))
     for b, net in enumerate(nets):
         x = _columns(X, b)
-        out[b] = _svdvals(_full_jacobian(net, x))[0] ** 2 / x.shape[1]
+        n = x.shape[1]
+        y = None if labels is None else np.asarray(labels)
+        if y is not None and y.ndim == (3 if loss == "mse" else 2):
+            y = y[b]
+        jac = _full_jacobian(net, x)
+        if params == "weights":
+            jac = jac[:, ~_bias_columns(net)]
+        if not np.all(np.isfinite(jac)):
+            out[b] = np.nan
+            continue
+        d_l = net.ws[-1].shape[0]
+        fim = np.zeros((jac.shape[1], jac.shape[1]))
+        for s in range(n):
+            target = None if y is None else (y[:, s] if loss == "mse" else y[s])
+            h = _output_curvature(net, x[:, s], loss, fisher, target)
+            rows = jac[s * d_l : (s + 1) * d_l]
+            fim += rows.T @ h @ rows
+        if k > fim.shape[0]:
+            raise ValueError(f"k must be at most the number of parameters {fim.shape[0]}, got {k}")
+        out[b] = np.sort(np.linalg.eigvalsh(fim / n))[::-1][:k]
+    return out[:, 0] if k == 1 else out
+
+
+def jacobian_max_singular_value(
+    weights: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    activation: str = "linear",
+    biases: Sequence[np.ndarray] | None = None,
+    parameterization: str = "standard",
+    sigma_w: float = 1.0,
+    iterations: int | None = None,
+    tol: float = 1e-10,
+    threads: int | None = None,
+) -> F64:
+    """σ_max of ∂f(x)/∂x at every column of X by a dense SVD, (batch, n). ``iterations`` and
+    ``tol`` are accepted and ignored."""
+    out: F64 = jacobian_singular_values(
+        weights,
+        X,
+        alpha=alpha,
+        activation=activation,
+        biases=biases,
+        parameterization=parameterization,
+        sigma_w=sigma_w,
+    )[..., 0]
     return out
 
 

@@ -1,4 +1,5 @@
-"""Full-batch gradient descent on batches of deep networks, in plain NumPy (SPEC §1).
+"""Full-batch gradient descent on batches of deep networks, in plain NumPy (docs/science.md,
+Networks).
 
 This is the oracle that the Rust engine is tested against.  It loops over networks, then over
 steps, and does ordinary backprop; nothing is fused or vectorised across the batch, and the data
@@ -21,6 +22,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..vocabulary import (
+    ACTIVATIONS,
+    LINEAR_ONLY_RECORDABLE,
+    PARAMETERIZATIONS,
+    PROBE_RECORDABLE,
+    RECORDABLE,
+)
 from . import metrics
 from .losses import accuracy_count, loss_and_signal
 from .optimizers import Rule, make_rule
@@ -209,7 +217,6 @@ def _check_problem(
     )
 
 
-_ACTIVATIONS = ("linear", "tanh", "relu", "erf")
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
@@ -224,9 +231,9 @@ class _Form:
 def _check_form(
     activation: str, parameterization: str, sigma_w: float, dims_in: Sequence[int]
 ) -> _Form:
-    if not isinstance(activation, str) or activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
-    if not isinstance(parameterization, str) or parameterization not in ("standard", "ntk"):
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if not isinstance(parameterization, str) or parameterization not in PARAMETERIZATIONS:
         raise ValueError(f"parameterization must be 'standard' or 'ntk', got {parameterization!r}")
     sw = _check_scalar(sigma_w, "sigma_w")
     if parameterization == "standard":
@@ -487,21 +494,6 @@ class TrainState:
     slot_names: tuple[str, ...]
 
 
-_RECORDABLE = (
-    "loss",
-    "accuracy",
-    "batch_loss",
-    "batch_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "grad_norms",
-    "weight_change",
-    "balancedness",
-    "balancedness_per_layer",
-    "singular_values",
-)
-_LINEAR_ONLY = ("balancedness", "balancedness_per_layer", "singular_values")
-
 Floats = NDArray[np.floating]
 
 
@@ -517,8 +509,10 @@ def _record_specs(record: object, every: int) -> dict[str, int]:
         items = [(name, None) for name in record]
     specs: dict[str, int] = {"loss": every}
     for name, k in items:
-        if name not in _RECORDABLE:
-            raise ValueError(f"record: unknown quantity {name!r}; expected some of {_RECORDABLE}")
+        if name not in RECORDABLE:
+            raise ValueError(
+                f"record: unknown quantity {name!r}; expected some of {tuple(RECORDABLE)}"
+            )
         interval = every if k is None else _check_int(k, f"record[{name!r}]", 1)
         if name == "loss" and interval != every:
             raise ValueError("record: 'loss' is recorded every record_every steps")
@@ -570,6 +564,9 @@ class _Call:
     tensors: list[str]  # state order: weights[j], biases[j] present, scales
     bias_layers: list[int]
     state: Any
+    # The form as the metrics take it, and the probe set (X_probe, Y_probe or None).
+    form_args: dict[str, Any] = field(default_factory=dict)
+    probe: tuple[Floats, NDArray[Any] | None] | None = None
 
     @property
     def slot_names(self) -> tuple[str, ...]:
@@ -606,12 +603,35 @@ def _check_call(
     has_bias = p.biases is not None and any(v is not None for v in p.biases)
     linear_chain = o["activation"] == "linear" and o["parameterization"] == "standard"
     for name in specs:
-        if name in _LINEAR_ONLY and not (linear_chain and not has_bias):
+        if name in LINEAR_ONLY_RECORDABLE and not (linear_chain and not has_bias):
             raise ValueError(f"record: {name!r} is a diagnostic of linear chains")
         if name.startswith("test_") and o["eval_data"] is None:
             raise ValueError(f"record: {name!r} needs eval_data")
         if "accuracy" in name and not labels and dims[-1] < 2:
             raise ValueError(f"record: {name!r} needs d_L >= 2 with loss='mse'")
+    probe = None
+    if o["record_data"] is not None:
+        rd = o["record_data"]
+        x_probe, y_probe = (rd, None) if isinstance(rd, np.ndarray) else rd
+        x_probe = _check_array(x_probe, "record_data[0] (X_probe)")
+        if x_probe.ndim not in (2, 3) or x_probe.shape[-2] != dims[0]:
+            raise ValueError(
+                f"record_data[0] (X_probe): expected ({dims[0]}, m), got {x_probe.shape}"
+            )
+        if y_probe is not None:
+            m = x_probe.shape[-1]
+            if labels:
+                y_probe = _check_labels(y_probe, "record_data[1] (Y_probe)", p.batch, m, dims[-1])
+            elif np.shape(y_probe)[-2:] != (dims[-1], m):
+                raise ValueError(f"record_data[1] (Y_probe): expected ({dims[-1]}, {m})")
+        probe = (x_probe, None if y_probe is None else np.asarray(y_probe))
+        if not any(name in PROBE_RECORDABLE for name in specs):
+            raise ValueError("record_data: is given but no recorded quantity uses it")
+    for name in specs:
+        if name in PROBE_RECORDABLE and probe is None:
+            raise ValueError(f"record: {name!r} needs record_data")
+        if name == "empirical_fisher_max_eigenvalue" and probe is not None and probe[1] is None:
+            raise ValueError("record_data: 'empirical_fisher_max_eigenvalue' needs Y_probe")
     target = o["target_accuracy"]
     if target is not None:
         target = _check_scalar(target, "target_accuracy")
@@ -672,6 +692,12 @@ def _check_call(
         tensors=tensors,
         bias_layers=bias_layers,
         state=state,
+        form_args={
+            "activation": o["activation"],
+            "parameterization": o["parameterization"],
+            "sigma_w": o["sigma_w"],
+        },
+        probe=probe,
     )
     if state is not None and (
         state.optimizer != o["optimizer"] or tuple(state.slot_names) != call.slot_names
@@ -692,9 +718,51 @@ class _Iterate:
     ws: list[Floats]
     w0: list[Floats]
     alpha: float
+    # For the probe diagnostics: the call, the network, its biases now and at the start.
+    call: _Call | None = None
+    b: int = 0
+    bs: list[Floats | None] | None = None
+    b0: list[Floats | None] | None = None
+
+    def probe_value(self, name: str) -> float:
+        """A probe diagnostic: the metric function at this iterate's parameters."""
+        c = self.call
+        assert c is not None and c.probe is not None
+        x, y = c.probe
+        x = x if x.ndim == 2 else x[self.b]
+        if y is not None and y.ndim == (2 if c.kind == "cross_entropy" else 3):
+            y = y[self.b]
+
+        def one(layers: Sequence[Floats | None] | None) -> Any:
+            return None if layers is None else [None if v is None else v[None] for v in layers]
+
+        kw: dict[str, Any] = {"alpha": self.alpha, **c.form_args}
+        ws, bs = one(self.ws), one(self.bs)
+        if name == "ntk_relative_change":
+            got = metrics.ntk_relative_change(
+                one(self.w0), ws, x, biases0=one(self.b0), biases1=bs, **kw
+            )
+            return float(got[0])
+        if name == "jacobian_max_singular_value":
+            return float(metrics.jacobian_max_singular_value(ws, x, biases=bs, **kw).max())
+        empirical = name == "empirical_fisher_max_eigenvalue"
+        return float(
+            metrics.fisher_max_eigenvalue(
+                ws,
+                x,
+                biases=bs,
+                loss=c.kind,
+                fisher="empirical" if empirical else "true",
+                labels=y if empirical else None,
+                params="weights" if name == "fisher_max_eigenvalue_weights" else "all",
+                **kw,
+            )[0]
+        )
 
     def value(self, name: str) -> Any:
         """Quantity ``name`` at this iterate."""
+        if name in PROBE_RECORDABLE:
+            return self.probe_value(name)
         one = [w[None] for w in self.ws]
         if name in ("loss", "accuracy"):
             assert self.whole is not None
@@ -739,6 +807,7 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
     labels = c.kind == "cross_entropy"
     n = x.shape[1]
     w0 = [w.copy() for w in ws]
+    b0 = None if bs is None else [None if v is None else v.copy() for v in bs]
     eta = float(c.lrs[b])
     seed, stream = c.streams[b]
     start = 0 if c.state is None else int(c.state.step[b])
@@ -784,7 +853,9 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
             whole = (step_loss, step_acc)
         grads, bgrads = _backward(ws, hs, zs, delta, c.form)
 
-        it = _Iterate(whole, tested, step_loss, step_acc, grads, ws, w0, c.alpha)
+        it = _Iterate(
+            whole, tested, step_loss, step_acc, grads, ws, w0, c.alpha, call=c, b=b, bs=bs, b0=b0
+        )
         for name in due:
             records[name][b, t // c.specs[name]] = it.value(name)
         diverged = not math.isfinite(step_loss)
@@ -870,6 +941,7 @@ def train(
     eval_data: tuple[ArrayLike, ArrayLike] | None = None,
     target_accuracy: float | None = None,
     state: Any = None,
+    record_data: Any = None,
 ) -> TrainResult:
     """Train every network of the batch, independently, with the same rules as
     ``deeplinear.train`` (see there for every argument).

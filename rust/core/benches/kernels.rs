@@ -49,6 +49,7 @@ fn train_steps(c: &mut Criterion) {
                         shape: &[m, m],
                     }),
                     eval: None,
+                    record_data: None,
                 };
                 black_box(train(&problem, &opts, None, &AtomicBool::new(false)).unwrap())
             })

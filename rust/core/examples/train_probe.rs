@@ -63,6 +63,7 @@ fn main() {
                 shape: &[m, m],
             }),
             eval: None,
+            record_data: None,
         };
         let out = train(&problem, &opts, None, &AtomicBool::new(false)).unwrap();
         best = best.min(t.elapsed().as_secs_f64());

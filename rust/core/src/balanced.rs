@@ -1,4 +1,4 @@
-//! Arora et al.'s balanced initialisation (Procedure 1, SPEC §2).
+//! Arora et al.'s balanced initialisation (Procedure 1, docs/science.md, Initialisation schemes).
 //!
 //! From an end-to-end matrix A (d_L × d_0) with thin SVD A = U Σ Vᵀ, k = min(d_0, d_L):
 //! W_1 = Σ^{1/L} Vᵀ, W_j = Σ^{1/L} for 1 < j < L, W_L = U Σ^{1/L}, each zero-padded to its shape.

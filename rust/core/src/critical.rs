@@ -1,4 +1,4 @@
-//! Critical (edge-of-chaos) initialisation of tanh networks (SPEC §2; Poole et al. 2016,
+//! Critical (edge-of-chaos) initialisation of tanh networks (docs/science.md, Initialisation schemes; Poole et al. 2016,
 //! Pennington et al. 2017, Sokol & Park 2020).
 //!
 //! For a target pre-activation variance q*, with h ~ N(0, 1):
@@ -142,7 +142,7 @@ fn gaussian_expectation(rule: &(Vec<f64>, Vec<f64>), f: impl Fn(f64) -> f64) -> 
 const MAX_NODES: usize = 4096;
 const REL_TOL: f64 = 1e-13;
 
-/// (σ_w, σ_b) of the critical tanh network with pre-activation variance q* (SPEC §2).
+/// (σ_w, σ_b) of the critical tanh network with pre-activation variance q* (docs/science.md, Initialisation schemes).
 ///
 /// The Gauss–Hermite rule doubles from 64 nodes until two successive rules agree to 1e-13
 /// (relative) on both expectations; an error if 4096 nodes are not enough (q* beyond ~10).

@@ -1,4 +1,4 @@
-//! Haar-distributed orthogonal matrices (SPEC §3) by Stewart's product of random Householder
+//! Haar-distributed orthogonal matrices (docs/science.md, Haar sampling) by Stewart's product of random Householder
 //! reflectors, which has exactly the law of the sign-fixed QR of a Gaussian matrix.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn mean_trace_is_zero_with_sign_fix() {
-        // E[Tr Q] = 0 for Haar; an unsigned QR gives about -1.8 at n = 10 (SPEC §3).
+        // E[Tr Q] = 0 for Haar; an unsigned QR gives about -1.8 at n = 10 (docs/science.md, Haar sampling).
         let (n, batch) = (10, 4000);
         let q = haar_orthogonal::<f64>(n, n, batch, &Seeds::Shared(1), None, &GO).unwrap();
         let traces: Vec<f64> = (0..batch)

@@ -1,4 +1,4 @@
-//! Initialisation schemes (SPEC §2). Each returns one row-major buffer per layer, shaped
+//! Initialisation schemes (docs/science.md, Initialisation schemes). Each returns one row-major buffer per layer, shaped
 //! (batch, d_out, d_in); network b draws all its layers, in order, from its own stream.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -344,7 +344,7 @@ impl CriticalWeights {
 }
 
 /// Mean-field initialisation with weight scale σ_w and bias scale σ_b: the critical tanh
-/// initialisation when (σ_w, σ_b) = `critical::critical_sigmas(q*)` (SPEC §2). Returns the
+/// initialisation when (σ_w, σ_b) = `critical::critical_sigmas(q*)` (docs/science.md, Initialisation schemes). Returns the
 /// per-layer weights followed by the per-layer biases (batch, d_{j+1}), b ~ N(0, σ_b²).
 ///
 /// Standard parameterisation: weight entries have variance σ_w²/d_in, Gaussian or

@@ -38,6 +38,78 @@ pub fn gemm<T: Real>(dst: MatMut<'_, T>, accum: Accum, a: MatRef<'_, T>, b: MatR
     matmul(dst, accum, a, b, alpha, Par::Seq);
 }
 
+/// How the products of a pass run.
+///
+/// The engine trains one network per worker thread, so its products are `Plain` sequential
+/// calls. The diagnostics of one large network (Fisher, Jacobian power iteration) split each
+/// product's output into fixed blocks of [`BLOCK`] rows or columns: the blocks are the same
+/// whatever the thread count, so results are bit-identical for any `threads`, and they run as
+/// rayon tasks on the call's pool when there are fewer networks than threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Products {
+    Plain,
+    Blocked { parallel: bool },
+}
+
+/// Which dimension of a product's output [`Products::Blocked`] splits: both are independent
+/// (each output row or column is computed from one row of `a` or one column of `b`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Rows,
+    Columns,
+}
+
+/// Rows or columns per block of a blocked product: wide enough for gemm-speed kernels.
+pub const BLOCK: usize = 64;
+
+impl Products {
+    /// `dst = alpha·a·b` or `dst += alpha·a·b`, run as this mode says.
+    pub fn gemm<T: Real>(
+        self,
+        dst: MatMut<'_, T>,
+        accum: Accum,
+        a: MatRef<'_, T>,
+        b: MatRef<'_, T>,
+        alpha: T,
+        split: Split,
+    ) {
+        use rayon::prelude::*;
+        let block = |i: usize, d: MatMut<'_, T>| match split {
+            Split::Rows => {
+                let rows = d.nrows();
+                gemm(d, accum, a.subrows(i * BLOCK, rows), b, alpha)
+            }
+            Split::Columns => {
+                let cols = d.ncols();
+                gemm(d, accum, a, b.subcols(i * BLOCK, cols), alpha)
+            }
+        };
+        match (self, split) {
+            (Products::Plain, _) => gemm(dst, accum, a, b, alpha),
+            (Products::Blocked { parallel: true }, Split::Rows) => {
+                dst.par_row_chunks_mut(BLOCK).enumerate().for_each(|(i, d)| block(i, d))
+            }
+            (Products::Blocked { parallel: true }, Split::Columns) => {
+                dst.par_col_chunks_mut(BLOCK).enumerate().for_each(|(i, d)| block(i, d))
+            }
+            (Products::Blocked { parallel: false }, Split::Rows) => {
+                let mut dst = dst;
+                for (i, r0) in (0..dst.nrows()).step_by(BLOCK).enumerate() {
+                    let rows = BLOCK.min(dst.nrows() - r0);
+                    block(i, dst.rb_mut().subrows_mut(r0, rows));
+                }
+            }
+            (Products::Blocked { parallel: false }, Split::Columns) => {
+                let mut dst = dst;
+                for (i, c0) in (0..dst.ncols()).step_by(BLOCK).enumerate() {
+                    let cols = BLOCK.min(dst.ncols() - c0);
+                    block(i, dst.rb_mut().subcols_mut(c0, cols));
+                }
+            }
+        }
+    }
+}
+
 /// Reusable workspace for thin, sign-fixed orthonormal factors of tall `m × n` matrices
 /// (m ≥ n): the QR of a given matrix, or Stewart's product of given reflectors.
 ///

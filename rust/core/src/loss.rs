@@ -12,7 +12,9 @@
 //! argmax_a Y_{a,i} of a one-hot target). Ties go to the first index and NaN counts as the
 //! largest value, as in NumPy's argmax. Losses are summed in f64 whatever the precision.
 
+use crate::array::{shape_str, ArrayRef};
 use crate::error::{Error, Result};
+use crate::layout::{check_matrix, Layout};
 use crate::scalar::Real;
 
 /// Which loss.
@@ -88,6 +90,71 @@ impl Loss {
 pub enum Targets<'a, T> {
     Values(&'a [T]),
     Labels(&'a [i64]),
+}
+
+/// Targets of a data set: values (d_L, n) for MSE, integer class labels (n,) for
+/// cross-entropy; either shared by the batch or stacked per network.
+#[derive(Clone, Copy, Debug)]
+pub enum TargetArray<'a, T> {
+    Values(ArrayRef<'a, T>),
+    Labels(ArrayRef<'a, i64>),
+}
+
+/// A validated [`TargetArray`]'s data (shared by the batch or stacked).
+#[derive(Clone, Copy)]
+pub enum TargetSlice<'a, T> {
+    Values(&'a [T]),
+    Labels(&'a [i64]),
+}
+
+/// Check the targets `y` (named `arg`) of a data set of `n` examples for `loss`: MSE values
+/// (d_L, n) or (batch, d_L, n); cross-entropy labels (n,) or (batch, n) in [0, d_L). Returns
+/// their data and whether they are shared by the batch.
+pub fn check_targets<'a, T>(
+    arg: &str,
+    y: TargetArray<'a, T>,
+    loss: LossKind,
+    layout: &Layout,
+    n: usize,
+) -> Result<(TargetSlice<'a, T>, bool)> {
+    let (batch, d_l) = (layout.batch, layout.dims[layout.depth()]);
+    match (loss, y) {
+        (LossKind::Mse, TargetArray::Values(y)) => {
+            let (shared, _, cols) = check_matrix(arg, y, batch, Some(d_l), None)?;
+            if cols != n {
+                return Err(Error::shape(arg, format!("{n} columns, as X"), shape_str(y.shape)));
+            }
+            Ok((TargetSlice::Values(y.data), shared))
+        }
+        (LossKind::CrossEntropy, TargetArray::Labels(y)) => {
+            let shared = match *y.shape {
+                [c] if c == n => true,
+                [b, c] if b == batch && c == n => false,
+                _ => {
+                    return Err(Error::shape(
+                        arg,
+                        format!("integer labels ({n},) or ({batch}, {n}), one per column of X"),
+                        shape_str(y.shape),
+                    ))
+                }
+            };
+            if let Some(&bad) = y.data.iter().find(|&&v| v < 0 || v as u64 >= d_l as u64) {
+                return Err(Error::invalid(
+                    arg,
+                    format!("class labels must be in [0, {d_l}) (d_L = {d_l} outputs), got {bad}"),
+                ));
+            }
+            Ok((TargetSlice::Labels(y.data), shared))
+        }
+        (LossKind::Mse, TargetArray::Labels(_)) => Err(Error::invalid(
+            arg,
+            "loss='mse' needs float targets (d_L, n), got integer labels",
+        )),
+        (LossKind::CrossEntropy, TargetArray::Values(_)) => Err(Error::invalid(
+            arg,
+            "loss='cross_entropy' needs integer class labels (n,), got float targets",
+        )),
+    }
 }
 
 /// Per-example sums over a set of examples: the unscaled loss and the number classified right.

@@ -8,11 +8,19 @@
 //! plus the one function that computes it (weight diagnostics in [`Diagnostics`], the rest in
 //! the engine's step loop, which knows the losses and gradients).
 
-use faer::MatRef;
+use std::sync::atomic::AtomicBool;
+
+use faer::{Mat, MatRef};
 
 use crate::alloc::{checked_len, zeroed};
 use crate::error::{Error, Result};
-use crate::metrics::kernels::{balancedness_into, chain_product, frobenius, SingularValues};
+use crate::linalg::Products;
+use crate::loss::{LossKind, Targets};
+use crate::metrics::fisher::{self, FisherKind, FisherMethod, FisherSpec};
+use crate::metrics::kernels::{balancedness_into, chain_product, frobenius, frobenius_distance, SingularValues};
+use crate::metrics::power::{self, PowerIteration, PowerWork};
+use crate::metrics::probe::{Params, Probe};
+use crate::net::Network;
 use crate::scalar::Real;
 
 /// A recordable quantity.
@@ -40,10 +48,22 @@ pub enum Quantity {
     BalancednessPerLayer,
     /// Singular values of α·W_{L:1}, non-increasing: width min(d_0, d_L).
     SingularValues,
+    /// λ_max of the true Fisher of the call's loss (the GGN for cross-entropy) over every
+    /// trained parameter, at the inputs of `record_data`.
+    FisherMaxEigenvalue,
+    /// The same over the weights only (the biases held fixed).
+    FisherMaxEigenvalueWeights,
+    /// λ_max of the empirical Fisher at `record_data`'s inputs and targets.
+    EmpiricalFisherMaxEigenvalue,
+    /// ‖Θ(t) − Θ(0)‖_F / ‖Θ(0)‖_F, Θ the empirical NTK (weights and biases) at `record_data`'s
+    /// inputs and Θ(0) at the parameters the call started from.
+    NtkRelativeChange,
+    /// max over `record_data`'s inputs of σ_max(∂f(x)/∂x), by power iteration.
+    JacobianMaxSingularValue,
 }
 
 /// Every recordable name, in the order of the enum.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 16] = [
     "loss",
     "accuracy",
     "batch_loss",
@@ -55,9 +75,14 @@ pub const NAMES: [&str; 11] = [
     "balancedness",
     "balancedness_per_layer",
     "singular_values",
+    "fisher_max_eigenvalue",
+    "fisher_max_eigenvalue_weights",
+    "empirical_fisher_max_eigenvalue",
+    "ntk_relative_change",
+    "jacobian_max_singular_value",
 ];
 
-const ALL: [Quantity; 11] = [
+const ALL: [Quantity; 16] = [
     Quantity::Loss,
     Quantity::Accuracy,
     Quantity::BatchLoss,
@@ -69,6 +94,11 @@ const ALL: [Quantity; 11] = [
     Quantity::Balancedness,
     Quantity::BalancednessPerLayer,
     Quantity::SingularValues,
+    Quantity::FisherMaxEigenvalue,
+    Quantity::FisherMaxEigenvalueWeights,
+    Quantity::EmpiricalFisherMaxEigenvalue,
+    Quantity::NtkRelativeChange,
+    Quantity::JacobianMaxSingularValue,
 ];
 
 impl Quantity {
@@ -110,6 +140,23 @@ impl Quantity {
             self,
             Quantity::Balancedness | Quantity::BalancednessPerLayer | Quantity::SingularValues
         )
+    }
+
+    /// Diagnostics of the network function at the probe inputs of `record_data`.
+    pub fn needs_record_data(self) -> bool {
+        matches!(
+            self,
+            Quantity::FisherMaxEigenvalue
+                | Quantity::FisherMaxEigenvalueWeights
+                | Quantity::EmpiricalFisherMaxEigenvalue
+                | Quantity::NtkRelativeChange
+                | Quantity::JacobianMaxSingularValue
+        )
+    }
+
+    /// Whether it also needs `record_data`'s targets.
+    pub fn needs_record_targets(self) -> bool {
+        self == Quantity::EmpiricalFisherMaxEigenvalue
     }
 
     pub fn needs_eval_data(self) -> bool {
@@ -156,10 +203,136 @@ pub struct Diagnostics<T: Real> {
     gaps: Vec<f64>,
     gram: Vec<T>,
     svd: Option<SingularValues<T>>,
+    probe: Option<ProbeDiagnostics<T>>,
+}
+
+/// The probe set's data for one network: inputs (d_0 × n) and, when given, targets.
+#[derive(Clone, Copy)]
+pub struct ProbeData<'a, T> {
+    pub x: &'a [T],
+    pub targets: Option<Targets<'a, T>>,
+}
+
+/// Workspaces of the diagnostics at the probe inputs, for one worker: the network in the form
+/// the metric functions evaluate it (blocked products, run in order), so a recorded value is
+/// the metric function's at the same parameters.
+struct ProbeDiagnostics<T: Real> {
+    net: Network<T>,
+    probe: Probe<T>,
+    loss: LossKind,
+    alpha: f64,
+    power: Option<(PowerWork<T>, Vec<f64>)>,
+    /// Θ(0) of the network being trained, taken at its first iterate.
+    ntk0: Option<Mat<f64>>,
+}
+
+impl<T: Real> ProbeDiagnostics<T> {
+    /// Workspaces for `n` probe inputs; a buffer that cannot be allocated is `OutOfMemory`
+    /// naming "record_data", the argument that sized it.
+    fn new(specs: &[RecordSpec], net: &Network<T>, n: usize, loss: LossKind, alpha: f64) -> Result<Self> {
+        Self::allocate(specs, net, n, loss, alpha).map_err(|err| match err {
+            Error::OutOfMemory { bytes, .. } => Error::OutOfMemory {
+                arg: "record_data".to_string(),
+                bytes,
+            },
+            other => other,
+        })
+    }
+
+    fn allocate(specs: &[RecordSpec], net: &Network<T>, n: usize, loss: LossKind, alpha: f64) -> Result<Self> {
+        let wants = |q: Quantity| specs.iter().any(|s| s.quantity == q);
+        let net = Network {
+            products: Products::Blocked { parallel: false },
+            ..net.clone()
+        };
+        let power = if wants(Quantity::JacobianMaxSingularValue) {
+            let settings = PowerIteration::new(None, power::DEFAULT_TOL)?;
+            Some((PowerWork::new(settings, net.dims[0], n)?, zeroed("X", n)?))
+        } else {
+            None
+        };
+        Ok(ProbeDiagnostics {
+            probe: Probe::new(&net, n)?,
+            power,
+            net,
+            loss,
+            alpha,
+            ntk0: None,
+        })
+    }
+
+    /// Quantity `q` of the network with parameters `params` at the probe data into `out[0]`;
+    /// `start`: the call's first iterate (Θ(0) is taken there). A diagnostic that fails (no
+    /// convergence, no memory) is NaN rather than stopping the network.
+    fn record(
+        &mut self,
+        q: Quantity,
+        params: &[T],
+        data: ProbeData<'_, T>,
+        start: bool,
+        cancel: &AtomicBool,
+        out: &mut [f64],
+    ) {
+        self.probe.evaluate(&self.net, params, data.x);
+        let value = match q {
+            Quantity::FisherMaxEigenvalue => self.fisher(FisherKind::True, Params::All, data, cancel),
+            Quantity::FisherMaxEigenvalueWeights => self.fisher(FisherKind::True, Params::Weights, data, cancel),
+            Quantity::EmpiricalFisherMaxEigenvalue => self.fisher(FisherKind::Empirical, Params::All, data, cancel),
+            Quantity::NtkRelativeChange => self.ntk_change(data.x, start),
+            Quantity::JacobianMaxSingularValue => {
+                let (work, sigma) = self.power.as_mut().expect("allocated when recorded");
+                power::max_singular_values(&mut self.probe, &self.net, data.x, self.alpha, work, sigma, cancel)
+                    .map(|_| nan_max(sigma))
+            }
+            other => unreachable!("{other:?} is not a probe diagnostic"),
+        };
+        out[0] = value.unwrap_or(f64::NAN);
+    }
+
+    fn fisher(&mut self, kind: FisherKind, params: Params, data: ProbeData<'_, T>, cancel: &AtomicBool) -> Result<f64> {
+        let spec = FisherSpec {
+            loss: self.loss,
+            kind,
+            params,
+            k: 1,
+            method: FisherMethod::Auto,
+        };
+        let (x, y) = (data.x, data.targets);
+        Ok(fisher::top_eigenvalues_of(&mut self.probe, &self.net, x, y, self.alpha, &spec, cancel)?[0])
+    }
+
+    fn ntk_change(&mut self, x: &[T], start: bool) -> Result<f64> {
+        let theta = self.probe.ntk(&self.net, x, self.alpha, true)?;
+        if start {
+            self.ntk0 = Some(theta);
+            let theta0 = self.ntk0.as_ref().expect("just set").as_ref();
+            return Ok(frobenius_distance(theta0, theta0) / frobenius(theta0));
+        }
+        let theta0 = self
+            .ntk0
+            .as_ref()
+            .expect("every quantity is recorded at the first iterate");
+        Ok(frobenius_distance(theta.as_ref(), theta0.as_ref()) / frobenius(theta0.as_ref()))
+    }
+}
+
+/// The largest value, NaN if any is NaN (f64::max would skip it); 0 for none.
+fn nan_max(values: &[f64]) -> f64 {
+    values.iter().fold(
+        0.0,
+        |m: f64, &v| if v.is_nan() || m.is_nan() { f64::NAN } else { m.max(v) },
+    )
 }
 
 impl<T: Real> Diagnostics<T> {
-    pub fn new(specs: &[RecordSpec], dims: &[usize], alpha: f64) -> Result<Self> {
+    /// Workspaces for `specs`; `probe` is the call's network, the number of probe inputs and
+    /// the loss, when `record_data` is given.
+    pub fn new(
+        specs: &[RecordSpec],
+        dims: &[usize],
+        alpha: f64,
+        probe: Option<(&Network<T>, usize, LossKind)>,
+    ) -> Result<Self> {
         let depth = dims.len() - 1;
         let max_d = *dims.iter().max().unwrap();
         let wants = |q: Quantity| specs.iter().any(|s| s.quantity == q);
@@ -176,7 +349,24 @@ impl<T: Real> Diagnostics<T> {
                 },
             )?,
             svd: wants(Quantity::SingularValues).then(|| SingularValues::new(dims[depth], dims[0])),
+            probe: probe
+                .map(|(net, n, loss)| ProbeDiagnostics::new(specs, net, n, loss, alpha))
+                .transpose()?,
         })
+    }
+
+    /// Write probe diagnostic `q` (width 1) of the parameters `params` at `data` into `out`.
+    pub fn probe(
+        &mut self,
+        q: Quantity,
+        params: &[T],
+        data: ProbeData<'_, T>,
+        start: bool,
+        cancel: &AtomicBool,
+        out: &mut [f64],
+    ) {
+        let probe = self.probe.as_mut().expect("allocated when record_data is given");
+        probe.record(q, params, data, start, cancel, out);
     }
 
     /// Write quantity `q` of the layers into `out` (its width). `end_to_end` is W_{L:1} when
@@ -194,10 +384,7 @@ impl<T: Real> Diagnostics<T> {
                 balancedness_into(layers, &mut self.gram, &mut self.gaps);
                 if q == Quantity::Balancedness {
                     // NaN-propagating max, 0 for a single layer.
-                    out[0] = self.gaps.iter().fold(
-                        0.0,
-                        |m: f64, &g| if g.is_nan() || m.is_nan() { f64::NAN } else { m.max(g) },
-                    );
+                    out[0] = nan_max(&self.gaps);
                 } else {
                     out.copy_from_slice(&self.gaps);
                 }

@@ -1,4 +1,4 @@
-//! Exact data reduction for the linear chain (SPEC §1).
+//! Exact data reduction for the linear chain (docs/science.md, Networks).
 //!
 //! With n > d_0 examples, the thin QR Xᵀ = QR (Q: n × d_0 with orthonormal columns) gives
 //! X = RᵀQᵀ, so for any end-to-end matrix M: ‖MX − Y‖² = ‖MXQ − YQ‖² + ‖Y(I − QQᵀ)‖².

@@ -87,6 +87,7 @@ fn allocations_of_a_call(case: &Case, steps: usize) -> usize {
             })
         },
         eval: None,
+        record_data: None,
     };
     let opts = TrainOptions {
         // The size of every recorded array then does not depend on steps.

@@ -1,6 +1,7 @@
 //! Conversions between NumPy arrays and the core's owned buffers.
 
 use deeplinear_core::array::{ArrayRef, Batched};
+use deeplinear_core::loss::{LossKind, TargetArray};
 use deeplinear_core::rng::Seeds;
 use numpy::ndarray::{Array, IxDyn};
 use numpy::{
@@ -130,4 +131,26 @@ pub fn views<'a, T: Element>(arrays: &'a [Input<'_, T>]) -> Vec<ArrayRef<'a, T>>
 /// Move a core result into a NumPy array.
 pub fn batched_to_numpy(py: Python<'_>, out: Batched) -> Bound<'_, PyArrayDyn<f64>> {
     to_numpy(py, out.data, &out.shape)
+}
+
+/// Targets: float values (MSE) or int64 labels (cross-entropy), borrowed.
+pub enum TargetInput<'py, T: Element> {
+    Values(Input<'py, T>),
+    Labels(Input<'py, i64>),
+}
+
+impl<'py, T: Element> TargetInput<'py, T> {
+    pub fn borrow(arg: &str, obj: &Bound<'py, PyAny>, loss: LossKind) -> PyResult<Self> {
+        Ok(match loss {
+            LossKind::Mse => TargetInput::Values(Input::borrow(arg, obj)?),
+            LossKind::CrossEntropy => TargetInput::Labels(Input::borrow(arg, obj)?),
+        })
+    }
+
+    pub fn view(&self) -> TargetArray<'_, T> {
+        match self {
+            TargetInput::Values(y) => TargetArray::Values(y.view()),
+            TargetInput::Labels(y) => TargetArray::Labels(y.view()),
+        }
+    }
 }

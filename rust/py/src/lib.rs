@@ -31,8 +31,9 @@ mod _core {
     use super::kernels::infinite_width_kernel;
     #[pymodule_export]
     use super::metrics::{
-        metric_balancedness, metric_deficiency_margin, metric_network, metric_ntk_relative_change,
-        metric_partial_product_singular_values, metric_relative_weight_change, metric_singular_values,
+        metric_balancedness, metric_deficiency_margin, metric_fisher, metric_jacobian_max_singular_value,
+        metric_network, metric_ntk_relative_change, metric_partial_product_singular_values,
+        metric_relative_weight_change, metric_singular_values,
     };
     #[pymodule_export]
     use super::threads::max_threads;

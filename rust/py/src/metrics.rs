@@ -1,12 +1,16 @@
 //! Bindings of `deeplinear_core::metrics`: borrow inputs, release the GIL, map errors.
 
-use deeplinear_core::metrics::{self, Activation, NetForm, NetworkDiagnostic, Parameterization};
+use deeplinear_core::loss::Loss;
+use deeplinear_core::metrics::{
+    self, Activation, FisherKind, FisherMethod, FisherSpec, NetForm, NetworkDiagnostic, Parameterization, Params,
+    PowerIteration,
+};
 use deeplinear_core::{Real, Result};
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::convert::{batched_to_numpy, input_list, views, Dtype, Input};
+use crate::convert::{batched_to_numpy, input_list, views, Dtype, Input, TargetInput};
 use crate::enter::enter;
 use crate::error::to_py_err;
 
@@ -168,20 +172,13 @@ fn net_metric<'py, T: Real + Element>(
             metrics::jacobian_singular_values(&w, x, &form, b.as_deref(), threads, c)
         }
         NetworkDiagnostic::Ntk => metrics::ntk(&w, x, &form, b.as_deref(), threads, c),
-        NetworkDiagnostic::FisherMaxEigenvalue(m) => {
-            metrics::fisher_max_eigenvalue(&w, x, &form, b.as_deref(), m, threads, c)
-        }
     })
 }
 
 /// A diagnostic of the network function at the columns of X, by `quantity`:
-/// "jacobian_singular_values" (B, n, min(d_0, d_L)), "ntk" (B, n·d_L, n·d_L) or
-/// "fisher_max_eigenvalue" (B,), the last with eigen-solver `method`.
+/// "jacobian_singular_values" (B, n, min(d_0, d_L)) or "ntk" (B, n·d_L, n·d_L).
 #[pyfunction]
-#[pyo3(signature = (
-    weights, x, *, quantity, alpha, activation, parameterization, sigma_w, biases, method="auto",
-    threads=None
-))]
+#[pyo3(signature = (weights, x, *, quantity, alpha, activation, parameterization, sigma_w, biases, threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn metric_network<'py>(
     py: Python<'py>,
@@ -193,16 +190,129 @@ pub fn metric_network<'py>(
     parameterization: &str,
     sigma_w: f64,
     biases: Option<&Bound<'py, PyList>>,
-    method: &str,
     threads: Option<usize>,
 ) -> Out<'py> {
-    let which = NetworkDiagnostic::parse(quantity, method).map_err(to_py_err)?;
+    let which = NetworkDiagnostic::parse(quantity).map_err(to_py_err)?;
     let f = form(alpha, activation, parameterization, sigma_w)?;
     dispatch!(
         "weights",
         weights,
         net_metric(py, which, weights, x, f, biases, threads)
     )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fisher_values<'py, T: Real + Element>(
+    py: Python<'py>,
+    w: &Bound<'py, PyList>,
+    x: &Bound<'py, PyAny>,
+    form: NetForm,
+    biases: Option<&Bound<'py, PyList>>,
+    spec: FisherSpec,
+    labels: Option<&Bound<'py, PyAny>>,
+    threads: Option<usize>,
+) -> Out<'py> {
+    let (w, x) = (input_list::<T>("weights", w)?, Input::<T>::borrow("X", x)?);
+    let b = optional_list::<T>("biases", biases)?;
+    let y = labels
+        .map(|y| TargetInput::<T>::borrow("labels", y, spec.loss))
+        .transpose()?;
+    let (w, x, b, y) = (
+        views(&w),
+        x.view(),
+        b.as_deref().map(views),
+        y.as_ref().map(TargetInput::view),
+    );
+    finish(py, |c| {
+        metrics::fisher_eigenvalues(&w, x, &form, b.as_deref(), &spec, y, threads, c)
+    })
+}
+
+/// The top k eigenvalues of the Fisher information, (B, k).
+#[pyfunction]
+#[pyo3(signature = (
+    weights, x, *, alpha, activation, parameterization, sigma_w, biases, loss, fisher, labels,
+    k, params, method, threads=None
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn metric_fisher<'py>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyList>,
+    x: &Bound<'py, PyAny>,
+    alpha: f64,
+    activation: &str,
+    parameterization: &str,
+    sigma_w: f64,
+    biases: Option<&Bound<'py, PyList>>,
+    loss: &str,
+    fisher: &str,
+    labels: Option<&Bound<'py, PyAny>>,
+    k: usize,
+    params: &str,
+    method: &str,
+    threads: Option<usize>,
+) -> Out<'py> {
+    let f = form(alpha, activation, parameterization, sigma_w)?;
+    let spec = || -> Result<FisherSpec> {
+        Ok(FisherSpec {
+            loss: Loss::parse(loss, None)?.kind,
+            kind: FisherKind::parse(fisher)?,
+            params: Params::parse(params)?,
+            k,
+            method: FisherMethod::parse(method)?,
+        })
+    };
+    let spec = spec().map_err(to_py_err)?;
+    dispatch!(
+        "weights",
+        weights,
+        fisher_values(py, weights, x, f, biases, spec, labels, threads)
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn power<'py, T: Real + Element>(
+    py: Python<'py>,
+    w: &Bound<'py, PyList>,
+    x: &Bound<'py, PyAny>,
+    form: NetForm,
+    biases: Option<&Bound<'py, PyList>>,
+    settings: PowerIteration,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, usize)> {
+    let (w, x) = (input_list::<T>("weights", w)?, Input::<T>::borrow("X", x)?);
+    let b = optional_list::<T>("biases", biases)?;
+    let (w, x, b) = (views(&w), x.view(), b.as_deref().map(views));
+    let (sigma, unconverged) = enter(py, |c| {
+        metrics::jacobian_max_singular_value(&w, x, &form, b.as_deref(), &settings, threads, c)
+    })?;
+    Ok((batched_to_numpy(py, sigma), unconverged))
+}
+
+/// σ_max of the input–output Jacobian at every input by power iteration: ((B, n) array, number
+/// of (network, input) pairs that did not converge).
+#[pyfunction]
+#[pyo3(signature = (
+    weights, x, *, alpha, activation, parameterization, sigma_w, biases, iterations, tol,
+    threads=None
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn metric_jacobian_max_singular_value<'py>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyList>,
+    x: &Bound<'py, PyAny>,
+    alpha: f64,
+    activation: &str,
+    parameterization: &str,
+    sigma_w: f64,
+    biases: Option<&Bound<'py, PyList>>,
+    iterations: Option<usize>,
+    tol: f64,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, usize)> {
+    let f = form(alpha, activation, parameterization, sigma_w)?;
+    let settings = PowerIteration::new(iterations, tol).map_err(to_py_err)?;
+    dispatch!("weights", weights, power(py, weights, x, f, biases, settings, threads))
 }
 
 #[allow(clippy::too_many_arguments)]

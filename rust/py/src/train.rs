@@ -2,8 +2,8 @@
 //! precision), convert the options, run without the GIL, move the results out.
 
 use deeplinear_core::array::Array;
-use deeplinear_core::engine::{self, LearningRate, Problem, StateRef, TargetArray, TrainOptions, TrainOutput};
-use deeplinear_core::loss::{Loss, LossKind};
+use deeplinear_core::engine::{self, LearningRate, Problem, StateRef, TrainOptions, TrainOutput};
+use deeplinear_core::loss::Loss;
 use deeplinear_core::net::{Activation, Form, Parameterization};
 use deeplinear_core::optim::{Manifold, Optimizer};
 use deeplinear_core::record::{Quantity, RecordSpec};
@@ -12,7 +12,7 @@ use numpy::Element;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::convert::{to_numpy, views, Dtype, Input, SeedArg};
+use crate::convert::{to_numpy, views, Dtype, Input, SeedArg, TargetInput};
 use crate::enter::enter;
 use crate::error::to_py_err;
 
@@ -110,28 +110,6 @@ impl RawOutput {
     }
 }
 
-/// Targets: float values (MSE) or int64 labels (cross-entropy), borrowed.
-enum TargetInput<'py, T: Element> {
-    Values(Input<'py, T>),
-    Labels(Input<'py, i64>),
-}
-
-impl<'py, T: Element> TargetInput<'py, T> {
-    fn borrow(arg: &str, obj: &Bound<'py, PyAny>, loss: LossKind) -> PyResult<Self> {
-        Ok(match loss {
-            LossKind::Mse => TargetInput::Values(Input::borrow(arg, obj)?),
-            LossKind::CrossEntropy => TargetInput::Labels(Input::borrow(arg, obj)?),
-        })
-    }
-
-    fn view(&self) -> TargetArray<'_, T> {
-        match self {
-            TargetInput::Values(y) => TargetArray::Values(y.view()),
-            TargetInput::Labels(y) => TargetArray::Labels(y.view()),
-        }
-    }
-}
-
 /// The array arguments of a call, before the dtype is known.
 struct Arrays<'a, 'py> {
     weights: &'a Bound<'py, PyList>,
@@ -139,6 +117,7 @@ struct Arrays<'a, 'py> {
     x: Option<&'a Bound<'py, PyAny>>,
     y: &'a Bound<'py, PyAny>,
     eval: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    record_data: Option<(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)>,
     state: Option<StateArg<'py>>,
 }
 
@@ -171,6 +150,15 @@ fn run<'py, T: Real + Element>(py: Python<'py>, a: &Arrays<'_, 'py>, opts: &Trai
             TargetInput::<T>::borrow("eval_data[1]", ey, loss)?,
         )),
     };
+    let record_data = match &a.record_data {
+        None => None,
+        Some((px, py)) => Some((
+            Input::<T>::borrow("record_data[0] (X_probe)", px)?,
+            py.as_ref()
+                .map(|py| TargetInput::<T>::borrow("record_data[1] (Y_probe)", py, loss))
+                .transpose()?,
+        )),
+    };
     let state = match &a.state {
         None => None,
         Some(s) => Some((
@@ -193,6 +181,9 @@ fn run<'py, T: Real + Element>(py: Python<'py>, a: &Arrays<'_, 'py>, opts: &Trai
         x: x.as_ref().map(Input::view),
         y: y.view(),
         eval: eval.as_ref().map(|(ex, ey)| (ex.view(), ey.view())),
+        record_data: record_data
+            .as_ref()
+            .map(|(px, py)| (px.view(), py.as_ref().map(TargetInput::view))),
     };
     let state_ref = match (&a.state, &state) {
         (Some(s), Some((step, seeds, scales, slots))) => Some(StateRef {
@@ -230,7 +221,8 @@ fn record_specs(record: Vec<(String, usize)>) -> Result<Vec<RecordSpec>> {
     biases=None, activation="linear", parameterization="standard", sigma_w=1.0,
     record=Vec::new(), manifold=Vec::new(), learn_scale=false, loss="mse", reduction=None,
     optimizer="gd", momentum=None, nesterov=false, betas=None, eps=None,
-    batch_size=None, data_seed=None, eval_data=None, target_accuracy=None, state=None
+    batch_size=None, data_seed=None, eval_data=None, target_accuracy=None, state=None,
+    record_data=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn train<'py>(
@@ -263,6 +255,7 @@ pub fn train<'py>(
     eval_data: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
     target_accuracy: Option<f64>,
     state: Option<StateArg<'py>>,
+    record_data: Option<(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)>,
 ) -> PyResult<RawOutput> {
     let options = || -> Result<TrainOptions> {
         Ok(TrainOptions {
@@ -296,6 +289,7 @@ pub fn train<'py>(
         x,
         y,
         eval: eval_data,
+        record_data,
         state,
     };
     match Dtype::of_first("weights", weights)? {

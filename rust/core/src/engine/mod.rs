@@ -19,7 +19,8 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-pub use options::{LearningRate, Problem, TargetArray, TrainOptions};
+pub use crate::loss::TargetArray;
+pub use options::{LearningRate, Problem, TrainOptions};
 pub use schedule::{epoch_order, Schedule};
 pub use state::{StateRef, TrainState};
 

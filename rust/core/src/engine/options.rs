@@ -1,7 +1,7 @@
 //! What a training call is asked to do: its inputs and its options.
 
 use crate::array::ArrayRef;
-use crate::loss::Loss;
+use crate::loss::{Loss, TargetArray};
 use crate::net::Form;
 use crate::optim::{Manifold, Optimizer};
 use crate::record::RecordSpec;
@@ -24,14 +24,6 @@ impl LearningRate {
     }
 }
 
-/// Targets of a data set: values (d_L, n) for MSE, integer class labels (n,) for
-/// cross-entropy; either shared by the batch or stacked per network.
-#[derive(Clone, Copy, Debug)]
-pub enum TargetArray<'a, T> {
-    Values(ArrayRef<'a, T>),
-    Labels(ArrayRef<'a, i64>),
-}
-
 /// The arrays of a call, borrowed: weights[j] is (B, d_{j+1}, d_j); `biases` is empty or one
 /// entry per layer ((B, d_{j+1}) or None); X is (d_0, n) or (B, d_0, n), None for I_{d_0}.
 #[derive(Clone, Debug)]
@@ -42,6 +34,9 @@ pub struct Problem<'a, T> {
     pub y: TargetArray<'a, T>,
     /// Held-out data (X_test, Y_test), shaped like X and Y.
     pub eval: Option<(ArrayRef<'a, T>, TargetArray<'a, T>)>,
+    /// The probe set of the diagnostics of the network function (X_probe shaped like X, and
+    /// targets shaped like Y, needed by the empirical Fisher only).
+    pub record_data: Option<(ArrayRef<'a, T>, Option<TargetArray<'a, T>>)>,
 }
 
 /// Hyper-parameters and options of a call. `TrainOptions::new` gives today's defaults:

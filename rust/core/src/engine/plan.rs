@@ -5,17 +5,18 @@
 use crate::array::{of_network, shape_str, ArrayRef};
 use crate::error::{Error, Result};
 use crate::layout::{check_matrix, check_weights, layer_offsets, Layout};
-use crate::loss::{LossKind, Targets};
+use crate::linalg::Products;
+use crate::loss::{check_targets, LossKind, TargetSlice, Targets};
 use crate::net::{Activation, Input, Network, Parameterization};
 use crate::optim::stiefel::{orthogonal_scale, orthogonality};
 use crate::optim::Manifold;
 use crate::parallel;
-use crate::record::{Quantity, RecordSpec};
+use crate::record::{ProbeData, Quantity, RecordSpec};
 use crate::reduce::{self, Reduced};
 use crate::rng::Seeds;
 use crate::scalar::Real;
 
-use super::options::{LearningRate, Problem, TargetArray, TrainOptions};
+use super::options::{LearningRate, Problem, TrainOptions};
 use super::schedule::Schedule;
 use super::state::{Expected, StateRef};
 
@@ -28,12 +29,6 @@ pub(super) struct DataSet<'a, T> {
     pub y: TargetSlice<'a, T>,
     pub y_shared: bool,
     pub n: usize,
-}
-
-#[derive(Clone, Copy)]
-pub(super) enum TargetSlice<'a, T> {
-    Values(&'a [T]),
-    Labels(&'a [i64]),
 }
 
 /// One network's view of a data set.
@@ -54,6 +49,29 @@ impl<'a, T> DataSet<'a, T> {
                 TargetSlice::Labels(y) => Targets::Labels(of_network(y, self.y_shared, n, b)),
             },
             n,
+        }
+    }
+}
+
+/// The probe set of the recorded network diagnostics, validated: inputs and (optionally)
+/// targets, each shared by the batch or stacked, over `n` columns.
+#[derive(Clone, Copy)]
+pub(super) struct ProbeSet<'a, T> {
+    pub x: &'a [T],
+    pub x_shared: bool,
+    pub y: Option<(TargetSlice<'a, T>, bool)>,
+    pub n: usize,
+}
+
+impl<'a, T: Real> ProbeSet<'a, T> {
+    pub fn of(&self, b: usize, d_0: usize, d_l: usize) -> ProbeData<'a, T> {
+        let n = self.n;
+        ProbeData {
+            x: of_network(self.x, self.x_shared, d_0 * n, b),
+            targets: self.y.map(|(y, shared)| match y {
+                TargetSlice::Values(y) => Targets::Values(of_network(y, shared, d_l * n, b)),
+                TargetSlice::Labels(y) => Targets::Labels(of_network(y, shared, n, b)),
+            }),
         }
     }
 }
@@ -79,6 +97,7 @@ pub(super) struct Plan<'a, T: Real> {
     /// Examples in the training set (the reduction's n, not d_0).
     pub examples: usize,
     pub eval: Option<DataSet<'a, T>>,
+    pub record_data: Option<ProbeSet<'a, T>>,
     pub schedule: Schedule,
     /// Per network (seed, stream) of the data order.
     pub seeds: Vec<(u64, u64)>,
@@ -141,53 +160,6 @@ fn is_identity<T: Real>(x: &ArrayRef<'_, T>, layout: &Layout) -> bool {
         })
 }
 
-fn check_targets<'a, T>(
-    arg: &str,
-    y: TargetArray<'a, T>,
-    loss: LossKind,
-    layout: &Layout,
-    n: usize,
-) -> Result<(TargetSlice<'a, T>, bool)> {
-    let (batch, d_l) = (layout.batch, layout.dims[layout.depth()]);
-    match (loss, y) {
-        (LossKind::Mse, TargetArray::Values(y)) => {
-            let (shared, _, cols) = check_matrix(arg, y, batch, Some(d_l), None)?;
-            if cols != n {
-                return Err(Error::shape(arg, format!("{n} columns, as X"), shape_str(y.shape)));
-            }
-            Ok((TargetSlice::Values(y.data), shared))
-        }
-        (LossKind::CrossEntropy, TargetArray::Labels(y)) => {
-            let shared = match *y.shape {
-                [c] if c == n => true,
-                [b, c] if b == batch && c == n => false,
-                _ => {
-                    return Err(Error::shape(
-                        arg,
-                        format!("integer labels ({n},) or ({batch}, {n}), one per column of X"),
-                        shape_str(y.shape),
-                    ))
-                }
-            };
-            if let Some(&bad) = y.data.iter().find(|&&v| v < 0 || v as u64 >= d_l as u64) {
-                return Err(Error::invalid(
-                    arg,
-                    format!("class labels must be in [0, {d_l}) (d_L = {d_l} outputs), got {bad}"),
-                ));
-            }
-            Ok((TargetSlice::Labels(y.data), shared))
-        }
-        (LossKind::Mse, TargetArray::Labels(_)) => Err(Error::invalid(
-            arg,
-            "loss='mse' needs float targets (d_L, n), got integer labels",
-        )),
-        (LossKind::CrossEntropy, TargetArray::Values(_)) => Err(Error::invalid(
-            arg,
-            "loss='cross_entropy' needs integer class labels (n,), got float targets",
-        )),
-    }
-}
-
 fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
     let check_lr = |v: f64| {
         if !v.is_finite() || v < 0.0 {
@@ -241,7 +213,13 @@ fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
 }
 
 /// The recorded quantities: the loss at `record_every`, then the others as asked.
-fn check_records(opts: &TrainOptions, layout: &Layout, linear_chain: bool, has_eval: bool) -> Result<Vec<RecordSpec>> {
+fn check_records(
+    opts: &TrainOptions,
+    layout: &Layout,
+    linear_chain: bool,
+    has_eval: bool,
+    record_data: Option<&ProbeSet<'_, impl Sized>>,
+) -> Result<Vec<RecordSpec>> {
     let mut specs = vec![RecordSpec {
         quantity: Quantity::Loss,
         every: opts.record_every,
@@ -276,6 +254,18 @@ fn check_records(opts: &TrainOptions, layout: &Layout, linear_chain: bool, has_e
                 format!("{name:?} is a diagnostic of linear chains (activation='linear', standard parameterisation, no biases)"),
             ));
         }
+        if spec.quantity.needs_record_data() && record_data.is_none() {
+            return Err(Error::invalid(
+                "record",
+                format!("{name:?} is measured on a probe set: it needs record_data=(X_probe, Y_probe)"),
+            ));
+        }
+        if spec.quantity.needs_record_targets() && record_data.is_some_and(|r| r.y.is_none()) {
+            return Err(Error::invalid(
+                "record_data",
+                format!("{name:?} needs the probe set's targets: record_data=(X_probe, Y_probe), got no Y_probe"),
+            ));
+        }
         if spec.quantity.needs_eval_data() && !has_eval {
             return Err(Error::invalid(
                 "record",
@@ -291,6 +281,12 @@ fn check_records(opts: &TrainOptions, layout: &Layout, linear_chain: bool, has_e
             ));
         }
         specs.push(*spec);
+    }
+    if record_data.is_some() && !specs.iter().any(|s| s.quantity.needs_record_data()) {
+        return Err(Error::invalid(
+            "record_data",
+            "is given, but no recorded quantity uses it (the probe diagnostics: 'fisher_max_eigenvalue', 'fisher_max_eigenvalue_weights', 'empirical_fisher_max_eigenvalue', 'ntk_relative_change', 'jacobian_max_singular_value')",
+        ));
     }
     Ok(specs)
 }
@@ -361,6 +357,7 @@ impl<'a, T: Real> Plan<'a, T> {
             activation: form.activation,
             weight_offsets: layer_offsets(dims),
             bias_offsets,
+            products: Products::Plain,
         };
 
         // The data.
@@ -402,6 +399,22 @@ impl<'a, T: Real> Plan<'a, T> {
             }
         };
 
+        let record_data = match problem.record_data {
+            None => None,
+            Some((px, py)) => {
+                let (x_shared, _, n_probe) = check_matrix("record_data[0] (X_probe)", px, batch, Some(d_0), None)?;
+                let y = py
+                    .map(|py| check_targets("record_data[1] (Y_probe)", py, loss.kind, &layout, n_probe))
+                    .transpose()?;
+                Some(ProbeSet {
+                    x: px.data,
+                    x_shared,
+                    y,
+                    n: n_probe,
+                })
+            }
+        };
+
         // The schedule and its data streams.
         let schedule = match opts.batch_size {
             None => Schedule::Full { n },
@@ -438,7 +451,7 @@ impl<'a, T: Real> Plan<'a, T> {
         };
 
         // What is recorded and checked each step.
-        let specs = check_records(opts, &layout, linear_chain, eval.is_some())?;
+        let specs = check_records(opts, &layout, linear_chain, eval.is_some(), record_data.as_ref())?;
         if opts.target_accuracy.is_some() && loss.kind == LossKind::Mse && d_l < 2 {
             return Err(Error::invalid(
                 "target_accuracy",
@@ -540,6 +553,7 @@ impl<'a, T: Real> Plan<'a, T> {
             reduced,
             examples: n,
             eval,
+            record_data,
             schedule,
             seeds,
             specs,

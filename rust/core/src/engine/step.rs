@@ -23,8 +23,9 @@ use crate::optim::{Manifold, Rule};
 use crate::record::{Diagnostics, Quantity};
 use crate::scalar::Real;
 
-use super::plan::{NetworkData, Plan, TargetSlice};
+use super::plan::{NetworkData, Plan};
 use super::schedule::{epoch_order, Batch, Schedule};
+use crate::loss::TargetSlice;
 
 /// One network's share of the outputs: its trained parameters, state and records.
 ///
@@ -130,7 +131,12 @@ impl<T: Real> Worker<T> {
                 bias_grad: zeroed("weights", max_d)?,
                 stiefel,
                 stiefel_of,
-                diagnostics: Diagnostics::new(&plan.specs, dims, plan.opts.alpha)?,
+                diagnostics: Diagnostics::new(
+                    &plan.specs,
+                    dims,
+                    plan.opts.alpha,
+                    plan.record_data.map(|r| (net, r.n, plan.opts.loss.kind)),
+                )?,
             },
             gathered: Gathered {
                 x: zeroed("X", checked_len("X", &[dims[0], gather_cols])?)?,
@@ -232,11 +238,16 @@ struct Measured {
 /// What the recorder reads at an iterate.
 #[derive(Clone, Copy)]
 struct Iterate<'a, T> {
+    /// The network and whether this is the call's first iterate.
+    network: usize,
+    start: bool,
     step: Measured,
     whole: Option<Measured>,
     test: Option<Measured>,
     /// z_L of the step's pass when it is W_{L:1} itself (X = I, full batch).
     end_to_end: Option<&'a [T]>,
+    /// The call's cancel flag, for the long probe diagnostics.
+    cancel: &'a AtomicBool,
 }
 
 /// The per-call context of the loop: the plan and the rule.
@@ -294,6 +305,12 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
             Quantity::TestLoss => out[0] = measured(at.test).loss,
             Quantity::TestAccuracy => out[0] = measured(at.test).accuracy,
             Quantity::GradNorms => {}
+            q if q.needs_record_data() => {
+                let net = &self.plan.net;
+                let probe = self.plan.record_data.expect("validated: record_data given");
+                let data = probe.of(at.network, net.dims[0], net.dims[net.depth()]);
+                diagnostics.probe(q, params, data, at.start, at.cancel, out);
+            }
             _ => {
                 let net = &self.plan.net;
                 let dims = &net.dims;
@@ -534,10 +551,13 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
             }
             let identity = full_batch && matches!(input, Input::Identity);
             let at = Iterate {
+                network: b,
+                start: t == 0,
                 step,
                 whole,
                 test,
                 end_to_end: identity.then(|| net.output(&core.passes.activations, m)),
+                cancel,
             };
             for (spec, rows) in plan.specs.iter().zip(io.records.iter_mut()) {
                 if let Some(col) = spec.column_at(t) {
@@ -578,10 +598,13 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                         }
                         // The passes may have been reused by a measurement: no end-to-end view.
                         let at = Iterate {
+                            network: b,
+                            start: false,
                             step,
                             whole,
                             test,
                             end_to_end: None,
+                            cancel,
                         };
                         let out = &mut io.records[i][col * width..(col + 1) * width];
                         self.record(spec.quantity, (&core.params, &mut core.diagnostics), &initial, &at, out);

@@ -126,6 +126,7 @@ impl Data {
                 })
             },
             eval: None,
+            record_data: None,
         }
     }
 }
@@ -209,6 +210,7 @@ fn tol_freezes_and_reports_the_step() {
             shape: &[1, 1],
         }),
         eval: None,
+        record_data: None,
     };
     let opts = TrainOptions {
         tol: Some(1e-3),

@@ -1,74 +1,45 @@
-//! Diagnostics of batches of networks (SPEC §4): spectra, balancedness, deficiency margin,
-//! weight change, input–output Jacobians, the empirical NTK and the Fisher's top eigenvalue.
+//! Diagnostics of batches of networks (docs/science.md, Diagnostics): spectra, balancedness,
+//! deficiency margin, weight change, input–output Jacobians, the empirical NTK and the Fisher's
+//! top eigenvalues.
 //!
 //! Weights are laid out as for training (`weights[j]` is (B, d_{j+1}, d_j), row-major). Every
 //! function validates its arguments before any work, then computes one network per task on the
-//! private pool, and returns a row-major f64 buffer with its shape (network axis first).
+//! private pool, and returns a row-major f64 buffer with its shape (network axis first). The
+//! diagnostics of the network function run the passes of [`crate::net`], the ones training
+//! uses, through a [`probe::Probe`].
 
+pub mod fisher;
 pub mod kernels;
-pub mod mlp;
+pub mod lanczos;
+pub mod power;
+pub mod probe;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use faer::diag::Diag;
-use faer::dyn_stack::MemStack;
-use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
-use faer::matrix_free::eigen::{partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch};
-use faer::{Col, Mat, MatRef, Par};
+use faer::MatRef;
 use rayon::prelude::*;
 
 use crate::alloc;
 pub use crate::array::Batched;
-use crate::array::{shape_str, ArrayRef};
+use crate::array::{of_network, shape_str, ArrayRef};
 use crate::error::{Error, Result};
+use crate::layout::check_matrix;
 pub use crate::layout::{check_weights, Layout};
-use crate::linalg::row_major;
+use crate::linalg::{row_major, Products};
+use crate::loss::{check_targets, LossKind, TargetArray, TargetSlice, Targets};
+use crate::net::Network;
 use crate::parallel;
-use crate::rng::{fill_normal, network_rng};
 use crate::scalar::Real;
 
-pub use mlp::{Activation, NetForm, Parameterization};
-
-/// Check a per-network or shared matrix argument: (rows, cols) or (batch, rows, cols); returns
-/// whether it is shared.
-fn check_matrix<T>(
-    arg: &str,
-    a: ArrayRef<'_, T>,
-    batch: usize,
-    rows: Option<usize>,
-    cols: Option<usize>,
-) -> Result<bool> {
-    let want = |r: Option<usize>, c: Option<usize>| {
-        let r = r.map_or("rows".to_string(), |v| v.to_string());
-        let c = c.map_or("cols".to_string(), |v| v.to_string());
-        format!("({r}, {c}) or ({batch}, {r}, {c})")
-    };
-    let (shared, r, c) = match *a.shape {
-        [r, c] => (true, r, c),
-        [b, r, c] if b == batch => (false, r, c),
-        _ => return Err(Error::shape(arg, want(rows, cols), shape_str(a.shape))),
-    };
-    if rows.is_some_and(|v| v != r) || cols.is_some_and(|v| v != c) {
-        return Err(Error::shape(arg, want(rows, cols), shape_str(a.shape)));
-    }
-    if r == 0 || c == 0 {
-        return Err(Error::invalid(
-            arg,
-            format!("has an empty dimension: shape {}", shape_str(a.shape)),
-        ));
-    }
-    Ok(shared)
-}
+pub use crate::net::{Activation, Parameterization};
+pub use fisher::{FisherKind, FisherMethod, FisherSpec};
+pub use power::PowerIteration;
+pub use probe::{NetForm, Params, Probe};
 
 /// Network b's slice of a shared-or-batched (rows, cols) matrix.
 fn matrix_of<'a, T: Real>(a: ArrayRef<'a, T>, shared: bool, b: usize) -> MatRef<'a, T> {
     let (r, c) = (a.shape[a.shape.len() - 2], a.shape[a.shape.len() - 1]);
-    let data = if shared {
-        a.data
-    } else {
-        &a.data[b * r * c..(b + 1) * r * c]
-    };
-    row_major(data, r, c)
+    row_major(of_network(a.data, shared, r * c, b), r, c)
 }
 
 fn check_finite(arg: &str, value: f64) -> Result<()> {
@@ -77,6 +48,15 @@ fn check_finite(arg: &str, value: f64) -> Result<()> {
     } else {
         Err(Error::invalid(arg, format!("must be finite, got {value}")))
     }
+}
+
+/// How the products of one network's passes run in a call over `batch` networks: blocked
+/// always (so results do not depend on the thread count), in parallel when there are fewer
+/// networks than threads (so one large network still uses every core).
+fn products_for(batch: usize, threads: Option<usize>) -> Result<Products> {
+    Ok(Products::Blocked {
+        parallel: batch < parallel::resolve_threads(threads)?,
+    })
 }
 
 /// Run `f(b, out_b)` for every network b on the private pool; `out` has `width` entries per
@@ -129,8 +109,8 @@ pub fn singular_values<T: Real>(
     partial_product_sv(weights, &layout, 0, depth - 1, alpha, threads, cancel)
 }
 
-/// Singular values of the partial product weights[j]⋯weights[i] (0-based, inclusive; SPEC's
-/// W_{j+1:i+1}): (B, min(d_i, d_{j+1})).
+/// Singular values of the partial product weights[j]⋯weights[i] (0-based, inclusive;
+/// W_{j+1:i+1} in docs/science.md's notation): (B, min(d_i, d_{j+1})).
 pub fn partial_product_singular_values<T: Real>(
     weights: &[ArrayRef<'_, T>],
     i: usize,
@@ -216,7 +196,7 @@ pub fn deficiency_margin<T: Real>(
     let layout = check_weights("weights", weights)?;
     check_finite("alpha", alpha)?;
     let (d_0, d_l) = (layout.dims[0], layout.dims[layout.depth()]);
-    let shared = check_matrix("Phi", phi, layout.batch, Some(d_l), Some(d_0))?;
+    let (shared, _, _) = check_matrix("Phi", phi, layout.batch, Some(d_l), Some(d_0))?;
     let scratch = kernels::chain_bytes::<T>(&layout.dims) + kernels::svd_bytes::<T>(d_l, d_0);
     let data = per_network("weights", layout.batch, 1, scratch, threads, cancel, |b, out| {
         let target = matrix_of(phi, shared, b);
@@ -273,12 +253,33 @@ pub fn relative_weight_change<T: Real>(
     })
 }
 
-/// The inputs of a Jacobian/NTK call after validation.
+/// The inputs of a network-function call after validation.
 struct NetInputs<'a, T> {
     layout: Layout,
     x: ArrayRef<'a, T>,
     x_shared: bool,
     n: usize,
+}
+
+impl<'a, T: Real> NetInputs<'a, T> {
+    /// Network b's inputs (d_0 × n, row-major).
+    fn x_of(&self, b: usize) -> &'a [T] {
+        of_network(self.x.data, self.x_shared, self.layout.dims[0] * self.n, b)
+    }
+
+    /// A probe of network b: its parameters loaded, the forward pass run at its inputs.
+    fn probe(
+        &self,
+        net: &Network<T>,
+        weights: &[ArrayRef<'_, T>],
+        biases: Option<&[ArrayRef<'_, T>]>,
+        b: usize,
+    ) -> Result<Probe<T>> {
+        let mut probe = Probe::new(net, self.n)?;
+        probe::gather_params(net, weights, biases, b, &mut probe.params);
+        probe.forward(net, self.x_of(b));
+        Ok(probe)
+    }
 }
 
 fn check_net_inputs<'a, T>(
@@ -291,8 +292,7 @@ fn check_net_inputs<'a, T>(
 ) -> Result<NetInputs<'a, T>> {
     let layout = check_weights(arg, weights)?;
     check_finite("alpha", form.alpha)?;
-    let x_shared = check_matrix("X", x, layout.batch, Some(layout.dims[0]), None)?;
-    let n = x.shape[x.shape.len() - 1];
+    let (x_shared, _, n) = check_matrix("X", x, layout.batch, Some(layout.dims[0]), None)?;
     if let Some(bs) = biases {
         if bs.len() != layout.depth() {
             return Err(Error::shape(
@@ -315,40 +315,14 @@ fn check_net_inputs<'a, T>(
     Ok(NetInputs { layout, x, x_shared, n })
 }
 
-/// Network b's bias vectors.
-fn biases_of<'a, T>(biases: Option<&[ArrayRef<'a, T>]>, b: usize) -> Option<Vec<&'a [T]>> {
-    biases.map(|bs| {
-        bs.iter()
-            .map(|bias| {
-                let d = bias.shape[1];
-                &bias.data[b * d..(b + 1) * d]
-            })
-            .collect()
-    })
-}
-
-/// Bytes one network's forward and reverse sweeps over `n` inputs hold (see `mlp`), about: the
-/// input and slope of every layer (2·n·Σ_j d_j values) and two (n·d_L) × max_j d_j stacks.
-fn sweep_bytes<T>(dims: &[usize], n: usize) -> u128 {
-    let (n, d_l) = (n as u128, dims[dims.len() - 1] as u128);
-    let sum: u128 = dims.iter().map(|&d| d as u128).sum();
-    let widest = *dims.iter().max().unwrap_or(&0) as u128;
-    (2 * n * sum + 2 * n * d_l * widest) * std::mem::size_of::<T>() as u128
-}
-
-/// Bytes one network's NTK Gram takes to form, about: the f64 Gram ((n·d_L)²), a T copy of it,
-/// the n × n input kernel, the sweeps and the d_L-row suffix products.
+/// Bytes one network's NTK Gram takes to form beyond its probe, about: the f64 Gram
+/// ((n·d_L)²), a T copy of it, the n × n input kernel and two (n·d_L) × max_j d_j sweep stacks.
 fn ntk_bytes<T>(dims: &[usize], n: usize) -> u128 {
     let d_l = dims[dims.len() - 1] as u128;
     let big = n as u128 * d_l;
     let widest = *dims.iter().max().unwrap_or(&0) as u128;
     let size = std::mem::size_of::<T>() as u128;
-    8 * big * big + size * (big * big + (n as u128).pow(2) + 2 * d_l * widest) + sweep_bytes::<T>(dims, n)
-}
-
-/// Whether the closed form for linear chains applies (linear φ, no biases).
-fn is_plain_linear<T>(form: &NetForm, biases: Option<&[ArrayRef<'_, T>]>) -> bool {
-    form.activation == Activation::Linear && biases.is_none()
+    8 * big * big + size * (big * big + (n as u128).pow(2) + 2 * big * widest)
 }
 
 /// Singular values of the input–output Jacobian ∂f(x)/∂x at every column x of X:
@@ -366,27 +340,27 @@ pub fn jacobian_singular_values<T: Real>(
     let (d_0, d_l) = (layout.dims[0], layout.dims[layout.depth()]);
     let k = d_0.min(d_l);
     let linear = form.activation == Activation::Linear;
+    let widest = *layout.dims.iter().max().unwrap() as u128;
     let scratch = kernels::svd_bytes::<T>(d_l, d_0)
         + if linear {
             kernels::chain_bytes::<T>(&layout.dims)
         } else {
-            sweep_bytes::<T>(&layout.dims, n)
+            probe::probe_bytes::<T>(&layout.dims, n) + alloc::bytes_of::<T>(2 * n * d_l) * widest
         };
     let width = alloc::checked_len("X", &[n, k])?;
+    let net = form.network::<T>(&layout.dims, biases.is_some(), products_for(layout.batch, threads)?);
     let data = per_network("X", layout.batch, width, scratch, threads, cancel, |b, out| {
-        let layers = layout.layers(weights, b);
         if linear {
             // Biases do not enter the Jacobian of a linear network.
-            let p = kernels::try_chain_product("weights", &layers)?;
+            let p = kernels::try_chain_product("weights", &layout.layers(weights, b))?;
             let sv = kernels::singular_values_of("weights", p.as_ref(), form.linear_alpha(&layout.dims))?;
             for chunk in out.chunks_mut(k) {
                 chunk.copy_from_slice(&sv);
             }
             return Ok(());
         }
-        let xb = matrix_of(inp.x, inp.x_shared, b);
-        let bias = biases_of(biases, b);
-        let jac = mlp::input_jacobians(&layers, bias.as_deref(), xb, form)?;
+        let probe = inp.probe(&net, weights, biases, b)?;
+        let jac = probe.input_jacobians(&net, inp.x_of(b), form.alpha)?;
         let mut svd = kernels::SingularValues::try_new("weights", d_l, d_0)?;
         for (s, chunk) in out.chunks_mut(k).enumerate() {
             svd.compute(jac.as_ref().subrows(s * d_l, d_l), 1.0, chunk)?;
@@ -399,23 +373,17 @@ pub fn jacobian_singular_values<T: Real>(
     })
 }
 
-/// One network's NTK Gram, by the closed form for plain linear chains, else per-sample
-/// Jacobians.
+/// One network's NTK Gram with respect to its weights and (when given) biases.
 fn ntk_of<T: Real>(
     inp: &NetInputs<'_, T>,
+    net: &Network<T>,
     weights: &[ArrayRef<'_, T>],
     form: &NetForm,
     biases: Option<&[ArrayRef<'_, T>]>,
     b: usize,
-) -> Result<Mat<f64>> {
-    let layers = inp.layout.layers(weights, b);
-    let xb = matrix_of(inp.x, inp.x_shared, b);
-    if is_plain_linear(form, biases) {
-        kernels::linear_ntk(&layers, xb, form.linear_alpha(&inp.layout.dims))
-    } else {
-        let bias = biases_of(biases, b);
-        mlp::ntk(&layers, bias.as_deref(), xb, form)
-    }
+) -> Result<faer::Mat<f64>> {
+    inp.probe(net, weights, biases, b)?
+        .ntk(net, inp.x_of(b), form.alpha, true)
 }
 
 /// The empirical NTK Gram Θ = J_θJ_θᵀ over the columns of X: (B, n·d_L, n·d_L), row and column
@@ -429,11 +397,13 @@ pub fn ntk<T: Real>(
     cancel: &AtomicBool,
 ) -> Result<Batched> {
     let inp = check_net_inputs("weights", weights, x, form, biases, "biases")?;
-    let big = alloc::checked_len("X", &[inp.n, inp.layout.dims[inp.layout.depth()]])?;
+    let dims = &inp.layout.dims;
+    let big = alloc::checked_len("X", &[inp.n, dims[inp.layout.depth()]])?;
     let width = alloc::checked_len("X", &[big, big])?;
-    let scratch = ntk_bytes::<T>(&inp.layout.dims, inp.n);
+    let scratch = ntk_bytes::<T>(dims, inp.n) + probe::probe_bytes::<T>(dims, inp.n);
+    let net = form.network::<T>(dims, biases.is_some(), products_for(inp.layout.batch, threads)?);
     let data = per_network("X", inp.layout.batch, width, scratch, threads, cancel, |b, out| {
-        let theta = ntk_of(&inp, weights, form, biases, b)?;
+        let theta = ntk_of(&inp, &net, weights, form, biases, b)?;
         for r in 0..big {
             for c in 0..big {
                 out[r * big + c] = theta[(r, c)];
@@ -477,10 +447,12 @@ pub fn ntk_relative_change<T: Real>(
             "give biases for both w0 and w1, or for neither",
         ));
     }
-    let scratch = 2 * ntk_bytes::<T>(&inp0.layout.dims, inp0.n);
+    let dims = &inp0.layout.dims;
+    let scratch = 2 * ntk_bytes::<T>(dims, inp0.n) + probe::probe_bytes::<T>(dims, inp0.n);
+    let net = form.network::<T>(dims, biases0.is_some(), products_for(inp0.layout.batch, threads)?);
     let data = per_network("X", inp0.layout.batch, 1, scratch, threads, cancel, |b, out| {
-        let t0 = ntk_of(&inp0, w0, form, biases0, b)?;
-        let t1 = ntk_of(&inp1, w1, form, biases1, b)?;
+        let t0 = ntk_of(&inp0, &net, w0, form, biases0, b)?;
+        let t1 = ntk_of(&inp1, &net, w1, form, biases1, b)?;
         out[0] = kernels::frobenius_distance(t1.as_ref(), t0.as_ref()) / kernels::frobenius(t0.as_ref());
         Ok(())
     })?;
@@ -490,140 +462,147 @@ pub fn ntk_relative_change<T: Real>(
     })
 }
 
-/// How to find λ_max of the NTK Gram.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EigenMethod {
-    /// Dense symmetric eigensolver for n·d_L ≤ `AUTO_DENSE_MAX`, Lanczos above.
-    Auto,
-    Dense,
-    Lanczos,
-}
-
-/// Below this Gram size a full symmetric eigensolve (O(N³), but with small constants and no
-/// convergence tolerance) is cheaper than restarted Lanczos; above it Lanczos' O(N²) per
-/// iteration wins by a wide margin.
-pub const AUTO_DENSE_MAX: usize = 400;
-
-impl EigenMethod {
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "auto" => Ok(EigenMethod::Auto),
-            "dense" => Ok(EigenMethod::Dense),
-            "lanczos" => Ok(EigenMethod::Lanczos),
-            other => Err(Error::invalid(
-                "method",
-                format!("expected 'auto', 'dense' or 'lanczos', got {other:?}"),
-            )),
-        }
-    }
-}
-
 /// A diagnostic of the network function at given inputs, by the name the API uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetworkDiagnostic {
     JacobianSingularValues,
     Ntk,
-    FisherMaxEigenvalue(EigenMethod),
 }
 
 impl NetworkDiagnostic {
-    /// `quantity` is "jacobian_singular_values", "ntk" or "fisher_max_eigenvalue" (the last
-    /// with eigensolver `method`).
-    pub fn parse(quantity: &str, method: &str) -> Result<Self> {
+    /// `quantity` is "jacobian_singular_values" or "ntk".
+    pub fn parse(quantity: &str) -> Result<Self> {
         match quantity {
             "jacobian_singular_values" => Ok(NetworkDiagnostic::JacobianSingularValues),
             "ntk" => Ok(NetworkDiagnostic::Ntk),
-            "fisher_max_eigenvalue" => Ok(NetworkDiagnostic::FisherMaxEigenvalue(EigenMethod::parse(method)?)),
             other => Err(Error::invalid(
                 "quantity",
-                format!("expected 'jacobian_singular_values', 'ntk' or 'fisher_max_eigenvalue', got {other:?}"),
+                format!("expected 'jacobian_singular_values' or 'ntk', got {other:?}"),
             )),
         }
     }
 }
 
-/// Largest eigenvalue of a symmetric PSD matrix.
-pub fn max_eigenvalue(theta: MatRef<'_, f64>, method: EigenMethod) -> Result<f64> {
-    let big = theta.nrows();
-    if !kernels::all_finite(theta) {
-        return Ok(f64::NAN);
+/// The targets a Fisher call was given, validated: their data and whether they are shared.
+fn check_fisher_targets<'a, T>(
+    spec: &FisherSpec,
+    labels: Option<TargetArray<'a, T>>,
+    layout: &Layout,
+    n: usize,
+) -> Result<Option<(TargetSlice<'a, T>, bool)>> {
+    let d_l = layout.dims[layout.depth()];
+    if spec.loss == LossKind::CrossEntropy && d_l < 2 {
+        return Err(Error::invalid(
+            "loss",
+            format!("'cross_entropy' needs d_L ≥ 2 outputs (one per class), the last layer has {d_l}"),
+        ));
     }
-    let dense = match method {
-        EigenMethod::Auto => big <= AUTO_DENSE_MAX,
-        EigenMethod::Dense => true,
-        EigenMethod::Lanczos => false,
-    };
-    // faer's Krylov–Schur needs its subspace (at least 64 vectors) to be smaller than the
-    // matrix, and panics otherwise; such small Grams go dense whatever was asked.
-    if dense || big <= 80 {
-        let mut s = Diag::<f64>::zeros(big);
-        let req = self_adjoint_evd_scratch::<f64>(big, ComputeEigenvectors::No, Par::Seq, Default::default());
-        self_adjoint_evd(
-            theta,
-            s.as_mut(),
-            None,
-            Par::Seq,
-            MemStack::new(&mut alloc::mem_buffer("X", req)?),
-            Default::default(),
-        )
-        .map_err(|_| Error::NoConvergence {
-            what: format!("symmetric eigensolver on a {big}x{big} NTK Gram"),
-        })?;
-        return Ok(s.column_vector().iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    match (spec.kind, labels) {
+        (FisherKind::True, None) => Ok(None),
+        (FisherKind::True, Some(_)) => Err(Error::invalid(
+            "labels",
+            "the true Fisher (fisher='true') takes the expectation over the model's own outputs and uses no labels; pass labels=None, or fisher='empirical' to use them",
+        )),
+        (FisherKind::Empirical, None) => Err(Error::invalid(
+            "labels",
+            match spec.loss {
+                LossKind::CrossEntropy => "fisher='empirical' needs the class labels (n,) of the inputs",
+                LossKind::Mse => "fisher='empirical' needs the targets (d_L, n) of the inputs",
+            },
+        )),
+        (FisherKind::Empirical, Some(y)) => Ok(Some(check_targets("labels", y, spec.loss, layout, n)?)),
     }
-    // A fixed pseudo-random start vector: deterministic, and almost surely not orthogonal to
-    // the top eigenvector (a constant vector can be, e.g. for centred data).
-    let mut v0 = vec![0.0; big];
-    fill_normal(&mut network_rng(0x5eed, 0), &mut v0, 1.0);
-    let v0 = Col::from_fn(big, |i| v0[i]);
-    let params = Default::default();
-    let req = partial_self_adjoint_eigen_scratch::<f64>(&theta, 1, Par::Seq, params);
-    let mut vecs = Mat::<f64>::zeros(big, 1);
-    let mut vals = [0.0];
-    let tol = 1e-12 * kernels::frobenius(theta).max(f64::MIN_POSITIVE);
-    let info = partial_self_adjoint_eigen(
-        vecs.as_mut(),
-        &mut vals,
-        &theta,
-        v0.as_ref(),
-        tol,
-        Par::Seq,
-        MemStack::new(&mut alloc::mem_buffer("X", req)?),
-        params,
-    );
-    if info.n_converged_eigen == 0 {
-        return Err(Error::NoConvergence {
-            what: format!("Lanczos on a {big}x{big} NTK Gram"),
-        });
-    }
-    Ok(vals[0])
 }
 
-/// λ_max of the Fisher information for MSE, F = J_θᵀJ_θ/n, as λ_max(Θ)/n (the same nonzero
-/// spectrum up to the factor n), (B,).
-pub fn fisher_max_eigenvalue<T: Real>(
+/// Network b's view of validated targets of n examples.
+fn targets_of<'a, T>(
+    targets: Option<(TargetSlice<'a, T>, bool)>,
+    d_l: usize,
+    n: usize,
+    b: usize,
+) -> Option<Targets<'a, T>> {
+    targets.map(|(y, shared)| match y {
+        TargetSlice::Values(v) => Targets::Values(of_network(v, shared, d_l * n, b)),
+        TargetSlice::Labels(v) => Targets::Labels(of_network(v, shared, n, b)),
+    })
+}
+
+/// The top k eigenvalues of the Fisher information F of every network at the columns of X
+/// (see [`fisher`]), non-increasing: (B, k). `labels` are the empirical Fisher's targets.
+#[allow(clippy::too_many_arguments)]
+pub fn fisher_eigenvalues<T: Real>(
     weights: &[ArrayRef<'_, T>],
     x: ArrayRef<'_, T>,
     form: &NetForm,
     biases: Option<&[ArrayRef<'_, T>]>,
-    method: EigenMethod,
+    spec: &FisherSpec,
+    labels: Option<TargetArray<'_, T>>,
     threads: Option<usize>,
     cancel: &AtomicBool,
 ) -> Result<Batched> {
     let inp = check_net_inputs("weights", weights, x, form, biases, "biases")?;
-    let n = inp.n as f64;
-    // The eigensolvers' workspace is at most about two more copies of the Gram.
-    let big = inp.n as u128 * inp.layout.dims[inp.layout.depth()] as u128;
-    let scratch = ntk_bytes::<T>(&inp.layout.dims, inp.n) + 16 * big * big;
-    let data = per_network("X", inp.layout.batch, 1, scratch, threads, cancel, |b, out| {
-        let theta = ntk_of(&inp, weights, form, biases, b)?;
-        out[0] = max_eigenvalue(theta.as_ref(), method)? / n;
+    let (layout, n) = (&inp.layout, inp.n);
+    let targets = check_fisher_targets(spec, labels, layout, n)?;
+    let net = form.network::<T>(&layout.dims, biases.is_some(), products_for(layout.batch, threads)?);
+    let counted = spec.params.count(&net);
+    if spec.k == 0 || spec.k > counted {
+        return Err(Error::invalid(
+            "k",
+            format!(
+                "must be in [1, {counted}] (the number of parameters counted, params={:?}), got {}",
+                if spec.params == Params::All { "all" } else { "weights" },
+                spec.k
+            ),
+        ));
+    }
+    let d_l = layout.dims[layout.depth()];
+    let scratch = probe::probe_bytes::<T>(&layout.dims, n) + fisher::fisher_bytes::<T>(spec, &layout.dims, n);
+    let data = per_network("X", layout.batch, spec.k, scratch, threads, cancel, |b, out| {
+        let mut probe = inp.probe(&net, weights, biases, b)?;
+        let y = targets_of(targets, d_l, n, b);
+        let values = fisher::top_eigenvalues_of(&mut probe, &net, inp.x_of(b), y, form.alpha, spec, cancel)?;
+        out.copy_from_slice(&values);
         Ok(())
     })?;
     Ok(Batched {
         data,
-        shape: vec![inp.layout.batch],
+        shape: vec![layout.batch, spec.k],
     })
+}
+
+/// σ_max of ∂f(x)/∂x at every column x of X by power iteration (see [`power`]): (B, n), and
+/// the number of (network, input) pairs that had not converged within the cap.
+pub fn jacobian_max_singular_value<T: Real>(
+    weights: &[ArrayRef<'_, T>],
+    x: ArrayRef<'_, T>,
+    form: &NetForm,
+    biases: Option<&[ArrayRef<'_, T>]>,
+    settings: &PowerIteration,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<(Batched, usize)> {
+    let inp = check_net_inputs("weights", weights, x, form, biases, "biases")?;
+    let (layout, n) = (&inp.layout, inp.n);
+    let net = form.network::<T>(&layout.dims, biases.is_some(), products_for(layout.batch, threads)?);
+    let scratch = probe::probe_bytes::<T>(&layout.dims, n) + alloc::bytes_of::<T>(2 * layout.dims[0] * n);
+    // One extra entry per network: its count of unconverged inputs.
+    let data = per_network("X", layout.batch, n + 1, scratch, threads, cancel, |b, out| {
+        let mut probe = inp.probe(&net, weights, biases, b)?;
+        let mut work = power::PowerWork::new(*settings, layout.dims[0], n)?;
+        let (sigma, count) = out.split_at_mut(n);
+        let left = power::max_singular_values(&mut probe, &net, inp.x_of(b), form.alpha, &mut work, sigma, cancel)?;
+        count[0] = left as f64;
+        Ok(())
+    })?;
+    let unconverged = data.chunks(n + 1).map(|c| c[n] as usize).sum();
+    let sigma = data.chunks(n + 1).flat_map(|c| c[..n].iter().copied()).collect();
+    Ok((
+        Batched {
+            data: sigma,
+            shape: vec![layout.batch, n],
+        },
+        unconverged,
+    ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Core checks of the diagnostics; the NumPy cross-checks live in tests/test_metrics.py.
 
 use super::*;
+use crate::linalg::Products;
 use crate::rng::{fill_normal, network_rng};
 
 fn random_layers(dims: &[usize], batch: usize, seed: u64) -> Vec<Vec<f64>> {
@@ -38,7 +39,12 @@ fn general_ntk_path_matches_linear_closed_form() {
     let x = row_major(&xv, 3, 4);
     let views = layout.layers(&w, 0);
     let closed = kernels::linear_ntk(&views, x, 0.7).unwrap();
-    let general = mlp::ntk(&views, None, x, &NetForm::linear(0.7)).unwrap();
+    let form = NetForm::linear(0.7);
+    let net = form.network::<f64>(&dims, false, Products::Blocked { parallel: false });
+    let mut probe = Probe::new(&net, 4).unwrap();
+    probe::gather_params(&net, &w, None, 0, &mut probe.params);
+    probe.forward(&net, &xv);
+    let general = probe.swept_ntk(&net, &xv, 0.7, true).unwrap();
     for r in 0..closed.nrows() {
         for c in 0..closed.ncols() {
             assert!((closed[(r, c)] - general[(r, c)]).abs() < 1e-12, "({r}, {c})");
@@ -78,15 +84,49 @@ fn singular_values_of_a_scaled_diagonal_chain() {
 }
 
 #[test]
-fn lanczos_agrees_with_dense_eigensolver() {
+fn block_lanczos_agrees_with_the_dense_eigensolver_and_finds_multiplicities() {
+    let never = AtomicBool::new(false);
     let big = 200;
     let mut g = vec![0.0; big * 20];
     fill_normal(&mut network_rng(1, 0), &mut g, 1.0);
     let g = row_major(&g, big, 20);
     let theta = g * g.transpose();
-    let dense = max_eigenvalue(theta.as_ref(), EigenMethod::Dense).unwrap();
-    let lanczos = max_eigenvalue(theta.as_ref(), EigenMethod::Lanczos).unwrap();
-    assert!((dense - lanczos).abs() < 1e-9 * dense, "{dense} vs {lanczos}");
+    let dense = lanczos::dense_eigenvalues("X", theta.as_ref()).unwrap();
+    for k in [1, 3] {
+        let top = lanczos::top_eigenvalues("X", &mut lanczos::Explicit(theta.as_ref()), k, 1e-10, &never).unwrap();
+        for i in 0..k {
+            assert!(
+                (dense[i] - top[i]).abs() < 1e-9 * dense[0],
+                "k={k}: {dense:?} vs {top:?}"
+            );
+        }
+    }
+    // diag(5, 5, 5, 2, 1, …) in a random basis: single-vector Lanczos sees 5 once; a block of
+    // 3 finds all three copies.
+    let m = 120;
+    let mut q = vec![0.0; m * m];
+    fill_normal(&mut network_rng(2, 0), &mut q, 1.0);
+    let (q, _) = {
+        let a = row_major(&q, m, m).to_owned();
+        let qr = a.qr();
+        (qr.compute_Q(), ())
+    };
+    let d = faer::Mat::from_fn(m, m, |i, j| {
+        if i != j {
+            0.0
+        } else if i < 3 {
+            5.0
+        } else {
+            2.0 / (1.0 + i as f64)
+        }
+    });
+    let a = &q * d * q.transpose();
+    let top = lanczos::top_eigenvalues("X", &mut lanczos::Explicit(a.as_ref()), 3, 1e-10, &never).unwrap();
+    assert!(top.iter().all(|v| (v - 5.0).abs() < 1e-8), "{top:?}");
+    // The zero operator converges at once to zeros.
+    let zero = faer::Mat::<f64>::zeros(m, m);
+    let top = lanczos::top_eigenvalues("X", &mut lanczos::Explicit(zero.as_ref()), 2, 1e-10, &never).unwrap();
+    assert_eq!(top, vec![0.0, 0.0]);
 }
 
 #[test]
@@ -154,10 +194,23 @@ fn impossible_products_and_grams_are_out_of_memory_not_aborts() {
     let w = refs_of(&[&one[0]], &one_shape);
     let linear = NetForm::linear(1.0);
     assert!(oom(ntk(&w, xs, &linear, None, None, &never), "X"));
+    let spec = FisherSpec {
+        loss: LossKind::Mse,
+        kind: FisherKind::True,
+        params: Params::All,
+        k: 1,
+        method: FisherMethod::Dense,
+    };
     assert!(oom(
-        fisher_max_eigenvalue(&w, xs, &linear, None, EigenMethod::Auto, None, &never),
+        fisher_eigenvalues(&w, xs, &linear, None, &spec, None, None, &never),
         "X"
     ));
+    // The matrix-free route needs no Gram: f = w·x with w = x = 1 has F = Σ x²/n = 1.
+    for method in [FisherMethod::MatrixFree, FisherMethod::Auto] {
+        let spec = FisherSpec { method, ..spec };
+        let got = fisher_eigenvalues(&w, xs, &linear, None, &spec, None, Some(1), &never).unwrap();
+        assert!((got.data[0] - 1.0).abs() < 1e-12, "{method:?}: {:?}", got.data);
+    }
     assert!(oom(
         ntk_relative_change(&w, &w, xs, &linear, None, None, None, &never),
         "X"

@@ -7,7 +7,7 @@
 use faer::Accum;
 
 use super::form::Activation;
-use crate::linalg::{gemm, row_major, row_major_mut};
+use crate::linalg::{row_major, row_major_mut, Products, Split};
 use crate::scalar::Real;
 
 /// The inputs of a pass: X = I (m = d_0 examples, the first product is skipped) or d_0 × m
@@ -31,6 +31,9 @@ pub struct Network<T> {
     pub weight_offsets: Vec<usize>,
     /// Layer j's bias (d_{j+1} entries) starts here, after all the weights; None: no bias.
     pub bias_offsets: Vec<Option<usize>>,
+    /// How the passes' products run: `Plain` for training (one network per thread), blocked
+    /// for the diagnostics of large networks.
+    pub products: Products,
 }
 
 /// Buffers of one worker's passes over up to `cols` examples, allocated once per call.
@@ -53,6 +56,7 @@ pub struct LayerGrad<'a, T> {
     pub d_out: usize,
     pub d_in: usize,
     pub scale: T,
+    pub products: Products,
 }
 
 impl<T: Real> LayerGrad<'_, T> {
@@ -66,12 +70,13 @@ impl<T: Real> LayerGrad<'_, T> {
                     *v += factor * d;
                 }
             }
-            Input::Columns(h) => gemm(
+            Input::Columns(h) => self.products.gemm(
                 row_major_mut(dst, self.d_out, self.d_in),
                 Accum::Add,
                 row_major(self.delta, self.d_out, self.m),
                 row_major(h, self.d_in, self.m).transpose(),
                 factor,
+                Split::Rows,
             ),
         }
     }
@@ -85,12 +90,13 @@ impl<T: Real> LayerGrad<'_, T> {
                     *v = self.scale * d;
                 }
             }
-            Input::Columns(h) => gemm(
+            Input::Columns(h) => self.products.gemm(
                 row_major_mut(dst, self.d_out, self.d_in),
                 Accum::Replace,
                 row_major(self.delta, self.d_out, self.m),
                 row_major(h, self.d_in, self.m).transpose(),
                 self.scale,
+                Split::Rows,
             ),
         }
     }
@@ -161,19 +167,21 @@ impl<T: Real> Network<T> {
                         *o = scale * v;
                     }
                 }
-                (1, Input::Columns(x)) => gemm(
+                (1, Input::Columns(x)) => self.products.gemm(
                     row_major_mut(out, d_out, m),
                     Accum::Replace,
                     row_major(w, d_out, d_in),
                     row_major(x, d_in, m),
                     scale,
+                    Split::Columns,
                 ),
-                _ => gemm(
+                _ => self.products.gemm(
                     row_major_mut(out, d_out, m),
                     Accum::Replace,
                     row_major(w, d_out, d_in),
                     row_major(&done[offset - d_in * m..], d_in, m),
                     scale,
+                    Split::Columns,
                 ),
             }
             if let Some(off) = self.bias_offsets[j - 1] {
@@ -222,12 +230,13 @@ impl<T: Real> Network<T> {
             let delta = &s.signal[..d_out * m];
             if j > 1 {
                 let next = &mut s.next_signal[..d_in * m];
-                gemm(
+                self.products.gemm(
                     row_major_mut(next, d_in, m),
                     Accum::Replace,
                     row_major(w, d_out, d_in).transpose(),
                     row_major(delta, d_out, m),
                     scale,
+                    Split::Columns,
                 );
                 if !linear {
                     for (v, &d) in next.iter_mut().zip(&s.slopes[end - d_in * m..end]) {
@@ -246,6 +255,7 @@ impl<T: Real> Network<T> {
                 d_out,
                 d_in,
                 scale,
+                products: self.products,
             };
             let bias = self.bias_offsets[j - 1].map(|off| {
                 for (g, row) in bias_grad[..d_out].iter_mut().zip(delta.chunks(m)) {
