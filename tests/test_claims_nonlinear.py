@@ -260,9 +260,12 @@ def test_sokol_criticality_rule():
     assert sokol2020.claim_criticality(half).verdict == "partly"
 
 
-def training_frame(final_of, accuracy_of, lrs=(1e-3,), seeds=2, epochs=4, per_epoch=3):
+def training_frame(
+    final_of, accuracy_of, lrs=(1e-3,), seeds=2, epochs=4, per_epoch=3, fisher_of=None
+):
     """Training runs: final loss final_of(manifold, q*, lr); the mini-batch losses fall
-    geometrically from 2.3 to it; test accuracy accuracy_of(manifold, q*)."""
+    geometrically from 2.3 to it; test accuracy accuracy_of(manifold, q*); λ_max every epoch
+    fisher_of(manifold, q*, epoch) (default 1)."""
     rows = []
     for manifold, q, lr, seed in itertools.product(
         sokol2020.MANIFOLDS, sokol2020.TRAIN_Q_STARS, lrs, range(seeds)
@@ -282,6 +285,16 @@ def training_frame(final_of, accuracy_of, lrs=(1e-3,), seeds=2, epochs=4, per_ep
                 "batch_size": 10,
                 "batch_loss_curve": batch,
                 "test_accuracy_curve": np.linspace(0.1, accuracy_of(manifold, q), epochs + 1),
+                "fisher_max_eigenvalue_curve": np.array(
+                    [
+                        (fisher_of or (lambda m, q, e: 1.0))(manifold, q, e)
+                        for e in range(epochs + 1)
+                    ]
+                ),
+                "steps": steps,
+                "record_every": steps,
+                "record": f"batch_loss:1,test_accuracy:{per_epoch},"
+                f"fisher_max_eigenvalue:{per_epoch}",
             }
         )
     return pd.DataFrame(rows)
@@ -351,3 +364,45 @@ def test_sokol_training_partial_verdicts_and_the_best_learning_rate():
     assert set(best["lr"]) == {1e-3} and len(best) == 8
     for claim in _training_claims(frame):
         assert claim.verdict == "reproduced", claim
+
+
+def paper_fisher(manifold, q, epoch):
+    """The paper's Fig. 3: Euclidean q* = 9e-4 starts smooth and roughens fast; the manifold
+    nets sit an order of magnitude above Euclidean q* = 1/64."""
+    if manifold == "stiefel_hidden":
+        return 50.0
+    return 1.0 * 10**epoch if q == 9e-4 else 5.0
+
+
+@pytest.mark.parametrize(
+    ("fisher", "roughens", "less_smooth"),
+    [
+        (paper_fisher, "reproduced", "reproduced"),
+        # Euclidean 9e-4 rises, but Stiefel 1/64 rises more; one Stiefel cell above.
+        (
+            lambda m, q, e: (
+                (10.0**e if q == 1 / 64 else 50.0)
+                if m == "stiefel_hidden"
+                else (2.0**e if q == 9e-4 else 5.0)
+            ),
+            "partly",
+            "partly",
+        ),
+        # Everything falls; the manifold nets are the smoothest.
+        (
+            lambda m, q, e: (0.5 if m == "stiefel_hidden" else 10.0) / (1 + e),
+            "not reproduced",
+            "not reproduced",
+        ),
+    ],
+)
+def test_sokol_fisher_during_training_rules(fisher, roughens, less_smooth):
+    frame = training_frame(paper_final, paper_accuracy, epochs=10, fisher_of=fisher)
+    assert sokol2020.early_epoch(frame) == 5
+    assert sokol2020.claim_euclidean_small_q_roughens(frame).verdict == roughens
+    assert sokol2020.claim_manifold_less_smooth(frame).verdict == less_smooth
+
+
+def test_sokol_early_epoch_is_half_a_short_training():
+    frame = training_frame(paper_final, paper_accuracy, epochs=4)
+    assert sokol2020.early_epoch(frame) == 2

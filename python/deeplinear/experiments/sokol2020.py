@@ -41,6 +41,7 @@ from .. import init, metrics, plots
 from ..data import load_npz
 from ..report import Claim, Verdict, markdown_table
 from ..sweep import SweepSpec
+from ..sweep.grid import record_intervals
 from ..sweep.recipes import make_eval_data
 from ..sweep.registry import file_digest
 from .analysis import verdict_from_fraction
@@ -60,9 +61,11 @@ __all__ = [
     "claim_correlation",
     "claim_criticality",
     "claim_euclidean_prefers_larger_q",
+    "claim_euclidean_small_q_roughens",
     "claim_linear_larger",
     "claim_manifold_faster",
     "claim_manifold_insensitive",
+    "claim_manifold_less_smooth",
     "claim_monotone",
     "claims",
     "criticality_table",
@@ -222,7 +225,9 @@ def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
                 "learn_scale": True,  # the Stiefel layers' scales; Euclidean nets have none
                 "steps": steps,
                 "record_every": steps,  # the full-set loss at the ends; the curve: batch_loss
-                "record": f"batch_loss:1, test_accuracy:{per_epoch}",
+                "record": f"batch_loss:1, test_accuracy:{per_epoch}, "
+                f"fisher_max_eigenvalue:{per_epoch * grid.fisher_every}",
+                "record_probe": min(grid.probe, source["n_test"]),
             },
         }
     )
@@ -268,14 +273,16 @@ def _curvature(
 ) -> dict[str, np.ndarray]:
     """λ_max of the Fisher (GGN for cross-entropy, Gauss–Newton for MSE; all parameters and
     weights only) and s²_max of the input–output Jacobian (max and mean over the inputs)."""
-    form = {"activation": activation, "biases": biases}
+    form: dict[str, Any] = {"activation": activation, "biases": biases}
     out = {}
     for loss in ("cross_entropy", "mse"):
         for params in ("all", "weights"):
             out[f"fisher_{loss}_{params}"] = metrics.fisher_max_eigenvalue(
                 weights, X, loss=loss, params=params, **form
             )
-    sigma = metrics.jacobian_max_singular_value(weights, X, **form)
+    # The d_L × d_0 Jacobians are small: their exact SVD (power iteration would not settle on
+    # the linear nets, whose singular values are all equal).
+    sigma = metrics.jacobian_singular_values(weights, X, **form)[..., 0]
     out["jacobian_sq_max"] = (sigma**2).max(axis=1)
     out["jacobian_sq_mean"] = (sigma**2).mean(axis=1)
     return out
@@ -604,6 +611,90 @@ def claim_manifold_faster(frame: pd.DataFrame) -> Claim:
     )
 
 
+#: λ_max "rises quickly" by the end of this epoch (the paper: "within the initial 5 epochs"), or
+#: half the training when it is shorter.
+EARLY_EPOCH = 5
+
+
+def _per_epoch(frame: pd.DataFrame) -> int:
+    return int(frame["n"].iloc[0]) // int(frame["batch_size"].iloc[0])
+
+
+def _fisher_every(frame: pd.DataFrame) -> int:
+    """The recording interval of the Fisher's λ_max, in epochs."""
+    intervals = dict(record_intervals(frame["record"].iloc[0], frame["record_every"].iloc[0]))
+    return max(1, intervals["fisher_max_eigenvalue"] // _per_epoch(frame))
+
+
+def early_epoch(frame: pd.DataFrame) -> int:
+    """The epoch the early rise of λ_max is read at: :data:`EARLY_EPOCH`, or half the training
+    when it is shorter, rounded down to a recorded epoch."""
+    epochs = int(frame["steps"].iloc[0]) // _per_epoch(frame)
+    every = _fisher_every(frame)
+    return max(every, min(EARLY_EPOCH, epochs // 2) // every * every)
+
+
+def with_fisher(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`best_runs` with ``rise`` (λ_max at :func:`early_epoch` over λ_max at
+    initialisation) and ``fisher_median`` (the median λ_max over the training)."""
+    best = best_runs(frame)
+    index = early_epoch(frame) // _fisher_every(frame)
+    curves = [np.asarray(c, dtype=np.float64) for c in best["fisher_max_eigenvalue_curve"]]
+    return best.assign(
+        rise=[c[min(index, c.size - 1)] / c[0] for c in curves],
+        fisher_median=[float(np.median(c)) for c in curves],
+    )
+
+
+def claim_euclidean_small_q_roughens(frame: pd.DataFrame) -> Claim:
+    """The Euclidean q* = 9e-4 nets' λ_max rises the most in the first epochs."""
+    rises = _cells(with_fisher(frame), "rise")
+    target = ("euclidean", TRAIN_Q_STARS[0])
+    largest = max(rises, key=lambda cell: rises[cell])
+    verdict: Verdict
+    if rises[target] > 1 and largest == target:
+        verdict = "reproduced"
+    elif rises[target] > 1:
+        verdict = "partly"
+    else:
+        verdict = "not reproduced"
+    epoch = early_epoch(frame)
+    shown = ", ".join(f"{NAMES[m]} q* = {_q_label(q)}: ×{r:.3g}" for (m, q), r in rises.items())
+    return Claim(
+        claim="Euclidean nets at small q* rapidly become less smooth",
+        paper="λ_max rises quickly within the first 5 epochs, most for Euclidean q* ≈ 9e-4 "
+        "(their Fig. 3)",
+        ours=f"λ_max at epoch {epoch} over λ_max at initialisation (median): {shown}",
+        verdict=verdict,
+        rule=f"per run, λ_max (cross-entropy GGN on the probe set) at epoch {epoch} "
+        f"(≤ {EARLY_EPOCH}, or half the training) over its value at initialisation; medians "
+        "over seeds at each cell's best learning rate; 'reproduced' if the Euclidean q* = 9e-4 "
+        "cell rises (> 1) and the most of the four cells, 'partly' if it rises, else 'not "
+        "reproduced'.",
+    )
+
+
+def claim_manifold_less_smooth(frame: pd.DataFrame) -> Claim:
+    """The manifold nets have a larger λ_max during training than the Euclidean q* = 1/64 net."""
+    medians = _cells(with_fisher(frame), "fisher_median")
+    reference = medians[("euclidean", TRAIN_Q_STARS[1])]
+    larger = [q for q in TRAIN_Q_STARS if medians[("stiefel_hidden", q)] > reference]
+    verdict: Verdict = (
+        "reproduced" if len(larger) == 2 else "partly" if larger else "not reproduced"
+    )
+    shown = ", ".join(f"{NAMES[m]} q* = {_q_label(q)}: {v:.3g}" for (m, q), v in medians.items())
+    return Claim(
+        claim="Manifold nets are less smooth than the Euclidean q* = 1/64 net, yet not slower",
+        paper="the Euclidean q* = 1/64 net has an order of magnitude smaller λ_max than the "
+        "manifold nets but trains slower: smoothness does not predict speed (their Fig. 3)",
+        ours=f"median λ_max over training: {shown} (speed: the claim above)",
+        verdict=verdict,
+        rule="per run, the median of its recorded λ_max over training; medians over seeds at "
+        "each cell's best learning rate; 'reproduced' if both Stiefel cells are above the "
+        "Euclidean q* = 1/64 cell, 'partly' if one is, else 'not reproduced'.",
+    )
+
+
 def claims(frame: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[Claim]:
     """The study's claims: the criticality table, at initialisation, and training."""
     at_init = tables["at_init"]
@@ -615,6 +706,8 @@ def claims(frame: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[Claim]:
         claim_manifold_insensitive(frame),
         claim_euclidean_prefers_larger_q(frame),
         claim_manifold_faster(frame),
+        claim_euclidean_small_q_roughens(frame),
+        claim_manifold_less_smooth(frame),
     ]
 
 
@@ -691,6 +784,16 @@ def analyse(frame: pd.DataFrame, figures: Path, tables: dict[str, pd.DataFrame])
         title="Test accuracy (best η per cell, median over seeds)",
     )
     paths.append(plots.save(fig, figures / "test_accuracy.png"))
+    fig = plots.curves(
+        best.assign(record_every=_fisher_every(frame)),
+        hue="cell",
+        column="fisher_max_eigenvalue_curve",
+        relative=False,
+        ylabel="λ_max of the Fisher (cross-entropy GGN, probe set)",
+        xlabel="epoch",
+        title="λ_max during training (best η per cell, median over seeds)",
+    )
+    paths.append(plots.save(fig, figures / "fisher_during_training.png"))
     sections = [
         ("Choices", _choices_text()),
         ("Criticality table", _criticality_section(tables["criticality"])),

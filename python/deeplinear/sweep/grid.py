@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import vocabulary
 from . import registry
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "group_runs",
     "load_spec",
     "make_tasks",
+    "record_intervals",
     "run_key",
 ]
 
@@ -66,12 +68,8 @@ __all__ = [
 KEY_VERSION = 1
 
 LR_RULES = ("constant", "hu2020", "inverse_depth")
-ACTIVATIONS = ("linear", "tanh", "relu", "erf")
 BIASES = ("none", "all")
-PARAMETERIZATIONS = ("standard", "ntk")
-LOSSES = ("mse", "cross_entropy")
 REDUCTIONS = ("default", "sum", "mean")
-OPTIMIZERS = ("gd", "sgd", "adam")
 #: "stiefel": every layer on the manifold; "stiefel_hidden": every layer but the output layer
 #: (Sokol & Park 2020: the classifier stays Euclidean).
 MANIFOLDS = ("euclidean", "stiefel", "stiefel_hidden")
@@ -90,6 +88,7 @@ RECORDABLE = (
     "batch_accuracy",
     "test_loss",
     "test_accuracy",
+    *vocabulary.PROBE_RECORDABLE,
 )
 
 _REQUIRED = object()
@@ -209,7 +208,12 @@ class RunConfig:
     )
     # --- the network form and the training options of dl.train (key version 3) ---
     activation: str = _field(
-        "choice", "φ of the hidden layers", "linear", choices=ACTIVATIONS, group=True, added=3
+        "choice",
+        "φ of the hidden layers",
+        "linear",
+        choices=vocabulary.ACTIVATIONS,
+        group=True,
+        added=3,
     )
     biases: str = _field(
         "choice",
@@ -224,7 +228,7 @@ class RunConfig:
         "choice",
         "standard, or ntk (each layer scaled by σ_w/√fan_in, unit-variance weights)",
         "standard",
-        choices=PARAMETERIZATIONS,
+        choices=vocabulary.PARAMETERIZATIONS,
         group=True,
         added=3,
     )
@@ -262,7 +266,7 @@ class RunConfig:
         "choice",
         "mse, or cross_entropy (integer labels: the argmax of the recipe's one-hot targets)",
         "mse",
-        choices=LOSSES,
+        choices=tuple(vocabulary.LOSSES),
         group=True,
         added=3,
     )
@@ -276,7 +280,12 @@ class RunConfig:
         added=3,
     )
     optimizer: str = _field(
-        "choice", "gd, sgd (momentum) or adam", "gd", choices=OPTIMIZERS, group=True, added=3
+        "choice",
+        "gd, sgd (momentum) or adam",
+        "gd",
+        choices=tuple(vocabulary.OPTIMIZERS),
+        group=True,
+        added=3,
     )
     momentum: float = _field(
         "float",
@@ -361,6 +370,15 @@ class RunConfig:
         group=True,
         added=3,
     )
+    record_probe: int = _field(
+        "int",
+        "the first k held-out examples are the probe set (record_data) of the recorded "
+        "fisher_*, ntk_relative_change and jacobian_max_singular_value; 0: none",
+        0,
+        minimum=0,
+        group=True,
+        added=3,
+    )
     target_accuracy: float | None = _field(
         "optional_float",
         "stop a network once its step's (mini-)batch accuracy is ≥ this, in (0, 1] (records "
@@ -392,12 +410,7 @@ class RunConfig:
     def record_intervals(self) -> list[tuple[str, int]]:
         """(name, interval) of each recorded quantity: its own ``name:k`` interval, else
         ``record_every``."""
-        out = []
-        for item in self.record.split(","):
-            if item:
-                name, _, every = item.partition(":")
-                out.append((name, int(every) if every else self.record_every))
-        return out
+        return record_intervals(self.record, self.record_every)
 
     @property
     def is_linear_chain(self) -> bool:
@@ -431,9 +444,10 @@ class RunConfig:
         """Approximate floating-point operations to train this network: about 6·d_j·d_{j+1}
         per example per layer per step (forward, gradient and backward products) over the
         step's examples, plus a forward pass (2·d_j·d_{j+1} per example) over the training or
-        test set for each recorded full-set quantity. Full-batch squared-loss linear chains
-        count n ≤ d_x examples: the engine reduces n > d_x examples exactly to d_x columns
-        (thin QR of Xᵀ)."""
+        test set for each recorded full-set quantity, and about 2·d_y passes per probe example
+        for each recorded probe quantity (Fisher, NTK, Jacobian). Full-batch squared-loss linear
+        chains count n ≤ d_x examples: the engine reduces n > d_x examples exactly to d_x
+        columns (thin QR of Xᵀ)."""
         dims = self.dims
         per_example = sum(a * b for a, b in itertools.pairwise(dims))
         full_batch = self.batch_size == 0
@@ -442,9 +456,11 @@ class RunConfig:
         else:
             columns = self.n if full_batch else self.batch_size
         total = 6.0 * per_example * columns * max(self.steps, 1)
+        probe = 2 * self.record_probe * self.d_y  # a backward pass per probe output, and back
+        passes = {"accuracy": self.n, "test_loss": self.n_test, "test_accuracy": self.n_test}
         for name, every in self.record_intervals:
-            examples = {"accuracy": self.n, "test_loss": self.n_test, "test_accuracy": self.n_test}
-            total += 2.0 * per_example * examples.get(name, 0) * (self.steps // every + 1)
+            examples = probe if name in vocabulary.PROBE_RECORDABLE else passes.get(name, 0)
+            total += 2.0 * per_example * examples * (self.steps // every + 1)
         return total
 
 
@@ -457,6 +473,17 @@ _FIELD_BY_NAME = {f.name: f for f in FIELDS}
 #: Fields that must be equal for runs to share one batched engine call (same shapes, data,
 #: schedule and output scale); the others (init, seed, lr, ...) may vary inside a batch.
 GROUP_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.group)
+
+
+def record_intervals(record: str, record_every: int) -> list[tuple[str, int]]:
+    """(name, interval) of each quantity of a canonical ``record`` value ("name" or
+    "name:k", comma-separated): its own interval k, else ``record_every``."""
+    out = []
+    for item in record.split(","):
+        if item:
+            name, _, every = item.partition(":")
+            out.append((name, int(every) if every else int(record_every)))
+    return out
 
 
 def run_key(config: RunConfig) -> str:
@@ -786,6 +813,7 @@ _COMBINED = (
     "d_y",
     "manifold",
     "n_test",
+    "record_probe",
     "record",
 )
 _ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
@@ -810,11 +838,15 @@ def _combination_problem(run: RunConfig) -> tuple[str, str] | None:
         return "manifold", "'stiefel_hidden' needs a hidden layer (depth ≥ 2)"
     if run.loss == "cross_entropy" and run.d_y < 2:
         return "loss", f"'cross_entropy' needs d_y ≥ 2 classes, got d_y = {run.d_y}"
+    if run.record_probe > run.n_test:
+        return "record_probe", f"must be at most n_test = {run.n_test}, got {run.record_probe}"
     for name in run.recorded:
         if name.startswith("test_") and run.n_test == 0:
             return "record", f"{name!r} needs held-out examples (n_test > 0)"
-        if name == "balancedness" and not run.is_linear_chain:
-            return "record", "'balancedness' is defined for linear chains only"
+        if name in vocabulary.PROBE_RECORDABLE and run.record_probe == 0:
+            return "record", f"{name!r} needs a probe set (record_probe > 0 held-out examples)"
+        if name in vocabulary.LINEAR_ONLY_RECORDABLE and not run.is_linear_chain:
+            return "record", f"{name!r} is defined for linear chains only"
     return None
 
 

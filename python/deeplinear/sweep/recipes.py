@@ -31,6 +31,7 @@ __all__ = [
     "learning_rate",
     "make_data",
     "make_eval_data",
+    "make_probe",
     "make_weights",
     "optimum",
     "tolerance",
@@ -154,6 +155,16 @@ def make_eval_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     _, _, X_test, Y_test = _prepared_for(config)
     return X_test, Y_test
+
+
+def make_probe(config: RunConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """The probe set (``record_data``) of a run: its first ``record_probe`` held-out examples
+    and their targets; None when record_probe = 0."""
+    held = make_eval_data(config)
+    if config.record_probe == 0 or held is None:
+        return None
+    count = config.record_probe
+    return np.ascontiguousarray(held[0][:, :count]), np.ascontiguousarray(held[1][..., :count])
 
 
 @functools.lru_cache(maxsize=16)

@@ -29,6 +29,7 @@ from .recipes import (
     learning_rate,
     make_data,
     make_eval_data,
+    make_probe,
     make_weights,
     shuffle_seeds,
     train_options,
@@ -67,6 +68,7 @@ def run_task(task: Task, threads: int | None = None) -> pa.Table:
         biases=initial.biases,
         data_seed=shuffle_seeds(runs),
         eval_data=make_eval_data(first),
+        record_data=make_probe(first),
         **options,
     )
     wall = time.perf_counter() - start
