@@ -381,7 +381,7 @@ def paper_fisher(manifold, q, epoch):
         # Euclidean 9e-4 rises, but Stiefel 1/64 rises more; one Stiefel cell above.
         (
             lambda m, q, e: (
-                (10.0**e if q == 1 / 64 else 50.0)
+                (10.0**e if q == 1 / 64 else 1.0)
                 if m == "stiefel_hidden"
                 else (2.0**e if q == 9e-4 else 5.0)
             ),
