@@ -51,7 +51,9 @@ def mlp_spec(**fixed):
             "learn_scale": True,
             "steps": 25,
             "record_every": 5,
-            "record": "accuracy, test_accuracy:10, batch_loss",
+            "record": "accuracy, test_accuracy:10, batch_loss, fisher_max_eigenvalue:10, "
+            "jacobian_max_singular_value:25",
+            "record_probe": 8,
             "target_accuracy": 0.6,
         },
     }
@@ -86,6 +88,11 @@ def _direct(run):
         options = {"betas": (run.beta1, run.beta2), "eps": run.eps}
     elif run.optimizer == "sgd":
         options = {"momentum": run.momentum, "nesterov": run.nesterov}
+    probe = None  # the first record_probe held-out examples, when a probe quantity is recorded
+    if any(
+        name in ("fisher_max_eigenvalue", "jacobian_max_singular_value") for name in run.recorded
+    ):
+        probe = (held[0][:, : run.record_probe], held[1][..., : run.record_probe])
     manifold = (
         ["stiefel"] * (run.depth - 1) + ["euclidean"]
         if run.manifold == "stiefel_hidden"
@@ -111,6 +118,7 @@ def _direct(run):
         manifold=manifold,
         learn_scale=run.learn_scale and run.manifold != "euclidean",
         eval_data=held,
+        record_data=probe,
         target_accuracy=run.target_accuracy,
         threads=1,
         **options,
@@ -275,8 +283,18 @@ def test_a_store_written_before_the_new_fields_loads_with_their_defaults(tmp_pat
         ({"optimizer": "gd"}, ValueError, "fixed.beta1: only with optimizer = 'adam'"),
         ({"batch_size": 91}, ValueError, "fixed.batch_size: must be at most n = 90"),
         ({"d_y": 1, "data": "teacher"}, ValueError, "fixed.loss: 'cross_entropy' needs d_y ≥ 2"),
-        ({"n_test": 0}, ValueError, "fixed.record: 'test_accuracy' needs held-out examples"),
+        (
+            {"n_test": 0, "record_probe": 0, "record": "test_accuracy"},
+            ValueError,
+            "fixed.record: 'test_accuracy' needs held-out examples",
+        ),
         ({"record": "balancedness"}, ValueError, "'balancedness' is defined for linear chains"),
+        ({"record_probe": 31}, ValueError, "fixed.record_probe: must be at most n_test = 30"),
+        (
+            {"record_probe": 0},
+            ValueError,
+            "fixed.record: 'fisher_max_eigenvalue' needs a probe set (record_probe > 0",
+        ),
     ],
 )
 def test_conflicting_options_name_the_key(changes, error, needle):

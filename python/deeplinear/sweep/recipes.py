@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..init import fanout_alpha
+from ..vocabulary import PROBE_RECORDABLE
 from .grid import RunConfig
 from .registry import (
     DATA_RECIPES,
@@ -159,9 +160,10 @@ def make_eval_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray] | None:
 
 def make_probe(config: RunConfig) -> tuple[np.ndarray, np.ndarray] | None:
     """The probe set (``record_data``) of a run: its first ``record_probe`` held-out examples
-    and their targets; None when record_probe = 0."""
+    and their targets; None when record_probe = 0 or no probe quantity is recorded."""
     held = make_eval_data(config)
-    if config.record_probe == 0 or held is None:
+    probed = any(name in PROBE_RECORDABLE for name in config.recorded)
+    if config.record_probe == 0 or held is None or not probed:
         return None
     count = config.record_probe
     return np.ascontiguousarray(held[0][:, :count]), np.ascontiguousarray(held[1][..., :count])
