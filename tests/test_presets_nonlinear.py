@@ -216,11 +216,17 @@ def test_reproduce_sokol2020_quick(tmp_path, capsys):
     """The whole quick grid through the CLI (a couple of minutes on 2 cores)."""
     assert main(["reproduce", "sokol2020", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
     report = (tmp_path / "report.md").read_text()
-    assert len(_claims(report)) == 7 and "## Choices" in report
+    assert len(_claims(report)) == 9 and "## Choices" in report
     frame = load(tmp_path)
     assert len(frame) == 2 * 2 * len(sokol2020.QUICK.lrs) * len(sokol2020.QUICK.seeds)
     assert not frame["diverged"].any()
-    for name in ("fisher_vs_jacobian", "fisher_vs_q", "training_loss", "test_accuracy"):
+    for name in (
+        "fisher_vs_jacobian",
+        "fisher_vs_q",
+        "training_loss",
+        "test_accuracy",
+        "fisher_during_training",
+    ):
         assert _is_png(tmp_path / "figures" / f"{name}.png")
     at_init = next((tmp_path / "tables").glob("at_init-*.parquet"))
     assert at_init.is_file()
