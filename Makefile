@@ -46,6 +46,10 @@ test-all: build  ## every test, including the slow full-size ones
 	cargo test -p deeplinear-core --quiet
 	$(PY) -m pytest -q -m ''
 
+.PHONY: test-thorough
+test-thorough: build  ## pytest with 1000 fresh random hypothesis examples per property (slow)
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -q
+
 .PHONY: bench
 bench: build  ## benchmarks: deeplinear vs the NumPy reference (and JAX if installed); GFLOP/s table
 	$(PY) -m pytest benches -q -m benchmark --benchmark-only --benchmark-columns=min,median,rounds

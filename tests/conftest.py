@@ -2,9 +2,10 @@
 
 Profiles (choose with ``HYPOTHESIS_PROFILE=<name>``; the default is ``ci``):
 
-* ``ci``: modest ``max_examples`` so the whole default suite stays fast on 2 cores.
+* ``ci``: modest ``max_examples`` so the whole default suite stays fast on 2 cores, and
+  derandomised: every run draws the same examples (``make test-thorough`` draws fresh ones).
 * ``dev``: fewer examples, for quick edit-test loops.
-* ``thorough``: many examples, for a long soak before a release.
+* ``thorough``: many fresh random examples, for a long soak before a release.
 
 All profiles disable the per-example deadline: timings on a shared 2-core machine are noisy and a
 slow example is not a bug.
@@ -28,7 +29,7 @@ _COMMON = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
     "print_blob": True,
 }
-settings.register_profile("ci", max_examples=100, **_COMMON)
+settings.register_profile("ci", max_examples=100, derandomize=True, **_COMMON)
 settings.register_profile("dev", max_examples=20, **_COMMON)
 settings.register_profile("thorough", max_examples=1000, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
