@@ -105,7 +105,9 @@ def _is_png(path: Path) -> bool:
 def _claims(report: str) -> list[tuple[str, str]]:
     """(claim, verdict) rows of the first claims table of a report."""
     section = report.split("## Claims")[1] if "## Claims" in report else report
-    rows = re.findall(r"^\| ([^|]+?) \|.*\| (✅ reproduced|🟡 partly|❌ not) \|$", section, re.M)
+    rows = re.findall(
+        r"^\| ([^|]+?) \|.*\| (✅ reproduced|🟡 partly|❌ not reproduced) \|$", section, re.M
+    )
     return [(claim, verdict) for claim, verdict in rows]
 
 

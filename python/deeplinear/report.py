@@ -53,7 +53,11 @@ class Claim:
 
 def claims_table(claims: Sequence[Claim]) -> str:
     """The claims as a Markdown table: claim, the paper's number, ours, verdict."""
-    marks = {"reproduced": "✅ reproduced", "partly": "🟡 partly", "not reproduced": "❌ not"}
+    marks = {
+        "reproduced": "✅ reproduced",
+        "partly": "🟡 partly",
+        "not reproduced": "❌ not reproduced",
+    }
     rows = [[c.claim, c.paper, c.ours, marks[c.verdict]] for c in claims]
     return markdown_table(["claim", "paper", "ours", "verdict"], rows)
 

@@ -758,7 +758,8 @@ def analyse(frame: pd.DataFrame, figures: Path, tables: dict[str, pd.DataFrame])
         column="value",
         xlabel="q*",
         ylabel="λ_max of the Fisher (cross-entropy GGN)",
-        title="λ_max against q* (median over seeds; linear nets at q* = 1/64, under tanh's)",
+        title="λ_max against q* (median over seeds)\n"
+        "linear nets at q* = 1/64, under the tanh points",
     )
     paths.append(plots.save(fig, figures / "fisher_vs_q.png"))
     best = best_runs(frame)
