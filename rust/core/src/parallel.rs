@@ -8,8 +8,13 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 use crate::error::{Error, Result};
 
 /// Cores this process may run on (its affinity mask and cgroup CPU quota), at least 1.
+///
+/// Read once per process: std's probe parses the cgroup files on every call (~85 µs, more than
+/// a small call's whole work), so an affinity change after the first call is not seen; pass
+/// `threads` explicitly to follow one.
 pub fn available_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Threads a call may start per available core.
