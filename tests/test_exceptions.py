@@ -52,3 +52,25 @@ def test_python_side_checks_raise_ours_too() -> None:
         dl.init.gaussian([2, 3], seed=0, dtype=np.int8)
     with pytest.raises(errors.ArgumentTypeError, match="steps"):
         dl.train(dl.init.gaussian([2, 3], seed=0), None, np.ones((3, 2)), lr=0.1, steps=1.5)
+
+
+def test_module_checks_raise_ours(tmp_path) -> None:
+    """The checks written in dl.init, dl.metrics, dl.kernels and dl.data raise our classes too,
+    so `except dl.DeeplinearError` catches every argument error of the array API."""
+    w = dl.init.gaussian([2, 3, 2], seed=0)
+    with pytest.raises(errors.InvalidValueError, match="i:"):
+        dl.metrics.partial_product_singular_values(w, i=1, j=0)
+    with pytest.raises(errors.ArgumentTypeError, match="per_layer"):
+        dl.metrics.balancedness(w, per_layer="yes")
+    with pytest.raises(errors.ArgumentTypeError, match="randomize"):
+        dl.init.balanced([2, 3, 2], seed=0, randomize=1)
+    with pytest.raises(errors.ArgumentTypeError, match="X"):
+        dl.kernels.nngp(
+            [2, 3, 1], np.array([["a", "b"], ["c", "d"]]), activation="relu", sigma_w=1.0
+        )
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, X=np.ones((4, 3)), y=np.ones(5))
+    with pytest.raises(errors.ShapeError, match="'y'"):
+        dl.data.load_npz(bad)
+    with pytest.raises(errors.InvalidValueError, match="q_star"):
+        dl.data.scale_to_q_star(np.ones((3, 4)), -1.0)

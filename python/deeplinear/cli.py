@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import InvalidValueError
+
 if TYPE_CHECKING:
     from .experiments import Reproduction
 
@@ -175,7 +177,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     execution = _executor_args(args)
     if args.study == "all":
         if args.data is not None:
-            raise ValueError("data: --data is per study; use 'reproduce STUDY --data PATH'")
+            raise InvalidValueError("data: --data is per study; use 'reproduce STUDY --data PATH'")
         done, failed = reproduce_all(args.out, size=args.size, **execution)
         for result in done:
             _print_reproduction(result)
@@ -201,10 +203,10 @@ def _plot(args: argparse.Namespace) -> int:
     from .sweep import load, read_spec
 
     if not args.dir.is_dir():
-        raise ValueError(f"directory: {args.dir} does not exist or is not a directory")
+        raise InvalidValueError(f"directory: {args.dir} does not exist or is not a directory")
     frame = load(args.dir)
     if frame.empty:
-        raise ValueError(f"directory: {args.dir} holds no finished runs")
+        raise InvalidValueError(f"directory: {args.dir} holds no finished runs")
     spec = read_spec(args.dir) or {}
     out = args.out if args.out is not None else args.dir / "figures"
     for path in default_figures(

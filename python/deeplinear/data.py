@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ArgumentTypeError, InvalidValueError, ShapeError
+
 __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
@@ -117,44 +119,48 @@ def diabetes() -> Dataset:
 def _examples(path: Path, key: str, array: np.ndarray) -> np.ndarray:
     """Checked (n, ...) inputs from a file → (d, n) float64."""
     if array.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: key {key!r}: expected a numeric array, got dtype {array.dtype}")
+        raise InvalidValueError(
+            f"{path}: key {key!r}: expected a numeric array, got dtype {array.dtype}"
+        )
     if array.ndim < 2:
-        raise ValueError(
+        raise ShapeError(
             f"{path}: key {key!r}: expected shape (n, features...) with one example per row, "
             f"got shape {array.shape}"
         )
     if array.shape[0] == 0 or math.prod(array.shape[1:]) == 0:
-        raise ValueError(f"{path}: key {key!r}: empty array of shape {array.shape}")
+        raise ShapeError(f"{path}: key {key!r}: empty array of shape {array.shape}")
     flat = array.reshape(array.shape[0], -1).astype(np.float64)
     bad = int(np.count_nonzero(~np.isfinite(flat)))
     if bad:
-        raise ValueError(f"{path}: key {key!r}: {bad} non-finite value(s) (NaN or inf)")
+        raise InvalidValueError(f"{path}: key {key!r}: {bad} non-finite value(s) (NaN or inf)")
     return np.ascontiguousarray(flat.T)
 
 
 def _targets(path: Path, key: str, array: np.ndarray, n: int) -> np.ndarray:
     """Checked labels (n,) int64 or targets (n,) / (n, k) float64 → (n,) or (k, n)."""
     if array.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: key {key!r}: expected a numeric array, got dtype {array.dtype}")
+        raise InvalidValueError(
+            f"{path}: key {key!r}: expected a numeric array, got dtype {array.dtype}"
+        )
     if array.ndim not in (1, 2) or array.shape[0] != n:
-        raise ValueError(
+        raise ShapeError(
             f"{path}: key {key!r}: expected shape ({n},) or ({n}, k) to match the {n} examples "
             f"of {'X' if key == 'y' else 'X_test'}, got shape {array.shape}"
         )
     if array.dtype.kind in "biu":
         if array.ndim != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"{path}: key {key!r}: integer labels must have shape ({n},), got {array.shape}"
             )
         if array.size and int(array.min()) < 0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{path}: key {key!r}: labels must be ≥ 0, got minimum {int(array.min())}"
             )
         return array.astype(np.int64)
     values = array.astype(np.float64)
     bad = int(np.count_nonzero(~np.isfinite(values)))
     if bad:
-        raise ValueError(f"{path}: key {key!r}: {bad} non-finite value(s) (NaN or inf)")
+        raise InvalidValueError(f"{path}: key {key!r}: {bad} non-finite value(s) (NaN or inf)")
     return values if values.ndim == 1 else np.ascontiguousarray(values.T)
 
 
@@ -184,32 +190,34 @@ def load_npz(path: str | Path, *, classes: int | None = None) -> Dataset:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError as err:
-        raise ValueError(f"{path}: no such file") from err
+        raise InvalidValueError(f"{path}: no such file") from err
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"{path}: not a readable .npz file ({err})") from err
+        raise InvalidValueError(f"{path}: not a readable .npz file ({err})") from err
     for key in ("X", "y"):
         if key not in arrays:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{path}: missing key {key!r} (the file holds {', '.join(sorted(arrays)) or '—'}; "
                 "expected X, y and optionally X_test, y_test)"
             )
     if ("X_test" in arrays) != ("y_test" in arrays):
         missing = "y_test" if "X_test" in arrays else "X_test"
-        raise ValueError(f"{path}: missing key {missing!r} (give X_test and y_test together)")
+        raise InvalidValueError(
+            f"{path}: missing key {missing!r} (give X_test and y_test together)"
+        )
     X = _examples(path, "X", arrays["X"])
     y = _targets(path, "y", arrays["y"], X.shape[1])
     X_test = y_test = None
     if "X_test" in arrays:
         raw = arrays["X_test"]
         if raw.shape[1:] != arrays["X"].shape[1:]:
-            raise ValueError(
+            raise ShapeError(
                 f"{path}: key 'X_test': examples of shape {raw.shape[1:]} do not match X's "
                 f"{arrays['X'].shape[1:]}"
             )
         X_test = _examples(path, "X_test", raw)
         y_test = _targets(path, "y_test", arrays["y_test"], X_test.shape[1])
         if (y_test.dtype.kind == "i") != (y.dtype.kind == "i") or y_test.shape[:-1] != y.shape[:-1]:
-            raise ValueError(
+            raise ShapeError(
                 f"{path}: key 'y_test': {y_test.dtype} of shape {y_test.shape} does not match "
                 f"y's {y.dtype} of shape {y.shape}"
             )
@@ -217,13 +225,15 @@ def load_npz(path: str | Path, *, classes: int | None = None) -> Dataset:
         limit = classes if classes is not None else int(y.max()) + 1
         for key, labels in (("y", y), ("y_test", y_test)):
             if labels is not None and labels.size and int(labels.max()) >= limit:
-                raise ValueError(
+                raise InvalidValueError(
                     f"{path}: key {key!r}: label {int(labels.max())} out of range; expected "
                     f"labels in [0, {limit})"
                     + ("" if classes is not None else " (the range of y's labels)")
                 )
     elif classes is not None:
-        raise ValueError(f"{path}: key 'y': classes={classes} given but y holds real targets")
+        raise InvalidValueError(
+            f"{path}: key 'y': classes={classes} given but y holds real targets"
+        )
     return Dataset(X, y, X_test, y_test, name=str(path))
 
 
@@ -233,12 +243,12 @@ def load_npz(path: str | Path, *, classes: int | None = None) -> Dataset:
 def _matrix(name: str, X: Any) -> np.ndarray:
     array = np.asarray(X)
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a real array, got dtype {array.dtype}")
+        raise ArgumentTypeError(f"{name}: expected a real array, got dtype {array.dtype}")
     if array.ndim != 2 or 0 in array.shape:
-        raise ValueError(f"{name}: expected a non-empty (d, n) array, got shape {array.shape}")
+        raise ShapeError(f"{name}: expected a non-empty (d, n) array, got shape {array.shape}")
     values = array.astype(np.float64)
     if not np.isfinite(values).all():
-        raise ValueError(f"{name}: holds non-finite values")
+        raise InvalidValueError(f"{name}: holds non-finite values")
     return values
 
 
@@ -257,13 +267,13 @@ def cifar10_standardise(X: Any, *, layout: str = "hwc") -> np.ndarray:
     """
     values = _matrix("X", X)
     if values.shape[0] != 3072:
-        raise ValueError(f"X: expected 3072 rows (32×32×3 pixels), got {values.shape[0]}")
+        raise ShapeError(f"X: expected 3072 rows (32×32×3 pixels), got {values.shape[0]}")
     if layout == "hwc":
         channel = np.arange(3072) % 3
     elif layout == "chw":
         channel = np.arange(3072) // 1024
     else:
-        raise ValueError(f"layout: expected 'hwc' or 'chw', got {layout!r}")
+        raise InvalidValueError(f"layout: expected 'hwc' or 'chw', got {layout!r}")
     mean = np.asarray(CIFAR10_MEAN)[channel][:, None]
     std = np.asarray(CIFAR10_STD)[channel][:, None]
     result: np.ndarray = (values / 255.0 - mean) / std
@@ -286,10 +296,10 @@ def scale_to_q_star(X: Any, q_star: float, *, mean_square: float | None = None) 
     """
     values = _matrix("X", X)
     if not (isinstance(q_star, (int, float)) and math.isfinite(q_star) and q_star > 0):
-        raise ValueError(f"q_star: expected a finite number > 0, got {q_star!r}")
+        raise InvalidValueError(f"q_star: expected a finite number > 0, got {q_star!r}")
     average = float(np.mean(values**2)) if mean_square is None else float(mean_square)
     if not (math.isfinite(average) and average > 0):
-        raise ValueError(f"mean_square: expected a finite number > 0, got {average!r}")
+        raise InvalidValueError(f"mean_square: expected a finite number > 0, got {average!r}")
     result: np.ndarray = values * math.sqrt(q_star / average)
     return result
 
@@ -315,15 +325,17 @@ def whiten(X: Any, Y: Any, *, rcond: float = 1e-10) -> tuple[np.ndarray, np.ndar
     d, n = values.shape
     targets = np.asarray(Y, dtype=np.float64)
     if targets.ndim not in (1, 2) or targets.shape[-1] != n:
-        raise ValueError(f"Y: expected shape ({n},) or (k, {n}) to match X, got {targets.shape}")
+        raise ShapeError(f"Y: expected shape ({n},) or (k, {n}) to match X, got {targets.shape}")
     if not np.isfinite(targets).all():
-        raise ValueError("Y: holds non-finite values")
+        raise InvalidValueError("Y: holds non-finite values")
     if n <= d:
-        raise ValueError(f"X: whitening needs more examples than features, got (d, n) = {d, n}")
+        raise InvalidValueError(
+            f"X: whitening needs more examples than features, got (d, n) = {d, n}"
+        )
     centred = values - values.mean(axis=1, keepdims=True)
     eigenvalues, eigenvectors = np.linalg.eigh(centred @ centred.T / n)
     if eigenvalues[0] <= rcond * eigenvalues[-1]:
-        raise ValueError(
+        raise InvalidValueError(
             f"X: the feature covariance is singular (eigenvalue {eigenvalues[0]:.3g} against "
             f"{eigenvalues[-1]:.3g}): a constant or linearly dependent feature cannot be whitened"
         )
@@ -331,7 +343,9 @@ def whiten(X: Any, Y: Any, *, rcond: float = 1e-10) -> tuple[np.ndarray, np.ndar
     phi = np.atleast_2d(targets) @ whitened.T / n
     norm = float(np.linalg.norm(phi))
     if norm == 0.0:
-        raise ValueError("Y: uncorrelated with every feature (Λ_yx = 0); cannot scale to ‖Φ‖ = 1")
+        raise InvalidValueError(
+            "Y: uncorrelated with every feature (Λ_yx = 0); cannot scale to ‖Φ‖ = 1"
+        )
     return whitened, targets / norm
 
 
@@ -339,10 +353,12 @@ def one_hot(y: Any, classes: int | None = None) -> np.ndarray:
     """(n,) integer labels → (classes, n) float64 one-hot targets (for the squared loss)."""
     labels = np.asarray(y)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise ValueError(f"y: expected (n,) integer labels, got {labels.dtype} {labels.shape}")
+        raise ShapeError(f"y: expected (n,) integer labels, got {labels.dtype} {labels.shape}")
     count = int(labels.max()) + 1 if classes is None else int(classes)
     if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= count):
-        raise ValueError(f"y: labels must be in [0, {count}), got {labels.min()}…{labels.max()}")
+        raise InvalidValueError(
+            f"y: labels must be in [0, {count}), got {labels.min()}…{labels.max()}"
+        )
     out = np.zeros((count, labels.size))
     out[labels, np.arange(labels.size)] = 1.0
     return out
@@ -356,18 +372,18 @@ def split(data: Dataset, *, test: int | float = 0.2, seed: int = 0) -> Dataset:
         seed: the permutation's seed (``np.random.default_rng(seed)``).
     """
     if data.X_test is not None:
-        raise ValueError(f"data: {data.name or 'the data set'} already has a test set")
+        raise InvalidValueError(f"data: {data.name or 'the data set'} already has a test set")
     n = data.X.shape[1]
     if isinstance(test, bool):
-        raise TypeError(f"test: expected a fraction or a count, got {test!r}")
+        raise ArgumentTypeError(f"test: expected a fraction or a count, got {test!r}")
     if isinstance(test, float):
         if not 0.0 < test < 1.0:
-            raise ValueError(f"test: a fraction must be in (0, 1), got {test}")
+            raise InvalidValueError(f"test: a fraction must be in (0, 1), got {test}")
         count = max(1, round(test * n))
     else:
         count = int(test)
     if not 1 <= count < n:
-        raise ValueError(f"test: needs between 1 and {n - 1} test examples, got {count}")
+        raise InvalidValueError(f"test: needs between 1 and {n - 1} test examples, got {count}")
     order = np.random.default_rng(seed).permutation(n)
     held, kept = np.sort(order[:count]), np.sort(order[count:])
     return Dataset(

@@ -26,6 +26,7 @@ from ._validation import (
     size,
     threads_argument,
 )
+from .errors import ArgumentTypeError, InvalidValueError
 from .vocabulary import PARAMETERIZATIONS
 
 __all__ = [
@@ -53,7 +54,7 @@ def fanout_alpha(dims: Sequence[int]) -> float:
     """
     widths = dims_argument(dims)
     if len(widths) < 2 or min(widths) < 1:
-        raise ValueError(f"dims: needs at least two positive widths, got {widths}")
+        raise InvalidValueError(f"dims: needs at least two positive widths, got {widths}")
     return math.exp(-0.5 * sum(math.log(d) for d in widths[1:]))
 
 
@@ -273,12 +274,12 @@ def balanced(
     """
     c = _common(dims, batch, seed, dtype, threads)
     if not isinstance(randomize, (bool, np.bool_)):
-        raise TypeError(f"randomize: expected a bool, got {type(randomize).__name__}")
+        raise ArgumentTypeError(f"randomize: expected a bool, got {type(randomize).__name__}")
     given = None
     if product is not None:
         arr = np.asarray(product)
         if arr.dtype.kind not in "fiu":
-            raise TypeError(f"product: expected a real array, got dtype {arr.dtype}")
+            raise ArgumentTypeError(f"product: expected a real array, got dtype {arr.dtype}")
         given = np.ascontiguousarray(arr, dtype=c.dtype)
     return _core.init_balanced(
         c.widths, c.batch, c.seed, real("std", std), given, bool(randomize), c.dtype, c.threads
@@ -340,7 +341,7 @@ def mean_field(
     """
     c = _common(dims, batch, seed, dtype, threads)
     if not isinstance(weights, str):
-        raise TypeError(f"weights: expected 'gaussian' or 'orthogonal', got {weights!r}")
+        raise ArgumentTypeError(f"weights: expected 'gaussian' or 'orthogonal', got {weights!r}")
     return _core.init_mean_field(
         c.widths,
         c.batch,

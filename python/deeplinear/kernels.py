@@ -47,6 +47,7 @@ import numpy as np
 
 from . import _core
 from ._validation import FLOAT_DTYPES, dims_argument, real, string, threads_argument
+from .errors import ArgumentTypeError
 
 __all__ = ["nngp", "ntk"]
 
@@ -57,7 +58,7 @@ def _inputs(name: str, value: Any) -> np.ndarray:
     if arr.dtype.kind in "iub":
         arr = arr.astype(np.float64)
     if arr.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name}: expected a real (d_0, n) array, got dtype {arr.dtype}")
+        raise ArgumentTypeError(f"{name}: expected a real (d_0, n) array, got dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 

@@ -36,6 +36,7 @@ from ._validation import (
     targets_array,
     threads_argument,
 )
+from .errors import ArgumentTypeError, InvalidValueError
 
 __all__ = [
     "balancedness",
@@ -100,10 +101,14 @@ def partial_product_singular_values(
     for name, v in (("i", i), ("j", j)):
         k = integer(name, v, minimum=-depth)
         if k >= depth:
-            raise ValueError(f"{name}: must be a layer index in [-{depth}, {depth}), got {k}")
+            raise InvalidValueError(
+                f"{name}: must be a layer index in [-{depth}, {depth}), got {k}"
+            )
         ij.append(k % depth)
     if ij[0] > ij[1]:
-        raise ValueError(f"i: must not come after j (layers {ij[0]} > {ij[1]}), got i={i}, j={j}")
+        raise InvalidValueError(
+            f"i: must not come after j (layers {ij[0]} > {ij[1]}), got i={i}, j={j}"
+        )
     return _core.metric_partial_product_singular_values(
         layers,
         ij[0],
@@ -124,7 +129,7 @@ def balancedness(
         (batch,) float64 (0 for a single layer), or (batch, L−1) with ``per_layer=True``.
     """
     if not isinstance(per_layer, (bool, np.bool_)):
-        raise TypeError(f"per_layer: expected a bool, got {type(per_layer).__name__}")
+        raise ArgumentTypeError(f"per_layer: expected a bool, got {type(per_layer).__name__}")
     layers = layer_list("weights", weights)
     gaps = _core.metric_balancedness(layers, threads=threads_argument(threads))
     if per_layer:
@@ -504,7 +509,9 @@ def ntk_distance(
     """
     layers = layer_list("weights", weights)
     if biases is None and real("sigma_b", sigma_b) != 0.0:
-        raise ValueError(f"sigma_b: the networks have no biases (biases=None), got {sigma_b}")
+        raise InvalidValueError(
+            f"sigma_b: the networks have no biases (biases=None), got {sigma_b}"
+        )
     theta = ntk(
         layers,
         X,

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from .errors import InvalidValueError
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -580,7 +582,7 @@ def default_figures(
         name: the sweep's name, for titles.
     """
     if frame.empty:
-        raise ValueError("frame: holds no finished runs")
+        raise InvalidValueError("frame: holds no finished runs")
     out = Path(out)
     varied = [a for a in axes if a in frame and frame[a].nunique() > 1]
     numeric = [a for a in varied if a != "seed" and frame[a].dtype.kind in "if"]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .errors import InvalidValueError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -48,7 +50,7 @@ class Claim:
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict: expected one of {VERDICTS}, got {self.verdict!r}")
+            raise InvalidValueError(f"verdict: expected one of {VERDICTS}, got {self.verdict!r}")
 
 
 def claims_table(claims: Sequence[Claim]) -> str:

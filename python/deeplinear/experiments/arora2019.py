@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import metrics, plots
 from ..data import load_npz
+from ..errors import InvalidValueError
 from ..report import Claim, Verdict, markdown_table
 from ..sweep import SweepSpec, run_configs
 from ..sweep.recipes import make_data, make_weights, optimum
@@ -113,7 +114,9 @@ def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
         path = Path(data).resolve()
         loaded = load_npz(path)
         if loaded.y.dtype.kind == "i" or loaded.y.ndim != 1:
-            raise ValueError(f"{path}: key 'y': Arora's study needs real scalar targets (n,)")
+            raise InvalidValueError(
+                f"{path}: key 'y': Arora's study needs real scalar targets (n,)"
+            )
         source = {
             "data": "npz_whitened",
             "d_x": loaded.X.shape[0],

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidValueError
 from ..report import Claim
 
 if TYPE_CHECKING:
@@ -96,8 +97,8 @@ STUDIES: dict[str, Study] = {}
 def register(study: Study) -> Study:
     """Add ``study`` to :data:`STUDIES` (a name may be registered once)."""
     if study.name in STUDIES:
-        raise ValueError(f"study: {study.name!r} is already registered")
+        raise InvalidValueError(f"study: {study.name!r} is already registered")
     if study.name == "all":
-        raise ValueError("study: 'all' is reserved for reproducing every study")
+        raise InvalidValueError("study: 'all' is reserved for reproducing every study")
     STUDIES[study.name] = study
     return study

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import plots
+from ..errors import InvalidValueError
 from ..report import Claim, Verdict, markdown_table
 from ..sweep import SweepSpec, log10_ratio_at, steps_to_ratio
 from .analysis import log_grid, loglog_fit
@@ -108,7 +109,7 @@ def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
     """The sweep spec of the study at ``size`` ("quick" or "full"); ``data`` must be None (the
     study's data are synthetic)."""
     if data is not None:
-        raise ValueError("data: hu2020 uses synthetic teacher data and takes no data file")
+        raise InvalidValueError("data: hu2020 uses synthetic teacher data and takes no data file")
     grid = GRIDS[size]
     return SweepSpec.from_dict(
         {

@@ -39,6 +39,7 @@ import numpy as np
 from .. import data as datasets
 from .. import init, kernels, metrics, plots
 from ..data import load_npz
+from ..errors import InvalidValueError
 from ..report import Claim, Verdict, markdown_table
 from ..sweep import SweepSpec
 from ..sweep.registry import file_digest
@@ -198,7 +199,7 @@ def _source(grid: Grid, data: Path | None) -> dict[str, Any]:
     path = Path(data).resolve()
     loaded = load_npz(path)
     if loaded.classes is None:
-        raise ValueError(f"{path}: key 'y': huang2021 needs integer class labels")
+        raise InvalidValueError(f"{path}: key 'y': huang2021 needs integer class labels")
     n = loaded.X.shape[1]
     batch = min(CIFAR_BATCH, n)
     return {

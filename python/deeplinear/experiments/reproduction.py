@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidValueError
 from ..report import VERDICTS, claims_table, markdown_table, summary_table, write_report
 from ..sweep import SweepSummary, load, run_sweep, store
 from .base import SIZES, STUDIES, Analysis, Measurement
@@ -71,12 +72,14 @@ def reproduce(
         executor, threads, workers, progress: as for :func:`deeplinear.sweep.run_sweep`.
     """
     if name not in STUDIES:
-        raise ValueError(f"study: unknown study {name!r}; known: {', '.join(sorted(STUDIES))}")
+        raise InvalidValueError(
+            f"study: unknown study {name!r}; known: {', '.join(sorted(STUDIES))}"
+        )
     if size not in SIZES:
-        raise ValueError(f"size: expected one of {SIZES}, got {size!r}")
+        raise InvalidValueError(f"size: expected one of {SIZES}, got {size!r}")
     study = STUDIES[name]
     if data is not None and not study.data_help:
-        raise ValueError(f"data: {name} takes no data file")
+        raise InvalidValueError(f"data: {name} takes no data file")
     out = Path(out)
     start = time.perf_counter()
     spec = study.spec(size, None if data is None else Path(data))
@@ -199,7 +202,7 @@ def reproduce_all(
     chosen = list(STUDIES) if names is None else names
     for name in chosen:
         if name not in STUDIES:
-            raise ValueError(f"study: unknown study {name!r}; known: {', '.join(STUDIES)}")
+            raise InvalidValueError(f"study: unknown study {name!r}; known: {', '.join(STUDIES)}")
     done: list[Reproduction] = []
     failed: dict[str, str] = {}
     for name in chosen:

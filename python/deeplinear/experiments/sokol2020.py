@@ -39,6 +39,7 @@ import numpy as np
 
 from .. import init, metrics, plots
 from ..data import load_npz
+from ..errors import InvalidValueError
 from ..report import Claim, Verdict, markdown_table
 from ..sweep import SweepSpec
 from ..sweep.grid import record_intervals
@@ -178,7 +179,7 @@ def _source(grid: Grid, data: Path | None) -> dict[str, Any]:
     path = Path(data).resolve()
     loaded = load_npz(path)
     if loaded.classes is None or loaded.X_test is None:
-        raise ValueError(
+        raise InvalidValueError(
             f"{path}: sokol2020 needs integer class labels and a test set (X_test, y_test)"
         )
     n = loaded.X.shape[1]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import plots
+from ..errors import InvalidValueError
 from ..report import Claim, Verdict, markdown_table
 from ..sweep import SweepSpec, steps_to_ratio
 from .analysis import loglog_fit, steps_or_inf, verdict_from_fraction
@@ -91,7 +92,9 @@ GRIDS = {"quick": QUICK, "full": FULL}
 def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
     """The sweep spec at ``size``; ``data`` must be None (the targets are synthetic)."""
     if data is not None:
-        raise ValueError("data: wu2019 fits synthetic target matrices and takes no data file")
+        raise InvalidValueError(
+            "data: wu2019 fits synthetic target matrices and takes no data file"
+        )
     grid = GRIDS[size]
     return SweepSpec.from_dict(
         {

@@ -21,6 +21,7 @@ from typing import Any
 
 from .._core import max_threads
 from .._validation import integer, threads_argument
+from ..errors import ArgumentTypeError, InvalidValueError
 
 __all__ = [
     "ExecutorPlan",
@@ -103,12 +104,12 @@ def check_counts(threads: Any, workers: Any) -> tuple[int | None, int | None]:
     cap = max_threads()
     workers = integer("workers", workers, minimum=1, maximum=None)
     if workers > cap:
-        raise ValueError(
+        raise InvalidValueError(
             f"workers: must be at most {cap} (4 per core available to this process, at least "
             f"64), got {workers}"
         )
     if threads is not None and workers * threads > cap:
-        raise ValueError(
+        raise InvalidValueError(
             f"threads: {workers} workers × {threads} threads = {workers * threads} engine "
             f"threads; at most {cap} may run on this machine (4 per core, at least 64)"
         )
@@ -143,7 +144,7 @@ def resolve_executor(
     threads, workers = check_counts(threads, workers)
     if workers is not None:
         if executor is not None:
-            raise ValueError("workers: only for a local process pool; not with an executor")
+            raise InvalidValueError("workers: only for a local process pool; not with an executor")
         per_task = threads or max(1, available_cores() // workers)
         pool = cf.ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
@@ -163,7 +164,7 @@ def resolve_executor(
         try:
             from distributed import Client
         except ImportError as err:
-            raise ValueError(
+            raise InvalidValueError(
                 "scheduler: Dask is not installed; pip install 'deeplinear[dask]'"
             ) from err
         client = Client(executor)  # type: ignore[no-untyped-call]
@@ -176,7 +177,7 @@ def resolve_executor(
         slots = getattr(executor, "_max_workers", None)
         in_flight = 2 * slots if isinstance(slots, int) and slots > 0 else 2 * available_cores()
         return ExecutorPlan(executor, threads or 1, in_flight, type(executor).__name__)
-    raise TypeError(
+    raise ArgumentTypeError(
         "executor: expected None, a concurrent.futures.Executor, a distributed.Client or a "
         f"scheduler address string, got {type(executor).__name__}"
     )

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import vocabulary
+from ..errors import ArgumentTypeError, InvalidValueError
 from . import registry
 
 __all__ = [
@@ -535,13 +536,13 @@ class SweepSpec:
         """
         where = _Locator(source)
         if not isinstance(spec, Mapping):
-            raise TypeError(f"spec: expected a mapping, got {type(spec).__name__}")
+            raise ArgumentTypeError(f"spec: expected a mapping, got {type(spec).__name__}")
         unknown = set(spec) - {"name", "axes", "fixed", "execution"}
         for key in sorted(unknown):
-            raise ValueError(where.message(key, key, "unknown top-level key", _TOP_LEVEL))
+            raise InvalidValueError(where.message(key, key, "unknown top-level key", _TOP_LEVEL))
         name = spec.get("name", "sweep")
         if not isinstance(name, str) or not name:
-            raise TypeError(
+            raise ArgumentTypeError(
                 where.message("name", "name", f"expected a non-empty string, got {name!r}")
             )
         axes_in = _table(spec, "axes", where)
@@ -551,25 +552,27 @@ class SweepSpec:
         fixed: dict[str, Any] = {}
         for key, values in axes_in.items():
             if key not in _FIELD_BY_NAME:
-                raise ValueError(where.message(f"axes.{key}", key, "unknown key", names))
+                raise InvalidValueError(where.message(f"axes.{key}", key, "unknown key", names))
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-                raise TypeError(
+                raise ArgumentTypeError(
                     where.message(f"axes.{key}", key, f"expected a list of values, got {values!r}")
                 )
             if len(values) == 0:
-                raise ValueError(where.message(f"axes.{key}", key, "empty axis (no values)"))
+                raise InvalidValueError(where.message(f"axes.{key}", key, "empty axis (no values)"))
             checked = tuple(
                 _check_value(_FIELD_BY_NAME[key], v, f"axes.{key}[{i}]", where, key)
                 for i, v in enumerate(values)
             )
             if len(set(checked)) != len(checked):
-                raise ValueError(where.message(f"axes.{key}", key, f"repeated values {values!r}"))
+                raise InvalidValueError(
+                    where.message(f"axes.{key}", key, f"repeated values {values!r}")
+                )
             axes[key] = checked
         for key, value in fixed_in.items():
             if key not in _FIELD_BY_NAME:
-                raise ValueError(where.message(f"fixed.{key}", key, "unknown key", names))
+                raise InvalidValueError(where.message(f"fixed.{key}", key, "unknown key", names))
             if key in axes:
-                raise ValueError(
+                raise InvalidValueError(
                     where.message(f"fixed.{key}", key, "is both fixed and an axis; choose one")
                 )
             fixed[key] = _check_value(_FIELD_BY_NAME[key], value, f"fixed.{key}", where, key)
@@ -577,7 +580,7 @@ class SweepSpec:
             f.name for f in FIELDS if f.required and f.name not in fixed and f.name not in axes
         ]
         if missing:
-            raise ValueError(
+            raise InvalidValueError(
                 f"spec: missing required field(s) {', '.join(missing)} "
                 "(give each in [fixed] or as a list in [axes])"
             )
@@ -621,7 +624,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise ValueError(f"config: cannot read {path}: {err.strerror}") from err
+        raise InvalidValueError(f"config: cannot read {path}: {err.strerror}") from err
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -629,7 +632,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{path}: malformed TOML: {err}") from err
+        raise InvalidValueError(f"{path}: malformed TOML: {err}") from err
     try:
         return SweepSpec.from_dict(data, source=text)
     except (ValueError, TypeError) as err:
@@ -679,7 +682,7 @@ def make_tasks(
     """
     options = options or ExecutionOptions()
     if min_networks < 1:
-        raise ValueError(f"min_networks: must be at least 1, got {min_networks}")
+        raise InvalidValueError(f"min_networks: must be at least 1, got {min_networks}")
     tasks: list[Task] = []
     for members in group_runs(runs).values():
         per_network = members[0].flops()
@@ -723,7 +726,7 @@ class _Locator:
 def _table(spec: Mapping[str, Any], name: str, where: _Locator) -> Mapping[str, Any]:
     value = spec.get(name, {})
     if not isinstance(value, Mapping):
-        raise TypeError(where.message(name, name, f"expected a table, got {value!r}"))
+        raise ArgumentTypeError(where.message(name, name, f"expected a table, got {value!r}"))
     return value
 
 
@@ -863,7 +866,7 @@ def _check_combinations(spec: SweepSpec, where: _Locator) -> None:
         if problem is not None:
             key, text = problem
             path = f"axes.{key}" if key in spec.axes else f"fixed.{key}"
-            raise ValueError(where.message(path, key, text))
+            raise InvalidValueError(where.message(path, key, text))
 
 
 def _choices(field: FieldSpec) -> list[str]:
@@ -878,26 +881,30 @@ def _choices(field: FieldSpec) -> list[str]:
 
 def _execution(value: Any, where: _Locator) -> ExecutionOptions:
     if not isinstance(value, Mapping):
-        raise TypeError(where.message("execution", "execution", f"expected a table, got {value!r}"))
+        raise ArgumentTypeError(
+            where.message("execution", "execution", f"expected a table, got {value!r}")
+        )
     known = [f.name for f in dataclasses.fields(ExecutionOptions)]
     for key in value:
         if key not in known:
-            raise ValueError(where.message(f"execution.{key}", key, "unknown key", known))
+            raise InvalidValueError(where.message(f"execution.{key}", key, "unknown key", known))
     task_flops = value.get("task_flops", ExecutionOptions.task_flops)
     max_networks = value.get("max_networks", ExecutionOptions.max_networks)
     if isinstance(task_flops, bool) or not isinstance(task_flops, numbers.Real):
-        raise TypeError(where.message("execution.task_flops", "task_flops", "expected a number"))
+        raise ArgumentTypeError(
+            where.message("execution.task_flops", "task_flops", "expected a number")
+        )
     task_flops = float(task_flops)
     if not (math.isfinite(task_flops) and task_flops > 0):
-        raise ValueError(
+        raise InvalidValueError(
             where.message("execution.task_flops", "task_flops", f"must be > 0, got {task_flops}")
         )
     if isinstance(max_networks, bool) or not isinstance(max_networks, numbers.Integral):
-        raise TypeError(
+        raise ArgumentTypeError(
             where.message("execution.max_networks", "max_networks", "expected an integer")
         )
     if int(max_networks) < 1:
-        raise ValueError(
+        raise InvalidValueError(
             where.message(
                 "execution.max_networks", "max_networks", f"must be at least 1, got {max_networks}"
             )

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..errors import InvalidValueError, ShapeError
 from ..init import fanout_alpha
 from ..vocabulary import PROBE_RECORDABLE
 from .grid import RunConfig
@@ -80,7 +81,7 @@ def _cached_data(
     expected += [(request.d_x, request.n_test), (request.d_y, request.n_test)]
     shapes = [a.shape for a in arrays]
     if shapes != expected:
-        raise ValueError(
+        raise ShapeError(
             f"data: recipe {recipe!r} returned shapes {', '.join(map(str, shapes))}; expected "
             f"{', '.join(map(str, expected))} (X, Y, X_test, Y_test)"
         )
@@ -95,7 +96,7 @@ def _labels(recipe: str, Y: np.ndarray) -> np.ndarray:
     one = (Y == 1.0).sum(axis=0) == 1
     zero = ((Y == 0.0) | (Y == 1.0)).all(axis=0)
     if not (one & zero).all():
-        raise ValueError(
+        raise InvalidValueError(
             f"data: recipe {recipe!r} gives real targets; loss = 'cross_entropy' needs a "
             "classification recipe (one-hot targets), e.g. 'digits'"
         )
@@ -120,7 +121,9 @@ def _prepared(
     if q_star is not None:
         mean_square = float(np.mean(np.asarray(X, dtype=np.float64) ** 2))
         if not mean_square > 0:
-            raise ValueError(f"data: recipe {recipe!r} gives all-zero inputs; cannot scale to q*")
+            raise InvalidValueError(
+                f"data: recipe {recipe!r} gives all-zero inputs; cannot scale to q*"
+            )
         factor = np.sqrt(q_star / mean_square)
         X, X_test = (np.asarray(a * factor, dtype=dtype) for a in (X, X_test))
         X.setflags(write=False)
@@ -204,7 +207,7 @@ def tolerance(config: RunConfig) -> float | None:
         return config.tol
     if config.tol_rule == "above_optimum":
         return optimum(config) + config.tol
-    raise ValueError(f"tol_rule: unknown rule {config.tol_rule!r}")
+    raise InvalidValueError(f"tol_rule: unknown rule {config.tol_rule!r}")
 
 
 class Initial(NamedTuple):
@@ -288,7 +291,7 @@ def learning_rate(config: RunConfig) -> float:
         return config.lr * config.d_y / (config.depth * spectral_sq)
     if config.lr_rule == "inverse_depth":
         return config.lr / config.depth
-    raise ValueError(f"lr_rule: unknown rule {config.lr_rule!r}")
+    raise InvalidValueError(f"lr_rule: unknown rule {config.lr_rule!r}")
 
 
 def alpha_value(config: RunConfig) -> float:
@@ -297,7 +300,7 @@ def alpha_value(config: RunConfig) -> float:
         return config.alpha
     if config.alpha_rule == "fanout":
         return fanout_alpha(config.dims)
-    raise ValueError(f"alpha_rule: unknown rule {config.alpha_rule!r}")
+    raise InvalidValueError(f"alpha_rule: unknown rule {config.alpha_rule!r}")
 
 
 def manifold_value(config: RunConfig) -> str | list[str]:

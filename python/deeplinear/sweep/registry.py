@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import data as datasets
 from .. import init
+from ..errors import InvalidValueError, ShapeError
 
 __all__ = [
     "DATA_RECIPES",
@@ -70,7 +71,7 @@ class DataRequest:
         wanted = (d_x, self.total if n is None else n, d_y)
         if (self.d_x, self.total, self.d_y) != wanted:
             asked = f"n + n_test = {self.total}" if self.n_test else f"n = {self.n}"
-            raise ValueError(
+            raise InvalidValueError(
                 f"data: {name!r} has (d_x, n, d_y) = ({d_x}, {'n' if n is None else n}, {d_y}); "
                 f"the run asks for d_x = {self.d_x}, {asked}, d_y = {self.d_y}"
             )
@@ -98,7 +99,7 @@ def teacher(request: DataRequest) -> tuple[np.ndarray, np.ndarray]:
 
 def _square(name: str, request: DataRequest) -> int:
     if not request.d_x == request.n == request.d_y:
-        raise ValueError(
+        raise InvalidValueError(
             f"data: {name!r} is a target-matrix problem (X = I): needs d_x = n = d_y, got "
             f"({request.d_x}, {request.n}, {request.d_y})"
         )
@@ -130,7 +131,7 @@ def _subset(name: str, request: DataRequest, total: int) -> np.ndarray:
     count = request.total
     if not 1 <= count <= total:
         asked = f"n + n_test = {count}" if request.n_test else f"n = {count}"
-        raise ValueError(f"data: {name!r} has {total} examples; the run asks for {asked}")
+        raise InvalidValueError(f"data: {name!r} has {total} examples; the run asks for {asked}")
     if count == total:
         return np.arange(total)
     return np.sort(np.random.default_rng(request.seed).permutation(total)[:count])
@@ -191,10 +192,10 @@ def npz_whitened(request: DataRequest) -> tuple[np.ndarray, np.ndarray]:
     preprocessed as :func:`diabetes_whitened` (e.g. the UCI gas-sensor "Ethanol" set of Arora
     et al.). Its (d_x, n, d_y) must match the run's, and its SHA-256 ``data_sha256`` if given."""
     if not request.file:
-        raise ValueError("data: 'npz_whitened' needs data_file (the path of the .npz file)")
+        raise InvalidValueError("data: 'npz_whitened' needs data_file (the path of the .npz file)")
     data = _file(request.file, request.sha256)
     if data.y.dtype.kind == "i":
-        raise ValueError(f"{request.file}: key 'y': Arora's regression needs real targets")
+        raise InvalidValueError(f"{request.file}: key 'y': Arora's regression needs real targets")
     y = np.atleast_2d(data.y)
     request.expect(f"npz_whitened ({request.file})", data.X.shape[0], len(y), data.X.shape[1])
     return _arora_form(data.X, y)
@@ -208,13 +209,13 @@ def _npz_classes(
     them, else a subset seeded by ``data_seed``; held-out examples: the first n_test of the
     file's ``X_test`` when it has one, else a split of ``X`` (made by the sweep)."""
     if not request.file:
-        raise ValueError(f"data: {name!r} needs data_file (the path of the .npz file)")
+        raise InvalidValueError(f"data: {name!r} needs data_file (the path of the .npz file)")
     data = _file(request.file, request.sha256)
     classes = data.classes
     if classes is None:
-        raise ValueError(f"{request.file}: key 'y': {name!r} needs integer class labels")
+        raise InvalidValueError(f"{request.file}: key 'y': {name!r} needs integer class labels")
     if (request.d_x, request.d_y) != (data.X.shape[0], classes):
-        raise ValueError(
+        raise ShapeError(
             f"data: {name!r} ({request.file}) has d_x = {data.X.shape[0]} and {classes} "
             f"classes; the run asks for d_x = {request.d_x}, d_y = {request.d_y}"
         )
@@ -223,7 +224,7 @@ def _npz_classes(
         return preprocess(data.X[:, columns]), datasets.one_hot(data.y[columns], classes)
     assert data.y_test is not None
     if request.n_test > data.X_test.shape[1]:
-        raise ValueError(
+        raise ShapeError(
             f"data: {request.file} holds {data.X_test.shape[1]} test examples (X_test); the "
             f"run asks for n_test = {request.n_test}"
         )
@@ -278,7 +279,7 @@ def _file(path: str, sha256: str) -> datasets.Dataset:
     if sha256:
         actual = file_digest(path) if Path(path).is_file() else "(missing file)"
         if actual != sha256:
-            raise ValueError(
+            raise InvalidValueError(
                 f"data_file: {path} is not the file the sweep was planned with "
                 f"(SHA-256 {actual[:16]}…, expected {sha256[:16]}…)"
             )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._core import __version__
+from ..errors import InvalidValueError
 from ..train import train
 from . import store
 from .executors import check_counts, default_task_threads, resolve_executor
@@ -187,7 +188,7 @@ def run_sweep(
         spec = SweepSpec.from_dict(spec)
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"out: {out} exists and is not a directory")
+        raise InvalidValueError(f"out: {out} exists and is not a directory")
     check_counts(threads, workers)
     with store.writer_lock(out):
         return _run_locked(spec, out, executor, resume, threads, workers, progress)
@@ -207,7 +208,7 @@ def _run_locked(
     runs = spec.runs()
     done = store.finished_keys(out)
     if done and not resume:
-        raise ValueError(
+        raise InvalidValueError(
             f"out: {out} already holds {len(done)} finished runs; pass resume=True (--resume) to "
             "continue that sweep, or choose an empty directory"
         )

@@ -43,6 +43,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidValueError
 from .grid import FIELDS, RECORDABLE
 
 if TYPE_CHECKING:
@@ -387,7 +388,7 @@ def load(directory: str | Path, *, curves: bool = True) -> pd.DataFrame:
 
     path = Path(directory)
     if not path.is_dir():
-        raise ValueError(f"directory: {path} does not exist or is not a directory")
+        raise InvalidValueError(f"directory: {path} does not exist or is not a directory")
     target = schema()
     columns = [name for name in target.names if curves or not name.endswith("_curve")]
     tables = _read_parts(path, columns)
