@@ -12,12 +12,13 @@ the matrix-free route wins when its flops / its rate < the Gram's flops / the Gr
 
 from __future__ import annotations
 
+import functools
 import itertools
-import time
 
 import numpy as np
 
 import deeplinear as dl
+from timing import best_seconds
 
 D_OUT = 10
 MATRIX_FREE_STEPS = 30  # as in the core's cost model
@@ -34,15 +35,6 @@ def matrix_free_flops(dims: list[int], n: int) -> float:
     return 8.0 * n * layers * MATRIX_FREE_STEPS
 
 
-def seconds(fn, rounds: int = 2) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     rng = np.random.default_rng(0)
     print("| width | depth | n | Gram s | matrix-free s | Gram GFLOP/s | matrix-free GFLOP/s* |")
@@ -54,8 +46,9 @@ def main() -> None:
         bs = [0.05 * rng.standard_normal((1, d)) for d in dims[1:]]
         X = rng.standard_normal((16, n))
         kw = {"activation": "tanh", "biases": bs, "loss": "cross_entropy"}
-        t_gram = seconds(lambda: dl.metrics.fisher_max_eigenvalue(w, X, method="dense", **kw))  # noqa: B023
-        t_free = seconds(lambda: dl.metrics.fisher_max_eigenvalue(w, X, method="matrix_free", **kw))  # noqa: B023
+        fisher = functools.partial(dl.metrics.fisher_max_eigenvalue, w, X, **kw)
+        t_gram = best_seconds(functools.partial(fisher, method="dense"), 2)
+        t_free = best_seconds(functools.partial(fisher, method="matrix_free"), 2)
         rate_gram = gram_flops(dims, n, D_OUT) / t_gram / 1e9
         rate_free = matrix_free_flops(dims, n) / t_free / 1e9
         ratios.append(rate_free / rate_gram)

@@ -15,22 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 import deeplinear as dl
 from deeplinear import reference
-
-
-def best_of(fn: Callable[[], object], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_seconds
 
 
 def main() -> None:
@@ -52,7 +43,7 @@ def main() -> None:
     rows: list[tuple[str, str, int, float]] = []
 
     def run(label: str, backend: str, x: np.ndarray, fn: Callable[[], object], rounds: int) -> None:
-        seconds = best_of(fn, rounds)
+        seconds = best_seconds(fn, rounds)
         rows.append((label, backend, x.shape[1], seconds))
         print(f"  {label:<28} {backend:<26} n={x.shape[1]:<5} {seconds:9.3f} s", flush=True)
 

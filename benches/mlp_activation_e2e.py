@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import time
 from typing import Any
 
 import numpy as np
 
 import deeplinear as dl
+from timing import best_seconds
 
 
 def problem(args: argparse.Namespace) -> dict[str, Any]:
@@ -32,15 +32,6 @@ def problem(args: argparse.Namespace) -> dict[str, Any]:
     Y = rng.standard_normal((args.outputs, args.n))
     flops = 6 * args.n * sum(a * b for a, b in itertools.pairwise(dims))
     return {"dims": dims, "weights": weights, "biases": biases, "X": X, "Y": Y, "flops": flops}
-
-
-def best_seconds(call: Any, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def report(who: str, activation: str, seconds: float, flops: int) -> None:

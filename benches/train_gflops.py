@@ -7,29 +7,19 @@ builds' interpreters alternately to compare them in one session (best of `rounds
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import deeplinear as dl
 from shapes import TRAIN_SHAPES
-
-
-def best_seconds(fn, rounds: int) -> float:
-    fn()  # warm-up: thread pool, page cache
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from timing import best_seconds
 
 
 def main(rounds: int) -> None:
     for shape in TRAIN_SHAPES:
         weights, X, Y, kwargs = shape.problem()
-        seconds = best_seconds(lambda: dl.train(weights, X, Y, **kwargs), rounds)  # noqa: B023
+        seconds = best_seconds(lambda: dl.train(weights, X, Y, **kwargs), rounds, warm_up=True)  # noqa: B023
         print(f"{shape.name} {shape.flops_per_call / seconds / 1e9:7.2f} GFLOP/s", flush=True)
 
 
