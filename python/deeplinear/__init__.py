@@ -15,6 +15,7 @@ Example:
 
 from . import data, errors, init, kernels, metrics, reference, sweep
 from ._core import __version__
+from ._versions import show_versions
 from .errors import (
     ArgumentTypeError,
     DeeplinearError,
@@ -45,6 +46,7 @@ __all__ = [
     "kernels",
     "metrics",
     "reference",
+    "show_versions",
     "sweep",
     "train",
 ]

@@ -90,18 +90,42 @@ def real(name: str, value: Any) -> float:
     return float(value)
 
 
+def _seed_from_numpy(value: Any) -> int | None:
+    """A NumPy ``SeedSequence`` or ``Generator`` as one 64-bit seed, or None for other values:
+    ``int(ss.generate_state(1, np.uint64)[0])`` for a SeedSequence; for a Generator, one draw
+    ``int(rng.integers(2**64, dtype=np.uint64))`` (which advances it)."""
+    if isinstance(value, np.random.SeedSequence):
+        return int(value.generate_state(1, dtype=np.uint64)[0])
+    if isinstance(value, np.random.Generator):
+        return int(value.integers(0, 2**64, dtype=np.uint64))
+    return None
+
+
 def seed_argument(seed: Any, batch: int, name: str = "seed") -> int | list[int]:
-    """Normalise a seed: None draws fresh OS entropy; an int seeds streams 0..batch-1 of one
-    generator; a sequence gives one seed per network (each on stream 0)."""
+    """Normalise a seed (the mapping is documented in :mod:`deeplinear.init`, "Seeds"):
+
+    * None: fresh 64-bit OS entropy;
+    * an int in [0, 2**64): networks 0..batch-1 use streams 0..batch-1 of it;
+    * a NumPy ``SeedSequence`` or ``Generator``: one 64-bit int drawn from it, used as an int;
+    * a sequence of ``batch`` ints, SeedSequences (e.g. ``ss.spawn(batch)``) or Generators: one
+      seed per network (each mapped as above), each on stream 0.
+    """
     if seed is None:
         return secrets.randbits(64)
+    drawn = _seed_from_numpy(seed)
+    if drawn is not None:
+        return drawn
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
         value = int(seed)
         if not 0 <= value <= MAX_SEED:
             raise InvalidValueError(f"{name}: must be in [0, 2**64), got {value}")
         return value
     if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, str):
-        seeds = [integer(name, s, minimum=0) for s in np.asarray(seed).ravel().tolist()]
+        items = list(seed) if isinstance(seed, Sequence) else np.asarray(seed).ravel().tolist()
+        seeds = []
+        for item in items:
+            from_numpy = _seed_from_numpy(item)
+            seeds.append(from_numpy if from_numpy is not None else integer(name, item, minimum=0))
         if any(s > MAX_SEED for s in seeds):
             raise InvalidValueError(f"{name}: every seed must be below 2**64")
         if len(seeds) != batch:
@@ -110,7 +134,8 @@ def seed_argument(seed: Any, batch: int, name: str = "seed") -> int | list[int]:
             )
         return seeds
     raise ArgumentTypeError(
-        f"{name}: expected None, an int or a sequence of ints, got {type(seed).__name__}"
+        f"{name}: expected None, an int, a numpy SeedSequence or Generator, or a sequence of "
+        f"ints or SeedSequences, got {type(seed).__name__}"
     )
 
 

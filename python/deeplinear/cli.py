@@ -57,6 +57,11 @@ def _add_execution(parser: argparse.ArgumentParser) -> None:
         "1 per Dask worker thread)",
     )
     group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    group.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the run count, the batched engine calls and a time estimate; run nothing",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="deeplinear",
         description="Sweeps of deep linear networks: run grids, reproduce studies, plot results.",
     )
+    parser.add_argument("--version", action="version", version=_version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
@@ -136,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version_line() -> str:
+    from . import __version__
+
+    return f"deeplinear {__version__} (Python {sys.version.split()[0]})"
+
+
 def _executor_args(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "executor": args.scheduler,
@@ -149,18 +161,35 @@ def _run(args: argparse.Namespace) -> int:
     from .sweep import load_spec, run_sweep
 
     spec = load_spec(args.config)
+    if args.dry_run:
+        _print_plan(args.config.name, spec, args.out, args.threads)
+        return 0
     summary = run_sweep(spec, args.out, resume=args.resume, **_executor_args(args))
     print(summary.line())
-    for error in summary.errors[:5]:
-        print(f"  failed {error}", file=sys.stderr)
+    _print_failures(summary)
     print(f"results: {args.out}/parts (load with deeplinear.sweep.load({str(args.out)!r}))")
     return 1 if summary.failures else 0
 
 
+def _print_plan(name: str, spec: Any, out: Path | None, threads: int | None) -> None:
+    from .sweep import plan_sweep
+
+    print(f"{name}: {plan_sweep(spec, out, threads=threads).line()}")
+
+
+def _print_failures(summary: Any) -> None:
+    """The first few failed tasks on stderr, and where all of them are kept."""
+    for error in summary.errors[:5]:
+        print(f"  failed {error}", file=sys.stderr)
+    if summary.failures_file is not None:
+        more = len(summary.errors) - 5
+        extra = f"{more} more, and " if more > 0 else ""
+        print(f"  {extra}tracebacks of every failed task: {summary.failures_file}", file=sys.stderr)
+
+
 def _print_reproduction(result: Reproduction) -> None:
     print(f"{result.study}: {result.summary.line()}")
-    for error in result.summary.errors[:5]:
-        print(f"  failed {error}", file=sys.stderr)
+    _print_failures(result.summary)
     for claim in result.analysis.claims:
         print(f"  [{claim.verdict}] {claim.claim}: {claim.ours}")
     print(f"  wrote {result.report}")
@@ -174,6 +203,15 @@ def _print_reproduction(result: Reproduction) -> None:
 def _reproduce(args: argparse.Namespace) -> int:
     from .experiments import IncompleteError, reproduce, reproduce_all, write_gallery
 
+    if args.dry_run:
+        from .experiments import STUDIES
+
+        names = sorted(STUDIES) if args.study == "all" else [args.study]
+        for name in names:
+            out = args.out / name if args.study == "all" else args.out
+            spec = STUDIES[name].spec(args.size, args.data)
+            _print_plan(name, spec, out, args.threads)
+        return 0
     execution = _executor_args(args)
     if args.study == "all":
         if args.data is not None:

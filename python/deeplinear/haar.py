@@ -33,8 +33,10 @@ def haar_orthogonal(
         cols: number of columns (default: ``rows``). Tall shapes get orthonormal columns
             (QᵀQ = I), wide shapes orthonormal rows (QQᵀ = I). Unscaled.
         batch: number of independent matrices; None returns a single matrix.
-        seed: int (matrix b uses stream b of that seed), one int per matrix, or None for fresh
-            entropy. The same seed gives bit-identical output for any ``threads``.
+        seed: int (matrix b uses stream b of that seed), one int per matrix, a NumPy
+            SeedSequence or Generator, or None for fresh entropy (the mapping is in
+            :mod:`deeplinear.init`, "Seeds"). The same seed gives bit-identical output for any
+            ``threads``.
         dtype: float32 or float64.
         threads: worker threads (default: all cores).
 

@@ -5,6 +5,29 @@ layer j of shape (batch, dims[j+1], dims[j]). Network b of the batch draws from 
 stream, so it gets the same weights whatever the batch size or thread count. Weights that cannot
 fit in this machine's memory raise MemoryError naming ``dims`` (one network is too large) or
 ``batch``, and the bytes needed, before anything is allocated; Ctrl-C stops a long call.
+
+Seeds: every function here (and :func:`deeplinear.haar_orthogonal`, and ``data_seed`` of
+:func:`deeplinear.train`) takes ``seed`` as
+
+* an int s in [0, 2**64): network b of the batch draws from stream b of ChaCha8 seeded by s;
+* a sequence of ``batch`` seeds: network b draws from stream 0 of its own seed, so a network
+  gets the same weights alone (``batch=1, seed=s_b``) as in a batch;
+* a NumPy ``SeedSequence`` ss: the int ``int(ss.generate_state(1, np.uint64)[0])``; a NumPy
+  ``Generator`` rng: the int ``int(rng.integers(2**64, dtype=np.uint64))`` (one draw, which
+  advances rng). A sequence may hold SeedSequences or Generators, mapped the same way, one per
+  network (e.g. ``np.random.SeedSequence(42).spawn(batch)``);
+* None: fresh 64-bit entropy from the operating system. The weights cannot carry the seed they
+  were drawn from, so to repeat an unseeded run later pass ``ss = np.random.SeedSequence()``
+  instead and keep ``ss.entropy`` (NumPy's recipe); ``SeedSequence(ss.entropy)`` gives the same
+  weights again. (``train`` keeps the ``data_seed`` it drew in ``TrainResult.state.data_seed``.)
+
+Example:
+    >>> import numpy as np, deeplinear as dl
+    >>> ss = np.random.SeedSequence()
+    >>> w = dl.init.gaussian([3, 4, 2], batch=2, seed=ss)
+    >>> again = dl.init.gaussian([3, 4, 2], batch=2, seed=np.random.SeedSequence(ss.entropy))
+    >>> all(np.array_equal(a, b) for a, b in zip(w, again))
+    True
 """
 
 from __future__ import annotations
@@ -95,7 +118,8 @@ def gaussian(
     Args:
         dims: layer widths [d_0, ..., d_L].
         batch: number of independent networks.
-        seed: int (network b uses stream b), one int per network, or None for fresh entropy.
+        seed: int (network b uses stream b), one int per network, a NumPy SeedSequence or
+            Generator, or None for fresh entropy (see "Seeds" above).
         std: standard deviation of every entry.
         dtype: float32 or float64.
         threads: worker threads (default: all cores).
@@ -121,7 +145,8 @@ def orthogonal(
     Args:
         dims: layer widths [d_0, ..., d_L].
         batch: number of independent networks.
-        seed: int (network b uses stream b), one int per network, or None for fresh entropy.
+        seed: int (network b uses stream b), one int per network, a NumPy SeedSequence or
+            Generator, or None for fresh entropy (see "Seeds" above).
         gain: multiplier on top of √max(d_out, d_in).
         dtype: float32 or float64.
         threads: worker threads (default: all cores).

@@ -19,11 +19,11 @@ z_j = s_j W_j h_{j−1} + b_j, h_j = φ(z_j) for hidden layers, f(x) = α·z_L, 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import _core
+from . import _core, _progress
 from . import kernels as _kernels
 from ._validation import (
     choice,
@@ -297,6 +297,7 @@ def fisher_max_eigenvalue(
     method: str = "auto",
     fisher: str = "true",
     threads: int | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Largest eigenvalue(s) of the Fisher information F = (1/n)·Σ_x J_xᵀ H_x J_x over the n
     columns x of X, J_x = ∂f(x)/∂θ.
@@ -333,6 +334,7 @@ def fisher_max_eigenvalue(
             predicted time (flop counts × measured rates, see benches/fisher_crossover.py) is
             below the dense Gram route's, or the Gram would not fit in memory.
         fisher: "true" (default) or "empirical".
+        progress: show a tqdm bar over the networks (computed in chunks; same result).
 
     The Lanczos routes stop once every returned eigenvalue's Ritz residual is ≤ 1e-10·λ_max
     (1e-5 in float32), which bounds its error by the same; block size k, so eigenvalues of
@@ -355,22 +357,32 @@ def fisher_max_eigenvalue(
     dtype = layers[0].dtype
     loss = choice("loss", loss, ("mse", "cross_entropy"))
     k = integer("k", k, minimum=1)
-    values: np.ndarray = _core.metric_fisher(
-        layers,
-        float_array("X", X, dtype),
-        alpha=real("alpha", alpha),
-        activation=string("activation", activation),
-        parameterization=string("parameterization", parameterization),
-        sigma_w=real("sigma_w", sigma_w),
-        biases=_biases("biases", biases, dtype),
-        loss=loss,
-        fisher=string("fisher", fisher),
-        labels=None if labels is None else targets_array("labels", labels, loss, dtype),
-        k=k,
-        params=string("params", params),
-        method=string("method", method),
-        threads=threads_argument(threads),
-    )
+    inputs = float_array("X", X, dtype)
+    layer_biases = _biases("biases", biases, dtype)
+    targets = None if labels is None else targets_array("labels", labels, loss, dtype)
+    threads = threads_argument(threads)
+    label_dims = 3 if loss == "mse" else 2  # the ndim of per-network labels
+
+    def compute(rows: slice) -> np.ndarray:
+        out: np.ndarray = _core.metric_fisher(
+            _rows(layers, rows),
+            _rows_if(inputs, rows, 3),
+            alpha=real("alpha", alpha),
+            activation=string("activation", activation),
+            parameterization=string("parameterization", parameterization),
+            sigma_w=real("sigma_w", sigma_w),
+            biases=None if layer_biases is None else _rows(layer_biases, rows),
+            loss=loss,
+            fisher=string("fisher", fisher),
+            labels=None if targets is None else _rows_if(targets, rows, label_dims),
+            k=k,
+            params=string("params", params),
+            method=string("method", method),
+            threads=threads,
+        )
+        return out
+
+    values = _each_network(compute, layers, "fisher", progress, threads)
     return values[:, 0] if k == 1 else values
 
 
@@ -386,6 +398,7 @@ def jacobian_max_singular_value(
     iterations: int | None = None,
     tol: float = 1e-10,
     threads: int | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """σ_max of the input–output Jacobian ∂f(x)/∂x (to the logits f = α·z_L) at every column x
     of X, by power iteration on JᵀJ.
@@ -402,6 +415,7 @@ def jacobian_max_singular_value(
         iterations: the most steps (≥ 1; default 1000).
         tol: the relative change that counts as converged (≥ 0; raised to 4 ulps of the
             weights' dtype, below which the estimate only jitters).
+        progress: show a tqdm bar over the networks (computed in chunks; same result).
 
     Returns:
         (batch, n) float64. If some inputs have not converged within ``iterations``, their
@@ -420,18 +434,30 @@ def jacobian_max_singular_value(
     layers = layer_list("weights", weights)
     dtype = layers[0].dtype
     cap = optional_integer("iterations", iterations, minimum=1)
-    sigma, unconverged = _core.metric_jacobian_max_singular_value(
-        layers,
-        float_array("X", X, dtype),
-        alpha=real("alpha", alpha),
-        activation=string("activation", activation),
-        parameterization=string("parameterization", parameterization),
-        sigma_w=real("sigma_w", sigma_w),
-        biases=_biases("biases", biases, dtype),
-        iterations=cap,
-        tol=real("tol", tol),
-        threads=threads_argument(threads),
-    )
+    inputs = float_array("X", X, dtype)
+    layer_biases = _biases("biases", biases, dtype)
+    threads = threads_argument(threads)
+    unconverged = 0
+
+    def compute(rows: slice) -> np.ndarray:
+        nonlocal unconverged
+        chunk, missed = _core.metric_jacobian_max_singular_value(
+            _rows(layers, rows),
+            _rows_if(inputs, rows, 3),
+            alpha=real("alpha", alpha),
+            activation=string("activation", activation),
+            parameterization=string("parameterization", parameterization),
+            sigma_w=real("sigma_w", sigma_w),
+            biases=None if layer_biases is None else _rows(layer_biases, rows),
+            iterations=cap,
+            tol=real("tol", tol),
+            threads=threads,
+        )
+        unconverged += missed
+        out: np.ndarray = chunk
+        return out
+
+    sigma = _each_network(compute, layers, "jacobian", progress, threads)
     if unconverged:
         warnings.warn(
             f"jacobian_max_singular_value: {unconverged} of {sigma.size} inputs did not converge "
@@ -442,6 +468,40 @@ def jacobian_max_singular_value(
         )
     out: np.ndarray = sigma
     return out
+
+
+def _rows(layers: list[np.ndarray], rows: slice) -> list[np.ndarray]:
+    """The networks ``rows`` of per-layer arrays (all of them for the full slice)."""
+    return layers if rows == slice(None) else [np.ascontiguousarray(w[rows]) for w in layers]
+
+
+def _rows_if(value: np.ndarray, rows: slice, ndim: int) -> np.ndarray:
+    """``value`` at the networks ``rows`` if it holds one entry per network (``ndim`` dims),
+    else ``value`` (shared by every network)."""
+    if rows == slice(None) or value.ndim != ndim:
+        return value
+    return np.ascontiguousarray(value[rows])
+
+
+def _each_network(
+    compute: Callable[[slice], np.ndarray],
+    layers: list[np.ndarray],
+    description: str,
+    progress: bool,
+    threads: int | None,
+) -> np.ndarray:
+    """``compute`` over every network: one call, or (``progress``) chunks of networks under a
+    progress bar, joined along the network axis. The networks are independent, so the result
+    is the same."""
+    if not progress:
+        return compute(slice(None))
+    batch = layers[0].shape[0] if layers[0].ndim == 3 else 0
+    if batch == 0:
+        return compute(slice(None))
+    parts = _progress.over_networks(
+        lambda rows: compute(slice(int(rows[0]), int(rows[-1]) + 1)), batch, description, threads
+    )
+    return np.concatenate(parts, axis=0)
 
 
 def _net_metric(

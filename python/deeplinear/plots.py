@@ -1,9 +1,14 @@
-"""Figures from a results frame (matplotlib, Agg backend; no display needed).
+"""Figures from a results frame (matplotlib; no display needed).
 
 Every function takes a pandas DataFrame (one row per run, as :func:`deeplinear.sweep.load`
 gives) and column names, and returns a matplotlib Figure; :func:`save` writes it. Nothing here
 reads files: derived columns (e.g. :func:`deeplinear.sweep.log10_ratio_at`) are computed by the
 caller.
+
+Figures are built as :class:`matplotlib.figure.Figure` objects, without pyplot, so nothing here
+selects or switches the user's matplotlib backend, and everything works headless. Every plotting
+function takes ``ax=``: an Axes (or, for a figure of several panels, a sequence with one Axes
+per panel) to draw into instead of a new figure; it then returns that Axes' figure.
 
 * :func:`heatmap`: a metric over two axes (e.g. depth × width), faceted by a third (e.g. init);
 * :func:`curves`: median curves of a list column (loss, balancedness) against step;
@@ -16,6 +21,7 @@ caller.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -40,28 +46,48 @@ __all__ = [
 ]
 
 
-def _pyplot() -> Any:
+def _colormap(name: str) -> Any:
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return matplotlib.colormaps[name]
 
 
-def _panels(count: int, width: float, height: float) -> tuple[Any, Any]:
+def _figure(
+    ax: Any, count: int, figsize: tuple[float, float], sharey: bool = False
+) -> tuple[Any, Any]:
+    """The figure and a (1, count) array of axes for ``count`` panels: the user's ``ax`` (one
+    Axes, or a sequence of ``count``) when given, else those of a new constrained-layout Figure,
+    built without pyplot (so no backend is selected or switched)."""
+    if ax is not None:
+        given = list(ax) if isinstance(ax, (Sequence, np.ndarray)) else [ax]
+        if len(given) != count:
+            raise InvalidValueError(
+                f"ax: this figure has {count} panel(s), so expected {count} Axes, got {len(given)}"
+            )
+        grid = np.empty((1, count), dtype=object)
+        grid[0, :] = given
+        return given[0].figure, grid
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(1, count, squeeze=False, sharey=sharey)
+
+
+def _panels(count: int, width: float, height: float, ax: Any = None) -> tuple[Any, Any]:
     """A figure with ``count`` panels side by side sharing the y axis; axes as a (1, count)
     array."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(
-        1,
-        count,
-        figsize=(width * count, height),
-        squeeze=False,
-        constrained_layout=True,
-        sharey=True,
-    )
-    return fig, axes
+    return _figure(ax, count, (width * count, height), sharey=True)
+
+
+def _title(fig: Any, axes: Any, title: str | None, ax: Any) -> None:
+    """The figure's title: a suptitle on a new figure; on the user's Axes (one panel without a
+    title) rather than over the user's figure."""
+    if not title:
+        return
+    if ax is None:
+        fig.suptitle(title)
+    elif axes.shape[1] == 1 and not axes[0][0].get_title():
+        axes[0][0].set_title(title)
 
 
 def _labels(values: Sequence[Any]) -> list[str]:
@@ -87,6 +113,7 @@ def heatmap(
     annotate: bool | None = None,
     outline: Mapping[Any, Mapping[Any, Any]] | None = None,
     outline_label: str = "boundary",
+    ax: Any = None,
 ) -> Figure:
     """Heat map of ``agg(value)`` over ``x`` × ``y``, one panel per value of ``facet``.
 
@@ -98,7 +125,6 @@ def heatmap(
     first ``x`` value of a region (e.g. the smallest trainable width at each depth); a red line
     runs along the left edge of those cells (None: the region is empty in that row).
     """
-    plt = _pyplot()
     facets = sorted(frame[facet].unique()) if facet else [None]
     xs = sorted(frame[x].unique())
     ys = sorted(frame[y].unique())
@@ -112,40 +138,34 @@ def heatmap(
     high = vmax if vmax is not None else (float(finite.max()) if finite.size else 0.0)
     if high <= low:
         high = low + 1.0
-    cmap = plt.get_cmap("viridis_r").with_extremes(bad="#9e9e9e")
+    cmap = _colormap("viridis_r").with_extremes(bad="#9e9e9e")
     annotate = len(xs) * len(ys) <= 144 if annotate is None else annotate
     width = 1.6 + 0.55 * max(len(xs), 6)
-    fig, axes = plt.subplots(
-        1,
-        len(facets),
-        figsize=(width * len(facets) + 1.2, 1.4 + 0.42 * max(len(ys), 6)),
-        squeeze=False,
-        constrained_layout=True,
-    )
+    fig, axes = _figure(ax, len(facets), (width * len(facets) + 1.2, 1.4 + 0.42 * max(len(ys), 6)))
     image = None
-    for ax, f, grid in zip(axes[0], facets, grids, strict=True):
+    for panel, f, grid in zip(axes[0], facets, grids, strict=True):
         shown = np.ma.masked_invalid(np.clip(grid, low, high))
         shown.mask |= ~np.isfinite(grid)
-        image = ax.imshow(shown, origin="lower", cmap=cmap, vmin=low, vmax=high, aspect="auto")
+        image = panel.imshow(shown, origin="lower", cmap=cmap, vmin=low, vmax=high, aspect="auto")
         step_x, step_y = _thin(len(xs)), _thin(len(ys))
-        ax.set_xticks(range(0, len(xs), step_x), _labels(xs)[::step_x])
-        ax.set_yticks(range(0, len(ys), step_y), _labels(ys)[::step_y])
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
+        panel.set_xticks(range(0, len(xs), step_x), _labels(xs)[::step_x])
+        panel.set_yticks(range(0, len(ys), step_y), _labels(ys)[::step_y])
+        panel.set_xlabel(x)
+        panel.set_ylabel(y)
         if f is not None:
-            ax.set_title(f"{facet} = {f}")
+            panel.set_title(f"{facet} = {f}")
         if outline is not None and f in outline:
-            _outline(ax, outline[f], xs, ys, outline_label)
+            _outline(panel, outline[f], xs, ys, outline_label)
         if annotate:
             for (r, c), v in np.ndenumerate(grid):
                 if np.isnan(v):
                     continue
                 if not np.isfinite(v):
-                    ax.text(c, r, "div", ha="center", va="center", fontsize=8, color="k")
+                    panel.text(c, r, "div", ha="center", va="center", fontsize=8, color="k")
                     continue
                 rgba = cmap((min(max(v, low), high) - low) / (high - low))
                 luminance = 0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2]
-                ax.text(
+                panel.text(
                     c,
                     r,
                     f"{v:.0f}" if abs(v) >= 9.5 else f"{v:.1f}",
@@ -158,8 +178,7 @@ def heatmap(
     if outline is not None:
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", fontsize=9, frameon=False)
-    if title:
-        fig.suptitle(title)
+    _title(fig, axes, title, ax)
     return cast("Figure", fig)
 
 
@@ -182,6 +201,7 @@ def step_count_maps(
     title: str | None = None,
     xlabel: str | None = None,
     ylabel: str | None = None,
+    ax: Any = None,
 ) -> Figure:
     """Median step counts over ``x`` × ``y``, one panel per ``facet`` value on one logarithmic
     colour scale, and (with ``ratio = (a, b)``) a last panel with the ratio of facet a's
@@ -197,8 +217,8 @@ def step_count_maps(
         cap: the step cap, used for those lower bounds (default: the largest finite step).
     """
     import matplotlib.colors as mcolors
+    from matplotlib.patches import Rectangle
 
-    plt = _pyplot()
     steps = frame[column].astype(np.float64)
     data = frame.assign(_steps=steps.where(steps >= 0, math.inf).fillna(math.inf))
     facets = sorted(data[facet].unique())
@@ -213,35 +233,31 @@ def step_count_maps(
     top = float(cap) if cap is not None else float(finite.max()) if finite.size else 10.0
     low = max(float(finite.min()) if finite.size else 1.0, 1.0)
     norm = mcolors.LogNorm(vmin=low, vmax=max(top, low * 10))
-    cmap = plt.get_cmap("viridis_r")
+    cmap = _colormap("viridis_r")
     panels = len(facets) + (ratio is not None)
-    fig, axes = plt.subplots(
-        1,
-        panels,
-        figsize=((1.4 + 0.55 * max(len(xs), 5)) * panels, 2.4 + 0.45 * max(len(ys), 4)),
-        squeeze=False,
-        constrained_layout=True,
+    fig, axes = _figure(
+        ax, panels, ((1.4 + 0.55 * max(len(xs), 5)) * panels, 2.4 + 0.45 * max(len(ys), 4))
     )
     ticks = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in xs]
 
-    def frame_axes(ax: Any, name: str) -> None:
-        ax.set_xticks(range(len(xs)), ticks, rotation=45)
-        ax.set_yticks(range(len(ys)), _labels(ys))
-        ax.set_xlabel(xlabel or x)
-        ax.set_ylabel(ylabel or y)
-        ax.set_title(name)
+    def frame_axes(panel: Any, name: str) -> None:
+        panel.set_xticks(range(len(xs)), ticks, rotation=45)
+        panel.set_yticks(range(len(ys)), _labels(ys))
+        panel.set_xlabel(xlabel or x)
+        panel.set_ylabel(ylabel or y)
+        panel.set_title(name)
 
     image = None
-    for ax, f in zip(axes[0], facets, strict=False):
+    for panel, f in zip(axes[0], facets, strict=False):
         grid = grids[f]
         shown = np.ma.masked_invalid(np.where(np.isfinite(grid), np.maximum(grid, low), np.nan))
-        image = ax.imshow(shown, origin="lower", cmap=cmap, norm=norm, aspect="auto")
+        image = panel.imshow(shown, origin="lower", cmap=cmap, norm=norm, aspect="auto")
         for (r, c), v in np.ndenumerate(grid):
             if np.isnan(v):
                 continue
             if np.isinf(v):
-                ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", lw=0))
-                ax.text(
+                panel.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", lw=0))
+                panel.text(
                     c,
                     r,
                     "never",
@@ -252,8 +268,8 @@ def step_count_maps(
                     bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1},
                 )
                 continue
-            _cell_text(ax, r, c, f"{v:.0f}", cmap(norm(max(v, low))))
-        frame_axes(ax, f"{facet} = {f}")
+            _cell_text(panel, r, c, f"{v:.0f}", cmap(norm(max(v, low))))
+        frame_axes(panel, f"{facet} = {f}")
     fig.colorbar(image, ax=axes[0][: len(facets)].tolist(), label=label, shrink=0.95)
     if ratio is not None:
         a, b = ratio
@@ -268,19 +284,18 @@ def step_count_maps(
         finite_ratio = values[np.isfinite(values)]
         extent = max(float(np.abs(np.log10(finite_ratio)).max()) if finite_ratio.size else 1.0, 0.5)
         rnorm = mcolors.LogNorm(vmin=10.0**-extent, vmax=10.0**extent)
-        rmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
-        ax = axes[0][-1]
-        rimage = ax.imshow(
+        rmap = _colormap("RdBu_r").with_extremes(bad="white")
+        last = axes[0][-1]
+        rimage = last.imshow(
             np.ma.masked_invalid(values), origin="lower", cmap=rmap, norm=rnorm, aspect="auto"
         )
         for (r, c), v in np.ndenumerate(values):
             if np.isfinite(v):
                 text = f"> {v:.3g}" if bound[r, c] else f"{v:.3g}"
-                _cell_text(ax, r, c, text, rmap(rnorm(v)))
-        frame_axes(ax, f"ratio {a} / {b} (> 1: {a} slower)")
-        fig.colorbar(rimage, ax=ax, label=f"{a} / {b}", shrink=0.95)
-    if title:
-        fig.suptitle(title)
+                _cell_text(last, r, c, text, rmap(rnorm(v)))
+        frame_axes(last, f"ratio {a} / {b} (> 1: {a} slower)")
+        fig.colorbar(rimage, ax=last, label=f"{a} / {b}", shrink=0.95)
+    _title(fig, axes, title, ax)
     return cast("Figure", fig)
 
 
@@ -312,6 +327,7 @@ def curves(
     title: str | None = None,
     styles: Mapping[Any, str] | None = None,
     xlabel: str = "step",
+    ax: Any = None,
 ) -> Figure:
     """Median (over the other axes, e.g. seeds) of the list column ``column`` against step,
     one line per value of ``hue``, one panel per value of ``facet``.
@@ -328,17 +344,16 @@ def curves(
         styles: line style per hue value (e.g. {"zas": "-", "xavier": ":"}).
         xlabel: the x label (entry k of a curve is at ``k·record_every``).
     """
-    plt = _pyplot()
     facets = sorted(frame[facet].unique()) if facet else [None]
     hues = sorted(frame[hue].unique())
     if frame[hue].dtype.kind in "iuf":  # ordered values: a sequential map
-        colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, max(len(hues), 2)))
+        colours = _colormap("plasma")(np.linspace(0.0, 0.85, max(len(hues), 2)))
     else:  # categories: distinct colours
-        colours = plt.get_cmap("tab10")(np.arange(len(hues)) % 10)
-    fig, axes = _panels(len(facets), 5.2, 4.0)
+        colours = _colormap("tab10")(np.arange(len(hues)) % 10)
+    fig, axes = _panels(len(facets), 5.2, 4.0, ax)
     if ylabel is None:
         ylabel = ("ℓ(t)/ℓ(0)" if relative else "ℓ(t)") if column == "loss_curve" else column
-    for ax, f in zip(axes[0], facets, strict=True):
+    for panel, f in zip(axes[0], facets, strict=True):
         part = frame if f is None else frame[frame[facet] == f]
         for colour, h in zip(colours, hues, strict=False):
             rows = part[part[hue] == h]
@@ -355,24 +370,23 @@ def curves(
                 median = np.maximum(median, 1e-300)
             shown = steps > 0 if xscale == "log" else np.ones(steps.size, dtype=bool)
             style = (styles or {}).get(h, "-")
-            ax.plot(steps[shown], median[shown], style, color=colour, label=f"{hue} = {h}")
-        ax.set_yscale(yscale)
+            panel.plot(steps[shown], median[shown], style, color=colour, label=f"{hue} = {h}")
+        panel.set_yscale(yscale)
         if xscale == "symlog":  # linear near 0 (step 0 shown), logarithmic beyond
-            ax.set_xscale("symlog", linthresh=max(int(frame["record_every"].min()), 1))
+            panel.set_xscale("symlog", linthresh=max(int(frame["record_every"].min()), 1))
         else:
-            ax.set_xscale(xscale)
+            panel.set_xscale(xscale)
         if ylim is not None:
-            ax.set_ylim(*ylim)
+            panel.set_ylim(*ylim)
         if xlim is not None:
-            ax.set_xlim(*xlim)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.grid(True, which="major", alpha=0.3)
+            panel.set_xlim(*xlim)
+        panel.set_xlabel(xlabel)
+        panel.set_ylabel(ylabel)
+        panel.grid(True, which="major", alpha=0.3)
         if f is not None:
-            ax.set_title(f"{facet} = {f}")
+            panel.set_title(f"{facet} = {f}")
     _legend(axes[0])
-    if title:
-        fig.suptitle(title)
+    _title(fig, axes, title, ax)
     return cast("Figure", fig)
 
 
@@ -394,9 +408,10 @@ def loss_curves(
     facet: str | None = None,
     title: str | None = None,
     relative: bool = True,
+    ax: Any = None,
 ) -> Figure:
     """Median relative loss curves: :func:`curves` of ``loss_curve``."""
-    return curves(frame, hue=hue, facet=facet, title=title, relative=relative)
+    return curves(frame, hue=hue, facet=facet, title=title, relative=relative, ax=ax)
 
 
 def _log_ticks(ax: Any) -> None:
@@ -424,6 +439,7 @@ def steps_to_tol(
     cap: float | None = None,
     fits: Mapping[tuple[Any, Any], tuple[float, float]] | None = None,
     fit_from: float | None = None,
+    ax: Any = None,
 ) -> Figure:
     """Median steps to reach a tolerance against ``x`` (log-log), one line per ``hue`` value,
     one panel per ``facet`` value.
@@ -439,13 +455,12 @@ def steps_to_tol(
         fit_from: draw the fits from this ``x`` on (where they were fitted; default: the
             smallest ``x`` that reached).
     """
-    plt = _pyplot()
     facets = sorted(frame[facet].unique()) if facet else [None]
     hues = sorted(frame[hue].unique()) if hue else [None]
-    colours = plt.get_cmap("tab10")(np.arange(len(hues)) % 10)
+    colours = _colormap("tab10")(np.arange(len(hues)) % 10)
     markers = "osD^v<>"
-    fig, axes = _panels(len(facets), 6.0, 5.0)
-    for ax, f in zip(axes[0], facets, strict=True):
+    fig, axes = _panels(len(facets), 6.0, 5.0, ax)
+    for panel, f in zip(axes[0], facets, strict=True):
         part = frame if f is None else frame[frame[facet] == f]
         for i, h in enumerate(hues):
             rows = part if h is None else part[part[hue] == h]
@@ -464,9 +479,9 @@ def steps_to_tol(
             ys = grouped.to_numpy(dtype=np.float64)
             done = np.isfinite(ys)
             marker = markers[i % len(markers)]
-            ax.plot(xs[done], ys[done], marker=marker, color=colours[i], label=label)
+            panel.plot(xs[done], ys[done], marker=marker, color=colours[i], label=label)
             if cap is not None and (~done).any():
-                ax.plot(
+                panel.plot(
                     xs[~done],
                     np.full((~done).sum(), float(cap)),
                     linestyle="none",
@@ -478,10 +493,12 @@ def steps_to_tol(
                 slope, intercept = fit
                 start = xs[done].min() if fit_from is None else max(fit_from, xs[done].min())
                 line = np.geomspace(start, xs[done].max(), 50)  # no extrapolation
-                ax.plot(line, 10.0 ** (intercept + slope * np.log10(line)), "--", color=colours[i])
+                panel.plot(
+                    line, 10.0 ** (intercept + slope * np.log10(line)), "--", color=colours[i]
+                )
         if cap is not None:
-            ax.axhline(cap, color="0.6", linewidth=0.8, linestyle=":")
-            ax.annotate(
+            panel.axhline(cap, color="0.6", linewidth=0.8, linestyle=":")
+            panel.annotate(
                 "cap (hollow: never reached)",
                 (0.01, cap),
                 xycoords=("axes fraction", "data"),
@@ -489,18 +506,17 @@ def steps_to_tol(
                 color="0.4",
                 va="bottom",
             )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        _log_ticks(ax)
-        ax.set_xlabel(xlabel or x)
-        ax.set_ylabel(ylabel)
-        ax.grid(True, which="major", alpha=0.3)
+        panel.set_xscale("log")
+        panel.set_yscale("log")
+        _log_ticks(panel)
+        panel.set_xlabel(xlabel or x)
+        panel.set_ylabel(ylabel)
+        panel.grid(True, which="major", alpha=0.3)
         if f is not None:
-            ax.set_title(f"{facet} = {f}")
+            panel.set_title(f"{facet} = {f}")
         # Per panel (the counts and slopes differ), below it: never over the data or the cap.
-        ax.legend(title=hue, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
-    if title:
-        fig.suptitle(title)
+        panel.legend(title=hue, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    _title(fig, axes, title, ax)
     return cast("Figure", fig)
 
 
@@ -517,6 +533,7 @@ def scatter(
     logy: bool = True,
     labels: Mapping[Any, str] | None = None,
     note: str | None = None,
+    ax: Any = None,
 ) -> Figure:
     """One point per row, ``y`` against ``x``, coloured by ``hue`` (ordered values get a
     sequential map, in order), on log axes by default.
@@ -525,38 +542,39 @@ def scatter(
         labels: the legend text of each hue value (default: ``hue = value``).
         note: a line of text in the upper left corner (e.g. a correlation).
     """
-    plt = _pyplot()
     hues = list(dict.fromkeys(frame[hue]))
-    colours = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, max(len(hues), 2)))
-    fig, axes = _panels(1, 6.4, 5.0)
-    ax = axes[0][0]
+    colours = _colormap("plasma")(np.linspace(0.0, 0.85, max(len(hues), 2)))
+    fig, axes = _panels(1, 6.4, 5.0, ax)
+    panel = axes[0][0]
     markers = "osD^v<>P"
     for i, h in enumerate(hues):
         rows = frame[frame[hue] == h]
         text = (labels or {}).get(h, f"{hue} = {h}")
-        ax.scatter(rows[x], rows[y], color=colours[i], marker=markers[i % len(markers)], label=text)
+        panel.scatter(
+            rows[x], rows[y], color=colours[i], marker=markers[i % len(markers)], label=text
+        )
     if logx:
-        ax.set_xscale("log")
+        panel.set_xscale("log")
     if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel(ylabel or y)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+        panel.set_yscale("log")
+    panel.set_xlabel(xlabel or x)
+    panel.set_ylabel(ylabel or y)
+    panel.grid(True, which="major", alpha=0.3)
+    panel.legend(fontsize=8, loc="lower right")
     if note:
-        ax.text(0.02, 0.97, note, transform=ax.transAxes, va="top", fontsize=9)
-    if title:
-        fig.suptitle(title)
+        panel.text(0.02, 0.97, note, transform=panel.transAxes, va="top", fontsize=9)
+    _title(fig, axes, title, ax)
     return cast("Figure", fig)
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Save and close a figure; returns the path."""
-    plt = _pyplot()
+    """Save a figure (and close it, if pyplot manages it); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:  # a figure made through pyplot is freed only by closing it
+        pyplot.close(fig)
     return path
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _display, _progress
 from ._validation import (
     choice,
     float_array,
@@ -79,6 +79,12 @@ class TrainState:
         """The optimiser's buffers by name."""
         return dict(zip(self.slot_names, self.slots, strict=True))
 
+    def __repr__(self) -> str:
+        return _display.text("TrainState", _display.state_rows(self))
+
+    def _repr_html_(self) -> str:
+        return _display.table_html("TrainState", _display.state_rows(self))
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -122,6 +128,12 @@ class TrainResult:
     def recorded_steps(self) -> np.ndarray:
         """The step number of each column of :attr:`loss`."""
         return np.arange(self.loss.shape[1]) * self.record_every
+
+    def __repr__(self) -> str:
+        return _display.text("TrainResult", _display.result_rows(self))
+
+    def _repr_html_(self) -> str:
+        return _display.table_html("TrainResult", _display.result_rows(self))
 
 
 def _learning_rate(lr: Any) -> float | list[float]:
@@ -283,6 +295,7 @@ def train(
     target_accuracy: float | None = None,
     state: TrainState | None = None,
     record_data: np.ndarray | tuple[np.ndarray, np.ndarray | None] | None = None,
+    progress: bool = False,
 ) -> TrainResult:
     r"""Train a batch of deep networks.
 
@@ -376,6 +389,9 @@ def train(
             convergence) records NaN. These are expensive (a Fisher eigenvalue costs dozens
             of passes over the probe set): give them a long interval, e.g.
             ``record={"loss": 1, "fisher_max_eigenvalue": 100}``.
+        progress: show a tqdm progress bar over the steps (needs tqdm). The steps then run as
+            a chain of calls of about half a second each, which returns the same result bit
+            for bit (see :mod:`deeplinear._progress`).
 
     Returns:
         A :class:`TrainResult`. A network whose loss becomes non-finite is flagged in
@@ -390,6 +406,8 @@ def train(
         >>> bool((res.final_loss < res.loss[:, 0]).all())
         True
     """
+    if _flag("progress", progress):
+        return _progress.chunked_train(train, dict(locals()))
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
         raise ArgumentTypeError("weights: expected a list of per-layer arrays (batch, d_out, d_in)")
     if len(weights) == 0:

@@ -19,13 +19,14 @@ Example:
 from .executors import InProcessExecutor, resolve_executor
 from .frames import log10_ratio_at, run_configs, steps_to_ratio
 from .grid import ExecutionOptions, RunConfig, SweepSpec, Task, load_spec, make_tasks, run_key
-from .runner import SweepSummary, run_sweep, run_task
+from .runner import SweepPlan, SweepSummary, plan_sweep, run_sweep, run_task
 from .store import finished_keys, load, read_spec
 
 __all__ = [
     "ExecutionOptions",
     "InProcessExecutor",
     "RunConfig",
+    "SweepPlan",
     "SweepSpec",
     "SweepSummary",
     "Task",
@@ -34,6 +35,7 @@ __all__ = [
     "load_spec",
     "log10_ratio_at",
     "make_tasks",
+    "plan_sweep",
     "read_spec",
     "resolve_executor",
     "run_configs",

@@ -6,6 +6,8 @@ Layout of a store directory::
     DIR/sweep.lock                 the writer's lock (see :func:`writer_lock`)
     DIR/parts/part-<task>.parquet  one row per run (see :data:`SCHEMA`)
     DIR/parts/corrupt/             parts that could not be read, moved aside
+    DIR/failures.jsonl             one JSON line per task that failed in the latest run
+    DIR/weights/part-<task>.npy    final weights of the part's runs (``store_weights=True``)
 
 A part is written under a temporary name in the same directory, flushed and fsynced, then renamed
 with :func:`os.replace` (atomic on POSIX), and the directory is fsynced. A part is therefore either
@@ -39,7 +41,7 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,11 +49,14 @@ from ..errors import InvalidValueError
 from .grid import FIELDS, RECORDABLE
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
 __all__ = [
     "CORRUPT_DIR",
+    "FAILURES_FILE",
+    "WEIGHTS_DIR",
     "LOCK_FILE",
     "PARTS_DIR",
     "SPEC_FILE",
@@ -61,12 +66,17 @@ __all__ = [
     "count_rows_by_key",
     "finished_keys",
     "load",
+    "load_weights",
     "part_paths",
+    "read_failures",
     "read_spec",
+    "record_failure",
+    "reset_failures",
     "schema",
     "write_json",
     "write_part",
     "write_table",
+    "write_weights",
     "writer_lock",
 ]
 
@@ -74,6 +84,8 @@ PARTS_DIR = "parts"
 CORRUPT_DIR = "corrupt"
 SPEC_FILE = "sweep.json"
 LOCK_FILE = "sweep.lock"
+FAILURES_FILE = "failures.jsonl"
+WEIGHTS_DIR = "weights"
 _PART_GLOB = "part-*.parquet"
 
 _log = logging.getLogger(__name__)
@@ -256,6 +268,119 @@ def read_spec(directory: str | Path) -> dict[str, Any] | None:
         return None
     loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
+
+
+def _weights_record(
+    keys: list[str], weights: list[np.ndarray], biases: list[np.ndarray | None] | None
+) -> np.ndarray:
+    """One structured array, one record per run: its ``key`` and fields ``w0``…``w{L-1}``
+    (and ``b<j>`` for each layer with a bias), each a sub-array of the layer's shape."""
+    import numpy as np
+
+    fields: list[tuple[str, Any, tuple[int, ...]]] = [("key", "U64", ())]
+    fields += [(f"w{j}", w.dtype, w.shape[1:]) for j, w in enumerate(weights)]
+    for j, b in enumerate(biases or []):
+        if b is not None:
+            fields.append((f"b{j}", b.dtype, b.shape[1:]))
+    record = np.zeros(len(keys), dtype=fields)
+    record["key"] = keys
+    for j, w in enumerate(weights):
+        record[f"w{j}"] = w
+    for j, b in enumerate(biases or []):
+        if b is not None:
+            record[f"b{j}"] = b
+    return record
+
+
+def write_weights(
+    directory: str | Path,
+    task_id: str,
+    keys: list[str],
+    weights: list[np.ndarray],
+    biases: list[np.ndarray | None] | None = None,
+) -> Path:
+    """Write a task's final weights (layer j: (runs, d_{j+1}, d_j), in the order of ``keys``)
+    as ``DIR/weights/part-<task>.npy``, atomically; returns its path. One uncompressed ``.npy``
+    per part, so :func:`load_weights` memory-maps it."""
+    import numpy as np
+
+    target = Path(directory) / WEIGHTS_DIR / f"part-{task_id}.npy"
+    _make_dir(target.parent)
+    record = _weights_record(keys, weights, biases)
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.save(handle, record, allow_pickle=False)
+
+    _atomic_write(target, save)
+    return target
+
+
+def load_weights(
+    directory: str | Path, keys: Iterable[str] | None = None
+) -> dict[str, tuple[list[np.ndarray], list[np.ndarray | None]]]:
+    """The stored final weights of a sweep run with ``store_weights=True``, by run key:
+    ``(weights, biases)``, weights layer j of shape (d_{j+1}, d_j) and biases one entry per
+    layer (None for a layer without a bias). The arrays are read-only views of memory-mapped
+    files, so loading costs nothing until they are read.
+
+    Args:
+        directory: the store directory.
+        keys: only these runs (e.g. ``frame["key"]`` of a filtered frame); default all stored.
+
+    Example:
+        >>> import deeplinear as dl
+        >>> weights, biases = dl.sweep.load_weights("results/example")[key]  # doctest: +SKIP
+    """
+    import numpy as np
+
+    wanted = None if keys is None else set(keys)
+    found: dict[str, tuple[list[np.ndarray], list[np.ndarray | None]]] = {}
+    folder = Path(directory) / WEIGHTS_DIR
+    if not Path(directory).is_dir():
+        raise InvalidValueError(f"directory: {directory} does not exist or is not a directory")
+    for path in sorted(folder.glob("part-*.npy")) if folder.is_dir() else []:
+        record = np.load(path, mmap_mode="r", allow_pickle=False)
+        names = record.dtype.names or ()
+        depth = sum(1 for name in names if name.startswith("w"))
+        for row, key in enumerate(record["key"].tolist()):
+            if (wanted is not None and key not in wanted) or key in found:
+                continue
+            weights = [record[f"w{j}"][row] for j in range(depth)]
+            biases = [record[f"b{j}"][row] if f"b{j}" in names else None for j in range(depth)]
+            found[key] = (weights, biases)
+    return found
+
+
+def reset_failures(directory: str | Path) -> None:
+    """Start the failure log of a new run of the sweep (a resumed run retries every failed
+    task, so the log keeps the failures of the latest run only). Hold :func:`writer_lock`."""
+    (Path(directory) / FAILURES_FILE).unlink(missing_ok=True)
+
+
+def record_failure(directory: str | Path, failure: Mapping[str, Any]) -> Path:
+    """Append one failed task (a JSON object) as a line of ``DIR/failures.jsonl`` and flush it
+    to disk; returns the file's path. Hold :func:`writer_lock`."""
+    path = Path(directory) / FAILURES_FILE
+    line = json.dumps(failure, sort_keys=False, default=str) + "\n"
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        raise _write_error(err, FAILURES_FILE, path.parent) from err
+    return path
+
+
+def read_failures(directory: str | Path) -> list[dict[str, Any]]:
+    """The failed tasks of the latest run of the sweep stored in ``directory`` (empty when
+    none failed), as written by :func:`record_failure`."""
+    path = Path(directory) / FAILURES_FILE
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def remove_stale_temporaries(directory: str | Path) -> int:
