@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,sweep,dask
+EXTRAS ?= dev,sweep,dask,docs
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name 'Cargo.toml') Cargo.toml pyproject.toml
 BUILD_STAMP := $(VENV)/.deeplinear-built
 

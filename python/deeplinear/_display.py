@@ -87,6 +87,11 @@ def result_rows(result: TrainResult) -> list[tuple[str, str]]:
         )
     if result.state is not None:
         rows.append(("state", state_summary(result.state)))
+    if result.data_seed is not None:
+        seed = result.data_seed
+        rows.append(
+            ("data_seed", f"{len(seed)} per network" if isinstance(seed, list) else str(seed))
+        )
     return rows
 
 

@@ -125,9 +125,11 @@ def seed_argument(seed: Any, batch: int, name: str = "seed") -> int | list[int]:
         seeds = []
         for item in items:
             from_numpy = _seed_from_numpy(item)
-            seeds.append(from_numpy if from_numpy is not None else integer(name, item, minimum=0))
-        if any(s > MAX_SEED for s in seeds):
-            raise InvalidValueError(f"{name}: every seed must be below 2**64")
+            if from_numpy is None:
+                from_numpy = integer(name, item, minimum=0, maximum=None)
+                if from_numpy > MAX_SEED:
+                    raise InvalidValueError(f"{name}: every seed must be below 2**64")
+            seeds.append(from_numpy)
         if len(seeds) != batch:
             raise InvalidValueError(
                 f"{name}: expected one seed per network ({batch}), got {len(seeds)}"

@@ -19,7 +19,7 @@ Seeds: every function here (and :func:`deeplinear.haar_orthogonal`, and ``data_s
 * None: fresh 64-bit entropy from the operating system. The weights cannot carry the seed they
   were drawn from, so to repeat an unseeded run later pass ``ss = np.random.SeedSequence()``
   instead and keep ``ss.entropy`` (NumPy's recipe); ``SeedSequence(ss.entropy)`` gives the same
-  weights again. (``train`` keeps the ``data_seed`` it drew in ``TrainResult.state.data_seed``.)
+  weights again. (``train`` returns the ``data_seed`` it drew as ``TrainResult.data_seed``.)
 
 Example:
     >>> import numpy as np, deeplinear as dl

@@ -129,6 +129,33 @@ class TrainResult:
         """The step number of each column of :attr:`loss`."""
         return np.arange(self.loss.shape[1]) * self.record_every
 
+    @property
+    def data_seed(self) -> int | list[int] | None:
+        """The mini-batch seed this call used, in the form ``data_seed=`` takes: pass it back
+        to repeat the run (e.g. after ``data_seed=None`` drew fresh OS entropy). An int when
+        network b used stream b of one seed, a list of per-network seeds when each used stream
+        0 of its own; None for full-batch training, which draws nothing, and for a state whose
+        streams neither form has (:attr:`TrainState.data_seed` holds them all).
+
+        Example:
+            >>> import numpy as np, deeplinear as dl
+            >>> w = dl.init.gaussian([3, 4, 2], batch=2, seed=0)
+            >>> X, Y = np.ones((3, 6)), np.ones((2, 6))
+            >>> first = dl.train(w, X, Y, lr=0.01, steps=5, batch_size=2)  # fresh entropy
+            >>> again = dl.train(w, X, Y, lr=0.01, steps=5, batch_size=2,
+            ...                  data_seed=first.data_seed)
+            >>> bool((first.loss == again.loss).all())
+            True
+        """
+        if self.state is None or self.state.batch_size is None:
+            return None
+        seeds, streams = self.state.data_seed[:, 0], self.state.data_seed[:, 1]
+        if seeds.size and (seeds == seeds[0]).all() and (streams == np.arange(seeds.size)).all():
+            return int(seeds[0])
+        if (streams == 0).all():
+            return [int(s) for s in seeds]
+        return None
+
     def __repr__(self) -> str:
         return _display.text("TrainResult", _display.result_rows(self))
 
@@ -289,7 +316,7 @@ def train(
     betas: tuple[float, float] | None = None,
     eps: float | None = None,
     batch_size: int | None = None,
-    data_seed: int | Sequence[int] | None = None,
+    data_seed: int | Sequence[int] | np.random.SeedSequence | np.random.Generator | None = None,
     learn_scale: bool = False,
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
     target_accuracy: float | None = None,
@@ -367,8 +394,9 @@ def train(
             epoch may be shorter. The loss and gradient of a step are those of its slice.
         data_seed: the mini-batch order: an int (network b uses stream b of it) or one seed per
             network, as ``seed`` in :mod:`deeplinear.init` — a network trained alone with its own
-            seed equals the same network trained in a batch. None: the state's, else fresh
-            entropy (kept in ``TrainResult.state``).
+            seed equals the same network trained in a batch; NumPy SeedSequences and
+            Generators are mapped as there ("Seeds"). None: the state's, else fresh entropy,
+            returned as :attr:`TrainResult.data_seed` so that the run can be repeated.
         learn_scale: each Stiefel layer W = s·Q also trains its scale s (Sokol & Park's
             ``scaling``) by the optimiser's Euclidean rule, with ∂ℓ/∂s = ⟨G, Q⟩. Needs a
             Stiefel layer.

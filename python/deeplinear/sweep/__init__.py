@@ -19,8 +19,9 @@ Example:
 from .executors import InProcessExecutor, resolve_executor
 from .frames import log10_ratio_at, run_configs, steps_to_ratio
 from .grid import ExecutionOptions, RunConfig, SweepSpec, Task, load_spec, make_tasks, run_key
+from .labelled import to_xarray
 from .runner import SweepPlan, SweepSummary, plan_sweep, run_sweep, run_task
-from .store import finished_keys, load, read_spec
+from .store import finished_keys, load, load_weights, read_failures, read_spec
 
 __all__ = [
     "ExecutionOptions",
@@ -33,9 +34,11 @@ __all__ = [
     "finished_keys",
     "load",
     "load_spec",
+    "load_weights",
     "log10_ratio_at",
     "make_tasks",
     "plan_sweep",
+    "read_failures",
     "read_spec",
     "resolve_executor",
     "run_configs",
@@ -43,4 +46,5 @@ __all__ = [
     "run_sweep",
     "run_task",
     "steps_to_ratio",
+    "to_xarray",
 ]

@@ -510,10 +510,13 @@ class ExecutionOptions:
     Attributes:
         task_flops: target work per task (one Parquet part file); Dask advises tasks of ≥ 100 ms.
         max_networks: at most this many networks per task.
+        store_weights: also keep every run's final weights, one ``.npy`` file per part
+            (see :func:`deeplinear.sweep.load_weights`).
     """
 
     task_flops: float = 2e9
     max_networks: int = 512
+    store_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -909,4 +912,11 @@ def _execution(value: Any, where: _Locator) -> ExecutionOptions:
                 "execution.max_networks", "max_networks", f"must be at least 1, got {max_networks}"
             )
         )
-    return ExecutionOptions(task_flops=task_flops, max_networks=int(max_networks))
+    store_weights = value.get("store_weights", ExecutionOptions.store_weights)
+    if not isinstance(store_weights, bool):
+        raise ArgumentTypeError(
+            where.message("execution.store_weights", "store_weights", "expected true or false")
+        )
+    return ExecutionOptions(
+        task_flops=task_flops, max_networks=int(max_networks), store_weights=store_weights
+    )

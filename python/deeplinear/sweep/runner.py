@@ -289,7 +289,7 @@ def run_sweep(
     threads: int | None = None,
     workers: int | None = None,
     progress: bool = True,
-    store_weights: bool = False,
+    store_weights: bool | None = None,
 ) -> SweepSummary:
     """Run a sweep into the store directory ``out`` and return a :class:`SweepSummary`.
 
@@ -304,7 +304,8 @@ def run_sweep(
         progress: show a tqdm progress bar (on stderr) over runs, with an ETA.
         store_weights: also keep every run's final weights (and biases), one ``.npy`` per part
             in ``out/weights/``; read them with :func:`deeplinear.sweep.load_weights`
-            (memory-mapped). They take d_{j+1}·d_j numbers per layer per run.
+            (memory-mapped). They take d_{j+1}·d_j numbers per layer per run. None: the
+            spec's ``[execution] store_weights`` (default false).
 
     Failed tasks do not stop the sweep: they are counted in ``failures`` and left out of the
     store, so a later ``resume`` retries them.
@@ -321,6 +322,8 @@ def run_sweep(
     if out.exists() and not out.is_dir():
         raise InvalidValueError(f"out: {out} exists and is not a directory")
     check_counts(threads, workers)
+    if store_weights is None:
+        store_weights = spec.execution.store_weights
     if not isinstance(store_weights, bool):
         raise ArgumentTypeError(f"store_weights: expected True or False, got {store_weights!r}")
     with store.writer_lock(out):

@@ -56,10 +56,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CORRUPT_DIR",
     "FAILURES_FILE",
-    "WEIGHTS_DIR",
     "LOCK_FILE",
     "PARTS_DIR",
     "SPEC_FILE",
+    "WEIGHTS_DIR",
     "CorruptPartWarning",
     "StoreLockedError",
     "StoreWriteError",
