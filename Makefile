@@ -54,6 +54,25 @@ test-thorough: build  ## pytest with 1000 fresh random hypothesis examples per p
 bench: build  ## benchmarks: deeplinear vs the NumPy reference (and JAX if installed); GFLOP/s table
 	$(PY) -m pytest benches -q -m benchmark --benchmark-only --benchmark-columns=min,median,rounds
 
+.PHONY: docs
+docs: build  ## the documentation site (mkdocs-material + mkdocstrings), strict, into site/
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+HOST_TRIPLE = $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+
+.PHONY: wheel
+wheel: $(VENV)/bin/python  ## dist/: a manylinux2014 abi3 wheel (maturin --zig, no container) and the sdist
+	$(PY) -m pip install --quiet 'maturin>=1.9,<2' ziglang auditwheel
+	rm -f dist/deeplinear-*
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/maturin build --release --zig \
+		--compatibility manylinux2014 --target $(HOST_TRIPLE) --out dist
+	$(VENV)/bin/maturin sdist --out dist
+	$(VENV)/bin/auditwheel show dist/deeplinear-*.whl
+
+.PHONY: test-wheel
+test-wheel: build  ## install dist/'s wheel in a fresh venv without Rust on PATH; run the README quickstart
+	DEEPLINEAR_WHEEL_DIR=dist $(PY) -m pytest -q -m slow tests/test_wheel.py
+
 .PHONY: lint
 lint: build  ## rustfmt --check, clippy -D warnings, ruff
 	cargo fmt --all -- --check
@@ -70,4 +89,4 @@ fmt: build  ## format Rust and Python sources
 
 .PHONY: clean
 clean:  ## remove build outputs and the virtualenv
-	rm -rf $(VENV) target results .pytest_cache .benchmarks
+	rm -rf $(VENV) target results site dist .pytest_cache .benchmarks

@@ -44,6 +44,12 @@ def test_train_result_repr_is_short_and_informative():
     assert f"median {median:.3g}" in text
 
 
+def test_deep_networks_show_their_ends_and_depth():
+    weights = dl.init.gaussian([6] + [9] * 30 + [2], batch=2, seed=0)
+    result = dl.train(weights, np.ones((6, 4)), np.ones((2, 4)), lr=1e-6, steps=1)
+    assert "2 × 6→9→…→9→2, depth 31 (float64)" in repr(result)
+
+
 def test_repr_length_does_not_grow_with_the_batch():
     assert len(repr(_result(batch=64))) <= len(repr(_result(batch=2))) + 10
 

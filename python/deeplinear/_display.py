@@ -44,7 +44,10 @@ def _dims(weights: Sequence[np.ndarray]) -> str:
     if not weights:
         return "no layers"
     widths = [weights[0].shape[-1]] + [w.shape[-2] for w in weights]
-    return "→".join(map(str, widths))
+    if len(widths) <= 6:
+        return "→".join(map(str, widths))
+    shown = [*widths[:2], "…", *widths[-2:]]
+    return "→".join(map(str, shown)) + f", depth {len(weights)}"
 
 
 def _reached(steps: np.ndarray) -> str:

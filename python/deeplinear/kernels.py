@@ -167,8 +167,8 @@ def ntk(
     Example:
         >>> import deeplinear as dl, numpy as np
         >>> dl.kernels.ntk([2, 100, 1], np.eye(2), activation="relu", sigma_w=2**0.5).round(4)
-        array([[2.    , 0.5683],
-               [0.5683, 2.    ]])
+        array([[2.    , 0.3183],
+               [0.3183, 2.    ]])
     """
     return _kernel(
         "ntk",

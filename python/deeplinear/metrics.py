@@ -69,8 +69,8 @@ def singular_values(
 
     Example:
         >>> import deeplinear as dl
-        >>> w = dl.init.orthogonal([4, 8, 8, 4], batch=2, seed=0)
-        >>> dl.metrics.singular_values(w, alpha=dl.fanout_alpha([4, 8, 8, 4])).round(6)
+        >>> w = dl.init.orthogonal([4, 4, 4, 4], batch=2, seed=0)  # square layers
+        >>> dl.metrics.singular_values(w, alpha=dl.fanout_alpha([4, 4, 4, 4])).round(6)
         array([[1., 1., 1., 1.],
                [1., 1., 1., 1.]])
     """

@@ -254,7 +254,8 @@ def plan_sweep(
     Example:
         >>> from deeplinear.sweep import plan_sweep
         >>> spec = {"axes": {"depth": [2, 4], "seed": [0, 1]},
-        ...         "fixed": {"d_x": 8, "n": 8, "d_y": 2, "width": 16, "steps": 100, "lr": 0.01}}
+        ...         "fixed": {"d_x": 8, "n": 8, "d_y": 2, "width": 16, "init": "gaussian",
+        ...                   "steps": 100, "lr": 0.01}}
         >>> plan = plan_sweep(spec)
         >>> plan.total, plan.pending
         (4, 4)
