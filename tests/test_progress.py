@@ -229,5 +229,5 @@ def test_ctrl_c_in_a_chunk_stops_the_chain(small_chunks: None) -> None:
         "progress": True,
     }
     with pytest.raises(KeyboardInterrupt):
-        _progress.chunked_train(interrupted, arguments)
+        _progress.chunked_train(interrupted, arguments, {})
     assert len(calls) == 2

@@ -2,19 +2,17 @@
 
 The dataclass default repr prints every array (tens of thousands of characters for a handful of
 networks); these summaries give shapes and a few numbers instead, and stay a few lines long
-whatever the batch size.
+whatever the batch size. The functions take a :class:`~deeplinear.TrainResult` or
+:class:`~deeplinear.TrainState` (typed ``Any``: this module sits below :mod:`deeplinear.train`).
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .train import TrainResult, TrainState
 
 __all__ = ["result_rows", "state_rows", "state_summary", "table_html", "text"]
 
@@ -59,7 +57,7 @@ def _reached(steps: np.ndarray) -> str:
     return text
 
 
-def result_rows(result: TrainResult) -> list[tuple[str, str]]:
+def result_rows(result: Any) -> list[tuple[str, str]]:
     """(label, value) rows summarising a :class:`TrainResult`."""
     batch = result.final_loss.shape[0]
     first = result.weights[0] if result.weights else None
@@ -98,7 +96,7 @@ def result_rows(result: TrainResult) -> list[tuple[str, str]]:
     return rows
 
 
-def _steps_done(state: TrainState) -> str:
+def _steps_done(state: Any) -> str:
     steps = state.step
     if not steps.size:
         return "0"
@@ -106,12 +104,12 @@ def _steps_done(state: TrainState) -> str:
     return str(high) if low == high else f"{low}..{high}"
 
 
-def _schedule(state: TrainState) -> str:
+def _schedule(state: Any) -> str:
     batches = "full batch" if state.batch_size is None else f"batch_size {state.batch_size}"
     return f"{batches} of n={state.n}"
 
 
-def state_summary(state: TrainState) -> str:
+def state_summary(state: Any) -> str:
     """One line: optimiser, steps done, schedule and buffers."""
     text = f"{state.optimizer}, step {_steps_done(state)}, {_schedule(state)}"
     if state.slots:
@@ -121,7 +119,7 @@ def state_summary(state: TrainState) -> str:
     return text
 
 
-def state_rows(state: TrainState) -> list[tuple[str, str]]:
+def state_rows(state: Any) -> list[tuple[str, str]]:
     """(label, value) rows summarising a :class:`TrainState`."""
     rows = [
         ("networks", str(state.step.shape[0])),

@@ -14,16 +14,14 @@ as it stops any call (KeyboardInterrupt).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .train import TrainResult, TrainState
 
 __all__ = ["CHUNK_SECONDS", "chunked_train", "over_networks", "progress_bar"]
 
@@ -72,18 +70,14 @@ class _Joined:
         return np.concatenate(self.parts, axis=1) if len(self.parts) > 1 else self.parts[0]
 
 
-def _state_rows(state: TrainState, rows: np.ndarray) -> TrainState:
-    from .train import TrainState
-
-    return TrainState(
-        optimizer=state.optimizer,
+def _state_rows(state: Any, rows: np.ndarray) -> Any:
+    """The :class:`~deeplinear.TrainState` ``state`` of the networks ``rows`` only."""
+    return dataclasses.replace(
+        state,
         step=state.step[rows],
         data_seed=state.data_seed[rows],
-        batch_size=state.batch_size,
-        n=state.n,
         scales=None if state.scales is None else state.scales[rows],
         slots=tuple(s[rows] for s in state.slots),
-        slot_names=state.slot_names,
     )
 
 
@@ -92,25 +86,26 @@ def _set_rows(target: np.ndarray | None, rows: np.ndarray, source: np.ndarray | 
         target[rows] = source
 
 
-def chunked_train(train: Callable[..., TrainResult], arguments: dict[str, Any]) -> TrainResult:
+def chunked_train(
+    train: Callable[..., Any], arguments: dict[str, Any], intervals: Mapping[str, int]
+) -> Any:
     """:func:`deeplinear.train` with ``arguments`` (its keyword arguments), run in chunks under
-    a progress bar; returns what one call returns, bit for bit."""
+    a progress bar; returns what one call returns (a :class:`~deeplinear.TrainResult`), bit for
+    bit. ``intervals``: the recording interval of each recorded quantity, by name. (Results and
+    states are typed ``Any`` here: this module sits below :mod:`deeplinear.train`.)"""
     from ._validation import integer
-    from .train import TrainResult, TrainState, _record
 
     arguments = dict(arguments, progress=False)
     steps = integer("steps", arguments["steps"], minimum=0)
     record_every = integer("record_every", arguments["record_every"], minimum=1)
-    intervals = dict(_record(arguments["record"], record_every)[1])
+    intervals = dict(intervals)
     if "loss" in intervals:  # train returns the loss itself as records["loss"]
         intervals["loss"] = record_every
     align = math.lcm(record_every, *intervals.values())
     loss_kind = arguments["loss"]
     y_dims = 3 if loss_kind == "mse" else 2
 
-    def run(
-        chunk: int, rows: np.ndarray | None, weights: Any, biases: Any, state: Any
-    ) -> TrainResult:
+    def run(chunk: int, rows: np.ndarray | None, weights: Any, biases: Any, state: Any) -> Any:
         call = dict(arguments, steps=chunk, weights=weights, biases=biases, state=state)
         if rows is not None:  # a later chunk: the running networks, continuing their state
             lr = arguments["lr"]
@@ -184,15 +179,8 @@ def chunked_train(train: Callable[..., TrainResult], arguments: dict[str, Any]) 
             columns = {name: chunk // intervals[name] for name in records}
             tick = time.perf_counter()
             current = _state_rows(
-                TrainState(
-                    optimizer=state.optimizer,
-                    step=step,
-                    data_seed=data_seed,
-                    batch_size=state.batch_size,
-                    n=state.n,
-                    scales=scales,
-                    slots=tuple(slots),
-                    slot_names=state.slot_names,
+                dataclasses.replace(
+                    state, step=step, data_seed=data_seed, scales=scales, slots=tuple(slots)
                 ),
                 rows,
             )
@@ -229,25 +217,18 @@ def chunked_train(train: Callable[..., TrainResult], arguments: dict[str, Any]) 
             bar.update(chunk)
             rows = running()
             bar.set_postfix(running=f"{rows.size}/{batch}", refresh=False)
-    return TrainResult(
+    return dataclasses.replace(
+        result,
         weights=weights,
         loss=loss.array(),
         final_loss=final_loss,
         steps_to_tol=steps_to_tol,
         diverged=diverged,
-        record_every=record_every,
         biases=biases,
         records={name: joined.array() for name, joined in records.items()},
         steps_to_accuracy=steps_to_accuracy,
-        state=TrainState(
-            optimizer=state.optimizer,
-            step=step,
-            data_seed=data_seed,
-            batch_size=state.batch_size,
-            n=state.n,
-            scales=scales,
-            slots=tuple(slots),
-            slot_names=state.slot_names,
+        state=dataclasses.replace(
+            state, step=step, data_seed=data_seed, scales=scales, slots=tuple(slots)
         ),
     )
 

@@ -32,11 +32,11 @@ def _installed(name: str) -> str:
 def versions() -> dict[str, str]:
     """deeplinear's version, the platform, the engine's thread cap and the versions of NumPy
     and of the optional dependencies, by name."""
-    from . import __version__, _core
+    from . import _core
     from .sweep.executors import available_cores
 
     info = {
-        "deeplinear": __version__,
+        "deeplinear": _core.__version__,
         "python": sys.version.replace("\n", " "),
         "platform": platform.platform(),
         "machine": platform.machine(),

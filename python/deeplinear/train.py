@@ -435,7 +435,12 @@ def train(
         True
     """
     if _flag("progress", progress):
-        return _progress.chunked_train(train, dict(locals()))
+        arguments = dict(locals())
+        every = integer("record_every", record_every, minimum=1)
+        chained: TrainResult = _progress.chunked_train(
+            train, arguments, dict(_record(record, every)[1])
+        )
+        return chained
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
         raise ArgumentTypeError("weights: expected a list of per-layer arrays (batch, d_out, d_in)")
     if len(weights) == 0:
