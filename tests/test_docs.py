@@ -151,3 +151,20 @@ def test_docs_site_builds_strict(tmp_path):
     assert "to_xarray" in api and "plan_sweep" in api
     claims = (tmp_path / "gallery" / "index.html").read_text(encoding="utf-8")
     assert claims.count("<tr>") >= 20  # README's claims table, included by snippet
+
+
+def test_getting_started_sweep_runs(tmp_path, monkeypatch, capsys):
+    """The first sweep of docs/getting-started.md: its TOML plans, runs and loads as shown."""
+    from deeplinear.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    page = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    (tmp_path / "first.toml").write_text(
+        re.findall(r"```toml\n(.*?)```", page, re.S)[0], encoding="utf-8"
+    )
+    assert main(["run", "first.toml", "--out", "results/first", "--dry-run"]) == 0
+    assert "runs 18 (0 already stored, 18 to compute)" in capsys.readouterr().out
+    assert main(["run", "first.toml", "--out", "results/first", "--no-progress"]) == 0
+    namespace: dict[str, object] = {}
+    exec(re.findall(r"```python\n(.*?)```", page, re.S)[0], namespace)
+    assert dict(namespace["ds"].sizes) == {"depth": 3, "init": 2, "seed": 3, "step": 101}  # type: ignore[attr-defined]
