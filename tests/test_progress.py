@@ -37,6 +37,7 @@ def _assert_same(one: dl.TrainResult, chunked: dl.TrainResult) -> None:
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of a few steps, so every test crosses many chunk boundaries."""
     monkeypatch.setattr(_progress, "CHUNK_SECONDS", 1e-6)
+    monkeypatch.setattr(_progress, "MOST_UPDATES", 10**9)
 
 
 def _problem(

@@ -3,13 +3,19 @@ diagnostics of :mod:`deeplinear.metrics` with ``progress=True``.
 
 The engine runs a whole training loop in one Rust call, and a chain of calls that pass the
 :class:`~deeplinear.TrainState` on equals one long call bit for bit. So progress needs no engine
-hook: the steps run in chunks, each a multiple of every recording interval and long enough
-(about half a second) that the per-call overhead is negligible, and the chunks' outputs are
+hook: the steps run in chunks, each a multiple of every recording interval and at least
+:data:`CHUNK_SECONDS` long (and 1/:data:`MOST_UPDATES` of the steps), and the chunks' outputs are
 joined exactly as one call would have returned them. A network that stops (tolerance or accuracy
 reached, or diverged) leaves the chain: later chunks train only the networks still running, and
 its later columns repeat the state it stopped in, as in one call. The diagnostics run their
 (independent) networks in chunks instead (:func:`over_networks`). Ctrl-C stops the running chunk
 as it stops any call (KeyboardInterrupt).
+
+Cost: each call ends with a forward pass for the loss after its last update and allocates new
+output arrays, so a chain of calls is slower than one call by about that much per chunk, a few
+per cent with chunks of a second. (With 0.5 s chunks of 3–5 steps, a 32-layer, width-64 batch
+of 16 ran 1.1–1.5× slower; with the current sizes the difference, 300 steps of the same batch,
+was below the noise of a shared 2-core machine.)
 """
 
 from __future__ import annotations
@@ -23,11 +29,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CHUNK_SECONDS", "chunked_train", "over_networks", "progress_bar"]
+__all__ = ["CHUNK_SECONDS", "MOST_UPDATES", "chunked_train", "over_networks", "progress_bar"]
 
-#: Wall time aimed at per chunk: long against the per-call overhead (about a millisecond), short
-#: enough for a live bar.
-CHUNK_SECONDS = 0.5
+#: Wall time aimed at per chunk: long against a call's fixed cost (its final forward pass and
+#: new output arrays), short enough for a live bar.
+CHUNK_SECONDS = 1.0
+
+#: At most about this many chunks per call, whatever the time per step.
+MOST_UPDATES = 50
 
 
 def progress_bar(total: int, unit: str, description: str) -> Any:
@@ -81,6 +90,23 @@ def _state_rows(state: Any, rows: np.ndarray) -> Any:
     )
 
 
+def _pick(arrays: Sequence[Any], rows: np.ndarray | None) -> list[Any]:
+    """The per-network ``arrays`` (None entries kept) at the networks ``rows`` (None: all, as
+    they are)."""
+    if rows is None:
+        return list(arrays)
+    return [None if a is None else a[rows] for a in arrays]
+
+
+def _merge(full: list[Any], new: Sequence[Any], rows: np.ndarray | None) -> list[Any]:
+    """``full`` with the networks ``rows`` replaced by ``new`` (None: ``new`` is everything)."""
+    if rows is None:
+        return list(new)
+    for target, source in zip(full, new, strict=True):
+        _set_rows(target, rows, source)
+    return full
+
+
 def _set_rows(target: np.ndarray | None, rows: np.ndarray, source: np.ndarray | None) -> None:
     if target is not None and source is not None:
         target[rows] = source
@@ -105,15 +131,20 @@ def chunked_train(
     loss_kind = arguments["loss"]
     y_dims = 3 if loss_kind == "mse" else 2
 
-    def run(chunk: int, rows: np.ndarray | None, weights: Any, biases: Any, state: Any) -> Any:
+    def run(
+        chunk: int, later: bool, rows: np.ndarray | None, weights: Any, biases: Any, state: Any
+    ) -> Any:
+        """One call: the first chunk, or a ``later`` one continuing the state, of the networks
+        ``rows`` (None: all of them)."""
         call = dict(arguments, steps=chunk, weights=weights, biases=biases, state=state)
-        if rows is not None:  # a later chunk: the running networks, continuing their state
+        if later:
+            call["data_seed"] = None  # the state's streams
+        if rows is not None:  # some networks stopped: the running ones only
             lr = arguments["lr"]
             if isinstance(lr, (Sequence, np.ndarray)) and not isinstance(lr, str):
                 call["lr"] = np.asarray(lr, dtype=np.float64)[rows]
             call["X"] = _take(arguments["X"], rows, 3)
             call["Y"] = _take(np.asarray(arguments["Y"]), rows, y_dims)
-            call["data_seed"] = None
             for name in ("eval_data", "record_data"):
                 pair = arguments[name]
                 if isinstance(pair, np.ndarray):
@@ -130,7 +161,7 @@ def chunked_train(
     first_chunk = min(steps, max(align, _aligned(max(steps // 100, 1), align)))
     with progress_bar(steps, "step", "train") as bar:
         result = run(
-            first_chunk, None, arguments["weights"], arguments["biases"], arguments["state"]
+            first_chunk, False, None, arguments["weights"], arguments["biases"], arguments["state"]
         )
         bar.update(first_chunk)
         done = first_chunk
@@ -140,12 +171,8 @@ def chunked_train(
         batch = result.final_loss.shape[0]
         loss = _Joined(result.loss)
         records = {name: _Joined(value) for name, value in result.records.items()}
-        weights = [w.copy() for w in result.weights]
-        biases = (
-            None
-            if result.biases is None
-            else [None if b is None else b.copy() for b in result.biases]
-        )
+        weights: list[Any] = list(result.weights)  # new arrays, owned from here on
+        biases = None if result.biases is None else list(result.biases)
         final_loss = result.final_loss.copy()
         diverged = result.diverged.copy()
         steps_to_tol = result.steps_to_tol.copy()
@@ -157,7 +184,7 @@ def chunked_train(
         step = state.step.copy()
         data_seed = state.data_seed.copy()
         scales = None if state.scales is None else state.scales.copy()
-        slots = [s.copy() for s in state.slots]
+        slots = list(state.slots)
 
         def running() -> np.ndarray:
             stopped = diverged | (steps_to_tol >= 0)
@@ -174,32 +201,30 @@ def chunked_train(
                     joined.extend(None, rows, rest // intervals[name])
                 bar.update(rest)
                 break
-            wanted = _aligned(max(1, int(CHUNK_SECONDS / max(per_step, 1e-9))), align)
+            wanted = max(int(CHUNK_SECONDS / max(per_step, 1e-9)), steps // MOST_UPDATES)
+            wanted = _aligned(max(1, wanted), align)
             chunk = min(steps - done, max(align, wanted))
             columns = {name: chunk // intervals[name] for name in records}
             tick = time.perf_counter()
-            current = _state_rows(
-                dataclasses.replace(
-                    state, step=step, data_seed=data_seed, scales=scales, slots=tuple(slots)
-                ),
-                rows,
+            subset = None if rows.size == batch else rows  # all running: no copies
+            current = dataclasses.replace(
+                state, step=step, data_seed=data_seed, scales=scales, slots=tuple(slots)
             )
             part = run(
                 chunk,
-                rows,
-                [w[rows] for w in weights],
-                None if biases is None else [None if b is None else b[rows] for b in biases],
-                current,
+                True,
+                subset,
+                _pick(weights, subset),
+                None if biases is None else _pick(biases, subset),
+                current if subset is None else _state_rows(current, subset),
             )
             per_step = (time.perf_counter() - tick) / chunk
             loss.extend(part.loss, rows, chunk // record_every)
             for name, joined in records.items():
                 joined.extend(part.records[name], rows, columns[name])
-            for full, new in zip(weights, part.weights, strict=True):
-                full[rows] = new
+            weights = _merge(weights, part.weights, subset)
             if biases is not None and part.biases is not None:
-                for full_b, new_b in zip(biases, part.biases, strict=True):
-                    _set_rows(full_b, rows, new_b)
+                biases = _merge(biases, part.biases, subset)
             final_loss[rows] = part.final_loss
             diverged[rows] = part.diverged
             reached = part.steps_to_tol >= 0
@@ -211,8 +236,7 @@ def chunked_train(
             step[rows] = part.state.step
             data_seed[rows] = part.state.data_seed
             _set_rows(scales, rows, part.state.scales)
-            for full_slot, new_slot in zip(slots, part.state.slots, strict=True):
-                full_slot[rows] = new_slot
+            slots = _merge(slots, part.state.slots, subset)
             done += chunk
             bar.update(chunk)
             rows = running()
