@@ -230,6 +230,8 @@ def dims_of(net: Net) -> st.SearchStrategy[Any]:
 Param = Callable[[Net], st.SearchStrategy[Any]]
 
 COMMON: dict[str, Param] = {
+    # (True runs the call in chunks under a tqdm bar: the same checks, and the same result)
+    "progress": lambda net: often(st.booleans()),
     "dims": dims_of,
     "batch": lambda net: often(st.just(net.batch), small_ints, st.just(None)),
     "seed": lambda net: often(st.just(net.seed), seeds),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -362,15 +363,13 @@ def fisher_max_eigenvalue(
     targets = None if labels is None else targets_array("labels", labels, loss, dtype)
     threads = threads_argument(threads)
     label_dims = 3 if loss == "mse" else 2  # the ndim of per-network labels
+    form = _form(alpha, activation, parameterization, sigma_w)
 
     def compute(rows: slice) -> np.ndarray:
         out: np.ndarray = _core.metric_fisher(
             _rows(layers, rows),
             _rows_if(inputs, rows, 3),
-            alpha=real("alpha", alpha),
-            activation=string("activation", activation),
-            parameterization=string("parameterization", parameterization),
-            sigma_w=real("sigma_w", sigma_w),
+            **form,
             biases=None if layer_biases is None else _rows(layer_biases, rows),
             loss=loss,
             fisher=string("fisher", fisher),
@@ -438,16 +437,14 @@ def jacobian_max_singular_value(
     layer_biases = _biases("biases", biases, dtype)
     threads = threads_argument(threads)
     unconverged = 0
+    form = _form(alpha, activation, parameterization, sigma_w)
 
     def compute(rows: slice) -> np.ndarray:
         nonlocal unconverged
         chunk, missed = _core.metric_jacobian_max_singular_value(
             _rows(layers, rows),
             _rows_if(inputs, rows, 3),
-            alpha=real("alpha", alpha),
-            activation=string("activation", activation),
-            parameterization=string("parameterization", parameterization),
-            sigma_w=real("sigma_w", sigma_w),
+            **form,
             biases=None if layer_biases is None else _rows(layer_biases, rows),
             iterations=cap,
             tol=real("tol", tol),
@@ -468,6 +465,16 @@ def jacobian_max_singular_value(
         )
     out: np.ndarray = sigma
     return out
+
+
+def _form(alpha: float, activation: str, parameterization: str, sigma_w: float) -> dict[str, Any]:
+    """The checked network-form keywords of the engine's metric calls."""
+    return {
+        "alpha": real("alpha", alpha),
+        "activation": string("activation", activation),
+        "parameterization": string("parameterization", parameterization),
+        "sigma_w": real("sigma_w", sigma_w),
+    }
 
 
 def _rows(layers: list[np.ndarray], rows: slice) -> list[np.ndarray]:
