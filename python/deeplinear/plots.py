@@ -33,6 +33,7 @@ __all__ = [
     "default_figures",
     "heatmap",
     "loss_curves",
+    "median_band",
     "save",
     "scatter",
     "seed_band_curves",
@@ -723,6 +724,54 @@ def tau_lines(
         ax.set_title(name)
         ax.grid(True, which="major", alpha=0.3)
     _legend(axes[0])
+    if title:
+        fig.suptitle(title)
+    return cast("Figure", fig)
+
+
+def median_band(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    hue: str,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The median of ``y`` over the rows of each ``x`` against ``x`` on log-log axes, one line
+    per ``hue`` value, with the range (min to max) over the rows shaded. Non-finite values
+    (e.g. a diverged run's loss) count as +inf in the median; medians that are inf are drawn as
+    crosses at the top of the panel, and the legend counts the non-finite runs."""
+    plt = _pyplot()
+    hues = list(dict.fromkeys(frame[hue]))
+    colours = plt.get_cmap("tab10")(np.arange(len(hues)) % 10)
+    fig, axes = _panels(1, 6.4, 4.8)
+    ax = axes[0][0]
+    finite = frame[y].astype(np.float64)
+    finite = finite[np.isfinite(finite)]
+    top = float(finite.max()) * 2.0 if len(finite) else 1.0
+    for colour, h in zip(colours, hues, strict=True):
+        rows = frame[frame[hue] == h]
+        values = rows[y].astype(np.float64).where(np.isfinite(rows[y].astype(np.float64)), math.inf)
+        grouped = values.groupby(rows[x])
+        xs = np.array(list(grouped.groups), dtype=np.float64)
+        median = grouped.median().to_numpy()
+        low = grouped.min().to_numpy()
+        high = np.minimum(grouped.max().to_numpy(), top)
+        bad = int((~np.isfinite(values)).sum())
+        label = f"{h}" + (f" ({bad} diverged)" if bad else "")
+        done = np.isfinite(median)
+        ax.plot(xs[done], median[done], marker="o", color=colour, label=label)
+        ax.fill_between(xs, np.minimum(low, top), high, color=colour, alpha=0.15)
+        if (~done).any():
+            ax.plot(xs[~done], np.full((~done).sum(), top), "x", color=colour)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     return cast("Figure", fig)

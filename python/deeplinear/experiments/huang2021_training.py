@@ -69,6 +69,7 @@ __all__ = [
     "claims",
     "figures",
     "measurements",
+    "measurements_for",
     "observations",
     "parity_table",
     "sections",
@@ -464,7 +465,11 @@ def width_line_table(grid: Grid, data: Path | None = None) -> pd.DataFrame:
 
 def measurements(size: str = "quick", data: Path | None = None) -> list[Measurement]:
     """The three tables at ``size`` (on ``data`` when given, else digits)."""
-    grid = GRIDS[size]
+    return measurements_for(GRIDS[size], data)
+
+
+def measurements_for(grid: Grid, data: Path | None = None) -> list[Measurement]:
+    """The three tables of ``grid``: parity, sgd, width_line."""
     source = {"data": "digits" if data is None else str(Path(data).resolve())}
 
     def params(**extra: Any) -> dict[str, Any]:
@@ -862,7 +867,7 @@ def figures(tables: dict[str, pd.DataFrame], directory: Path) -> list[Path]:
         log={"train loss"},
         styles=STYLES,
         title=f"Huang et al. Fig. 3: full-batch GD, tanh, MSE ({int(first['n'])} training / "
-        f"{int(first['n_test'])} test examples of {first['data']}); mean ± 1 s.d. over "
+        f"{int(first['n_test'])} test examples of {first['data']})\nmean ± 1 s.d. over "
         f"{parity['seed'].nunique()} seeds",
     )
     paths = [plots.save(fig, directory / "parity_curves.png")]
@@ -903,7 +908,7 @@ def figures(tables: dict[str, pd.DataFrame], directory: Path) -> list[Path]:
         fit_from=widest[0],
         ylabel="‖W_l(T) − W_l(0)‖_F / ‖W_l(0)‖_F",
         title="Huang et al. Fig. 2 (a, b): per-layer weight change after training (3 erf "
-        "layers, NTK parameterisation), median over seeds; dashed: fits over the widest widths",
+        "layers, NTK parameterisation)\nmedian over seeds; dashed: fits over the widest widths",
     )
     paths.append(plots.save(fig, directory / "weight_change.png"))
     line = tables["width_line"]
@@ -916,7 +921,8 @@ def figures(tables: dict[str, pd.DataFrame], directory: Path) -> list[Path]:
         cap=float(line["cap"].iloc[0]),
         title=f"Huang et al. Fig. 4 (a, b): steps to > 25 % accuracy, L = "
         f"{int(line['depth'].iloc[0])}, σ_w² = {LINE_SIGMA_W2:g}, σ_b² = {LINE_SIGMA_B2:g}, "
-        f"batch {int(line['batch_size'].iloc[0])}; median over {line['seed'].nunique()} seeds",
+        f"batch {int(line['batch_size'].iloc[0])}\nmedian over {line['seed'].nunique()} seeds "
+        "(Gaussian solid, orthogonal dotted; a median of 'never' is left out)",
     )
     paths.append(plots.save(fig, directory / "width_line.png"))
     return paths
