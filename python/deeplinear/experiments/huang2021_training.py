@@ -74,6 +74,8 @@ __all__ = [
     "parity_table",
     "sections",
     "sgd_table",
+    "sources",
+    "summarised",
     "tau_from_accuracy",
     "width_line_table",
 ]
@@ -503,7 +505,8 @@ def summarised(frame: pd.DataFrame) -> pd.DataFrame:
     ``<curve>_end`` (the last recorded step) and ``<curve>_average`` (the mean over the recorded
     steps). The checks read these (a mean over seeds of a curve's average is the average of the
     mean curve), which keeps the bootstrap over seeds fast."""
-    out = frame.drop(columns=[c for c in CURVES if c in frame.columns])
+    keep = ["panel", "init", "seed", "steps", "width", "lr"]
+    out = frame[[c for c in keep if c in frame.columns]].copy()
     for column in CURVES:
         curves = np.stack(frame[column].to_numpy()).astype(np.float64)
         out[f"{column}_start"] = curves[:, 0]
@@ -516,21 +519,21 @@ def _pair(column: str) -> Callable[[pd.DataFrame], tuple[float, float]]:
     """(Gaussian's, orthogonal's) mean over seeds of ``column``."""
 
     def measure(frame: pd.DataFrame) -> tuple[float, float]:
-        means = frame.groupby("init")[column].mean()
-        if not set(INITS) <= set(means.index):
+        inits = frame["init"].to_numpy()
+        values = frame[column].to_numpy(dtype=np.float64)
+        found = [values[inits == kind] for kind in INITS]
+        if any(v.size == 0 for v in found):
             return math.nan, math.nan
-        return float(means["gaussian"]), float(means["orthogonal"])
+        return float(found[0].mean()), float(found[1].mean())
 
     return measure
 
 
 def _trained(frame: pd.DataFrame) -> float:
     """The mean train loss at the last recorded step over that at step 0 (every run)."""
-    return float(frame["train_loss_end"].mean() / frame["train_loss_start"].mean())
-
-
-def _panel(name: str, measure: Callable[[pd.DataFrame], Any]) -> Callable[[pd.DataFrame], Any]:
-    return lambda frame: measure(frame[frame["panel"] == name])
+    end = frame["train_loss_end"].to_numpy(dtype=np.float64)
+    start = frame["train_loss_start"].to_numpy(dtype=np.float64)
+    return float(end.mean() / start.mean())
 
 
 def _at_end(frame: pd.DataFrame) -> str:
@@ -555,24 +558,24 @@ def _paper_end(panel: str) -> str:
     return ", ".join(f"{k} {g:g} / {o:g}" for k, (g, o) in numbers.items())
 
 
-def _alike_parts(select: Callable[[Callable[[pd.DataFrame], Any]], Callable[[pd.DataFrame], Any]]) -> tuple[Part, ...]:
+def _alike_parts() -> tuple[Part, ...]:
     return (
         Part(
             Alike("the train loss averaged along training (over the recorded steps, of the "
                   "mean over seeds)", "Gaussian", "orthogonal", LOSS_TOLERANCE, relative=True),
-            select(_pair("train_loss_average")),
+            _pair("train_loss_average"),
             "train loss",
         ),
         Part(
             Alike("the train accuracy averaged along training", "Gaussian", "orthogonal",
                   ACCURACY_TOLERANCE),
-            select(_pair("train_accuracy_average")),
+            _pair("train_accuracy_average"),
             "train accuracy",
         ),
         Part(
             Alike("the test accuracy averaged along training", "Gaussian", "orthogonal",
                   ACCURACY_TOLERANCE),
-            select(_pair("test_accuracy_average")),
+            _pair("test_accuracy_average"),
             "test accuracy",
         ),
     )
@@ -582,28 +585,24 @@ def _alike_parts(select: Callable[[Callable[[pd.DataFrame], Any]], Callable[[pd.
 TRAINED = 0.8
 
 
-def _trained_part(select: Callable[[Callable[[pd.DataFrame], Any]], Callable[[pd.DataFrame], Any]]) -> Part:
+def _trained_part() -> Part:
     return Part(
-        Bound("the mean train loss at the end over its value at step 0", high=TRAINED),
-        select(_trained),
+        Bound("the mean train loss at the end over its value at step 0", high=TRAINED), _trained
     )
 
 
 def _parity_check(panel: str, setting: str) -> Check:
-    def select(measure: Callable[[pd.DataFrame], Any]) -> Callable[[pd.DataFrame], Any]:
-        return _panel(panel, measure)
-
     return Check(
         claim=f"Full-batch GD, {setting}: Gaussian and orthogonal nets train alike (loss and "
         "accuracy curves coincide)",
         paper=f"Fig. 3 ({panel}): the curves coincide; at t = 10⁴, Gaussian / orthogonal: "
         f"{_paper_end(panel)}",
-        parts=_alike_parts(select),
-        requires=(_trained_part(select),),
-        source="parity",
+        parts=_alike_parts(),
+        requires=(_trained_part(),),
+        source=f"parity {panel}",
         conditions=f"tanh, standard parameterisation, biases, full-batch GD on the squared loss "
         f"({setting}); the means over seeds of each init's curves",
-        ours=lambda frame: _at_end(frame[frame["panel"] == panel]),
+        ours=_at_end,
         decide_with="more seeds or longer training",
     )
 
@@ -617,8 +616,8 @@ SGD_CHECK = Check(
     claim="SGD with cross-entropy in the NTK regime: Gaussian and orthogonal nets train alike",
     paper="supplementary figure (a, b): L = 5, n = 800, σ_w² = 2.0, σ_b² = 0.1, SGD η = 1e-3, "
     "batch 1000, CIFAR-10: the curves coincide (no numbers given)",
-    parts=_alike_parts(lambda m: m),
-    requires=(_trained_part(lambda m: m),),
+    parts=_alike_parts(),
+    requires=(_trained_part(),),
     source="sgd",
     conditions="tanh, standard parameterisation, biases, L = 5, σ_w² = 2.0, σ_b² = 0.1, plain "
     "SGD on the mean cross-entropy; the means over seeds of each init's curves",
@@ -844,8 +843,18 @@ CHECKS = (*PARITY_CHECKS, SGD_CHECK, *WEIGHT_CHECKS, *WIDTH_LINE_CHECKS)
 def claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
     """The claims of the training experiments, decided on their tables (the curves
     :func:`summarised`)."""
-    sources = {**tables, "parity": summarised(tables["parity"]), "sgd": summarised(tables["sgd"])}
-    return decide_all(CHECKS, sources)
+    return decide_all(CHECKS, sources(tables))
+
+
+def sources(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The frames the checks read: the tables, the SGD curves :func:`summarised`, and the
+    parity curves summarised per panel ("parity a, b", …)."""
+    parity = summarised(tables["parity"])
+    return {
+        **tables,
+        "sgd": summarised(tables["sgd"]),
+        **{f"parity {panel}": part for panel, part in parity.groupby("panel", sort=False)},
+    }
 
 
 # --- figures and report sections --------------------------------------------------------------
