@@ -106,7 +106,9 @@ def _claims(report: str) -> list[tuple[str, str]]:
     """(claim, verdict) rows of the first claims table of a report."""
     section = report.split("## Claims")[1] if "## Claims" in report else report
     rows = re.findall(
-        r"^\| ([^|]+?) \|.*\| (✅ reproduced|🟡 partly|❌ not reproduced) \|$", section, re.M
+        r"^\| ([^|]+?) \|.*\| (✅ reproduced|🟡 partly|❔ inconclusive|❌ not reproduced) \|$",
+        section,
+        re.M,
     )
     return [(claim, verdict) for claim, verdict in rows]
 
@@ -160,7 +162,7 @@ def test_reproduce_arora2019_reduced_with_a_data_file(tmp_path, reduced, capsys)
     assert main([*args, "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "arora2019: runs" in printed
-    assert re.search(r"\[(reproduced|partly|not reproduced)\] Gaussian init", printed)
+    assert re.search(r"\[(reproduced|partly|inconclusive|not reproduced)\] Gaussian init", printed)
     frame = load(out)
     assert set(frame["data"]) == {"npz_whitened"} and set(frame["d_x"]) == {6}
     assert set(frame["data_file"]) == {str(path.resolve())}

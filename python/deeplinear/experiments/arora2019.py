@@ -36,13 +36,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHECKS",
     "DRIFT_LIMIT",
     "FAST_FACTOR",
     "FULL",
     "QUICK",
-    "Grid",
-    "CHECKS",
     "SMALL_LR",
+    "Grid",
     "bands",
     "best_lrs",
     "claims",
@@ -373,8 +373,7 @@ CHECKS = (
     ),
     Check(
         claim="Balanced start with a positive deficiency margin converges (Theorem 1)",
-        paper="margin c > 0 and 0-balanced ⇒ ℓ(T) ≤ ε for T ≥ log(ℓ(0)/ε)/(η c^(2(N−1)/N)) "
-        "(Thm 1)",
+        paper="margin c > 0 and 0-balanced ⇒ ℓ(T) ≤ ε for T ≥ log(ℓ(0)/ε)/(η c^(2(N−1)/N)) (Thm 1)",
         parts=(
             Part(
                 Fraction(

@@ -37,11 +37,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHECKS",
     "FULL",
     "QUICK",
     "TRAINABLE_BELOW",
     "Grid",
-    "CHECKS",
     "boundary",
     "claims",
     "observations",
@@ -146,7 +146,9 @@ def trainable_ratios(frame: pd.DataFrame, step: int | None = None) -> pd.DataFra
     return frame[columns].assign(ratio=log10_ratio_at(frame, step).to_numpy())
 
 
-def boundary_of(ratios: pd.DataFrame, threshold: float = TRAINABLE_BELOW) -> dict[str, dict[int, int | None]]:
+def boundary_of(
+    ratios: pd.DataFrame, threshold: float = TRAINABLE_BELOW
+) -> dict[str, dict[int, int | None]]:
     """:func:`boundary` from a :func:`trainable_ratios` frame."""
     cells = ratios.groupby(["init", "depth", "width"])["ratio"]
     # A cell with a diverged seed is not trainable, whatever the median says.
@@ -299,10 +301,14 @@ _TRAINABLE = (
 CHECKS = (
     Check(
         claim="Gaussian init: the smallest trainable width grows ~linearly with depth",
-        paper="\"a transition … where width and depth are in a nearly linear relation\" "
+        paper='"a transition … where width and depth are in a nearly linear relation" '
         "(Thm 5.1, Fig. 1)",
         parts=(
-            Part(Monotone("the Gaussian smallest trainable width", "depth"), _widths("gaussian"), "grows"),
+            Part(
+                Monotone("the Gaussian smallest trainable width", "depth"),
+                _widths("gaussian"),
+                "grows",
+            ),
             Part(
                 Slope("the Gaussian smallest trainable width", "depth", *LINEAR_SLOPE),
                 _widths("gaussian"),
@@ -344,11 +350,12 @@ CHECKS = (
     ),
     Check(
         claim="Orthogonal init with m ≥ d_x trains at every depth (Theorem 4.1)",
-        paper="m ≥ C·r̃κ²(d_y(1+‖W*‖²)+log(r/δ)) and m ≥ d_x ⇒ GD converges, for any L "
-        "(Thm 4.1)",
+        paper="m ≥ C·r̃κ²(d_y(1+‖W*‖²)+log(r/δ)) and m ≥ d_x ⇒ GD converges, for any L (Thm 4.1)",
         parts=(
             Part(
-                Fraction("the (depth, width) cells with width m ≥ d_x", "orthogonal nets are trainable"),
+                Fraction(
+                    "the (depth, width) cells with width m ≥ d_x", "orthogonal nets are trainable"
+                ),
                 _regime,
             ),
         ),

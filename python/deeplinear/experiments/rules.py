@@ -202,10 +202,7 @@ class Ratio(Rule):
         top, bottom = (float(v) for v in value)
         if math.isnan(top) or math.isnan(bottom) or (math.isinf(top) and math.isinf(bottom)):
             return math.nan, False
-        if bottom == 0:
-            ratio = math.inf if top > 0 else math.nan
-        else:
-            ratio = top / bottom
+        ratio = (math.inf if top > 0 else math.nan) if bottom == 0 else top / bottom
         return ratio, (not math.isnan(ratio)) and ratio >= self.at_least
 
     def text(self) -> str:
@@ -324,7 +321,9 @@ class PartResult:
         )
 
 
-def _seed_draws(frame: pd.DataFrame, resamples: int, seed: int) -> tuple[list[np.ndarray], np.ndarray] | None:
+def _seed_draws(
+    frame: pd.DataFrame, resamples: int, seed: int
+) -> tuple[list[np.ndarray], np.ndarray] | None:
     """(the frame's row indices per seed, the ``resamples`` × seeds draws, each sorted); None
     for a frame with no ``seed`` column or a single seed (nothing to resample)."""
     if "seed" not in frame.columns or frame["seed"].nunique() < 2:
@@ -404,8 +403,7 @@ class Check:
             body = self.parts[0].rule.text()
         else:
             body = "; ".join(
-                f"({p.name or chr(ord('a') + i)}) {p.rule.text()}"
-                for i, p in enumerate(self.parts)
+                f"({p.name or chr(ord('a') + i)}) {p.rule.text()}" for i, p in enumerate(self.parts)
             )
         scope = f"{self.conditions.rstrip('.')}: " if self.conditions else ""
         if self.requires:
@@ -477,8 +475,10 @@ class Check:
             interval += f"; not testable here: not ({'; '.join(unmet)})"
         if verdict == "inconclusive":
             interval += f"; {self.decide_with} would decide it"
-        ours = self.ours(frame) if self.ours is not None else "; ".join(
-            f"{r.part.rule.number} {_num(r.value)}" for r in found
+        ours = (
+            self.ours(frame)
+            if self.ours is not None
+            else "; ".join(f"{r.part.rule.number} {_num(r.value)}" for r in found)
         )
         return Claim(
             claim=self.claim,

@@ -31,11 +31,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHECKS",
     "EPSILON",
     "FULL",
     "QUICK",
     "STALL_FACTOR",
-    "CHECKS",
     "Grid",
     "claims",
     "observations",
@@ -202,9 +202,7 @@ def _stalls_deep(target: str) -> Callable[[pd.DataFrame], list[bool]]:
     def measure(runs: pd.DataFrame) -> list[bool]:
         ratio = _stall_ratio(target)(runs)
         zas = _medians(runs, target, "zas")
-        return [
-            math.isfinite(zas[d]) and ratio[d] >= STALL_FACTOR for d in _deep(sorted(ratio))
-        ]
+        return [math.isfinite(zas[d]) and ratio[d] >= STALL_FACTOR for d in _deep(sorted(ratio))]
 
     return measure
 
@@ -272,10 +270,12 @@ _DEEP = "the deeper half of the grid's depths (from its middle depth on)"
 CHECKS = (
     Check(
         claim="ZAS converges at every depth",
-        paper="\"GD with ZAS converges to the global minimum for an arbitrary target\" (Thm 1)",
+        paper='"GD with ZAS converges to the global minimum for an arbitrary target" (Thm 1)',
         parts=(
             Part(
-                Fraction("the (target, depth) cells", f"every seed of ZAS reaches ℓ/ℓ(0) ≤ {EPSILON:g}"),
+                Fraction(
+                    "the (target, depth) cells", f"every seed of ZAS reaches ℓ/ℓ(0) ≤ {EPSILON:g}"
+                ),
                 _zas_every_seed,
             ),
         ),
