@@ -43,6 +43,7 @@ __all__ = [
     "Bound",
     "Check",
     "Fraction",
+    "Measure",
     "Monotone",
     "Order",
     "Part",
@@ -278,6 +279,7 @@ class Bound(Rule):
         return f"{self.quantity} is {_range(self.low, self.high)}"
 
 
+#: A measure: seed-level frame -> a rule's input.
 Measure = Callable[["pd.DataFrame"], Any]
 
 
