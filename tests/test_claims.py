@@ -50,12 +50,6 @@ def test_best_per_cell_takes_the_fastest_median_and_breaks_ties_low():
     assert analysis.best_per_cell(tie, ["cell"])["lr"].iloc[0] == 0.1
 
 
-def test_verdict_scale():
-    assert analysis.verdict_from_fraction(1.0) == "reproduced"
-    assert analysis.verdict_from_fraction(0.6) == "partly"
-    assert analysis.verdict_from_fraction(0.2) == "not reproduced"
-
-
 def test_claims_table_renders_and_refuses_made_up_verdicts(tmp_path):
     claim = Claim("c | d", "paper 1", "ours 2", "partly", "rule 3", "ratio 2 [1, 3]")
     table = claims_table([claim])
