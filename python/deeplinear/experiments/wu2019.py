@@ -36,6 +36,7 @@ __all__ = [
     "FULL",
     "QUICK",
     "STALL_FACTOR",
+    "STANDARD",
     "Grid",
     "claims",
     "observations",
@@ -78,6 +79,15 @@ QUICK = Grid(
     steps=5_000,
     curve_depths=(4, 32, 128),
 )
+#: Standard: d = 16 (the full size's), depths 2…256, 5 seeds, 10000 steps: about 10 minutes on
+#: 2 quiet cores (estimated from the flop count and the quick size's measured time).
+STANDARD = Grid(
+    d=16,
+    depths=(2, 4, 8, 16, 32, 64, 128, 256),
+    seeds=(0, 1, 2, 3, 4),
+    steps=10_000,
+    curve_depths=(4, 32, 256),
+)
 #: Full: d = 16, depths 2…512, 5 seeds, 20000 steps.
 FULL = Grid(
     d=16,
@@ -86,7 +96,7 @@ FULL = Grid(
     steps=20_000,
     curve_depths=(4, 64, 512),
 )
-GRIDS = {"quick": QUICK, "full": FULL}
+GRIDS = {"quick": QUICK, "standard": STANDARD, "full": FULL}
 
 
 def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
