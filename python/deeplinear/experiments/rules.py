@@ -17,6 +17,21 @@ meeting a condition), :class:`Ratio` (above a bound), :class:`Alike` (equal with
 :class:`Order` (one group above another) and :class:`Bound` (a number within a range). Each
 one's :meth:`~Rule.text` is written from its parameters, so the rule stated in the report is the
 rule that decided the verdict.
+
+API (stable; other study modules build on it):
+
+- a rule type ``R(...)`` has ``R.evaluate(value) -> (number, holds)``, ``R.text()`` and
+  ``R.number`` (what the deciding number is called);
+- ``Part(rule, measure, name="")``: ``measure`` is a :data:`Measure`, seed-level frame -> the
+  rule's input (a mapping x -> y for trends, booleans per cell for :class:`Fraction`, a pair
+  for :class:`Ratio`, :class:`Alike` and :class:`Order`, a number for :class:`Bound`); it must
+  aggregate over seeds itself (medians, ...), since the bootstrap hands it resampled frames
+  whose ``seed`` column is relabelled 0, 1, …;
+- ``Check(claim, paper, parts, requires=(), source="runs", conditions="", ours=None,
+  decide_with="more seeds")``: ``Check.decide(frame) -> Claim`` (the claims-table row, with
+  the generated rule and the interval), ``Check.rule_text()``;
+- ``decide_all(checks, {source name: frame})`` decides every check on its source frame; a
+  study's ``claims`` is usually that one call (see ``wu2019.CHECKS`` for a small example).
 """
 
 from __future__ import annotations
