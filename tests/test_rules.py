@@ -69,7 +69,7 @@ def test_slope_holds_fails_and_is_undecidable():
     rule = Slope("y", "x", low=0.5, high=1.5)
     wobble = {s: [x * (1.1 if s % 2 else 0.9) for x in LINEAR] for s in range(6)}
     assert verdict(rule, per_x, trend_frame(wobble)) == "reproduced"
-    assert verdict(rule, per_x, trend_frame({s: FLAT for s in range(6)})) == "not reproduced"
+    assert verdict(rule, per_x, trend_frame(dict.fromkeys(range(6), FLAT))) == "not reproduced"
     # Seed 0 rises linearly; seed 1 is flat at 16 (the median of the two is slope ~0.4 < 0.5).
     split = trend_frame({0: LINEAR, 1: [16.0] * len(XS)})
     assert verdict(rule, per_x, split) == "inconclusive"
@@ -86,7 +86,7 @@ def test_monotone_holds_fails_and_is_undecidable():
     rule = Monotone("y", "x", "rises")
     rising = {s: [v + 0.1 * s for v in LINEAR] for s in range(5)}
     assert verdict(rule, per_x, trend_frame(rising)) == "reproduced"
-    falling = {s: LINEAR[::-1] for s in range(5)}
+    falling = dict.fromkeys(range(5), LINEAR[::-1])
     assert verdict(rule, per_x, trend_frame(falling)) == "not reproduced"
     # Seed 1 dips in the middle: the median of seeds 0 and 1 dips too.
     split = trend_frame({0: LINEAR, 1: [1.0, 2.0, 0.1, 0.1, 16.0]})
@@ -132,7 +132,7 @@ def test_alike_holds_fails_and_is_undecidable():
     assert verdict(rule, groups, group_frame({s: (1.0 + 0.01 * s, 1.0) for s in range(5)})) == (
         "reproduced"
     )
-    assert verdict(rule, groups, group_frame({s: (2.0, 1.0) for s in range(5)})) == (
+    assert verdict(rule, groups, group_frame(dict.fromkeys(range(5), (2.0, 1.0)))) == (
         "not reproduced"
     )
     assert verdict(rule, groups, group_frame({0: (1.0, 1.0), 1: (1.0, 3.0)})) == "inconclusive"
@@ -144,7 +144,7 @@ def test_order_holds_fails_and_is_undecidable():
     assert verdict(rule, groups, group_frame({s: (1.0, 2.0 + s) for s in range(5)})) == (
         "reproduced"
     )
-    assert verdict(rule, groups, group_frame({s: (3.0, 2.0) for s in range(5)})) == (
+    assert verdict(rule, groups, group_frame(dict.fromkeys(range(5), (3.0, 2.0)))) == (
         "not reproduced"
     )
     assert verdict(rule, groups, group_frame({0: (1.0, 2.0), 1: (3.0, 0.0)})) == "inconclusive"
@@ -202,8 +202,8 @@ def test_resampling_draws_whole_seeds_and_relabels_them():
 
 
 def test_decide_all_uses_each_checks_source():
-    a = group_frame({s: (10.0, 1.0) for s in range(3)})
-    b = group_frame({s: (1.0, 10.0) for s in range(3)})
+    a = group_frame(dict.fromkeys(range(3), (10.0, 1.0)))
+    b = group_frame(dict.fromkeys(range(3), (1.0, 10.0)))
     rule = Ratio("a", "b", at_least=2.0)
     checks = [Check("x", "p", (Part(rule, groups),), source=name) for name in ("a", "b")]
     assert [c.verdict for c in decide_all(checks, {"a": a, "b": b})] == [

@@ -37,11 +37,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHECKS",
     "FULL",
     "QUICK",
+    "STANDARD",
     "TRAINABLE_BELOW",
     "Grid",
-    "CHECKS",
     "boundary",
     "claims",
     "observations",
@@ -90,6 +91,23 @@ QUICK = Grid(
     curve_width=16,
 )
 
+#: Standard: d_x = 128, n = 16, d_y = 10 (the paper's n, d_x an eighth of its 1024), widths 10 …
+#: 256 (from d_y, below the orthogonal boundary, to twice d_x: Theorem 4.1's regime m ≥ d_x is in
+#: the grid), depths 1 … 128, 5 seeds, 1000 steps. About 10 minutes on 2 quiet cores (estimated
+#: from the flop count and the quick size's measured time).
+STANDARD = Grid(
+    d_x=128,
+    n=16,
+    d_y=10,
+    depths=log_grid(1, 128, 8),
+    widths=log_grid(10, 256, 10),
+    seeds=(0, 1, 2, 3, 4),
+    steps=1000,
+    record_every=10,
+    report_steps=(100, 1000),
+    curve_width=29,
+)
+
 #: Full: the paper's grid (d_x = 1024, n = 16, d_y = 10; widths 10..1000 and depths 1..700 on
 #: log grids; t = 10³ and 10⁴). About 10¹⁶ flops: a cluster job.
 FULL = Grid(
@@ -105,7 +123,7 @@ FULL = Grid(
     curve_width=40,
 )
 
-GRIDS = {"quick": QUICK, "full": FULL}
+GRIDS = {"quick": QUICK, "standard": STANDARD, "full": FULL}
 
 
 def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
@@ -146,7 +164,9 @@ def trainable_ratios(frame: pd.DataFrame, step: int | None = None) -> pd.DataFra
     return frame[columns].assign(ratio=log10_ratio_at(frame, step).to_numpy())
 
 
-def boundary_of(ratios: pd.DataFrame, threshold: float = TRAINABLE_BELOW) -> dict[str, dict[int, int | None]]:
+def boundary_of(
+    ratios: pd.DataFrame, threshold: float = TRAINABLE_BELOW
+) -> dict[str, dict[int, int | None]]:
     """:func:`boundary` from a :func:`trainable_ratios` frame."""
     cells = ratios.groupby(["init", "depth", "width"])["ratio"]
     # A cell with a diverged seed is not trainable, whatever the median says.
@@ -299,10 +319,14 @@ _TRAINABLE = (
 CHECKS = (
     Check(
         claim="Gaussian init: the smallest trainable width grows ~linearly with depth",
-        paper="\"a transition … where width and depth are in a nearly linear relation\" "
+        paper='"a transition … where width and depth are in a nearly linear relation" '
         "(Thm 5.1, Fig. 1)",
         parts=(
-            Part(Monotone("the Gaussian smallest trainable width", "depth"), _widths("gaussian"), "grows"),
+            Part(
+                Monotone("the Gaussian smallest trainable width", "depth"),
+                _widths("gaussian"),
+                "grows",
+            ),
             Part(
                 Slope("the Gaussian smallest trainable width", "depth", *LINEAR_SLOPE),
                 _widths("gaussian"),
@@ -344,11 +368,12 @@ CHECKS = (
     ),
     Check(
         claim="Orthogonal init with m ≥ d_x trains at every depth (Theorem 4.1)",
-        paper="m ≥ C·r̃κ²(d_y(1+‖W*‖²)+log(r/δ)) and m ≥ d_x ⇒ GD converges, for any L "
-        "(Thm 4.1)",
+        paper="m ≥ C·r̃κ²(d_y(1+‖W*‖²)+log(r/δ)) and m ≥ d_x ⇒ GD converges, for any L (Thm 4.1)",
         parts=(
             Part(
-                Fraction("the (depth, width) cells with width m ≥ d_x", "orthogonal nets are trainable"),
+                Fraction(
+                    "the (depth, width) cells with width m ≥ d_x", "orthogonal nets are trainable"
+                ),
                 _regime,
             ),
         ),
@@ -411,9 +436,9 @@ def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
     """Heat maps at each report step (the last first: the headline), loss curves and steps to
     10⁻³ at one width, the boundary tables and the claims (judged at the last report step)."""
     steps = int(frame["steps"].max())
-    grid = next((g for g in GRIDS.values() if g.steps == steps), QUICK)
-    report_steps = [t for t in grid.report_steps if t <= steps] or [steps]
     d_x, n, d_y = (int(frame[c].iloc[0]) for c in ("d_x", "n", "d_y"))
+    grid = next((g for g in GRIDS.values() if (g.steps, g.d_x) == (steps, d_x)), QUICK)
+    report_steps = [t for t in grid.report_steps if t <= steps] or [steps]
     narrowest = int(frame["width"].min())
     paths = []
     sections = []

@@ -17,6 +17,21 @@ meeting a condition), :class:`Ratio` (above a bound), :class:`Alike` (equal with
 :class:`Order` (one group above another) and :class:`Bound` (a number within a range). Each
 one's :meth:`~Rule.text` is written from its parameters, so the rule stated in the report is the
 rule that decided the verdict.
+
+API (stable; other study modules build on it):
+
+- a rule type ``R(...)`` has ``R.evaluate(value) -> (number, holds)``, ``R.text()`` and
+  ``R.number`` (what the deciding number is called);
+- ``Part(rule, measure, name="")``: ``measure`` is a :data:`Measure`, seed-level frame -> the
+  rule's input (a mapping x -> y for trends, booleans per cell for :class:`Fraction`, a pair
+  for :class:`Ratio`, :class:`Alike` and :class:`Order`, a number for :class:`Bound`); it must
+  aggregate over seeds itself (medians, ...), since the bootstrap hands it resampled frames
+  whose ``seed`` column is relabelled 0, 1, …;
+- ``Check(claim, paper, parts, requires=(), source="runs", conditions="", ours=None,
+  decide_with="more seeds")``: ``Check.decide(frame) -> Claim`` (the claims-table row, with
+  the generated rule and the interval), ``Check.rule_text()``;
+- ``decide_all(checks, {source name: frame})`` decides every check on its source frame; a
+  study's ``claims`` is usually that one call (see ``wu2019.CHECKS`` for a small example).
 """
 
 from __future__ import annotations
@@ -43,6 +58,7 @@ __all__ = [
     "Bound",
     "Check",
     "Fraction",
+    "Measure",
     "Monotone",
     "Order",
     "Part",
@@ -202,10 +218,7 @@ class Ratio(Rule):
         top, bottom = (float(v) for v in value)
         if math.isnan(top) or math.isnan(bottom) or (math.isinf(top) and math.isinf(bottom)):
             return math.nan, False
-        if bottom == 0:
-            ratio = math.inf if top > 0 else math.nan
-        else:
-            ratio = top / bottom
+        ratio = (math.inf if top > 0 else math.nan) if bottom == 0 else top / bottom
         return ratio, (not math.isnan(ratio)) and ratio >= self.at_least
 
     def text(self) -> str:
@@ -281,6 +294,7 @@ class Bound(Rule):
         return f"{self.quantity} is {_range(self.low, self.high)}"
 
 
+#: A measure: seed-level frame -> a rule's input.
 Measure = Callable[["pd.DataFrame"], Any]
 
 
@@ -324,7 +338,9 @@ class PartResult:
         )
 
 
-def _seed_draws(frame: pd.DataFrame, resamples: int, seed: int) -> tuple[list[np.ndarray], np.ndarray] | None:
+def _seed_draws(
+    frame: pd.DataFrame, resamples: int, seed: int
+) -> tuple[list[np.ndarray], np.ndarray] | None:
     """(the frame's row indices per seed, the ``resamples`` × seeds draws, each sorted); None
     for a frame with no ``seed`` column or a single seed (nothing to resample)."""
     if "seed" not in frame.columns or frame["seed"].nunique() < 2:
@@ -404,8 +420,7 @@ class Check:
             body = self.parts[0].rule.text()
         else:
             body = "; ".join(
-                f"({p.name or chr(ord('a') + i)}) {p.rule.text()}"
-                for i, p in enumerate(self.parts)
+                f"({p.name or chr(ord('a') + i)}) {p.rule.text()}" for i, p in enumerate(self.parts)
             )
         scope = f"{self.conditions.rstrip('.')}: " if self.conditions else ""
         if self.requires:
@@ -477,8 +492,10 @@ class Check:
             interval += f"; not testable here: not ({'; '.join(unmet)})"
         if verdict == "inconclusive":
             interval += f"; {self.decide_with} would decide it"
-        ours = self.ours(frame) if self.ours is not None else "; ".join(
-            f"{r.part.rule.number} {_num(r.value)}" for r in found
+        ours = (
+            self.ours(frame)
+            if self.ours is not None
+            else "; ".join(f"{r.part.rule.number} {_num(r.value)}" for r in found)
         )
         return Claim(
             claim=self.claim,
