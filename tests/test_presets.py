@@ -20,8 +20,10 @@ from deeplinear.experiments import (
     SIZES,
     STUDIES,
     arora2019,
+    arora2019_nonlinear,
     hu2020,
     huang2021,
+    huang2021_training,
     reproduce,
     sokol2020,
     wu2019,
@@ -83,6 +85,24 @@ REDUCED = {
         seeds=(0,),
     ),
 }
+#: The training experiments of Huang et al. and Arora's nonlinear net, reduced the same way.
+REDUCED_TABLES = {
+    huang2021_training: dataclasses.replace(
+        huang2021_training.QUICK,
+        parity=tuple(p.scaled(8, 20, 5) for p in huang2021_training.QUICK.parity),
+        sgd=huang2021_training.QUICK.sgd.scaled(8, 8, 4, batch_size=64),
+        seeds=(0, 1),
+        line=dataclasses.replace(
+            huang2021_training.QUICK.line, widths=(8, 16), lrs=(0.1,), seeds=(0, 1), cap=10
+        ),
+        n=64,
+        n_test=64,
+        sgd_n=256,
+    ),
+    arora2019_nonlinear: arora2019_nonlinear.Grid(
+        stds=(0.1, 1.0), seeds=(0, 1), n=200, steps=10
+    ),
+}
 MODULES = {
     "hu2020": hu2020,
     "wu2019": wu2019,
@@ -97,6 +117,8 @@ def reduced(monkeypatch):
     """Patch every study's quick grid to its reduced grid."""
     for name, grid in REDUCED.items():
         monkeypatch.setitem(MODULES[name].GRIDS, "quick", grid)
+    for module, tables in REDUCED_TABLES.items():
+        monkeypatch.setitem(module.GRIDS, "quick", tables)
 
 
 def _is_png(path: Path) -> bool:

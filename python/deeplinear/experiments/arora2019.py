@@ -29,7 +29,8 @@ from ..sweep import SweepSpec, run_configs
 from ..sweep.recipes import make_data, make_weights, optimum
 from ..sweep.registry import file_digest
 from .analysis import Band, best_per_cell, fast_band, steps_or_inf
-from .base import Analysis, Study, register
+from . import arora2019_nonlinear as nonlinear
+from .base import Analysis, Measurement, Study, register
 from .rules import Check, Fraction, Order, Part, Ratio, decide_all
 
 if TYPE_CHECKING:
@@ -494,9 +495,16 @@ def _margin_table(frame: pd.DataFrame) -> str:
     )
 
 
-def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
+def measurements(size: str = "quick", data: Path | None = None) -> list[Measurement]:
+    """Fig. 2 (d)'s table (the nonlinear net) at ``size``, on digits: ``data`` is the linear
+    study's regression set, so MNIST goes through :func:`arora2019_nonlinear.loss_table`."""
+    return nonlinear.measurements(size)
+
+
+def analyse(frame: pd.DataFrame, figures: Path, tables: dict[str, pd.DataFrame]) -> Analysis:
     """Steps against std at the best learning rate (headline), balancedness along the path,
-    the best learning rate per cell, the margin table and the claims."""
+    the best learning rate per cell, the margin table, the nonlinear net of Fig. 2 (d) and the
+    claims."""
     frame = with_margins(frame)
     steps = int(frame["steps"].max())
     best = best_lrs(frame)
@@ -565,8 +573,16 @@ def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
             "paper's Claim 3: probability about ½).\n\n" + _margin_table(frame),
         ),
     ]
+    paths += nonlinear.figures(tables, figures)
+    sections += nonlinear.sections(tables)
     findings = {"bands": found, "best": best}
-    return Analysis(paths, sections, claims(frame), findings, observations(frame, best))
+    return Analysis(
+        paths,
+        sections,
+        claims(frame) + nonlinear.claims(tables),
+        findings,
+        observations(frame, best),
+    )
 
 
 def frame_optimum(frame: pd.DataFrame) -> float:
@@ -580,6 +596,7 @@ STUDY = register(
         title="Arora, Cohen, Golowich & Hu 2019: balanced initialisation of deep linear nets",
         spec=spec,
         analyse=analyse,
+        measurements=measurements,
         description=(
             "Scalar linear regression on whitened data with ‖Φ‖_F = 1, by deep linear nets of "
             "depth 3 and 8 (hidden width 32) from layer-wise Gaussian or balanced "
@@ -587,7 +604,10 @@ STUDY = register(
             "grid-searched per cell (1e-4…1), until ℓ ≤ ℓ* + 1e-5. Expected: the Gaussian "
             "U-curve of steps against std has a good band that narrows sharply with depth; "
             "balanced init converges fast over a wide std range at both depths, and "
-            "balancedness persists along the GD path."
+            "balancedness persists along the GD path. Fig. 2 (d): a ReLU net input → 128 → 32 "
+            "→ 10 trained by SGD with cross-entropy from Gaussian or balanced init (Procedure 1 "
+            "ignoring the ReLUs) over init stds; expected: balanced converges faster and more "
+            "stably."
         ),
         data_help="an .npz with X (n, d) and real targets y (n,), e.g. the UCI gas-sensor "
         "'Ethanol' set (2565 × 128); whitened like the default diabetes data",

@@ -44,6 +44,7 @@ from ..sweep import SweepSpec
 from ..sweep.registry import file_digest
 from ..train import train
 from .analysis import loglog_fit, steps_or_inf
+from . import huang2021_training as training
 from .base import Analysis, Measurement, Study, register
 from .rules import Alike, Check, Fraction, Measure, Monotone, Order, Part, Slope, decide_all
 
@@ -418,6 +419,7 @@ def measurements(size: str = "quick", data: Path | None = None) -> list[Measurem
     return [
         Measurement("kernel_distance", kernel_params, lambda: kernel_distance_table(grid)),
         Measurement("kernel_change", change_params, lambda: kernel_change_table(grid)),
+        *training.measurements(size, data),
     ]
 
 
@@ -811,7 +813,7 @@ CHECKS = (FASTER, GAP_WITH_LR, GAP_WITH_DEPTH, TRAINABLE, KERNEL_CONVERGES, KERN
 
 def claims(frame: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[Claim]:
     """The study's claims: the τ experiment from the sweep, the kernels from the tables."""
-    return decide_all(CHECKS, {"runs": runs(frame), **tables})
+    return decide_all(CHECKS, {"runs": runs(frame), **tables}) + training.claims(tables)
 
 
 def _tau_section(table: pd.DataFrame) -> str:
@@ -910,7 +912,11 @@ def analyse(frame: pd.DataFrame, figures: Path, tables: dict[str, pd.DataFrame])
         "distance_slopes": slopes(distances, "distance"),
         "change_slopes": slopes(changes, "ntk_change", widest=half),
     }
-    return Analysis(paths, sections, claims(frame, tables), findings)
+    paths += training.figures(tables, figures)
+    sections += training.sections(tables)
+    return Analysis(
+        paths, sections, claims(frame, tables), findings, training.observations(tables)
+    )
 
 
 def _medians(part: pd.DataFrame, column: str) -> tuple[list[float], list[float]]:
@@ -962,8 +968,14 @@ STUDY = register(
             "regime' (σ_w² = 1.05, σ_b² = 2.01e-5) trained by SGD with cross-entropy, steps τ "
             "to 25 % mini-batch accuracy over learning rates × depths. Expected: both kernels "
             "converge like n^(−1/2) and change like 1/n; orthogonal reaches 25 % sooner, the "
-            "gap widens with η and depth, and orthogonal trains at η where Gaussian does not."
+            "gap widens with η and depth, and orthogonal trains at η where Gaussian does not. "
+            "The training experiments: (Fig. 3) full-batch GD on the squared loss and (SGD "
+            "supplement) SGD with cross-entropy in the NTK regime, where both inits' loss and "
+            "accuracy curves coincide; (Fig. 2 a, b) per-layer weight changes against width, "
+            "≈ n^(−1/2) for the outer layers and n^(−1) for the middle ones; (Fig. 4 a, b) the "
+            "test-set τ and a line of widths at L = 50, orthogonal faster at every width."
         ),
-        data_help="a classification .npz (e.g. CIFAR-10 images, pixels / 255) for (c)",
+        data_help="a classification .npz (e.g. CIFAR-10 images, pixels / 255) for (c), with "
+        "X_test, y_test for the training experiments",
     )
 )
