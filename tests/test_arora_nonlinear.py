@@ -33,8 +33,12 @@ def _frame(gaussian: list[float], balanced: list[float], seeds: int = 5) -> pd.D
     rng = np.random.default_rng(0)
     stds = [0.01, 0.1, 1.0, 10.0][: len(gaussian)]
     rows = [
-        {"init": kind, "std": std, "seed": s,
-         "final_loss": v * (1 + 0.02 * rng.standard_normal()) if math.isfinite(v) else v}
+        {
+            "init": kind,
+            "std": std,
+            "seed": s,
+            "final_loss": v * (1 + 0.02 * rng.standard_normal()) if math.isfinite(v) else v,
+        }
         for kind, values in (("gaussian", gaussian), ("balanced", balanced))
         for std, v in zip(stds, values, strict=True)
         for s in range(seeds)

@@ -20,8 +20,9 @@ TINY = ht.Grid(
     parity=(ht.PANEL_AB.scaled(8, 20, 5), replace(ht.PANEL_CD.scaled(6, 20, 5), depth=2)),
     sgd=replace(ht.SGD_AB.scaled(8, 12, 4, batch_size=32), depth=2),
     seeds=(0, 1, 2),
-    line=ht.Line(widths=(4, 8), lrs=(0.1, 0.02), seeds=(0, 1, 2), batch_size=32, n=128, cap=12,
-                 depth=3),
+    line=ht.Line(
+        widths=(4, 8), lrs=(0.1, 0.02), seeds=(0, 1, 2), batch_size=32, n=128, cap=12, depth=3
+    ),
     n=48,
     n_test=32,
     sgd_n=128,
@@ -29,9 +30,7 @@ TINY = ht.Grid(
 
 
 def test_tau_is_the_first_column_strictly_above_the_target() -> None:
-    accuracy = np.array(
-        [[0.1, 0.25, 0.26, 0.9], [0.3, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]
-    )
+    accuracy = np.array([[0.1, 0.25, 0.26, 0.9], [0.3, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
     assert ht.tau_from_accuracy(accuracy).tolist() == [2, 0, -1]
 
 
@@ -146,11 +145,20 @@ def _parity_frame(orthogonal_factor: float, final: float = 0.1, seeds: int = 5) 
             for seed in range(seeds):
                 loss = 4.0 * (final / 4.0) ** steps * factor * (1 + 0.01 * rng.standard_normal())
                 accuracy = np.clip(0.1 + 0.9 * steps / factor, 0, 1)
-                rows.append({
-                    "panel": panel, "init": kind, "seed": seed, "steps": 100, "width": 8,
-                    "lr": 1e-3, "train_loss": loss, "train_accuracy": accuracy,
-                    "test_loss": loss, "test_accuracy": 0.8 * accuracy,
-                })
+                rows.append(
+                    {
+                        "panel": panel,
+                        "init": kind,
+                        "seed": seed,
+                        "steps": 100,
+                        "width": 8,
+                        "lr": 1e-3,
+                        "train_loss": loss,
+                        "train_accuracy": accuracy,
+                        "test_loss": loss,
+                        "test_accuracy": 0.8 * accuracy,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -194,8 +202,16 @@ def _line_frame(gaussian: float, orthogonal: float) -> pd.DataFrame:
         return -1 if v < 0 else int(v * (1 + 0.1 * s)) + extra
 
     rows = [
-        {"depth": 50, "width": w, "lr": lr, "init": kind, "seed": s, "cap": 100,
-         "tau_train": tau(v, s, 0), "tau_test": tau(v, s, 1)}
+        {
+            "depth": 50,
+            "width": w,
+            "lr": lr,
+            "init": kind,
+            "seed": s,
+            "cap": 100,
+            "tau_train": tau(v, s, 0),
+            "tau_test": tau(v, s, 1),
+        }
         for w in (16, 32)
         for lr in (0.1, 0.01)
         for kind, v in (("gaussian", gaussian), ("orthogonal", orthogonal))

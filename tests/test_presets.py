@@ -99,9 +99,7 @@ REDUCED_TABLES = {
         n_test=64,
         sgd_n=256,
     ),
-    arora2019_nonlinear: arora2019_nonlinear.Grid(
-        stds=(0.1, 1.0), seeds=(0, 1), n=200, steps=10
-    ),
+    arora2019_nonlinear: arora2019_nonlinear.Grid(stds=(0.1, 1.0), seeds=(0, 1), n=200, steps=10),
 }
 MODULES = {
     "hu2020": hu2020,

@@ -28,8 +28,8 @@ from ..report import Claim, markdown_table
 from ..sweep import SweepSpec, run_configs
 from ..sweep.recipes import make_data, make_weights, optimum
 from ..sweep.registry import file_digest
-from .analysis import Band, best_per_cell, fast_band, steps_or_inf
 from . import arora2019_nonlinear as nonlinear
+from .analysis import Band, best_per_cell, fast_band, steps_or_inf
 from .base import Analysis, Measurement, Study, register
 from .rules import Check, Fraction, Order, Part, Ratio, decide_all
 

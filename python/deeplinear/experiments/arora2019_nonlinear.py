@@ -233,8 +233,11 @@ CHECKS = (
         "(MNIST, no numbers given)",
         parts=(
             Part(
-                Fraction("the stds of the grid", "balanced's median final loss is "
-                         "below Gaussian's", FASTER_FRACTION),
+                Fraction(
+                    "the stds of the grid",
+                    "balanced's median final loss is below Gaussian's",
+                    FASTER_FRACTION,
+                ),
                 _balanced_lower,
             ),
         ),
@@ -248,8 +251,11 @@ CHECKS = (
         paper="Fig. 2 (d): 'more stable' convergence over the stds",
         parts=(
             Part(
-                Order(f"the number of stds where Gaussian's median final loss is below "
-                      f"{TRAINS:g}·ln 10 (chance)", "that number for balanced"),
+                Order(
+                    f"the number of stds where Gaussian's median final loss is below "
+                    f"{TRAINS:g}·ln 10 (chance)",
+                    "that number for balanced",
+                ),
                 _trained_stds,
             ),
         ),
@@ -303,4 +309,3 @@ def sections(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
             + markdown_table(["std", "median loss Gaussian", "median loss balanced"], rows),
         )
     ]
-

@@ -43,8 +43,8 @@ from ..report import Claim, markdown_table
 from ..sweep import SweepSpec
 from ..sweep.registry import file_digest
 from ..train import train
-from .analysis import loglog_fit, steps_or_inf
 from . import huang2021_training as training
+from .analysis import loglog_fit, steps_or_inf
 from .base import Analysis, Measurement, Study, register
 from .rules import Alike, Check, Fraction, Measure, Monotone, Order, Part, Slope, decide_all
 
@@ -914,9 +914,7 @@ def analyse(frame: pd.DataFrame, figures: Path, tables: dict[str, pd.DataFrame])
     }
     paths += training.figures(tables, figures)
     sections += training.sections(tables)
-    return Analysis(
-        paths, sections, claims(frame, tables), findings, training.observations(tables)
-    )
+    return Analysis(paths, sections, claims(frame, tables), findings, training.observations(tables))
 
 
 def _medians(part: pd.DataFrame, column: str) -> tuple[list[float], list[float]]:

@@ -94,8 +94,16 @@ PAPER_TRAIN_TAU = {"gaussian": 225, "orthogonal": 35}
 PAPER_LARGEST_LR = {400: (0.1, 0.158), 800: (0.0398, 0.1), 1600: (0.0251, 0.0398)}
 #: The paper's means at t = 10⁴ (30 seeds), per panel: (Gaussian, orthogonal).
 PAPER_PARITY = {
-    "a, b": {"train loss": (0.038, 0.035), "train accuracy": (1.0, 1.0), "test accuracy": (0.204, 0.205)},
-    "c, d": {"train loss": (0.256, 0.246), "train accuracy": (0.988, 0.993), "test accuracy": (0.209, 0.211)},
+    "a, b": {
+        "train loss": (0.038, 0.035),
+        "train accuracy": (1.0, 1.0),
+        "test accuracy": (0.204, 0.205),
+    },
+    "c, d": {
+        "train loss": (0.256, 0.246),
+        "train accuracy": (0.988, 0.993),
+        "test accuracy": (0.209, 0.211),
+    },
 }
 #: Their Fig. 2 slopes of the per-layer weight change against width.
 PAPER_WEIGHT_SLOPES = {"first": -0.50, "middle": -1.0, "readout": -0.54}
@@ -142,7 +150,9 @@ class Curves:
     loss: str = "mse"
     batch_size: int | None = None
 
-    def scaled(self, width: int, steps: int, record_every: int, batch_size: int | None = None) -> Curves:
+    def scaled(
+        self, width: int, steps: int, record_every: int, batch_size: int | None = None
+    ) -> Curves:
         """This set-up at ``width`` with η·n kept at the paper's value."""
         return replace(
             self,
@@ -298,7 +308,9 @@ def _nets(
     )
 
 
-def _curves_rows(setup: Curves, split: _Split, seeds: tuple[int, ...], data_seed: int) -> list[dict[str, Any]]:
+def _curves_rows(
+    setup: Curves, split: _Split, seeds: tuple[int, ...], data_seed: int
+) -> list[dict[str, Any]]:
     """Train both inits of ``setup`` and return one row per (init, seed) with its curves."""
     classes = int(max(split.y.max(), split.y_test.max())) + 1
     mse = setup.loss == "mse"
@@ -396,8 +408,7 @@ def _line_taus(
     test_acc: list[np.ndarray] = []
     state = None
     done = 0
-    diverged = np.zeros(len(line.seeds), dtype=bool)
-    while done < line.cap:
+    while True:
         steps = min(CHUNK, line.cap - done)
         result = train(
             weights,
@@ -416,19 +427,19 @@ def _line_taus(
             record=["batch_accuracy", "test_accuracy"],
         )
         # Column k is taken before step k's update: the first ``steps`` columns are this
-        # chunk's; the last one is the next chunk's first (kept only at the very end).
+        # chunk's, the last is the next chunk's first (the test accuracy after the last step).
         batch_acc.append(result.records["batch_accuracy"][:, :steps])
         test_acc.append(result.records["test_accuracy"][:, :steps])
-        weights, biases, state = result.weights, list(result.biases or []), result.state
-        diverged = result.diverged
+        weights, state = result.weights, result.state
+        biases = [b for b in result.biases or () if b is not None]  # every layer has one
         done += steps
         train_tau = tau_from_accuracy(np.concatenate(batch_acc, axis=1))
-        test_tau = tau_from_accuracy(np.concatenate(test_acc + [result.records["test_accuracy"][:, -1:]], axis=1))
-        if np.all(((train_tau >= 0) & (test_tau >= 0)) | diverged):
+        after = result.records["test_accuracy"][:, -1:]
+        test_tau = tau_from_accuracy(np.concatenate([*test_acc, after], axis=1))
+        finished = ((train_tau >= 0) & (test_tau >= 0)) | result.diverged
+        if done >= line.cap or finished.all():
             break
-    train_tau = tau_from_accuracy(np.concatenate(batch_acc, axis=1))
-    test_tau = tau_from_accuracy(np.concatenate(test_acc + [result.records["test_accuracy"][:, -1:]], axis=1))
-    return train_tau, test_tau, np.asarray(diverged, dtype=bool)
+    return train_tau, test_tau, np.asarray(result.diverged, dtype=bool)
 
 
 def width_line_table(grid: Grid, data: Path | None = None) -> pd.DataFrame:
@@ -443,7 +454,9 @@ def width_line_table(grid: Grid, data: Path | None = None) -> pd.DataFrame:
     for width in line.widths:
         for lr in line.lrs:
             for kind in INITS:
-                train_tau, test_tau, diverged = _line_taus(line, width, lr, kind, split, grid.data_seed)
+                train_tau, test_tau, diverged = _line_taus(
+                    line, width, lr, kind, split, grid.data_seed
+                )
                 rows += [
                     {
                         "depth": line.depth,
@@ -561,20 +574,34 @@ def _paper_end(panel: str) -> str:
 def _alike_parts() -> tuple[Part, ...]:
     return (
         Part(
-            Alike("the train loss averaged along training (over the recorded steps, of the "
-                  "mean over seeds)", "Gaussian", "orthogonal", LOSS_TOLERANCE, relative=True),
+            Alike(
+                "the train loss averaged along training (over the recorded steps, of the "
+                "mean over seeds)",
+                "Gaussian",
+                "orthogonal",
+                LOSS_TOLERANCE,
+                relative=True,
+            ),
             _pair("train_loss_average"),
             "train loss",
         ),
         Part(
-            Alike("the train accuracy averaged along training", "Gaussian", "orthogonal",
-                  ACCURACY_TOLERANCE),
+            Alike(
+                "the train accuracy averaged along training",
+                "Gaussian",
+                "orthogonal",
+                ACCURACY_TOLERANCE,
+            ),
             _pair("train_accuracy_average"),
             "train accuracy",
         ),
         Part(
-            Alike("the test accuracy averaged along training", "Gaussian", "orthogonal",
-                  ACCURACY_TOLERANCE),
+            Alike(
+                "the test accuracy averaged along training",
+                "Gaussian",
+                "orthogonal",
+                ACCURACY_TOLERANCE,
+            ),
             _pair("test_accuracy_average"),
             "test accuracy",
         ),
@@ -630,8 +657,10 @@ SGD_CHECK = Check(
 
 
 def _layers(frame: pd.DataFrame) -> list[str]:
-    return sorted((c for c in frame.columns if c.startswith("weight_change_")),
-                  key=lambda c: int(c.rsplit("_", 1)[1]))
+    return sorted(
+        (c for c in frame.columns if c.startswith("weight_change_")),
+        key=lambda c: int(c.rsplit("_", 1)[1]),
+    )
 
 
 def _group_values(frame: pd.DataFrame, group: str) -> pd.Series:
@@ -647,7 +676,7 @@ def _group_values(frame: pd.DataFrame, group: str) -> pd.Series:
 
 def _widest(frame: pd.DataFrame) -> list[int]:
     widths = sorted(set(frame["width"]))
-    return widths[-max(3, len(widths) // 2):]
+    return widths[-max(3, len(widths) // 2) :]
 
 
 def _median_by_width(frame: pd.DataFrame, group: str) -> dict[float, float]:
@@ -670,10 +699,14 @@ def _slope_pair(group: str) -> Callable[[pd.DataFrame], tuple[float, float]]:
 
 
 def _slopes_text(frame: pd.DataFrame) -> str:
-    return "; ".join(
-        f"{group}: " + ", ".join(f"{k} {_slope_of(frame[frame['init'] == k], group):.2f}" for k in INITS)
-        for group in PAPER_WEIGHT_SLOPES
-    ) + f" (widths {', '.join(map(str, _widest(frame)))})"
+    return (
+        "; ".join(
+            f"{group}: "
+            + ", ".join(f"{k} {_slope_of(frame[frame['init'] == k], group):.2f}" for k in INITS)
+            for group in PAPER_WEIGHT_SLOPES
+        )
+        + f" (widths {', '.join(map(str, _widest(frame)))})"
+    )
 
 
 WEIGHT_CHECKS = (
@@ -684,8 +717,12 @@ WEIGHT_CHECKS = (
         "(readout), for both inits",
         parts=tuple(
             Part(
-                Slope(f"the median {group} weight change ‖W(T) − W(0)‖_F/‖W(0)‖_F (both inits)",
-                      "width", *(MIDDLE_SLOPE if group == "middle" else OUTER_SLOPE), min_points=3),
+                Slope(
+                    f"the median {group} weight change ‖W(T) − W(0)‖_F/‖W(0)‖_F (both inits)",
+                    "width",
+                    *(MIDDLE_SLOPE if group == "middle" else OUTER_SLOPE),
+                    min_points=3,
+                ),
                 (lambda g: lambda frame: _median_by_width(frame, g))(group),
                 group,
             )
@@ -702,8 +739,12 @@ WEIGHT_CHECKS = (
         paper="Fig. 2 (a) Gaussian and (b) orthogonal: the same slopes",
         parts=tuple(
             Part(
-                Alike(f"the log-log slope of the {group} weight change against width",
-                      "Gaussian", "orthogonal", SLOPE_AGREEMENT),
+                Alike(
+                    f"the log-log slope of the {group} weight change against width",
+                    "Gaussian",
+                    "orthogonal",
+                    SLOPE_AGREEMENT,
+                ),
                 _slope_pair(group),
                 group,
             )
@@ -786,8 +827,10 @@ def _line_text(frame: pd.DataFrame) -> str:
         f"{shown(medians[c][(width, lr, 'orthogonal')])}"
         for c in medians
     )
-    return f"L = {int(frame['depth'].iloc[0])}, width {width}, η = {lr:.3g}, median over " \
+    return (
+        f"L = {int(frame['depth'].iloc[0])}, width {width}, η = {lr:.3g}, median over "
         f"{frame['seed'].nunique()} seeds, Gaussian / orthogonal: {cell}"
+    )
 
 
 def observations(tables: dict[str, pd.DataFrame]) -> list[str]:
@@ -815,8 +858,12 @@ WIDTH_LINE_CHECKS = (
         paper=f"Fig. 4 (b): test τ {PAPER_TEST_TAU['gaussian']} (Gaussian) vs "
         f"{PAPER_TEST_TAU['orthogonal']} (orthogonal) at L = 50, n = 400, η = 0.1 (train τ "
         f"{PAPER_TRAIN_TAU['gaussian']} vs {PAPER_TRAIN_TAU['orthogonal']})",
-        parts=(Part(Order("orthogonal's median test τ", "Gaussian's median test τ"),
-                    _cell_taus("tau_test")),),
+        parts=(
+            Part(
+                Order("orthogonal's median test τ", "Gaussian's median test τ"),
+                _cell_taus("tau_test"),
+            ),
+        ),
         requires=(Part(Bound("orthogonal's median test τ there", high=1e300), _orthogonal_tau),),
         source="width_line",
         conditions="L = 50 tanh nets in the linear regime (σ_w² = 1.05, σ_b² = 2.01e-5), SGD "
@@ -828,9 +875,16 @@ WIDTH_LINE_CHECKS = (
         claim="Orthogonal nets are faster at every width of the width line (train and test τ)",
         paper="Fig. 4 (a, b): n = 400, 800, 1600 at L = 50: orthogonal's τ is below "
         "Gaussian's in every cell with data",
-        parts=(Part(Fraction("the (τ kind, width, η) cells where either init's median τ is "
-                             "finite", "orthogonal's median τ is below Gaussian's",
-                             FASTER_FRACTION), _faster_cells),),
+        parts=(
+            Part(
+                Fraction(
+                    "the (τ kind, width, η) cells where either init's median τ is finite",
+                    "orthogonal's median τ is below Gaussian's",
+                    FASTER_FRACTION,
+                ),
+                _faster_cells,
+            ),
+        ),
         source="width_line",
         conditions="the width line (L = 50, linear regime, SGD, cross-entropy); never = ∞",
     ),
@@ -873,7 +927,7 @@ def figures(tables: dict[str, pd.DataFrame], directory: Path) -> list[Path]:
         facet="panel",
         hue="init",
         panels={"train loss": ("train_loss",), "accuracy": ("train_accuracy", "test_accuracy")},
-        log={"train loss"},
+        log=("train loss",),
         styles=STYLES,
         title=f"Huang et al. Fig. 3: full-batch GD, tanh, MSE ({int(first['n'])} training / "
         f"{int(first['n_test'])} test examples of {first['data']})\nmean ± 1 s.d. over "
@@ -886,7 +940,7 @@ def figures(tables: dict[str, pd.DataFrame], directory: Path) -> list[Path]:
         facet="panel",
         hue="init",
         panels={"train loss": ("train_loss",), "accuracy": ("train_accuracy", "test_accuracy")},
-        log={"train loss"},
+        log=("train loss",),
         styles=STYLES,
         title=f"Huang et al. supplement: SGD (batch {int(sgd['batch_size'].iloc[0])}), "
         f"cross-entropy, L = 5, width {int(sgd['width'].iloc[0])}; mean ± 1 s.d. over "
@@ -895,7 +949,9 @@ def figures(tables: dict[str, pd.DataFrame], directory: Path) -> list[Path]:
     paths.append(plots.save(fig, directory / "sgd_curves.png"))
     changes = tables["kernel_change"]
     long = changes.melt(
-        id_vars=["init", "width", "seed"], value_vars=_layers(changes), var_name="layer",
+        id_vars=["init", "width", "seed"],
+        value_vars=_layers(changes),
+        var_name="layer",
         value_name="change",
     )
     long["layer"] = "W" + long["layer"].str.rsplit("_", n=1).str[1]
@@ -941,19 +997,28 @@ def _parity_rows(frame: pd.DataFrame) -> list[list[Any]]:
     rows = []
     for panel, part in frame.groupby("panel", sort=False):
         paper = PAPER_PARITY.get(str(panel), {})
-        for label, column in (("train loss", "train_loss"), ("train accuracy", "train_accuracy"),
-                              ("test accuracy", "test_accuracy")):
+        for label, column in (
+            ("train loss", "train_loss"),
+            ("train accuracy", "train_accuracy"),
+            ("test accuracy", "test_accuracy"),
+        ):
             ends = {
                 kind: np.array([c[-1] for c in p[column]], dtype=np.float64)
                 for kind, p in part.groupby("init")
             }
             shown = [f"{ends[k].mean():.3f} ± {ends[k].std():.3f}" for k in INITS]
             theirs = paper.get(label)
-            rows.append([
-                panel, int(part["width"].iloc[0]), f"{part['lr'].iloc[0]:.3g}",
-                int(part["steps"].iloc[0]), label, *shown,
-                "–" if theirs is None else f"{theirs[0]:g} / {theirs[1]:g}",
-            ])
+            rows.append(
+                [
+                    panel,
+                    int(part["width"].iloc[0]),
+                    f"{part['lr'].iloc[0]:.3g}",
+                    int(part["steps"].iloc[0]),
+                    label,
+                    *shown,
+                    "–" if theirs is None else f"{theirs[0]:g} / {theirs[1]:g}",
+                ]
+            )
     return rows
 
 
@@ -966,10 +1031,16 @@ def _line_rows(frame: pd.DataFrame) -> list[list[Any]]:
     rows = []
     for (width, lr), row in medians["tau_train"].sort_index(ascending=[True, False]).iterrows():
         test = medians["tau_test"].loc[(width, lr)]
-        rows.append([
-            int(width), f"{lr:.3g}", shown(row["gaussian"]), shown(row["orthogonal"]),
-            shown(test["gaussian"]), shown(test["orthogonal"]),
-        ])
+        rows.append(
+            [
+                int(width),
+                f"{lr:.3g}",
+                shown(row["gaussian"]),
+                shown(row["orthogonal"]),
+                shown(test["gaussian"]),
+                shown(test["orthogonal"]),
+            ]
+        )
     return rows
 
 
@@ -1002,8 +1073,11 @@ def sections(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
     )
     changes = tables["kernel_change"]
     slope_rows = [
-        [group, *(f"{_slope_of(changes[changes['init'] == k], group):.2f}" for k in INITS),
-         f"{PAPER_WEIGHT_SLOPES[group]:g}"]
+        [
+            group,
+            *(f"{_slope_of(changes[changes['init'] == k], group):.2f}" for k in INITS),
+            f"{PAPER_WEIGHT_SLOPES[group]:g}",
+        ]
         for group in PAPER_WEIGHT_SLOPES
     ]
     return [
@@ -1011,8 +1085,16 @@ def sections(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
         (
             "Fig. 3 and the SGD supplement: means at the last step (± s.d. over seeds)",
             markdown_table(
-                ["panel", "width", "η", "steps", "quantity", "Gaussian", "orthogonal",
-                 "paper G / O (t = 10⁴, CIFAR-10)"],
+                [
+                    "panel",
+                    "width",
+                    "η",
+                    "steps",
+                    "quantity",
+                    "Gaussian",
+                    "orthogonal",
+                    "paper G / O (t = 10⁴, CIFAR-10)",
+                ],
                 _parity_rows(parity) + _parity_rows(sgd),
             ),
         ),
@@ -1025,8 +1107,14 @@ def sections(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
         (
             "Fig. 4 (a, b): median τ on the width line",
             markdown_table(
-                ["width", "η", "train τ Gaussian", "train τ orthogonal", "test τ Gaussian",
-                 "test τ orthogonal"],
+                [
+                    "width",
+                    "η",
+                    "train τ Gaussian",
+                    "train τ orthogonal",
+                    "test τ Gaussian",
+                    "test τ orthogonal",
+                ],
                 _line_rows(line),
             ),
         ),
