@@ -196,7 +196,7 @@ def test_weight_change_checks() -> None:
 
 
 def _line_frame(gaussian: float, orthogonal: float) -> pd.DataFrame:
-    """τ per init around the given value (−1: never) on a 2 × 2 line with 5 seeds."""
+    """τ per init around the given value (−1: never) on a 2 × 2 line with 4 seeds."""
 
     def tau(v: float, s: int, extra: int) -> int:
         return -1 if v < 0 else int(v * (1 + 0.1 * s)) + extra
@@ -215,7 +215,7 @@ def _line_frame(gaussian: float, orthogonal: float) -> pd.DataFrame:
         for w in (16, 32)
         for lr in (0.1, 0.01)
         for kind, v in (("gaussian", gaussian), ("orthogonal", orthogonal))
-        for s in range(5)
+        for s in range(4)
     ]
     return pd.DataFrame(rows)
 
@@ -254,3 +254,24 @@ def test_quick_sizes_are_stated() -> None:
     assert ht.QUICK.parity[0].lr * ht.QUICK.parity[0].width == pytest.approx(1e-3 * 400)
     assert ht.FULL.parity[0].width == 400 and ht.FULL.parity[1].width == 800
     assert math.isclose(ht.FULL.sgd.lr, 1e-3) and ht.FULL.sgd.batch_size == 1000
+
+
+def test_a_data_file_is_split_as_the_paper(tmp_path) -> None:
+    """Pixels / 255, the first n to train; its own test set if it has one, else the examples
+    after the first n."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (40, 4, 4, 3), dtype=np.uint8)
+    with_test = tmp_path / "with_test.npz"
+    np.savez(with_test, X=X, y=np.arange(40) % 10, X_test=X[:12], y_test=np.arange(12) % 10)
+    split = ht._split(with_test, 16, 8)
+    assert split.X.shape == (48, 16) and split.X_test.shape == (48, 8)
+    assert split.X.max() <= 1.0 and np.allclose(split.X_test * 255, X[:8].reshape(8, -1).T)
+    without = tmp_path / "without.npz"
+    np.savez(without, X=X, y=np.arange(40) % 10)
+    split = ht._split(without, 16, 100)
+    assert (
+        split.X_test.shape == (48, 24)
+        and split.y_test.tolist() == (np.arange(16, 40) % 10).tolist()
+    )
+    with pytest.raises(dl.DeeplinearError, match="no test set"):
+        ht._split(without, 40, 8)

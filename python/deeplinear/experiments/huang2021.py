@@ -973,7 +973,7 @@ STUDY = register(
             "≈ n^(−1/2) for the outer layers and n^(−1) for the middle ones; (Fig. 4 a, b) the "
             "test-set τ and a line of widths at L = 50, orthogonal faster at every width."
         ),
-        data_help="a classification .npz (e.g. CIFAR-10 images, pixels / 255) for (c), with "
-        "X_test, y_test for the training experiments",
+        data_help="a classification .npz (e.g. CIFAR-10 images, pixels / 255) for (c) and the "
+        "training experiments (which test on its X_test, y_test if it has them)",
     )
 )
