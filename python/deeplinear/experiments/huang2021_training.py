@@ -238,6 +238,7 @@ FULL = Grid(
     parity=(PANEL_AB, PANEL_CD),
     sgd=SGD_AB,
     seeds=tuple(range(30)),
+    sgd_n=50_000,
     line=Line(
         widths=(400, 800, 1600),
         lrs=tuple(float(10.0 ** (-1.0 - k / 10.0)) for k in range(-2, 29)),
@@ -281,12 +282,27 @@ def _split(data: Path | None, n: int, n_test: int) -> _Split:
         y_test = loaded.y_test
     if X_test is None or y_test is None:
         total = X.shape[1]
+        if data is None:  # the full sizes ask for CIFAR's 50000: keep 261 digits to test
+            n = min(n, total - 261)
         if total - n < 1:
             raise InvalidValueError(
                 f"n: {name} has {total} examples and no test set; asked for {n} to train"
             )
         X, y, X_test, y_test = X[:, :n], y[:n], X[:, n : n + n_test], y[n : n + n_test]
     return _Split(X[:, :n], y[:n], X_test[:, :n_test], y_test[:n_test], name)
+
+
+def _whole_batches(split: _Split, batch_size: int | None) -> _Split:
+    """``split`` with its training set cut to whole batches (every step's batch a full one)."""
+    if batch_size is None:
+        return split
+    n = split.X.shape[1] - split.X.shape[1] % batch_size
+    if n < batch_size:
+        raise InvalidValueError(
+            f"batch_size: {split.name} has {split.X.shape[1]} training examples, fewer than "
+            f"one batch of {batch_size}"
+        )
+    return replace(split, X=split.X[:, :n], y=split.y[:n])
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -380,8 +396,7 @@ def sgd_table(grid: Grid, data: Path | None = None) -> pd.DataFrame:
     with cross-entropy on ``sgd_n`` training examples (whole batches only)."""
     import pandas as pd
 
-    n = grid.sgd_n - grid.sgd_n % (grid.sgd.batch_size or 1)
-    split = _split(data, n, 10_000)
+    split = _whole_batches(_split(data, grid.sgd_n, 10_000), grid.sgd.batch_size)
     return pd.DataFrame(_curves_rows(grid.sgd, split, grid.seeds, grid.data_seed))
 
 
@@ -446,8 +461,8 @@ def width_line_table(grid: Grid, data: Path | None = None) -> pd.DataFrame:
     import pandas as pd
 
     line = grid.line
-    n = line.n - line.n % line.batch_size
-    split = _split(data, n, 10_000)
+    split = _whole_batches(_split(data, line.n, 10_000), line.batch_size)
+    n = split.X.shape[1]
     rows = []
     for width in line.widths:
         for lr in line.lrs:
