@@ -177,7 +177,7 @@ def _change_frame(slopes: tuple[float, ...], orthogonal_shift: float = 0.0) -> p
     rows = []
     for kind in ht.INITS:
         for width in (16, 32, 64, 128, 256, 512):
-            for seed in range(4):
+            for seed in range(3):
                 row = {"init": kind, "width": width, "seed": seed}
                 for j, slope in enumerate(slopes):
                     s = slope + (orthogonal_shift if kind == "orthogonal" else 0.0)
