@@ -31,6 +31,7 @@ from ..errors import InvalidValueError
 from ..report import Claim, markdown_table
 from ..train import train
 from .base import Measurement
+from .huang2021_training import data_source
 from .rules import Check, Fraction, Order, Part, decide_all
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ def measurements(size: str = "quick", data: Path | None = None) -> list[Measurem
         "batch": BATCH,
         "lr": LR,
         "steps": grid.steps,
-        "data": "digits" if data is None else str(Path(data).resolve()),
+        **data_source(data),
     }
     return [Measurement("nonlinear", params, lambda: loss_table(grid, data))]
 

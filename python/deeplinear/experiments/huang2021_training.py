@@ -44,6 +44,7 @@ from .. import init, plots
 from ..data import load_npz
 from ..errors import InvalidValueError
 from ..report import Claim, markdown_table
+from ..sweep.registry import file_digest
 from ..train import train
 from .analysis import loglog_fit
 from .base import Measurement
@@ -67,6 +68,7 @@ __all__ = [
     "Grid",
     "Line",
     "claims",
+    "data_source",
     "figures",
     "measurements",
     "measurements_for",
@@ -491,6 +493,15 @@ def width_line_table(grid: Grid, data: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def data_source(data: Path | None) -> dict[str, str]:
+    """What a table's data are, for its file name: "digits", or the user's file and its digest
+    (a changed file is a new table)."""
+    if data is None:
+        return {"data": "digits"}
+    path = Path(data).resolve()
+    return {"data": str(path), "data_sha256": file_digest(path)}
+
+
 def measurements(size: str = "quick", data: Path | None = None) -> list[Measurement]:
     """The three tables at ``size`` (on ``data`` when given, else digits)."""
     return measurements_for(GRIDS[size], data)
@@ -498,7 +509,7 @@ def measurements(size: str = "quick", data: Path | None = None) -> list[Measurem
 
 def measurements_for(grid: Grid, data: Path | None = None) -> list[Measurement]:
     """The three tables of ``grid``: parity, sgd, width_line."""
-    source = {"data": "digits" if data is None else str(Path(data).resolve())}
+    source = data_source(data)
 
     def params(**extra: Any) -> dict[str, Any]:
         return {**source, "seeds": list(grid.seeds), "n": grid.n, "n_test": grid.n_test, **extra}
