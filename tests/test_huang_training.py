@@ -275,3 +275,23 @@ def test_a_data_file_is_split_as_the_paper(tmp_path) -> None:
     )
     with pytest.raises(dl.DeeplinearError, match="no test set"):
         ht._split(without, 40, 8)
+
+
+def test_the_rmsprop_panel_runs_only_where_the_engine_has_rmsprop() -> None:
+    grid = replace(TINY, rmsprop=replace(TINY.rmsprop.scaled(8, 12, 4, batch_size=32), depth=2))
+    table = ht.sgd_table(grid)
+    panels = set(table["panel"])
+    if ht.has_rmsprop():
+        assert panels == {ht.SGD_AB.panel, ht.RMSPROP_CD.panel}
+        rms = table[table["panel"] == ht.RMSPROP_CD.panel]
+        assert rms["lr"].iloc[0] == pytest.approx(1e-5 * 1600 / 8)
+        assert ht.RMSPROP_CHECK in ht.CHECKS
+    else:
+        assert panels == {ht.SGD_AB.panel}
+        assert ht.RMSPROP_CHECK not in ht.CHECKS
+        tables = {"parity": ht.parity_table(TINY), "sgd": table}
+        tables["width_line"] = _line_frame(20, 10)
+        tables["width_line"][["batch_size", "n", "n_test"]] = [32, 128, 64]
+        tables["kernel_change"] = _change_frame((-0.5, -1.0, -1.0, -0.5))
+        text = "\n".join(body for _, body in ht.sections(tables))
+        assert "not run: needs rmsprop (issue 17)" in text

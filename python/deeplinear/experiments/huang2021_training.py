@@ -46,6 +46,7 @@ from ..errors import InvalidValueError
 from ..report import Claim, markdown_table
 from ..sweep.registry import file_digest
 from ..train import train
+from ..vocabulary import OPTIMIZERS
 from .analysis import loglog_fit
 from .base import Measurement
 from .rules import Alike, Bound, Check, Fraction, Order, Part, Slope, decide_all
@@ -54,12 +55,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHECKS",
     "FULL",
     "LINE_SIGMA_B2",
     "LINE_SIGMA_W2",
+    "PANEL_AB",
+    "PANEL_CD",
     "PAPER_PARITY",
     "PARITY_CHECKS",
     "QUICK",
+    "RMSPROP_CD",
+    "RMSPROP_CHECK",
+    "SGD_AB",
+    "SGD_CHECK",
     "STANDARD",
     "TARGET",
     "WEIGHT_CHECKS",
@@ -70,6 +78,7 @@ __all__ = [
     "claims",
     "data_source",
     "figures",
+    "has_rmsprop",
     "measurements",
     "measurements_for",
     "observations",
@@ -78,6 +87,7 @@ __all__ = [
     "sgd_table",
     "sources",
     "summarised",
+    "supplement",
     "tau_from_accuracy",
     "width_line_table",
 ]
@@ -134,8 +144,12 @@ class Curves:
         lr: the η we use (the paper's loss convention).
         steps, record_every: training length and the recording interval.
         loss: "mse" (the paper's Σ over classes, mean over examples) or "cross_entropy".
-        batch_size: None (full batch, "gd") or the mini-batch size ("sgd").
+        batch_size: None (full batch) or the mini-batch size.
         paper_width, paper_lr, paper_steps: the paper's.
+        activation: of the hidden layers.
+        optimizer: "gd" without mini-batches, "sgd" with them (the default ""), or "rmsprop"
+            (with TensorFlow's decay 0.9 and ε = 1e-10, the paper's optimiser; the engine keeps
+            PyTorch's convention otherwise: the mean square starts at 0, TensorFlow's at 1).
     """
 
     panel: str
@@ -151,6 +165,13 @@ class Curves:
     paper_steps: int
     loss: str = "mse"
     batch_size: int | None = None
+    activation: str = "tanh"
+    optimizer: str = ""
+
+    @property
+    def optimizer_name(self) -> str:
+        """The engine's optimiser for this set-up."""
+        return self.optimizer or ("gd" if self.batch_size is None else "sgd")
 
     def scaled(
         self, width: int, steps: int, record_every: int, batch_size: int | None = None
@@ -171,6 +192,32 @@ PANEL_CD = Curves("c, d", 7, 800, 1.5, 0.1, 1e-4, 10_000, 100, 800, 1e-4, 10_000
 SGD_AB = Curves(
     "SGD a, b", 5, 800, 2.0, 0.1, 1e-3, 100_000, 1000, 800, 1e-3, 100_000, "cross_entropy", 1000
 )
+#: The supplement's panels (c, d): ReLU, L = 9, n = 1600, RMSProp η = 1e-5, MSE, batches of
+#: 1000, 1.2·10⁴ steps on MNIST. Run only where the engine has RMSProp (issue 17).
+RMSPROP_CD = Curves(
+    "RMSProp c, d",
+    9,
+    1600,
+    2.0,
+    0.1,
+    1e-5,
+    12_000,
+    200,
+    1600,
+    1e-5,
+    12_000,
+    "mse",
+    1000,
+    activation="relu",
+    optimizer="rmsprop",
+)
+#: TensorFlow 1's RMSProp defaults, which the paper's code used.
+RMSPROP_OPTIONS = {"decay": 0.9, "eps": 1e-10}
+
+
+def has_rmsprop() -> bool:
+    """Whether this build's engine has the RMSProp optimiser (issue 17)."""
+    return "rmsprop" in OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -189,12 +236,14 @@ class Line:
 
 @dataclass(frozen=True)
 class Grid:
-    """One size: the parity panels, the SGD run, their seeds and data sizes, and the line."""
+    """One size: the parity panels, the supplement's SGD and RMSProp runs (the latter where
+    the engine has RMSProp), their seeds and data sizes, and the width line."""
 
     parity: tuple[Curves, ...]
     sgd: Curves
     seeds: tuple[int, ...]
     line: Line
+    rmsprop: Curves = RMSPROP_CD
     n: int = 256
     n_test: int = 256
     sgd_n: int = 1536
@@ -207,6 +256,7 @@ class Grid:
 QUICK = Grid(
     parity=(PANEL_AB.scaled(64, 1500, 25), PANEL_CD.scaled(32, 1500, 25)),
     sgd=SGD_AB.scaled(64, 360, 12, batch_size=256),
+    rmsprop=RMSPROP_CD.scaled(64, 360, 12, batch_size=256),
     seeds=(0, 1, 2, 3, 4),
     line=Line(
         widths=(16, 32, 64),
@@ -223,6 +273,7 @@ QUICK = Grid(
 STANDARD = Grid(
     parity=(PANEL_AB.scaled(128, 3000, 50), PANEL_CD.scaled(64, 3000, 50)),
     sgd=SGD_AB.scaled(128, 1200, 24, batch_size=256),
+    rmsprop=RMSPROP_CD.scaled(128, 1200, 24, batch_size=256),
     seeds=tuple(range(10)),
     line=Line(
         widths=(16, 32, 64),
@@ -332,8 +383,11 @@ def _curves_rows(
     mse = setup.loss == "mse"
     Y = datasets.one_hot(split.y, classes).astype(np.float32) if mse else split.y
     Y_test = datasets.one_hot(split.y_test, classes).astype(np.float32) if mse else split.y_test
-    # The engine's squared loss is ½ the paper's: twice the step gives the paper's trajectory.
+    # The engine's squared loss is ½ the paper's: twice the step gives the paper's trajectory
+    # (RMSProp divides the gradient's scale out, so it keeps the paper's step).
     scale = 2.0 if mse else 1.0
+    step = scale if setup.optimizer_name in ("gd", "sgd") else 1.0
+    options: dict[str, Any] = RMSPROP_OPTIONS if setup.optimizer_name == "rmsprop" else {}
     dims = [split.X.shape[0], *([setup.width] * setup.depth), classes]
     rows = []
     for kind in INITS:
@@ -343,17 +397,18 @@ def _curves_rows(
             split.X.astype(np.float32),
             Y,
             biases=biases,
-            lr=scale * setup.lr,
+            lr=step * setup.lr,
             steps=setup.steps,
             record_every=setup.record_every,
-            activation="tanh",
+            activation=setup.activation,
             loss=setup.loss,
             reduction="mean",
-            optimizer="gd" if setup.batch_size is None else "sgd",
+            optimizer=setup.optimizer_name,
             batch_size=setup.batch_size,
             data_seed=None if setup.batch_size is None else [data_seed + s for s in seeds],
             eval_data=(split.X_test.astype(np.float32), Y_test),
             record=["loss", "accuracy", "test_loss", "test_accuracy"],
+            **options,
         )
         for b, seed in enumerate(seeds):
             rows.append(
@@ -393,13 +448,22 @@ def parity_table(grid: Grid, data: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def supplement(grid: Grid) -> tuple[Curves, ...]:
+    """The supplement's set-ups this build runs: SGD, and RMSProp where the engine has it."""
+    return (grid.sgd, grid.rmsprop) if has_rmsprop() else (grid.sgd,)
+
+
 def sgd_table(grid: Grid, data: Path | None = None) -> pd.DataFrame:
-    """The SGD supplement: per init and seed, the curves of :func:`parity_table` for plain SGD
-    with cross-entropy on ``sgd_n`` training examples (whole batches only)."""
+    """The supplement: per panel, init and seed, the curves of :func:`parity_table` for plain
+    SGD with cross-entropy (and RMSProp on the squared loss, where the engine has it) on
+    ``sgd_n`` training examples (whole batches only)."""
     import pandas as pd
 
-    split = _whole_batches(_split(data, grid.sgd_n, 10_000), grid.sgd.batch_size)
-    return pd.DataFrame(_curves_rows(grid.sgd, split, grid.seeds, grid.data_seed))
+    rows = []
+    for setup in supplement(grid):
+        split = _whole_batches(_split(data, grid.sgd_n, 10_000), setup.batch_size)
+        rows += _curves_rows(setup, split, grid.seeds, grid.data_seed)
+    return pd.DataFrame(rows)
 
 
 def tau_from_accuracy(accuracy: np.ndarray, target: float = TARGET) -> np.ndarray:
@@ -521,7 +585,9 @@ def measurements_for(grid: Grid, data: Path | None = None) -> list[Measurement]:
             lambda: parity_table(grid, data),
         ),
         Measurement(
-            "sgd", params(setup=vars(grid.sgd), sgd_n=grid.sgd_n), lambda: sgd_table(grid, data)
+            "sgd",
+            params(setups=[vars(c) for c in supplement(grid)], sgd_n=grid.sgd_n),
+            lambda: sgd_table(grid, data),
         ),
         Measurement(
             "width_line",
@@ -663,13 +729,26 @@ PARITY_CHECKS = (
     _parity_check("c, d", "L = 7, σ_w² = 1.5, σ_b² = 0.1"),
 )
 
+RMSPROP_CHECK = Check(
+    claim="RMSProp on the squared loss in the NTK regime: Gaussian and orthogonal nets train alike",
+    paper="supplementary figure (c, d): ReLU, L = 9, n = 1600, σ_w² = 2.0, σ_b² = 0.1, RMSProp "
+    "η = 1e-5, batch 1000, MSE, MNIST: the curves coincide (no numbers given)",
+    parts=_alike_parts(),
+    requires=(_trained_part(),),
+    source=f"supplement {RMSPROP_CD.panel}",
+    conditions="ReLU, standard parameterisation, biases, L = 9, σ_w² = 2.0, σ_b² = 0.1, RMSProp "
+    "(decay 0.9, ε = 1e-10) on the squared loss; the means over seeds of each init's curves",
+    ours=_at_end,
+    decide_with="more seeds or longer training",
+)
+
 SGD_CHECK = Check(
     claim="SGD with cross-entropy in the NTK regime: Gaussian and orthogonal nets train alike",
     paper="supplementary figure (a, b): L = 5, n = 800, σ_w² = 2.0, σ_b² = 0.1, SGD η = 1e-3, "
     "batch 1000, CIFAR-10: the curves coincide (no numbers given)",
     parts=_alike_parts(),
     requires=(_trained_part(),),
-    source="sgd",
+    source=f"supplement {SGD_AB.panel}",
     conditions="tanh, standard parameterisation, biases, L = 5, σ_w² = 2.0, σ_b² = 0.1, plain "
     "SGD on the mean cross-entropy; the means over seeds of each init's curves",
     ours=_at_end,
@@ -914,8 +993,14 @@ WIDTH_LINE_CHECKS = (
     ),
 )
 
-#: Every check of this module, by the table it is decided on.
-CHECKS = (*PARITY_CHECKS, SGD_CHECK, *WEIGHT_CHECKS, *WIDTH_LINE_CHECKS)
+#: Every check of this module (RMSProp's where the engine has it).
+CHECKS = (
+    *PARITY_CHECKS,
+    SGD_CHECK,
+    *((RMSPROP_CHECK,) if has_rmsprop() else ()),
+    *WEIGHT_CHECKS,
+    *WIDTH_LINE_CHECKS,
+)
 
 
 def claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
@@ -925,13 +1010,13 @@ def claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
 
 
 def sources(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The frames the checks read: the tables, the SGD curves :func:`summarised`, and the
-    parity curves summarised per panel ("parity a, b", …)."""
-    parity = summarised(tables["parity"])
+    """The frames the checks read: the tables, and the curves :func:`summarised` per panel
+    ("parity a, b", "supplement SGD a, b", …)."""
+    parity, extra = summarised(tables["parity"]), summarised(tables["sgd"])
     return {
         **tables,
-        "sgd": summarised(tables["sgd"]),
         **{f"parity {panel}": part for panel, part in parity.groupby("panel", sort=False)},
+        **{f"supplement {panel}": part for panel, part in extra.groupby("panel", sort=False)},
     }
 
 
@@ -966,9 +1051,13 @@ def figures(tables: dict[str, pd.DataFrame], directory: Path) -> list[Path]:
         panels={"train loss": ("train_loss",), "accuracy": ("train_accuracy", "test_accuracy")},
         log=("train loss",),
         styles=STYLES,
-        title=f"Huang et al. supplement: SGD (batch {int(sgd['batch_size'].iloc[0])}), "
-        f"cross-entropy, L = 5, width {int(sgd['width'].iloc[0])}; mean ± 1 s.d. over "
-        f"{sgd['seed'].nunique()} seeds",
+        title="Huang et al. supplement: "
+        + ", ".join(
+            f"{panel} (L = {int(p['depth'].iloc[0])}, width {int(p['width'].iloc[0])}, batch "
+            f"{int(p['batch_size'].iloc[0])})"
+            for panel, p in sgd.groupby("panel", sort=False)
+        )
+        + f"\nmean ± 1 s.d. over {sgd['seed'].nunique()} seeds",
     )
     paths.append(plots.save(fig, directory / "sgd_curves.png"))
     changes = tables["kernel_change"]
@@ -1091,10 +1180,13 @@ def sections(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
         f"{int(line['n'].iloc[0])} examples; train τ = the first step whose mini-batch "
         "accuracy exceeds 25 %; test τ = the first step after which the accuracy on all "
         f"{int(line['n_test'].iloc[0])} test examples exceeds 25 %, evaluated after every step; "
-        f"capped at {int(line['cap'].iloc[0])} steps ('never', also for a diverged run). The "
-        "RMSProp panel of the SGD supplement (ReLU, L = 9, MNIST) is not run: the engine has "
-        "no RMSProp yet (issue 17)."
+        f"capped at {int(line['cap'].iloc[0])} steps ('never', also for a diverged run)."
     )
+    if RMSPROP_CD.panel not in set(sgd["panel"]):
+        definitions += (
+            "\n\nThe supplement's RMSProp panel (c, d: ReLU, L = 9, MNIST): not run: needs "
+            "rmsprop (issue 17); this build's engine has no RMSProp optimiser."
+        )
     changes = tables["kernel_change"]
     slope_rows = [
         [
