@@ -9,8 +9,10 @@ Four tables, computed besides the ``huang2021`` sweep (each a :class:`Measuremen
   test images; the train loss, train accuracy and test accuracy of every seed along training.
   Panel (a, b): L = 3 hidden layers of n = 400, σ_w² = 1.5, σ_b² = 0.01, η = 1e-3; panel
   (c, d): L = 7 of n = 800, σ_w² = 1.5, σ_b² = 0.1, η = 1e-4; 10⁴ steps, 30 seeds.
-* **sgd** (their supplementary figure, panels a, b): L = 5 tanh layers of n = 800,
-  σ_w² = 2.0, σ_b² = 0.1, plain SGD, η = 1e-3, batches of 1000, cross-entropy, curves as above.
+* **sgd** (their supplementary figure): (a, b) L = 5 tanh layers of n = 800, σ_w² = 2.0,
+  σ_b² = 0.1, plain SGD, η = 1e-3, batches of 1000, cross-entropy, curves as above; (c, d) L = 9
+  ReLU layers of n = 1600, RMSProp η = 1e-5 on the squared loss (MNIST in the paper), only where
+  the engine has RMSProp (issue 17).
 * **width_line** (their Fig. 4 a, b): L = 50 tanh nets in the "linear regime"
   (σ_w² = 1.05, σ_b² = 2.01e-5) at three widths, plain SGD with cross-entropy; per seed the
   train τ (the first step whose mini-batch accuracy exceeds 25 %) and the test τ (the first
