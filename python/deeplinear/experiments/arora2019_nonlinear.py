@@ -77,7 +77,8 @@ def _log_range(low: float, high: float, per_decade: int) -> tuple[float, ...]:
     return tuple(float(10.0**e) for e in np.linspace(low, high, count))
 
 
-#: Quick: digits, 7 stds 10^−2 … 10, 4 seeds, 500 steps (29 epochs of 1700 digits).
+#: Quick: digits, 7 stds 10^−2 … 10, 4 seeds, 500 steps (29 epochs of 1700 digits); 38 s on 2
+#: cores shared with four other jobs (load 6–9).
 QUICK = Grid(stds=_log_range(-2.0, 1.0, 2), seeds=(0, 1, 2, 3), n=1700, steps=500)
 #: Standard: digits, 13 stds 10^−2 … 10, 8 seeds, the paper's 6000 steps.
 STANDARD = Grid(stds=_log_range(-2.0, 1.0, 4), seeds=tuple(range(8)), n=1700, steps=6000)

@@ -252,9 +252,11 @@ class Grid:
     data_seed: int = 0
 
 
-#: Quick (digits; about a minute and a half on 2 cores): parity at width 64 (L = 3) and 32
-#: (L = 7), 1500 steps, 5 seeds; SGD at width 64, batches of 256, 360 steps (60 epochs); the
-#: width line at widths 16, 32, 64 over three η, 3 seeds, τ capped at 120 steps (20 epochs).
+#: Quick (digits): parity at width 64 (L = 3) and 32 (L = 7), 1500 steps, 5 seeds; SGD at width
+#: 64, batches of 256, 360 steps (60 epochs); the width line at widths 16, 32, 64 over three η, 3
+#: seeds, τ capped at 120 steps (20 epochs). The three tables took 45 + 24 + 195 s on 2 cores
+#: shared with four other jobs (load 6–9); about a minute on a quiet machine, by the slowdown
+#: the preset's sweep showed beside them.
 QUICK = Grid(
     parity=(PANEL_AB.scaled(64, 1500, 25), PANEL_CD.scaled(32, 1500, 25)),
     sgd=SGD_AB.scaled(64, 360, 12, batch_size=256),
