@@ -216,3 +216,17 @@ def test_decide_all_uses_each_checks_source():
 def test_undefined_numbers_fail(value):
     assert Bound("v", low=0.0).evaluate(value)[1] is False
     assert Ratio("a", "b", 1.0).evaluate((value, 1.0))[1] is False
+
+
+def test_an_undefined_number_neither_holds_nor_fails():
+    # Seed 0 has points at two x, seed 1 at one: resamples of seed 1 alone cannot fit a slope
+    # (a quarter of them), so the claim is undecided even though every defined slope holds.
+    frame = trend_frame({0: LINEAR, 1: LINEAR})
+    frame = frame[
+        (frame["seed"] == 0) & (frame["x"] <= 2) | (frame["seed"] == 1) & (frame["x"] == 1)
+    ]
+    claim = Check("c", "p", (Part(Slope("y", "x", low=0.5), per_x),)).decide(frame)
+    assert claim.verdict == "inconclusive"
+    assert "holds in 75% of resamples; undefined in 25%" in claim.interval
+    empty = Check("c", "p", (Part(Fraction("cells", "d"), lambda f: []),)).decide(frame)
+    assert empty.verdict == "inconclusive" and empty.interval.startswith("fraction undefined")

@@ -387,8 +387,8 @@ CHECKS = (
         parts=(
             Part(
                 Order(
-                    "the orthogonal smallest trainable width at the deepest depth",
-                    "the Gaussian one",
+                    "the orthogonal one",
+                    "the Gaussian smallest trainable width at the deepest depth",
                 ),
                 _deepest,
             ),

@@ -8,7 +8,9 @@ seeds with replacement (:data:`RESAMPLES` times, from :data:`BOOTSTRAP_SEED`, so
 deterministic), recomputes every part on each resample and gives the verdict:
 
 - "reproduced": every part holds in at least :data:`CONFIDENCE` of the resamples;
-- "not reproduced": every part fails in at least :data:`CONFIDENCE` of them;
+- "not reproduced": every part fails in at least :data:`CONFIDENCE` of them (a resample where
+  a part's deciding number is undefined, e.g. too few points for a slope, neither holds nor
+  fails);
 - "partly": some parts hold with that confidence and others fail with it;
 - "inconclusive": otherwise; the claim names what would decide it (more seeds, a larger size).
 
@@ -311,19 +313,27 @@ class Part:
 @dataclass(frozen=True)
 class PartResult:
     """A part decided: the deciding number on the data, its 95 % bootstrap interval, the share
-    of resamples in which the part held, and whether that is confident either way."""
+    of resamples in which the part held and the share in which it failed (a resample where the
+    deciding number is undefined, e.g. too few points for a slope, does neither), and whether
+    that is confident either way."""
 
     part: Part
     value: float
     low: float
     high: float
     share: float
+    failed: float
+
+    @property
+    def undefined(self) -> float:
+        """The share of resamples where the deciding number is undefined."""
+        return max(0.0, 1.0 - self.share - self.failed)
 
     @property
     def outcome(self) -> Literal["holds", "fails", "undecided"]:
         if self.share >= CONFIDENCE:
             return "holds"
-        if self.share <= 1.0 - CONFIDENCE:
+        if self.failed >= CONFIDENCE:
             return "fails"
         return "undecided"
 
@@ -439,6 +449,7 @@ class Check:
             else "'reproduced' if it holds in at least {c} of the resamples, 'not reproduced' "
             "if it fails in at least {c}, else 'inconclusive'"
         ).format(c=confidence)
+        verdicts += " (a resample where a deciding number is undefined neither holds nor fails)"
         return (
             f"{scope}{body}. Decided by a bootstrap over seeds ({self.resamples} resamples of "
             f"the seeds with replacement, random seed {self.seed}): {verdicts}."
@@ -466,7 +477,12 @@ class Check:
         out = []
         for j, p in enumerate(self.parts):
             low, high = _quantiles(values[:, j])
-            out.append(PartResult(p, point[j][0], low, high, float(held[:, j].mean())))
+            failed = ~held[:, j] & ~np.isnan(values[:, j])
+            out.append(
+                PartResult(
+                    p, point[j][0], low, high, float(held[:, j].mean()), float(failed.mean())
+                )
+            )
         return out
 
     def decide(self, frame: pd.DataFrame) -> Claim:
@@ -487,7 +503,11 @@ class Check:
             verdict = "inconclusive"
         interval = "; ".join(r.describe() for r in found)
         shares = ", ".join(f"{r.share:.0%}" for r in found)
-        interval += f" (holds in {shares} of resamples)"
+        interval += f" (holds in {shares} of resamples"
+        if any(r.undefined > 0 for r in found):
+            undefined = ", ".join(f"{r.undefined:.0%}" for r in found)
+            interval += f"; undefined in {undefined}"
+        interval += ")"
         if unmet:
             interval += f"; not testable here: not ({'; '.join(unmet)})"
         if verdict == "inconclusive":

@@ -706,8 +706,9 @@ LINEAR_LARGER = Check(
     parts=tuple(
         Part(
             Order(
-                f"the critical tanh nets' median λ_max (cross-entropy GGN, {label}) at q* = 1/64",
-                "the linear nets' (σ_w = 1, zero biases, the same inputs)",
+                "the critical tanh nets' at q* = 1/64",
+                f"the linear nets' median λ_max (cross-entropy GGN, {label}; σ_w = 1, zero "
+                "biases, inputs scaled for q* = 1/64)",
             ),
             _linear_against_tanh(params),
             label,
@@ -737,8 +738,9 @@ INSENSITIVE = Check(
         ),
         Part(
             Order(
-                "Stiefel's relative gap |ℓ_a − ℓ_b|/max(ℓ_a, ℓ_b) between its two q*",
-                "Euclidean's",
+                "Stiefel's",
+                "Euclidean's relative gap |ℓ_a − ℓ_b|/max(ℓ_a, ℓ_b) between the median final "
+                "training losses at its two q*",
             ),
             _gaps,
             "less sensitive than Euclidean",
@@ -754,16 +756,16 @@ EUCLIDEAN_PREFERS_LARGER_Q = Check(
     parts=(
         Part(
             Order(
-                "Euclidean q* = 1/64's median final training loss",
-                "q* = 9e-4's",
+                "q* = 1/64's",
+                "Euclidean q* = 9e-4's median final training loss",
             ),
             _pair("final", ("euclidean", LARGE_Q), ("euclidean", SMALL_Q)),
             "loss",
         ),
         Part(
             Order(
-                "Euclidean q* = 9e-4's median final test accuracy",
-                "q* = 1/64's",
+                "q* = 9e-4's",
+                "Euclidean q* = 1/64's median final test accuracy",
             ),
             _pair("accuracy", ("euclidean", SMALL_Q), ("euclidean", LARGE_Q)),
             "accuracy",
@@ -778,9 +780,8 @@ MANIFOLD_FASTER = Check(
     parts=tuple(
         Part(
             Order(
-                f"Stiefel q* = {_q_label(q)}'s median mean-over-epochs log10 epoch loss (lower "
-                "= faster)",
-                "the lower of the two Euclidean cells'",
+                f"Stiefel q* = {_q_label(q)}'s (lower = faster)",
+                "the lower of the two Euclidean cells' median mean-over-epochs log10 epoch loss",
             ),
             _stiefel_against_euclidean(q),
             f"q* = {_q_label(q)}",
@@ -806,7 +807,8 @@ ROUGHENS = Check(
         ),
         Part(
             Order(
-                "the largest median rise of the other three cells", "the Euclidean q* = 9e-4 one"
+                "the largest of the other three cells'",
+                "the Euclidean q* = 9e-4 cell's median rise of λ_max",
             ),
             _rise_against_others,
             "the most",
@@ -822,9 +824,9 @@ LESS_SMOOTH = Check(
     parts=tuple(
         Part(
             Order(
-                "the Euclidean q* = 1/64 cell's median (over seeds) of each run's median λ_max "
-                "over training",
-                f"the Stiefel q* = {_q_label(q)} cell's",
+                "the Euclidean q* = 1/64 cell's",
+                f"the Stiefel q* = {_q_label(q)} cell's median (over seeds) of each run's median "
+                "λ_max over training",
             ),
             _pair("fisher_median", ("euclidean", LARGE_Q), ("stiefel_hidden", q)),
             f"q* = {_q_label(q)}",
