@@ -15,12 +15,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deeplinear.cli import main
+from deeplinear.cli import build_parser, main
 from deeplinear.experiments import (
+    SIZES,
     STUDIES,
     arora2019,
+    arora2019_nonlinear,
     hu2020,
     huang2021,
+    huang2021_training,
     reproduce,
     sokol2020,
     wu2019,
@@ -82,6 +85,22 @@ REDUCED = {
         seeds=(0,),
     ),
 }
+#: The training experiments of Huang et al. and Arora's nonlinear net, reduced the same way.
+REDUCED_TABLES = {
+    huang2021_training: dataclasses.replace(
+        huang2021_training.QUICK,
+        parity=tuple(p.scaled(8, 20, 5) for p in huang2021_training.QUICK.parity),
+        sgd=huang2021_training.QUICK.sgd.scaled(8, 8, 4, batch_size=64),
+        seeds=(0, 1),
+        line=dataclasses.replace(
+            huang2021_training.QUICK.line, widths=(8, 16), lrs=(0.1,), seeds=(0, 1), cap=10
+        ),
+        n=64,
+        n_test=64,
+        sgd_n=256,
+    ),
+    arora2019_nonlinear: arora2019_nonlinear.Grid(stds=(0.1, 1.0), seeds=(0, 1), n=200, steps=10),
+}
 MODULES = {
     "hu2020": hu2020,
     "wu2019": wu2019,
@@ -96,6 +115,8 @@ def reduced(monkeypatch):
     """Patch every study's quick grid to its reduced grid."""
     for name, grid in REDUCED.items():
         monkeypatch.setitem(MODULES[name].GRIDS, "quick", grid)
+    for module, tables in REDUCED_TABLES.items():
+        monkeypatch.setitem(module.GRIDS, "quick", tables)
 
 
 def _is_png(path: Path) -> bool:
@@ -106,16 +127,44 @@ def _claims(report: str) -> list[tuple[str, str]]:
     """(claim, verdict) rows of the first claims table of a report."""
     section = report.split("## Claims")[1] if "## Claims" in report else report
     rows = re.findall(
-        r"^\| ([^|]+?) \|.*\| (✅ reproduced|🟡 partly|❌ not reproduced) \|$", section, re.M
+        r"^\| ([^|]+?) \|.*\| (✅ reproduced|🟡 partly|❔ inconclusive|❌ not reproduced) \|$",
+        section,
+        re.M,
     )
     return [(claim, verdict) for claim, verdict in rows]
 
 
-def test_every_study_is_registered_with_both_sizes():
+def test_every_study_is_registered_with_every_size():
     assert {"hu2020", "wu2019", "arora2019", "huang2021", "sokol2020"} <= set(STUDIES)
     for study in STUDIES.values():
-        for size in ("quick", "full"):
+        for size in SIZES:
             assert study.spec(size, None).size > 0
+
+
+def test_standard_sizes_lie_between_quick_and_full_and_reach_the_papers_conditions():
+    hu = hu2020.spec("standard")
+    d_x = hu.fixed["d_x"]
+    assert d_x > hu2020.QUICK.d_x and max(hu.axes["width"]) >= d_x  # Theorem 4.1's m ≥ d_x
+    assert min(hu.axes["width"]) == hu.fixed["d_y"]
+    assert wu2019.spec("standard").axes["depth"][-1] == 256
+    arora = arora2019.spec("standard")
+    full = arora2019.spec("full")
+    assert arora.axes["init_scale"] == full.axes["init_scale"]
+    assert arora.axes["lr"] == full.axes["lr"]
+    assert arora2019.QUICK.steps < arora.fixed["steps"] < full.fixed["steps"]
+    huang = huang2021.STANDARD
+    assert huang.width > huang2021.QUICK.width and max(huang.change_widths) == 2048
+    assert min(huang.lrs) == pytest.approx(1e-3) and len(huang.seeds) > len(huang2021.QUICK.seeds)
+    assert sokol2020.STANDARD.at_init_shape == (200, 400)  # the paper's networks
+    for name in ("hu2020", "wu2019", "arora2019", "huang2021", "sokol2020"):
+        quick, standard = (STUDIES[name].spec(s, None).size for s in ("quick", "standard"))
+        assert quick < standard, name
+
+
+def test_the_cli_takes_the_standard_size():
+    args = build_parser().parse_args(["reproduce", "all", "--standard", "--out", "x"])
+    assert args.size == "standard"
+    assert build_parser().parse_args(["reproduce", "wu2019", "--out", "x"]).size == "quick"
 
 
 def test_full_sizes_are_the_papers_settings():
@@ -160,7 +209,7 @@ def test_reproduce_arora2019_reduced_with_a_data_file(tmp_path, reduced, capsys)
     assert main([*args, "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "arora2019: runs" in printed
-    assert re.search(r"\[(reproduced|partly|not reproduced)\] Gaussian init", printed)
+    assert re.search(r"\[(reproduced|partly|inconclusive|not reproduced)\] Gaussian init", printed)
     frame = load(out)
     assert set(frame["data"]) == {"npz_whitened"} and set(frame["d_x"]) == {6}
     assert set(frame["data_file"]) == {str(path.resolve())}

@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", dest="size", action="store_const", const="quick", help="small grid (default)"
     )
     size.add_argument(
+        "--standard",
+        dest="size",
+        action="store_const",
+        const="standard",
+        help="between quick and full: at most about 25 minutes a study on 2 cores",
+    )
+    size.add_argument(
         "--full", dest="size", action="store_const", const="full", help="the paper's grid"
     )
     reproduce.set_defaults(size="quick")

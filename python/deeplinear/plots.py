@@ -39,10 +39,13 @@ __all__ = [
     "default_figures",
     "heatmap",
     "loss_curves",
+    "median_band",
     "save",
     "scatter",
+    "seed_band_curves",
     "step_count_maps",
     "steps_to_tol",
+    "tau_lines",
 ]
 
 
@@ -628,3 +631,165 @@ def default_figures(
             fig = steps_to_tol(frame, x=hue, hue=facet, title="steps to tolerance")
             written.append(save(fig, out / "steps_to_tol.png"))
     return written
+
+
+def seed_band_curves(
+    frame: pd.DataFrame,
+    *,
+    facet: str,
+    hue: str,
+    panels: Mapping[str, Sequence[str]],
+    log: Sequence[str] = (),
+    styles: Mapping[Any, str] | None = None,
+    title: str | None = None,
+    xlabel: str = "step",
+) -> Figure:
+    """Mean curves with a band of ± 1 standard deviation over the rows (seeds), one row of
+    panels per value of ``facet``, one column per entry of ``panels``.
+
+    Args:
+        panels: column title → the list columns drawn in it (each recorded every
+            ``record_every`` steps, entry 0 at step 0); several columns share a colour per
+            column and the line style of their ``hue`` value.
+        log: the panel titles drawn on a log y axis.
+        styles: line style per ``hue`` value (e.g. Gaussian solid, orthogonal dotted, as the
+            paper draws them).
+    """
+    plt = _pyplot()
+    facets = list(dict.fromkeys(frame[facet]))
+    hues = sorted(frame[hue].unique())
+    colours = plt.get_cmap("tab10")(np.arange(10))
+    fig, axes = plt.subplots(
+        len(facets),
+        len(panels),
+        figsize=(5.2 * len(panels), 3.6 * len(facets)),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for r, f in enumerate(facets):
+        part = frame[frame[facet] == f]
+        every = int(part["record_every"].iloc[0])
+        for c, (name, columns) in enumerate(panels.items()):
+            ax = axes[r][c]
+            for k, column in enumerate(columns):
+                for h in hues:
+                    rows = part[part[hue] == h]
+                    values = np.stack([np.asarray(v, dtype=np.float64) for v in rows[column]])
+                    steps = np.arange(values.shape[1]) * every
+                    mean, spread = values.mean(axis=0), values.std(axis=0)
+                    style = (styles or {}).get(h, "-")
+                    label = f"{column} · {h}" if len(columns) > 1 else str(h)
+                    ax.plot(steps, mean, style, color=colours[k], label=label)
+                    low = mean - spread
+                    if name in log:
+                        low = np.maximum(low, mean / 10.0)
+                    ax.fill_between(steps, low, mean + spread, color=colours[k], alpha=0.15)
+            if name in log:
+                ax.set_yscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(name)
+            ax.grid(True, which="major", alpha=0.3)
+            ax.set_title(f"{facet} {f}: {name}")
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return cast("Figure", fig)
+
+
+def tau_lines(
+    frame: pd.DataFrame,
+    *,
+    columns: Mapping[str, str],
+    colour: str,
+    style: str,
+    x: str = "lr",
+    styles: Mapping[Any, str] | None = None,
+    cap: float | None = None,
+    title: str | None = None,
+    xlabel: str = "learning rate η",
+) -> Figure:
+    """Median step counts (−1 = never, counted as infinite) against ``x`` on log-log axes, one
+    panel per entry of ``columns`` (panel title → column), one colour per ``colour`` value and
+    one line style per ``style`` value (Huang et al.'s Fig. 4: widths in colour, orthogonal
+    dotted). Medians that are "never" are left out; the cap is drawn as a dotted line."""
+    plt = _pyplot()
+    colours_of = sorted(frame[colour].unique())
+    palette = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, max(len(colours_of), 2)))
+    fig, axes = _panels(len(columns), 5.6, 4.6)
+    for ax, (name, column) in zip(axes[0], columns.items(), strict=True):
+        for i, value in enumerate(colours_of):
+            for s in sorted(frame[style].unique()):
+                rows = frame[(frame[colour] == value) & (frame[style] == s)]
+                steps = rows[column].astype(np.float64)
+                steps = steps.where(steps >= 0, math.inf)
+                medians = steps.groupby(rows[x]).median()
+                done = np.isfinite(medians.to_numpy())
+                ax.plot(
+                    medians.index.to_numpy()[done],
+                    medians.to_numpy()[done],
+                    (styles or {}).get(s, "-"),
+                    marker="o",
+                    markersize=4,
+                    color=palette[i],
+                    label=f"{colour} {value}, {s}",
+                )
+        if cap is not None:
+            ax.axhline(cap, color="0.6", linewidth=0.8, linestyle=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("steps τ")
+        ax.set_title(name)
+        ax.grid(True, which="major", alpha=0.3)
+    _legend(axes[0])
+    if title:
+        fig.suptitle(title)
+    return cast("Figure", fig)
+
+
+def median_band(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    hue: str,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The median of ``y`` over the rows of each ``x`` against ``x`` on log-log axes, one line
+    per ``hue`` value, with the range (min to max) over the rows shaded. Non-finite values
+    (e.g. a diverged run's loss) count as +inf in the median; medians that are inf are drawn as
+    crosses at the top of the panel, and the legend counts the non-finite runs."""
+    plt = _pyplot()
+    hues = list(dict.fromkeys(frame[hue]))
+    colours = plt.get_cmap("tab10")(np.arange(len(hues)) % 10)
+    fig, axes = _panels(1, 6.4, 4.8)
+    ax = axes[0][0]
+    finite = frame[y].astype(np.float64)
+    finite = finite[np.isfinite(finite)]
+    top = float(finite.max()) * 2.0 if len(finite) else 1.0
+    for colour, h in zip(colours, hues, strict=True):
+        rows = frame[frame[hue] == h]
+        values = rows[y].astype(np.float64).where(np.isfinite(rows[y].astype(np.float64)), math.inf)
+        grouped = values.groupby(rows[x])
+        xs = np.array(list(grouped.groups), dtype=np.float64)
+        median = grouped.median().to_numpy()
+        low = grouped.min().to_numpy()
+        high = np.minimum(grouped.max().to_numpy(), top)
+        bad = int((~np.isfinite(values)).sum())
+        label = f"{h}" + (f" ({bad} diverged)" if bad else "")
+        done = np.isfinite(median)
+        ax.plot(xs[done], median[done], marker="o", color=colour, label=label)
+        ax.fill_between(xs, np.minimum(low, top), high, color=colour, alpha=0.15)
+        if (~done).any():
+            ax.plot(xs[~done], np.full((~done).sum(), top), "x", color=colour)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return cast("Figure", fig)

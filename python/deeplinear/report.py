@@ -25,9 +25,9 @@ __all__ = [
     "write_report",
 ]
 
-Verdict = Literal["reproduced", "partly", "not reproduced"]
+Verdict = Literal["reproduced", "partly", "inconclusive", "not reproduced"]
 #: The verdicts a claim can get, best first.
-VERDICTS: tuple[Verdict, ...] = ("reproduced", "partly", "not reproduced")
+VERDICTS: tuple[Verdict, ...] = ("reproduced", "partly", "inconclusive", "not reproduced")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,10 @@ class Claim:
         paper: the paper's own number or statement ("–" if it gives none).
         ours: what our data say, with the numbers.
         verdict: one of :data:`VERDICTS`, computed by ``rule`` (never written by hand).
-        rule: the rule that turned the data into the verdict, stated in words.
+        rule: the rule that turned the data into the verdict, stated in words (generated from
+            the rule's parameters, see :mod:`deeplinear.experiments.rules`).
+        interval: the deciding number(s) with a 95 % bootstrap interval over seeds, e.g.
+            "ratio 2.1 [1.4, 3.0] (holds in 99 % of resamples)"; "–" if none.
     """
 
     claim: str
@@ -47,6 +50,7 @@ class Claim:
     ours: str
     verdict: Verdict
     rule: str
+    interval: str = "–"
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -54,14 +58,18 @@ class Claim:
 
 
 def claims_table(claims: Sequence[Claim]) -> str:
-    """The claims as a Markdown table: claim, the paper's number, ours, verdict."""
+    """The claims as a Markdown table: claim, the paper's number, ours, the deciding number with
+    its interval over seeds, verdict."""
     marks = {
         "reproduced": "✅ reproduced",
         "partly": "🟡 partly",
+        "inconclusive": "❔ inconclusive",
         "not reproduced": "❌ not reproduced",
     }
-    rows = [[c.claim, c.paper, c.ours, marks[c.verdict]] for c in claims]
-    return markdown_table(["claim", "paper", "ours", "verdict"], rows)
+    rows = [[c.claim, c.paper, c.ours, c.interval, marks[c.verdict]] for c in claims]
+    return markdown_table(
+        ["claim", "paper", "ours", "deciding number [95 % interval]", "verdict"], rows
+    )
 
 
 def rules_list(claims: Sequence[Claim]) -> str:
@@ -126,13 +134,18 @@ def write_report(
     figures: Sequence[Path],
     sections: Sequence[tuple[str, str]],
     claims: Sequence[Claim] = (),
+    observations: Sequence[str] = (),
 ) -> Path:
-    """Write ``report.md``: title, the claims table (if any), intro, the figures (relative
-    links), titled sections, and last the rule behind each verdict."""
+    """Write ``report.md``: title, the claims table (if any) with the observations made outside
+    the claims' conditions under it, intro, the figures (relative links), titled sections, and
+    last the rule behind each verdict."""
     path = Path(path)
     lines = [f"# {title}", ""]
     if claims:
         lines += ["## Claims", "", claims_table(claims), ""]
+    if observations:
+        lines += ["Observations outside the claims' conditions (not verdicts):", ""]
+        lines += [f"- {o}" for o in observations] + [""]
     lines += [intro.strip(), ""]
     for figure in figures:
         rel = Path(figure).resolve().relative_to(path.parent.resolve())

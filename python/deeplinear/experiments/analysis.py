@@ -1,5 +1,5 @@
 """Analysis helpers the studies share: log-log fits, step counts with a cap, best learning rate
-per cell, bands of good settings, verdict scales and grids.
+per cell, bands of good settings and grids (verdicts: :mod:`.rules`).
 
 Conventions: a step count is a float, ``inf`` where the run never reached its tolerance (within
 the cap, or it diverged); medians over seeds count "never" as infinitely many steps, so a median
@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..report import Verdict
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -28,7 +26,6 @@ __all__ = [
     "loglog_fit",
     "median_steps",
     "steps_or_inf",
-    "verdict_from_fraction",
 ]
 
 
@@ -129,13 +126,3 @@ def fast_band(x: Sequence[float], steps: Sequence[float], factor: float = 10.0) 
         high += 1
     decades = float(np.log10(xs[high] / xs[low])) + spacing
     return Band(float(xs[low]), float(xs[high]), float(xs[best]), float(ys[best]), decades)
-
-
-def verdict_from_fraction(fraction: float, *, full: float = 1.0, part: float = 0.5) -> Verdict:
-    """ "reproduced" when ``fraction`` ≥ ``full``, "partly" when ≥ ``part``, else
-    "not reproduced" (e.g. the fraction of depths at which a claim holds)."""
-    if fraction >= full:
-        return "reproduced"
-    if fraction >= part:
-        return "partly"
-    return "not reproduced"

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SIZES", "STUDIES", "Analysis", "Measurement", "Study", "register"]
 
-#: The sizes every study has: "quick" (minutes on 2 cores) and "full" (the paper's grid).
-SIZES = ("quick", "full")
+#: The sizes every study has: "quick" (minutes on 2 cores), "standard" (at most about 25 minutes
+#: on 2 cores, as near the paper's size as that allows) and "full" (the paper's grid).
+SIZES = ("quick", "standard", "full")
 
 
 @dataclass
@@ -35,12 +36,15 @@ class Analysis:
         claims: the paper's headline claims with our numbers and verdicts (the report opens
             with them).
         findings: machine-readable results (what tests check), e.g. boundaries per init.
+        observations: results outside a claim's conditions (e.g. a lemma's statement at a step
+            size larger than it assumes), reported under the claims table, never as a verdict.
     """
 
     figures: list[Path]
     sections: list[tuple[str, str]]
     claims: list[Claim] = field(default_factory=list)
     findings: dict[str, Any] = field(default_factory=dict)
+    observations: list[str] = field(default_factory=list)
 
     @property
     def headline(self) -> Path | None:

@@ -18,30 +18,34 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .. import plots
 from ..errors import InvalidValueError
-from ..report import Claim, Verdict, markdown_table
+from ..report import Claim, markdown_table
 from ..sweep import SweepSpec, log10_ratio_at, steps_to_ratio
-from .analysis import log_grid, loglog_fit
+from .analysis import log_grid
 from .base import Analysis, Study, register
+from .rules import Check, Fraction, Monotone, Order, Part, Slope, decide_all
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHECKS",
     "FULL",
     "QUICK",
+    "STANDARD",
     "TRAINABLE_BELOW",
     "Grid",
     "boundary",
-    "claim_gaussian_grows",
-    "claim_orthogonal_flat",
-    "claim_orthogonal_narrower",
     "claims",
+    "observations",
     "spec",
 ]
 
@@ -87,6 +91,23 @@ QUICK = Grid(
     curve_width=16,
 )
 
+#: Standard: d_x = 128, n = 16, d_y = 10 (the paper's n, d_x an eighth of its 1024), widths 10 …
+#: 256 (from d_y, below the orthogonal boundary, to twice d_x: Theorem 4.1's regime m ≥ d_x is in
+#: the grid), depths 1 … 128, 5 seeds, 1000 steps. About 10 minutes on 2 quiet cores (estimated
+#: from the flop count and the quick size's measured time).
+STANDARD = Grid(
+    d_x=128,
+    n=16,
+    d_y=10,
+    depths=log_grid(1, 128, 8),
+    widths=log_grid(10, 256, 10),
+    seeds=(0, 1, 2, 3, 4),
+    steps=1000,
+    record_every=10,
+    report_steps=(100, 1000),
+    curve_width=29,
+)
+
 #: Full: the paper's grid (d_x = 1024, n = 16, d_y = 10; widths 10..1000 and depths 1..700 on
 #: log grids; t = 10³ and 10⁴). About 10¹⁶ flops: a cluster job.
 FULL = Grid(
@@ -102,7 +123,7 @@ FULL = Grid(
     curve_width=40,
 )
 
-GRIDS = {"quick": QUICK, "full": FULL}
+GRIDS = {"quick": QUICK, "standard": STANDARD, "full": FULL}
 
 
 def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
@@ -136,6 +157,32 @@ def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
     )
 
 
+def trainable_ratios(frame: pd.DataFrame, step: int | None = None) -> pd.DataFrame:
+    """The seed-level frame the claims are decided on: one row per run with its ``ratio``,
+    log10(ℓ(step)/ℓ(0)) (``inf`` where it diverged), and its init, depth, width, d_x, seed."""
+    columns = [c for c in ("init", "depth", "width", "d_x", "seed") if c in frame.columns]
+    return frame[columns].assign(ratio=log10_ratio_at(frame, step).to_numpy())
+
+
+def boundary_of(
+    ratios: pd.DataFrame, threshold: float = TRAINABLE_BELOW
+) -> dict[str, dict[int, int | None]]:
+    """:func:`boundary` from a :func:`trainable_ratios` frame."""
+    cells = ratios.groupby(["init", "depth", "width"])["ratio"]
+    # A cell with a diverged seed is not trainable, whatever the median says.
+    trainable = (cells.median() <= threshold) & (cells.max() < math.inf)
+    out: dict[str, dict[int, int | None]] = {}
+    for (init, depth), column in trainable.groupby(level=["init", "depth"], sort=True):
+        flags = column.to_numpy()
+        widths = column.index.get_level_values("width").to_numpy()
+        failing = np.flatnonzero(~flags)
+        first = 0 if failing.size == 0 else int(failing[-1]) + 1
+        out.setdefault(str(init), {})[int(depth)] = (
+            int(widths[first]) if first < widths.size else None
+        )
+    return out
+
+
 def boundary(
     frame: pd.DataFrame, step: int | None = None, threshold: float = TRAINABLE_BELOW
 ) -> dict[str, dict[int, int | None]]:
@@ -145,23 +192,7 @@ def boundary(
     log10(ℓ(step)/ℓ(0)) is ≤ ``threshold``. The smallest trainable width is the smallest width
     from which every wider width of the grid is trainable; None when the widest is not.
     """
-    ratio = log10_ratio_at(frame, step)
-    cells = frame.assign(ratio=ratio).groupby(["init", "depth", "width"])["ratio"]
-    # A cell with a diverged seed is not trainable, whatever the median says.
-    cells = cells.median().where(cells.max() < math.inf, math.inf)
-    out: dict[str, dict[int, int | None]] = {}
-    for init in sorted(frame["init"].unique()):
-        per_depth: dict[int, int | None] = {}
-        for depth in sorted(frame["depth"].unique()):
-            column = cells.loc[(init, depth)].sort_index()
-            smallest: int | None = None
-            for width, value in zip(column.index[::-1], column.to_numpy()[::-1], strict=True):
-                if not (math.isfinite(value) and value <= threshold):
-                    break
-                smallest = int(width)
-            per_depth[int(depth)] = smallest
-        out[str(init)] = per_depth
-    return out
+    return boundary_of(trainable_ratios(frame, step), threshold)
 
 
 def describe_trend(widths: dict[int, int | None], narrowest: int | None = None) -> str:
@@ -191,126 +222,223 @@ def _as_float(width: int | None) -> float:
     return math.inf if width is None else float(width)
 
 
-def _trend(widths: dict[int, int | None]) -> tuple[list[int], float | None]:
-    """The depths ≥ 2 (depth 1 has no hidden layer, so no width) and the log-log slope of the
-    smallest trainable width against depth over those where one exists."""
-    depths = [d for d in sorted(widths) if d >= 2]
-    points = [(d, widths[d]) for d in depths if widths[d] is not None]
-    fit = loglog_fit([d for d, _ in points], [float(w or 0) for _, w in points])
-    return depths, None if fit is None else fit[0]
-
-
 def _shown(widths: dict[int, int | None], depths: list[int]) -> str:
     return ", ".join(f"L={d}: {_cell(widths[d])}" for d in depths)
 
 
 #: The slope range that counts as "linear" growth of the Gaussian boundary with depth.
 LINEAR_SLOPE = (0.5, 1.5)
-#: At most this log-log slope counts as "independent of depth" for the orthogonal boundary.
+#: At most this log-log slope (in absolute value) counts as "independent of depth".
 FLAT_SLOPE = 0.1
+#: The depths the boundary trends are taken over: depth 1 has no hidden layer, so no width.
+HIDDEN = "depths L ≥ 2"
 
 
-def claim_gaussian_grows(bounds: dict[str, dict[int, int | None]]) -> Claim:
-    """Gaussian: the smallest trainable width grows about linearly with depth."""
-    widths = bounds["gaussian"]
-    depths, slope = _trend(widths)
-    finite = [_as_float(widths[d]) for d in depths]
-    monotone = all(a <= b for a, b in itertools.pairwise(finite))
-    grows = len(finite) > 1 and finite[-1] > finite[0]
-    low, high = LINEAR_SLOPE
-    verdict: Verdict
-    if monotone and grows and slope is not None and low <= slope <= high:
-        verdict = "reproduced"
-    elif grows:
-        verdict = "partly"
-    else:
-        verdict = "not reproduced"
-    return Claim(
-        claim="Gaussian init: the smallest trainable width grows ~linearly with depth",
-        paper="transition where width and depth are in a nearly linear relation (Thm 5.1)",
-        ours=f"{_shown(widths, depths)}; log-log slope "
-        + ("–" if slope is None else f"{slope:.2f}"),
-        verdict=verdict,
-        rule=f"over depths L ≥ 2, 'reproduced' if the smallest trainable width never decreases "
-        f"with depth ('none' counts as wider than the grid), grows from the shallowest to the "
-        f"deepest, and its log-log slope against depth (over depths where it exists) is in "
-        f"[{low:g}, {high:g}]; 'partly' if it grows but is not monotone or the slope is "
-        f"outside that range; else 'not reproduced'.",
-    )
+def _widths(init: str) -> Callable[[pd.DataFrame], dict[int, float]]:
+    """Measure: ``init``'s smallest trainable width per depth L ≥ 2 ('none' = inf)."""
+
+    def measure(ratios: pd.DataFrame) -> dict[int, float]:
+        found = boundary_of(ratios)[init]
+        return {d: _as_float(w) for d, w in found.items() if d >= 2}
+
+    return measure
 
 
-def claim_orthogonal_flat(bounds: dict[str, dict[int, int | None]], narrowest: int) -> Claim:
-    """Orthogonal: the smallest trainable width does not depend on depth."""
-    widths = bounds["orthogonal"]
-    depths, slope = _trend(widths)
-    _, gaussian_slope = _trend(bounds["gaussian"])
-    observed = any(widths[d] is not None and widths[d] != narrowest for d in depths)
-    defined = all(widths[d] is not None for d in depths)
-    verdict: Verdict
-    if defined and slope is not None and abs(slope) <= FLAT_SLOPE and observed:
-        verdict = "reproduced"
-    elif (
-        defined
-        and slope is not None
-        and (
-            abs(slope) <= FLAT_SLOPE or (gaussian_slope is not None and slope < gaussian_slope / 2)
+def _slope(init: str) -> Callable[[pd.DataFrame], float]:
+    slope = Slope("w", "L")
+
+    def measure(ratios: pd.DataFrame) -> float:
+        return slope.evaluate(_widths(init)(ratios))[0]
+
+    return measure
+
+
+def _orthogonal_against_gaussian(ratios: pd.DataFrame) -> tuple[float, float]:
+    """(orthogonal boundary's slope, half the Gaussian boundary's slope)."""
+    return _slope("orthogonal")(ratios), _slope("gaussian")(ratios) / 2
+
+
+def _deepest(ratios: pd.DataFrame) -> tuple[float, float]:
+    """(orthogonal, Gaussian) smallest trainable width at the deepest depth ('none' = inf)."""
+    found = boundary_of(ratios)
+    deepest = max(found["orthogonal"])
+    return _as_float(found["orthogonal"][deepest]), _as_float(found["gaussian"][deepest])
+
+
+def _trains_at_every_depth(ratios: pd.DataFrame) -> list[bool]:
+    return [w is not None for d, w in boundary_of(ratios)["orthogonal"].items() if d >= 2]
+
+
+def _below_boundary(ratios: pd.DataFrame) -> tuple[float, float]:
+    """(the narrowest grid width, the widest orthogonal boundary over depths L ≥ 2)."""
+    widths = [w for w in _widths("orthogonal")(ratios).values() if math.isfinite(w)]
+    return float(ratios["width"].min()), max(widths, default=math.nan)
+
+
+def _regime(ratios: pd.DataFrame) -> list[bool]:
+    """Per (depth, width ≥ d_x) cell: whether orthogonal nets train there."""
+    part = ratios[(ratios["init"] == "orthogonal") & (ratios["width"] >= ratios["d_x"])]
+    cells = part.groupby(["depth", "width"])["ratio"]
+    return list((cells.median() <= TRAINABLE_BELOW) & (cells.max() < math.inf))
+
+
+def _ours_widths(init: str, note: bool = False) -> Callable[[pd.DataFrame], str]:
+    def ours(ratios: pd.DataFrame) -> str:
+        widths = boundary_of(ratios)[init]
+        depths = [d for d in sorted(widths) if d >= 2]
+        slope = _slope(init)(ratios)
+        text = f"{_shown(widths, depths)}; log-log slope " + (
+            "–" if math.isnan(slope) else f"{slope:.2f}"
         )
-    ):
-        verdict = "partly"
-    else:
-        verdict = "not reproduced"
-    note = "" if observed else " (every depth trains at the narrowest grid width)"
-    return Claim(
+        narrowest = int(ratios["width"].min())
+        if note and all(widths[d] in (None, narrowest) for d in depths):
+            text += " (every depth trains at the narrowest grid width)"
+        return text
+
+    return ours
+
+
+def _ours_deepest(ratios: pd.DataFrame) -> str:
+    ortho, gauss = _deepest(ratios)
+    shown = ["none" if math.isinf(w) else f"{w:.0f}" for w in (ortho, gauss)]
+    return f"smallest trainable width {shown[0]} (orthogonal) vs {shown[1]} (Gaussian)"
+
+
+def _ours_regime(ratios: pd.DataFrame) -> str:
+    flags = _regime(ratios)
+    d_x = int(ratios["d_x"].iloc[0])
+    return f"orthogonal trains in {sum(flags)}/{len(flags)} (depth, width ≥ d_x = {d_x}) cells"
+
+
+_TRAINABLE = (
+    f"'trainable' = no seed diverged and the median over seeds of log10(ℓ(t)/ℓ(0)) is ≤ "
+    f"{TRAINABLE_BELOW:g}; the smallest trainable width at a depth is the smallest grid width "
+    "from which every wider one is trainable ('none' = wider than the grid)"
+)
+
+CHECKS = (
+    Check(
+        claim="Gaussian init: the smallest trainable width grows ~linearly with depth",
+        paper='"a transition … where width and depth are in a nearly linear relation" '
+        "(Thm 5.1, Fig. 1)",
+        parts=(
+            Part(
+                Monotone("the Gaussian smallest trainable width", "depth"),
+                _widths("gaussian"),
+                "grows",
+            ),
+            Part(
+                Slope("the Gaussian smallest trainable width", "depth", *LINEAR_SLOPE),
+                _widths("gaussian"),
+                "linear",
+            ),
+        ),
+        conditions=f"over {HIDDEN}; {_TRAINABLE}",
+        ours=_ours_widths("gaussian"),
+        decide_with="more seeds or more depths",
+    ),
+    Check(
         claim="Orthogonal init: the smallest trainable width does not depend on depth",
-        paper="width m ≥ C·r̃κ²(d_y(1+‖W*‖²)+log(r/δ)) and m ≥ d_x, no L (Thm 4.1)",
-        ours=f"{_shown(widths, depths)}; log-log slope "
-        + ("–" if slope is None else f"{slope:.2f}")
-        + note,
-        verdict=verdict,
-        rule=f"over depths L ≥ 2, 'reproduced' if a trainable width exists at every depth, its "
-        f"log-log slope against depth is within ±{FLAT_SLOPE:g}, and the grid reaches below it "
-        "(it is above the narrowest grid width at some depth); 'partly' if it exists at every "
-        "depth and is flat but the grid does not reach below it, or its slope is under half "
-        "the Gaussian boundary's; else 'not reproduced'.",
-    )
-
-
-def claim_orthogonal_narrower(bounds: dict[str, dict[int, int | None]]) -> Claim:
-    """At the deepest depth, orthogonal nets train at widths where Gaussian nets do not."""
-    deepest = max(bounds["orthogonal"])
-    ortho, gauss = bounds["orthogonal"][deepest], bounds["gaussian"][deepest]
-    if ortho is not None and (gauss is None or ortho < gauss):
-        verdict: Verdict = "reproduced"
-    else:
-        verdict = "not reproduced"
-    return Claim(
-        claim=f"Deep nets (L = {deepest}): orthogonal trains narrower than Gaussian",
+        paper="the orthogonal boundary is flat in depth (Fig. 1, widths below d_x)",
+        parts=(
+            Part(
+                Slope("the orthogonal smallest trainable width", "depth", -FLAT_SLOPE, FLAT_SLOPE),
+                _widths("orthogonal"),
+                "flat",
+            ),
+            Part(
+                Order("the orthogonal boundary's slope", "half the Gaussian boundary's slope"),
+                _orthogonal_against_gaussian,
+                "flatter than Gaussian",
+            ),
+        ),
+        requires=(
+            Part(
+                Fraction(HIDDEN, "orthogonal nets train at some grid width"),
+                _trains_at_every_depth,
+            ),
+            Part(
+                Order("the narrowest grid width", "the widest orthogonal boundary over depths"),
+                _below_boundary,
+            ),
+        ),
+        conditions=f"over {HIDDEN}; {_TRAINABLE}",
+        ours=_ours_widths("orthogonal", note=True),
+        decide_with="more seeds or a grid reaching narrower widths",
+    ),
+    Check(
+        claim="Orthogonal init with m ≥ d_x trains at every depth (Theorem 4.1)",
+        paper="m ≥ C·r̃κ²(d_y(1+‖W*‖²)+log(r/δ)) and m ≥ d_x ⇒ GD converges, for any L (Thm 4.1)",
+        parts=(
+            Part(
+                Fraction(
+                    "the (depth, width) cells with width m ≥ d_x", "orthogonal nets are trainable"
+                ),
+                _regime,
+            ),
+        ),
+        conditions=f"in the theorem's regime m ≥ d_x only (its constant C is not given, so "
+        f"m ≥ d_x is the part we can check); {_TRAINABLE}",
+        ours=_ours_regime,
+    ),
+    Check(
+        claim="Deep nets: orthogonal trains narrower than Gaussian",
         paper="orthogonal converges efficiently at widths where Gaussian needs exp(Ω(L)) steps",
-        ours=f"smallest trainable width {_cell(ortho)} (orthogonal) vs {_cell(gauss)} (Gaussian)",
-        verdict=verdict,
-        rule="at the deepest depth of the grid, 'reproduced' if orthogonal init has a smallest "
-        "trainable width and it is narrower than Gaussian init's ('none' counts as wider than "
-        "the grid); else 'not reproduced'.",
-    )
+        parts=(
+            Part(
+                Order(
+                    "the orthogonal one",
+                    "the Gaussian smallest trainable width at the deepest depth",
+                ),
+                _deepest,
+            ),
+        ),
+        conditions=f"at the deepest depth of the grid; {_TRAINABLE}",
+        ours=_ours_deepest,
+    ),
+)
+
+
+def in_regime(frame: pd.DataFrame) -> bool:
+    """Whether the grid reaches Theorem 4.1's regime m ≥ d_x."""
+    return bool((frame["width"] >= frame["d_x"]).any())
 
 
 def claims(frame: pd.DataFrame, step: int | None = None) -> list[Claim]:
-    """The study's claims, judged at ``step`` (default: the last) from the stored curves."""
-    bounds = boundary(frame, step)
-    return [
-        claim_gaussian_grows(bounds),
-        claim_orthogonal_flat(bounds, int(frame["width"].min())),
-        claim_orthogonal_narrower(bounds),
-    ]
+    """The study's claims, judged at ``step`` (default: the last) from the stored curves; the
+    Theorem 4.1 claim only where the grid reaches m ≥ d_x (see :func:`observations`)."""
+    ratios = trainable_ratios(frame, step)
+    chosen = [c for c in CHECKS if in_regime(frame) or "Theorem 4.1" not in c.claim]
+    return decide_all(chosen, {"runs": ratios})
+
+
+def observations(frame: pd.DataFrame, step: int | None = None) -> list[str]:
+    """Results outside the claims' conditions."""
+    found = boundary(frame, step)
+    d_x = int(frame["d_x"].iloc[0])
+    notes = []
+    if not in_regime(frame):
+        notes.append(
+            f"The grid's widths stop below d_x = {d_x}: Theorem 4.1's regime m ≥ d_x is not "
+            "reached, so its claim is not judged at this size."
+        )
+    below = [d for d, w in found["orthogonal"].items() if d >= 2 and w is not None and w < d_x]
+    if below:
+        notes.append(
+            f"The orthogonal boundary lies below d_x = {d_x} at {len(below)} of the depths "
+            f"(L = {', '.join(str(d) for d in below)}): outside Theorem 4.1's regime, so its "
+            "depth (in)dependence there is the paper's Fig. 1 observation, not the theorem."
+        )
+    return notes
 
 
 def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
     """Heat maps at each report step (the last first: the headline), loss curves and steps to
     10⁻³ at one width, the boundary tables and the claims (judged at the last report step)."""
     steps = int(frame["steps"].max())
-    grid = next((g for g in GRIDS.values() if g.steps == steps), QUICK)
-    report_steps = [t for t in grid.report_steps if t <= steps] or [steps]
     d_x, n, d_y = (int(frame[c].iloc[0]) for c in ("d_x", "n", "d_y"))
+    grid = next((g for g in GRIDS.values() if (g.steps, g.d_x) == (steps, d_x)), QUICK)
+    report_steps = [t for t in grid.report_steps if t <= steps] or [steps]
     narrowest = int(frame["width"].min())
     paths = []
     sections = []
@@ -367,7 +495,13 @@ def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
         f"judged at t = {report_steps[-1]}."
     )
     sections.insert(0, ("Definitions", definition))
-    return Analysis(paths, sections, claims(frame, report_steps[-1]), findings)
+    return Analysis(
+        paths,
+        sections,
+        claims(frame, report_steps[-1]),
+        findings,
+        observations(frame, report_steps[-1]),
+    )
 
 
 STUDY = register(

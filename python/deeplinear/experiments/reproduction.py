@@ -67,7 +67,8 @@ def reproduce(
     Args:
         name: a registered study (see :data:`deeplinear.experiments.STUDIES`).
         out: the study's directory: the Parquet store, figures and report.
-        size: "quick" (minutes on 2 cores) or "full" (the paper's grid).
+        size: "quick" (minutes on 2 cores), "standard" (at most about 25 minutes on 2 cores)
+            or "full" (the paper's grid).
         data: a data file for studies that take one (``Study.data_help``), else None.
         executor, threads, workers, progress: as for :func:`deeplinear.sweep.run_sweep`.
     """
@@ -123,6 +124,7 @@ def reproduce(
         figures=analysis.figures,
         sections=sections,
         claims=analysis.claims,
+        observations=analysis.observations,
     )
     compute = float(frame["wall_time_s"].sum()) + sum(
         float(t["wall_time_s"].sum()) for t in tables.values()
@@ -258,6 +260,9 @@ def write_index(path: Path, done: list[Reproduction], failed: dict[str, str], si
             rel = r.analysis.headline.resolve().relative_to(path.parent.resolve())
             lines += [f"![{r.study}]({rel.as_posix()})", ""]
         lines += [claims_table(r.analysis.claims), ""]
+        lines += [f"- {o}" for o in r.analysis.observations]
+        if r.analysis.observations:
+            lines += [""]
     for name, error in failed.items():
         lines += [f"## {STUDIES[name].title}", "", f"**Failed:** `{error}`", ""]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ until ℓ(t)/ℓ(0) ≤ ε, read from the loss curve (recorded at every step). S
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,25 +21,25 @@ import numpy as np
 
 from .. import plots
 from ..errors import InvalidValueError
-from ..report import Claim, Verdict, markdown_table
+from ..report import Claim, markdown_table
 from ..sweep import SweepSpec, steps_to_ratio
-from .analysis import loglog_fit, steps_or_inf, verdict_from_fraction
+from .analysis import loglog_fit, steps_or_inf
 from .base import Analysis, Study, register
+from .rules import Check, Fraction, Monotone, Part, Slope, decide_all
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHECKS",
     "EPSILON",
     "FULL",
     "QUICK",
     "STALL_FACTOR",
+    "STANDARD",
     "Grid",
-    "claim_polynomial",
-    "claim_saddle",
-    "claim_xavier_fails",
-    "claim_zas_converges",
     "claims",
+    "observations",
     "spec",
     "steps_table",
 ]
@@ -78,6 +79,15 @@ QUICK = Grid(
     steps=5_000,
     curve_depths=(4, 32, 128),
 )
+#: Standard: d = 16 (the full size's), depths 2…256, 5 seeds, 10000 steps: about 10 minutes on
+#: 2 quiet cores (estimated from the flop count and the quick size's measured time).
+STANDARD = Grid(
+    d=16,
+    depths=(2, 4, 8, 16, 32, 64, 128, 256),
+    seeds=(0, 1, 2, 3, 4),
+    steps=10_000,
+    curve_depths=(4, 32, 256),
+)
 #: Full: d = 16, depths 2…512, 5 seeds, 20000 steps.
 FULL = Grid(
     d=16,
@@ -86,7 +96,7 @@ FULL = Grid(
     steps=20_000,
     curve_depths=(4, 64, 512),
 )
-GRIDS = {"quick": QUICK, "full": FULL}
+GRIDS = {"quick": QUICK, "standard": STANDARD, "full": FULL}
 
 
 def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
@@ -141,27 +151,6 @@ def _series(table: pd.Series, target: str, init: str) -> dict[int, float]:
     return {int(d): float(v) for d, v in part.items()}
 
 
-def claim_zas_converges(frame: pd.DataFrame) -> Claim:
-    """ZAS reaches ε at every depth, for every target and seed."""
-    steps = _with_steps(frame[frame["init"] == "zas"])
-    cells = steps.groupby(["data", "depth"])["steps"].max()  # the slowest seed
-    ok = int(np.isfinite(cells).sum())
-    verdict = verdict_from_fraction(ok / len(cells)) if len(cells) else "not reproduced"
-    spread = cells[np.isfinite(cells)]
-    ours = f"every seed reached ε = {EPSILON:g} at {ok}/{len(cells)} (target, depth) cells"
-    if len(spread):
-        ours += f"; slowest seed {spread.min():.0f}…{spread.max():.0f} steps"
-    return Claim(
-        claim="ZAS converges at every depth",
-        paper="GD from ZAS reaches ε for an arbitrary target (global convergence)",
-        ours=ours,
-        verdict=verdict,
-        rule=f"per (target, depth) cell, ZAS holds if every seed reaches ℓ/ℓ(0) ≤ {EPSILON:g} "
-        "within the step cap; 'reproduced' if it holds in every cell, 'partly' in at least "
-        "half, else 'not reproduced'.",
-    )
-
-
 def fit(series: dict[int, float]) -> tuple[float, float] | None:
     """log-log fit (slope, intercept) of median steps against depth over the depths where the
     median reached ε; None with fewer than :data:`MIN_FIT_POINTS` of them."""
@@ -175,116 +164,217 @@ def zas_fits(table: pd.Series) -> dict[str, tuple[float, float] | None]:
     return {t: fit(_series(table, t, "zas")) for t in sorted({t for t, _, _ in table.index})}
 
 
-def claim_polynomial(frame: pd.DataFrame) -> Claim:
-    """ZAS's step count grows at most polynomially in depth: fitted exponent ≤ 3."""
-    table = steps_table(frame)
-    fits = zas_fits(table)
-    complete = all(np.isfinite(list(_series(table, t, "zas").values())).all() for t in fits)
-    slopes = {t: (None if f is None else f[0]) for t, f in fits.items()}
-    within = all(s is not None and s <= MAX_EXPONENT for s in slopes.values())
-    verdict: Verdict
-    if within and complete:
-        verdict = "reproduced"
-    elif within:
-        verdict = "partly"
-    else:
-        verdict = "not reproduced"
-    shown = "; ".join(
-        f"{TARGET_NAMES.get(t, t)}: " + ("no fit" if s is None else f"{s:.2f}")
-        for t, s in slopes.items()
-    )
-    return Claim(
-        claim=f"ZAS steps grow at most polynomially in L (fitted exponent ≤ {MAX_EXPONENT:g})",
-        paper="O(L³ log(1/ε)) iterations",
-        ours=f"log-log slope of median steps against L: {shown}",
-        verdict=verdict,
-        rule="per target, fit log10(median steps to ε) = a + b·log10(L) over the depths "
-        f"where ZAS's median reached ε (at least {MIN_FIT_POINTS}); 'reproduced' if "
-        f"b ≤ {MAX_EXPONENT:g} for every target and the fit covers every depth, 'partly' if b ≤ "
-        f"{MAX_EXPONENT:g} but some depth is missing, else 'not reproduced'.",
-    )
+def step_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """The seed-level frame the claims are decided on: one row per run with its target
+    (``data``), init, depth, seed and ``steps`` to ε (``inf`` = never)."""
+    return _with_steps(frame)[["data", "init", "depth", "seed", "steps"]]
 
 
-def claim_saddle(frame: pd.DataFrame, target: str = "minus_identity") -> Claim:
-    """On Φ = −I, identity and near-identity starts stall (a saddle) where ZAS does not."""
-    table = steps_table(frame)
-    zas = _series(table, target, "zas")
-    near = _series(table, target, "near_identity")
-    ident = _series(table, target, "identity")
-    holds = [
-        d
-        for d in sorted(zas)
-        if math.isfinite(zas[d]) and min(near[d], ident[d]) >= STALL_FACTOR * zas[d]
+def _medians(runs: pd.DataFrame, target: str, init: str) -> dict[int, float]:
+    """Median steps over seeds per depth, for one target and init."""
+    part = runs[(runs["data"] == target) & (runs["init"] == init)]
+    return {int(d): float(v) for d, v in part.groupby("depth")["steps"].median().items()}
+
+
+def _deep(depths: list[int]) -> list[int]:
+    """The deeper half of the grid's depths (from its middle depth on): where a claim about
+    large L is judged."""
+    return depths[(len(depths) - 1) // 2 :]
+
+
+def _zas_every_seed(runs: pd.DataFrame) -> list[bool]:
+    """Per (target, depth): whether every seed of ZAS reached ε."""
+    zas = runs[runs["init"] == "zas"]
+    return list(np.isfinite(zas.groupby(["data", "depth"])["steps"].max()))
+
+
+def _zas_steps(target: str) -> Callable[[pd.DataFrame], dict[int, float]]:
+    def measure(runs: pd.DataFrame) -> dict[int, float]:
+        return _medians(runs, target, "zas")
+
+    return measure
+
+
+def _stall_ratio(target: str) -> Callable[[pd.DataFrame], dict[int, float]]:
+    """Per depth: min(identity, near-identity) median steps / ZAS's ('never' = inf)."""
+
+    def measure(runs: pd.DataFrame) -> dict[int, float]:
+        zas = _medians(runs, target, "zas")
+        near = _medians(runs, target, "near_identity")
+        ident = _medians(runs, target, "identity")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {d: min(near[d], ident[d]) / zas[d] for d in zas}
+
+    return measure
+
+
+def _stalls_deep(target: str) -> Callable[[pd.DataFrame], list[bool]]:
+    def measure(runs: pd.DataFrame) -> list[bool]:
+        ratio = _stall_ratio(target)(runs)
+        zas = _medians(runs, target, "zas")
+        return [math.isfinite(zas[d]) and ratio[d] >= STALL_FACTOR for d in _deep(sorted(ratio))]
+
+    return measure
+
+
+def _xavier_fails_deep(runs: pd.DataFrame) -> list[bool]:
+    """Per depth of the deeper half: Xavier's median never reaches ε on every target while
+    ZAS's does."""
+    targets = sorted(runs["data"].unique())
+    xavier = {t: _medians(runs, t, "xavier") for t in targets}
+    zas = {t: _medians(runs, t, "zas") for t in targets}
+    depths = sorted(zas[targets[0]])
+    return [
+        all(math.isinf(xavier[t][d]) and math.isfinite(zas[t][d]) for t in targets)
+        for d in _deep(depths)
     ]
-    verdict = verdict_from_fraction(len(holds) / len(zas)) if zas else "not reproduced"
-    ours = (
-        f"holds at {len(holds)}/{len(zas)} depths; median steps ZAS "
+
+
+def _ours_converges(runs: pd.DataFrame) -> str:
+    zas = runs[runs["init"] == "zas"]
+    cells = zas.groupby(["data", "depth"])["steps"].max()  # the slowest seed
+    ok = int(np.isfinite(cells).sum())
+    text = f"every seed reached ε = {EPSILON:g} at {ok}/{len(cells)} (target, depth) cells"
+    spread = cells[np.isfinite(cells)]
+    if len(spread):
+        text += f"; slowest seed {spread.min():.0f}…{spread.max():.0f} steps"
+    return text
+
+
+def _ours_polynomial(runs: pd.DataFrame) -> str:
+    slope = Slope("steps", "L", min_points=MIN_FIT_POINTS)
+    shown = "; ".join(
+        f"{TARGET_NAMES.get(t, t)}: {slope.evaluate(_zas_steps(t)(runs))[0]:.2f}"
+        for t in sorted(runs["data"].unique())
+    )
+    return f"log-log slope of median steps against L: {shown}"
+
+
+def _ours_saddle(runs: pd.DataFrame, target: str = "minus_identity") -> str:
+    zas, near, ident = (_medians(runs, target, i) for i in ("zas", "near_identity", "identity"))
+    return (
+        "median steps ZAS "
         + ", ".join(f"L={d}: {_fmt(zas[d])}" for d in sorted(zas))
         + "; near-identity "
-        + ", ".join(f"{_fmt(near[d])}" for d in sorted(near))
+        + ", ".join(_fmt(near[d]) for d in sorted(near))
         + "; identity "
-        + ", ".join(f"{_fmt(ident[d])}" for d in sorted(ident))
-    )
-    return Claim(
-        claim="Near-identity and identity stall on Φ = −I (saddle); ZAS does not",
-        paper="near-identity needs a saddle-escape phase; ZAS meets no saddle",
-        ours=ours,
-        verdict=verdict,
-        rule=f"at each depth, on Φ = −I, the claim holds if ZAS's median steps to ε are finite "
-        f"and both identity and near-identity need at least {STALL_FACTOR:g}× as many (median "
-        "over seeds, 'never' counting as infinite); 'reproduced' if it holds at every depth, "
-        "'partly' at least at half of them, else 'not reproduced'.",
+        + ", ".join(_fmt(ident[d]) for d in sorted(ident))
     )
 
 
-def claim_xavier_fails(frame: pd.DataFrame) -> Claim:
-    """Xavier init fails at depth: from some depth on it never reaches ε while ZAS does."""
-    table = steps_table(frame)
-    depths = sorted({int(d) for _, _, d in table.index})
-    targets = sorted({t for t, _, _ in table.index})
-
-    def fails(depth: int) -> bool:
-        return all(
-            math.isinf(table[(t, "xavier", depth)]) and math.isfinite(table[(t, "zas", depth)])
-            for t in targets
-        )
-
-    onset = None
-    for depth in reversed(depths):
-        if not fails(depth):
-            break
-        onset = depth
-    middle = depths[(len(depths) - 1) // 2]
-    verdict: Verdict
-    if onset is not None and onset <= middle:
-        verdict = "reproduced"
-    elif onset is not None:
-        verdict = "partly"
-    else:
-        verdict = "not reproduced"
-    reached = ", ".join(
-        f"L={d}: " + "/".join(_fmt(table[(t, "xavier", d)]) for t in targets) for d in depths
+def _ours_xavier(runs: pd.DataFrame) -> str:
+    targets = sorted(runs["data"].unique())
+    xavier = {t: _medians(runs, t, "xavier") for t in targets}
+    depths = sorted(xavier[targets[0]])
+    return "median steps per target: " + ", ".join(
+        f"L={d}: " + "/".join(_fmt(xavier[t][d]) for t in targets) for d in depths
     )
-    return Claim(
+
+
+_STEPS = (
+    f"steps to ε = the first step with ℓ(t)/ℓ(0) ≤ {EPSILON:g} ('never' = infinite: not within "
+    "the cap, or diverged); medians over seeds"
+)
+_DEEP = "the deeper half of the grid's depths (from its middle depth on)"
+
+CHECKS = (
+    Check(
+        claim="ZAS converges at every depth",
+        paper='"GD with ZAS converges to the global minimum for an arbitrary target" (Thm 1)',
+        parts=(
+            Part(
+                Fraction(
+                    "the (target, depth) cells", f"every seed of ZAS reaches ℓ/ℓ(0) ≤ {EPSILON:g}"
+                ),
+                _zas_every_seed,
+            ),
+        ),
+        conditions=_STEPS,
+        ours=_ours_converges,
+    ),
+    Check(
+        claim=f"ZAS steps grow at most polynomially in L (fitted exponent ≤ {MAX_EXPONENT:g})",
+        paper="O(L³ log(1/ε)) iterations (Thm 1)",
+        parts=tuple(
+            Part(
+                Slope(
+                    f"ZAS's median steps on {TARGET_NAMES[t]}",
+                    "L",
+                    high=MAX_EXPONENT,
+                    min_points=MIN_FIT_POINTS,
+                ),
+                _zas_steps(t),
+                TARGET_NAMES[t],
+            )
+            for t in TARGETS
+        ),
+        conditions=_STEPS,
+        ours=_ours_polynomial,
+        decide_with="more seeds or deeper nets",
+    ),
+    Check(
+        claim="Near-identity and identity stall on Φ = −I (saddle), more so with depth; ZAS "
+        "does not",
+        paper="near-identity init needs exp(Ω(L)) iterations on targets with negative "
+        "eigenvalues (Shamir 2018, cited in §1); ZAS meets no saddle",
+        parts=(
+            Part(
+                Fraction(
+                    _DEEP,
+                    f"on Φ = −I, ZAS reaches ε and identity and near-identity both need at "
+                    f"least {STALL_FACTOR:g}× its median steps",
+                ),
+                _stalls_deep("minus_identity"),
+                "stalls at depth",
+            ),
+            Part(
+                Monotone(
+                    "on Φ = −I, min(identity, near-identity) median steps / ZAS's",
+                    "depth",
+                ),
+                _stall_ratio("minus_identity"),
+                "grows with L",
+            ),
+        ),
+        conditions=f"an asymptotic claim in L, tested as a trend in L and at {_DEEP}; {_STEPS}",
+        ours=_ours_saddle,
+        decide_with="more seeds or deeper nets",
+    ),
+    Check(
         claim="Xavier init fails at depth",
-        paper="exp(Ω(L)) steps for Xavier or near-identity (Shamir 2018)",
-        ours=("never reaches ε from L = " + str(onset) if onset else "reaches ε at the deepest L")
-        + f" (median steps per target: {reached})",
-        verdict=verdict,
-        rule=f"let L_f be the smallest depth from which on Xavier's median never reaches ε "
-        f"(within the cap) on every target while ZAS's does; 'reproduced' if L_f exists and is "
-        f"at most the middle depth of the grid (L = {middle}), 'partly' if it exists but is "
-        "deeper, 'not reproduced' if Xavier reaches ε at the deepest depth.",
-    )
+        paper="exp(Ω(L)) steps for Xavier init (Shamir 2018, cited in §1)",
+        parts=(
+            Part(
+                Fraction(_DEEP, "Xavier's median never reaches ε on any target while ZAS's does"),
+                _xavier_fails_deep,
+            ),
+        ),
+        conditions=f"an asymptotic claim in L, tested at {_DEEP}; {_STEPS}",
+        ours=_ours_xavier,
+        decide_with="more seeds or deeper nets",
+    ),
+)
 
 
 def claims(frame: pd.DataFrame) -> list[Claim]:
     """The study's claims, judged from the stored loss curves."""
+    return decide_all(CHECKS, {"runs": step_counts(frame)})
+
+
+def observations(frame: pd.DataFrame) -> list[str]:
+    """Results outside the claims' conditions: the stall at the shallow half of the grid."""
+    runs = step_counts(frame)
+    ratio = _stall_ratio("minus_identity")(runs)
+    depths = sorted(ratio)
+    shallow = depths[: (len(depths) - 1) // 2]
+    if not shallow:
+        return []
+    shown = ", ".join(
+        f"L={d}: " + ("∞" if math.isinf(ratio[d]) else f"{ratio[d]:.1f}×") for d in shallow
+    )
     return [
-        claim_zas_converges(frame),
-        claim_polynomial(frame),
-        claim_saddle(frame),
-        claim_xavier_fails(frame),
+        "Shallow depths (outside the asymptotic claim in L): on Φ = −I, min(identity, "
+        f"near-identity) median steps / ZAS's = {shown}."
     ]
 
 
@@ -354,7 +444,7 @@ def analyse(frame: pd.DataFrame, figures: Path) -> Analysis:
     )
     sections.insert(0, ("Definitions", definition))
     findings = {"steps": table, "fits": fits}
-    return Analysis(paths, sections, claims(frame), findings)
+    return Analysis(paths, sections, claims(frame), findings, observations(frame))
 
 
 STUDY = register(
