@@ -12,10 +12,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import optim
 from ..errors import InvalidValueError, ShapeError
 from ..init import fanout_alpha
-from ..vocabulary import PROBE_RECORDABLE
-from .grid import RunConfig
+from ..vocabulary import OPTIMIZERS, PROBE_RECORDABLE
+from .grid import RunConfig, schedule_of
 from .registry import (
     DATA_RECIPES,
     INITIALISERS,
@@ -36,6 +37,7 @@ __all__ = [
     "make_probe",
     "make_weights",
     "optimum",
+    "per_network_options",
     "tolerance",
 ]
 
@@ -304,11 +306,42 @@ def alpha_value(config: RunConfig) -> float:
 
 
 def manifold_value(config: RunConfig) -> str | list[str]:
-    """``dl.train``'s ``manifold`` of a run: "stiefel_hidden" puts every layer but the output
-    layer on the Stiefel manifold (Sokol & Park 2020)."""
-    if config.manifold == "stiefel_hidden":
-        return ["stiefel"] * (config.depth - 1) + ["euclidean"]
+    """``dl.train``'s ``manifold`` of a run: "stiefel_hidden" ("oblique_hidden") puts every
+    layer but the output layer on the Stiefel (Oblique) manifold (Sokol & Park 2020)."""
+    if config.manifold.endswith("_hidden"):
+        return [config.manifold.removesuffix("_hidden")] * (config.depth - 1) + ["euclidean"]
     return config.manifold
+
+
+def _groups(config: RunConfig) -> dict[str, bool]:
+    """Whether a run's networks have each named parameter group (``vocabulary.LR_GROUPS``)."""
+    curved = config.manifold != "euclidean"
+    return {
+        "manifold": curved,
+        "output": config.manifold == "euclidean" or config.manifold.endswith("_hidden"),
+        "biases": config.biases == "all",
+        "scales": curved and config.learn_scale,
+    }
+
+
+def per_network_options(configs: Sequence[RunConfig], lrs: np.ndarray) -> dict[str, Any]:
+    """The keyword arguments of :func:`deeplinear.train` that may differ between the networks
+    of one call: ``lr`` (the runs' η ``lrs``, or :class:`deeplinear.optim.Rates` when a run sets
+    a group rate ``lr_<group>`` its networks have; a run leaving it unset gives that group its
+    η) and ``weight_decay`` (left out while every run has 0)."""
+    has = _groups(configs[0])
+    groups: dict[str, np.ndarray] = {}
+    for group, present in has.items():
+        values = [getattr(c, f"lr_{group}") for c in configs]
+        if present and any(v is not None for v in values):
+            groups[group] = np.array(
+                [eta if v is None else v for v, eta in zip(values, lrs, strict=True)]
+            )
+    options: dict[str, Any] = {"lr": optim.Rates(lrs, **groups) if groups else lrs}
+    decays = np.array([c.weight_decay for c in configs], dtype=np.float64)
+    if decays.any():
+        options["weight_decay"] = decays
+    return options
 
 
 def train_options(config: RunConfig) -> dict[str, Any]:
@@ -332,10 +365,19 @@ def train_options(config: RunConfig) -> dict[str, Any]:
         "batch_size": config.batch_size or None,
         "target_accuracy": config.target_accuracy,
     }
-    if config.optimizer == "sgd":
-        options.update(momentum=config.momentum, nesterov=config.nesterov)
-    if config.optimizer == "adam":
-        options.update(betas=(config.beta1, config.beta2), eps=config.eps)
+    given = {
+        "momentum": config.momentum,
+        "nesterov": config.nesterov,
+        "betas": (config.beta1, config.beta2),
+        "eps": config.eps,
+        "decay": config.decay,
+        "centered": config.centered,
+    }
+    options.update({name: given[name] for name in OPTIMIZERS[config.optimizer]})
+    if config.lr_schedule != "constant":
+        options["lr_schedule"] = schedule_of(config.lr_schedule)
+    if config.oblique_penalty > 0 and config.manifold.startswith("oblique"):
+        options["oblique_penalty"] = config.oblique_penalty
     return options
 
 

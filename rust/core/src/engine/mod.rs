@@ -7,6 +7,7 @@
 //! are bit-identical for any thread count and any batching of the same networks, and a diverging
 //! or converged network simply stops costing time.
 
+mod layers;
 mod options;
 mod plan;
 mod schedule;
@@ -20,14 +21,15 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 pub use crate::loss::TargetArray;
-pub use options::{LearningRate, Problem, TrainOptions};
+pub use crate::optim::{GroupValues, LearningRate, LrSchedule};
+pub use options::{Problem, TrainOptions};
 pub use schedule::{epoch_order, Schedule};
 pub use state::{StateRef, TrainState};
 
 use crate::alloc::{checked_len, zeroed};
 use crate::array::Array;
 use crate::error::{Error, Result};
-use crate::optim::{Adam, Gd, Momentum, Optimizer, Rule};
+use crate::optim::{Adam, AdamW, Gd, Momentum, Optimizer, RmsProp, Rule};
 use crate::parallel;
 use crate::record::Quantity;
 use crate::scalar::Real;
@@ -128,6 +130,21 @@ pub fn train<T: Real>(
             cancel,
         ),
         Optimizer::Adam { beta1, beta2, eps } => run(&plan, Adam { beta1, beta2, eps }, cancel),
+        Optimizer::AdamW { beta1, beta2, eps } => run(&plan, AdamW(Adam { beta1, beta2, eps }), cancel),
+        Optimizer::RmsProp {
+            decay,
+            eps,
+            momentum,
+            centered,
+        } => {
+            let (decay, eps, momentum) = (T::from_f64(decay), T::from_f64(eps), T::from_f64(momentum));
+            match (centered, momentum > T::from_f64(0.0)) {
+                (false, false) => run(&plan, RmsProp::<T, false, false> { decay, eps, momentum }, cancel),
+                (true, false) => run(&plan, RmsProp::<T, true, false> { decay, eps, momentum }, cancel),
+                (false, true) => run(&plan, RmsProp::<T, false, true> { decay, eps, momentum }, cancel),
+                (true, true) => run(&plan, RmsProp::<T, true, true> { decay, eps, momentum }, cancel),
+            }
+        }
     }
 }
 
@@ -154,7 +171,7 @@ fn run<T: Real, R: Rule<T>>(plan: &Plan<'_, T>, rule: R, cancel: &AtomicBool) ->
         .iter()
         .map(|shape| Uninit::new("weights", checked_len("weights", shape)?))
         .collect::<Result<_>>()?;
-    let mut scales: Vec<T> = zeroed("weights", if plan.any_stiefel() { batch * depth } else { 0 })?;
+    let mut scales: Vec<T> = zeroed("weights", if plan.any_manifold() { batch * depth } else { 0 })?;
     let mut steps = vec![0i64; batch];
     let columns: Vec<(usize, usize)> = plan
         .specs
@@ -279,7 +296,7 @@ fn run<T: Real, R: Rule<T>>(plan: &Plan<'_, T>, rule: R, cancel: &AtomicBool) ->
             data_seeds: plan.seeds.iter().flat_map(|&(s, t)| [s, t]).collect(),
             batch_size: opts.batch_size,
             n: plan.examples,
-            scales: plan.any_stiefel().then(|| Array {
+            scales: plan.any_manifold().then(|| Array {
                 data: scales,
                 shape: vec![batch, depth],
             }),

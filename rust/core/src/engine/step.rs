@@ -1,8 +1,8 @@
 //! The one per-network training loop, and the worker buffers it runs in.
 //!
 //! Each step composes: the data schedule (the step's examples) → the network form (forward,
-//! backward) → the loss (value, signal, accuracy) → the optimiser (per layer, Euclidean or
-//! Stiefel) → the stop rules → the recorder. A network is trained start to finish by one worker
+//! backward) → the loss (value, signal, accuracy) → the optimiser (per layer, Euclidean or on a
+//! manifold, at its group's scheduled rate) → the stop rules → the recorder. A network is trained start to finish by one worker
 //! with its own buffers, so results do not depend on the thread count, and the step loop
 //! allocates nothing: every buffer is sized once per call. (Recording the weight diagnostics
 //! allocates a few views per recorded column.)
@@ -18,11 +18,12 @@ use crate::linalg::row_major;
 use crate::loss::{evaluate, Tally, Targets};
 use crate::metrics::kernels::frobenius;
 use crate::net::{Input, Passes};
-use crate::optim::stiefel::StiefelWork;
-use crate::optim::{Manifold, Rule};
+use crate::optim::geometry::Workspace;
+use crate::optim::{Group, Manifold, Rule};
 use crate::record::{Diagnostics, Quantity};
 use crate::scalar::Real;
 
+use super::layers;
 use super::plan::{NetworkData, Plan};
 use super::schedule::{epoch_order, Batch, Schedule};
 use crate::loss::TargetSlice;
@@ -38,7 +39,7 @@ pub(super) struct NetworkIo<'o, T> {
     pub biases: Vec<&'o mut [MaybeUninit<T>]>,
     /// The state buffers (slot kind major, then tensor): this network's block of each.
     pub slots: Vec<&'o mut [MaybeUninit<T>]>,
-    /// (L) Stiefel scales; empty without Stiefel layers.
+    /// (L) manifold scales; empty without manifold layers.
     pub scales: &'o mut [T],
     pub step: &'o mut i64,
     /// One block per recorded quantity (columns × width).
@@ -59,18 +60,21 @@ pub(super) struct Outcome {
 pub(super) struct Core<T: Real> {
     /// The network's parameters (weights, then biases), trained in place.
     params: Vec<T>,
-    /// Stiefel scales (L), the rule's state (SLOTS entries per parameter, tensor-major) and
+    /// Manifold scales (L), the rule's state (SLOTS entries per parameter, tensor-major) and
     /// the state of learned scales (SLOTS per layer).
     scales: Vec<T>,
     slots: Vec<T>,
     scale_slots: Vec<T>,
     passes: Passes<T>,
-    /// A dense weight gradient (largest layer) and a bias gradient (widest layer).
+    /// A dense weight gradient (largest layer), a bias gradient and a copy of it to decay
+    /// (widest layer; the copy only with weight decay).
     grad: Vec<T>,
     bias_grad: Vec<T>,
-    /// Stiefel workspaces, one per distinct layer shape; layer j uses `stiefel[stiefel_of[j]]`.
-    stiefel: Vec<StiefelWork<T>>,
-    stiefel_of: Vec<usize>,
+    decayed_bias_grad: Vec<T>,
+    /// Manifold workspaces, one per distinct (manifold, layer shape); layer j uses
+    /// `workspaces[workspace_of[j]]`.
+    workspaces: Vec<Workspace<T>>,
+    workspace_of: Vec<usize>,
     diagnostics: Diagnostics<T>,
 }
 
@@ -104,33 +108,40 @@ impl<T: Real> Worker<T> {
         let gather_cols = if gathers { cols } else { 0 };
         let max_layer = dims.windows(2).map(|w| w[0] * w[1]).max().unwrap();
         let max_d = *dims.iter().max().unwrap();
-        let dense = !R::PLAIN || plan.any_stiefel() || plan.specs.iter().any(|s| s.quantity == Quantity::GradNorms);
-        let mut stiefel: Vec<StiefelWork<T>> = Vec::new();
-        let mut stiefel_of = vec![usize::MAX; depth];
+        let decays = plan.opts.weight_decay.is_some();
+        let dense = !R::PLAIN
+            || plan.any_manifold()
+            || decays
+            || plan.specs.iter().any(|s| s.quantity == Quantity::GradNorms);
+        let mut workspaces: Vec<Workspace<T>> = Vec::new();
+        let mut workspace_of = vec![usize::MAX; depth];
         for j in 0..depth {
-            if plan.manifolds[j] == Manifold::Stiefel {
-                let shape = (dims[j + 1], dims[j]);
-                stiefel_of[j] = match stiefel.iter().position(|w| w.shape() == shape) {
-                    Some(i) => i,
-                    None => {
-                        stiefel.push(StiefelWork::new(shape.0, shape.1)?);
-                        stiefel.len() - 1
-                    }
-                };
+            let (manifold, shape) = (plan.manifolds[j], (dims[j + 1], dims[j]));
+            if manifold == Manifold::Euclidean {
+                continue;
             }
+            workspace_of[j] = match workspaces.iter().position(|w| w.serves(manifold, shape)) {
+                Some(i) => i,
+                None => {
+                    let work = Workspace::new(manifold, shape.0, shape.1, plan.opts.oblique_penalty)?;
+                    workspaces.extend(work);
+                    workspaces.len() - 1
+                }
+            };
         }
         let labels = matches!(plan.train.y, TargetSlice::Labels(_));
         Ok(Worker {
             core: Core {
                 params: zeroed("weights", params)?,
-                scales: zeroed("weights", if plan.any_stiefel() { depth } else { 0 })?,
+                scales: zeroed("weights", if plan.any_manifold() { depth } else { 0 })?,
                 slots: zeroed("weights", checked_len("weights", &[R::SLOTS, params])?)?,
                 scale_slots: zeroed("weights", if plan.opts.learn_scale { R::SLOTS * depth } else { 0 })?,
                 passes: Passes::new(dims, cols, net.activation)?,
                 grad: zeroed("weights", if dense { max_layer } else { 0 })?,
                 bias_grad: zeroed("weights", max_d)?,
-                stiefel,
-                stiefel_of,
+                decayed_bias_grad: zeroed("weights", if decays { max_d } else { 0 })?,
+                workspaces,
+                workspace_of,
                 diagnostics: Diagnostics::new(
                     &plan.specs,
                     dims,
@@ -324,14 +335,15 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
     }
 
     /// The backward pass of the step whose signal the forward pass left: with `update` =
-    /// (η, t) one update of every parameter from this iterate (t is the 1-based update count
-    /// of Adam's bias correction); with `norms`, ‖∂ℓ/∂W_j‖_F of every layer.
+    /// (rates, t) one update of every parameter from this iterate at the step's rates (t is
+    /// the 1-based update count of Adam's bias correction); with `norms`, ‖∂ℓ/∂W_j‖_F of every
+    /// layer.
     fn backward(
         &self,
         core: &mut Core<T>,
         input: Input<'_, T>,
         m: usize,
-        update: Option<(T, u64)>,
+        update: Option<(&StepRates<T>, u64)>,
         mut norms: Option<&mut [f64]>,
     ) {
         let plan = self.plan;
@@ -347,8 +359,9 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
             passes,
             grad,
             bias_grad,
-            stiefel,
-            stiefel_of,
+            decayed_bias_grad,
+            workspaces,
+            workspace_of,
             ..
         } = core;
         net.backward(params, input, m, passes, bias_grad, |j, w, bias, g, bias_g| {
@@ -359,41 +372,46 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                 dense = true;
                 norms[j] = frobenius(row_major(&grad[..size], g.d_out, g.d_in));
             }
-            let Some((lr, t)) = update else { return };
+            let Some((rates, t)) = update else { return };
             let offset = net.weight_offsets[j];
             let w_slots = &mut slots[k * offset..k * (offset + size)];
-            match plan.manifolds[j] {
+            let (lr, decay) = rates.of(plan.groups[j]);
+            let manifold = plan.manifolds[j];
+            if manifold == Manifold::Euclidean && R::PLAIN && decay == T::from_f64(0.0) {
                 // Plain GD applies the factored gradient with one product, no gradient buffer.
-                Manifold::Euclidean if R::PLAIN => g.add_to(w, -lr),
-                Manifold::Euclidean => {
-                    if !dense {
-                        g.write_to(grad);
-                    }
-                    rule.apply(w, &grad[..size], w_slots, lr, t);
+                g.add_to(w, -lr);
+            } else {
+                if !dense {
+                    g.write_to(grad);
                 }
-                Manifold::Stiefel => {
-                    if !dense {
-                        g.write_to(grad);
-                    }
-                    let g = &mut grad[..size];
+                let g = &mut grad[..size];
+                if manifold == Manifold::Euclidean {
+                    decay_weights::<T, R>(w, g, decay);
+                    rule.apply(w, g, w_slots, lr, t);
+                } else {
                     let s = scales[j];
                     let new_s = if learn_scale {
-                        // W = s·Q: ∂ℓ/∂s = ⟨G, Q⟩ = ⟨G, W⟩/s, a Euclidean step of the rule.
-                        let dot: f64 = g.iter().zip(w.iter()).map(|(&a, &b)| a.to_f64() * b.to_f64()).sum();
-                        let mut scale = [s];
-                        let ds = [T::from_f64(dot / s.to_f64())];
-                        rule.apply(&mut scale, &ds, &mut scale_slots[k * j..k * (j + 1)], lr, t);
-                        scale[0]
+                        let scale_slots = &mut scale_slots[k * j..k * (j + 1)];
+                        step_scale(rule, s, g, w, scale_slots, rates.of(Group::Scales), t)
                     } else {
                         s
                     };
-                    stiefel[stiefel_of[j]].step(rule, w, g, w_slots, lr, t, s, new_s);
+                    workspaces[workspace_of[j]].step(rule, w, g, w_slots, lr, t, s, new_s);
                     scales[j] = new_s;
                 }
             }
             if let (Some(bias), Some(offset)) = (bias, net.bias_offsets[j]) {
                 let len = bias.len();
-                rule.apply(bias, bias_g, &mut slots[k * offset..k * (offset + len)], lr, t);
+                let bias_slots = &mut slots[k * offset..k * (offset + len)];
+                let (lr, decay) = rates.of(Group::Biases);
+                if decay == T::from_f64(0.0) {
+                    rule.apply(bias, bias_g, bias_slots, lr, t);
+                } else {
+                    let g = &mut decayed_bias_grad[..len];
+                    g.copy_from_slice(bias_g);
+                    decay_weights::<T, R>(bias, g, decay);
+                    rule.apply(bias, g, bias_slots, lr, t);
+                }
             }
         });
     }
@@ -494,7 +512,7 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
         let whole_set = plan.train.of(b, d_0, d_l);
         let eval = plan.eval.map(|e| e.of(b, d_0, d_l));
         let offset = plan.loss_offset(b);
-        let lr = T::from_f64(opts.lr.of(b));
+        let (rates, decays) = layers::resolve(opts, b);
         let start = plan.start_steps[b] as u64;
         let (seed, stream) = plan.seeds[b];
         let initial = plan.layout.layers(&plan.weights, b);
@@ -632,10 +650,68 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                     .column_at(t)
                     .map(|col| &mut io.records[i][col * depth..(col + 1) * depth])
             });
-            self.backward(core, input, m, Some((lr, global + 1)), norms);
+            let step_rates = StepRates::new::<R>(&rates, &decays, opts.lr_schedule.factor(global));
+            self.backward(core, input, m, Some((&step_rates, global + 1)), norms);
             updates += 1;
         }
         *io.step = (start + updates) as i64;
         self.scatter_network(core, io);
     }
+}
+
+/// The learning rate and weight decay of every parameter group at one step: lr = η_g·f(t)
+/// (computed in f64), and the decay as the rule uses it: λ_g (coupled) or η_g·f(t)·λ_g
+/// (decoupled). Built once per step, so groups and schedules cost a few multiplications.
+pub(super) struct StepRates<T> {
+    lr: [T; 5],
+    decay: [T; 5],
+}
+
+impl<T: Real> StepRates<T> {
+    fn new<R: Rule<T>>(rates: &[f64; 5], decays: &[f64; 5], factor: f64) -> Self {
+        let lr = std::array::from_fn(|g| rates[g] * factor);
+        StepRates {
+            lr: lr.map(T::from_f64),
+            decay: std::array::from_fn(|g| {
+                T::from_f64(if R::DECOUPLED_DECAY {
+                    lr[g] * decays[g]
+                } else {
+                    decays[g]
+                })
+            }),
+        }
+    }
+
+    /// (learning rate, decay) of group `g`.
+    fn of(&self, g: Group) -> (T, T) {
+        (self.lr[g as usize], self.decay[g as usize])
+    }
+}
+
+/// Weight decay of one tensor before its rule's step: coupled g ← g + λ·p, or decoupled
+/// p ← p − (η·λ)·p (AdamW; `decay` is then η·λ).
+fn decay_weights<T: Real, R: Rule<T>>(p: &mut [T], g: &mut [T], decay: T) {
+    if decay == T::from_f64(0.0) {
+        return;
+    }
+    if R::DECOUPLED_DECAY {
+        for p in p.iter_mut() {
+            *p -= decay * *p;
+        }
+    } else {
+        for (g, &p) in g.iter_mut().zip(p.iter()) {
+            *g += decay * p;
+        }
+    }
+}
+
+/// The learned scale s of a manifold layer W = s·Q after one Euclidean step of the rule with
+/// ∂ℓ/∂s = ⟨G, Q⟩ = ⟨G, W⟩/s (G the data gradient), at the scales group's (lr, decay).
+fn step_scale<T: Real, R: Rule<T>>(rule: &R, s: T, g: &[T], w: &[T], slots: &mut [T], (lr, decay): (T, T), t: u64) -> T {
+    let dot: f64 = g.iter().zip(w).map(|(&a, &b)| a.to_f64() * b.to_f64()).sum();
+    let mut scale = [s];
+    let mut ds = [T::from_f64(dot / s.to_f64())];
+    decay_weights::<T, R>(&mut scale, &mut ds, decay);
+    rule.apply(&mut scale, &ds, slots, lr, t);
+    scale[0]
 }
