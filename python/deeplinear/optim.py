@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -410,7 +410,7 @@ def schedule_from_mapping(spec: Mapping[str, Any], name: str = "lr_schedule") ->
         raise InvalidValueError(f"{name}: {kind!r} needs {names}, got {dict(spec)!r}") from err
 
 
-_FACTORIES: dict[str, Any] = {
+_FACTORIES: dict[str, Callable[..., LrSchedule]] = {
     "constant": constant,
     "step_decay": step_decay,
     "exponential_decay": exponential_decay,

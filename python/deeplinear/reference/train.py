@@ -959,9 +959,8 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
             ws[j][...] = step(ws[j], g, eta[group], s, new_s, direction, first)
             scales[j] = new_s
         for i, j in enumerate(c.bias_layers):
-            c.rule.apply(
-                bs[j], bgrads[j], slots[depth + i], eta["biases"], update, decays["biases"]
-            )  # type: ignore[index,arg-type]
+            bias: Floats = bs[j]  # type: ignore[index,assignment]
+            c.rule.apply(bias, bgrads[j], slots[depth + i], eta["biases"], update, decays["biases"])
     raise AssertionError("the loop returns at t == steps")
 
 

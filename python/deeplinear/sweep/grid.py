@@ -449,6 +449,24 @@ class RunConfig:
         minimum=0.0,
         added=4,
     )
+    weight_decay_output: float | None = _field(
+        "optional_float",
+        "weight decay of the output layer's weights when Euclidean (default: weight_decay)",
+        None,
+        minimum=0.0,
+        added=4,
+    )
+    weight_decay_biases: float | None = _field(
+        "optional_float", "weight decay of the biases (default: none)", None, minimum=0.0, added=4
+    )
+    weight_decay_scales: float | None = _field(
+        "optional_float",
+        "weight decay of the learned Stiefel/Oblique scales (default: none; the orthonormal "
+        "factor is never decayed)",
+        None,
+        minimum=0.0,
+        added=4,
+    )
     decay: float = _field(
         "float",
         "the squared-gradient average's decay d of optimizer = rmsprop, in [0, 1)",
@@ -480,6 +498,22 @@ class RunConfig:
     def key(self) -> str:
         """Stable identifier: see :func:`run_key`."""
         return run_key(self)
+
+    @property
+    def layer_manifolds(self) -> list[str]:
+        """The manifold of each layer (``vocabulary.MANIFOLDS``): "<m>_hidden" puts every layer
+        but the output layer on manifold m (Sokol & Park 2020's Euclidean classifier)."""
+        if self.manifold.endswith("_hidden"):
+            return [self.manifold.removesuffix("_hidden")] * (self.depth - 1) + ["euclidean"]
+        return [self.manifold] * self.depth
+
+    @property
+    def parameter_groups(self) -> set[str]:
+        """The parameter groups (``vocabulary.LR_GROUPS``) this run's networks have."""
+        curved = self.manifold != "euclidean"
+        return optim.network_groups(
+            self.layer_manifolds, self.biases == "all", self.learn_scale and curved
+        )
 
     @property
     def recorded(self) -> list[str]:
@@ -654,37 +688,43 @@ class SweepSpec:
             raise ArgumentTypeError(
                 where.message("name", "name", f"expected a non-empty string, got {name!r}")
             )
-        axes_in = _table(spec, "axes", where)
-        fixed_in = _table(spec, "fixed", where)
+        axes_in = _grouped_fields(_table(spec, "axes", where), "axes", where)
+        fixed_in = _grouped_fields(_table(spec, "fixed", where), "fixed", where)
         names = tuple(f.name for f in FIELDS)
         axes: dict[str, tuple[Any, ...]] = {}
         fixed: dict[str, Any] = {}
         for key, values in axes_in.items():
+            shown = _shown(key)
             if key not in _FIELD_BY_NAME:
                 raise InvalidValueError(where.message(f"axes.{key}", key, "unknown key", names))
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
                 raise ArgumentTypeError(
-                    where.message(f"axes.{key}", key, f"expected a list of values, got {values!r}")
+                    where.message(
+                        f"axes.{shown}", shown, f"expected a list of values, got {values!r}"
+                    )
                 )
             if len(values) == 0:
-                raise InvalidValueError(where.message(f"axes.{key}", key, "empty axis (no values)"))
+                raise InvalidValueError(
+                    where.message(f"axes.{shown}", shown, "empty axis (no values)")
+                )
             checked = tuple(
-                _check_value(_FIELD_BY_NAME[key], v, f"axes.{key}[{i}]", where, key)
+                _check_value(_FIELD_BY_NAME[key], v, f"axes.{shown}[{i}]", where, shown)
                 for i, v in enumerate(values)
             )
             if len(set(checked)) != len(checked):
                 raise InvalidValueError(
-                    where.message(f"axes.{key}", key, f"repeated values {values!r}")
+                    where.message(f"axes.{shown}", shown, f"repeated values {values!r}")
                 )
             axes[key] = checked
         for key, value in fixed_in.items():
+            shown = _shown(key)
             if key not in _FIELD_BY_NAME:
                 raise InvalidValueError(where.message(f"fixed.{key}", key, "unknown key", names))
             if key in axes:
                 raise InvalidValueError(
-                    where.message(f"fixed.{key}", key, "is both fixed and an axis; choose one")
+                    where.message(f"fixed.{shown}", shown, "is both fixed and an axis; choose one")
                 )
-            fixed[key] = _check_value(_FIELD_BY_NAME[key], value, f"fixed.{key}", where, key)
+            fixed[key] = _check_value(_FIELD_BY_NAME[key], value, f"fixed.{shown}", where, shown)
         missing = [
             f.name for f in FIELDS if f.required and f.name not in fixed and f.name not in axes
         ]
@@ -830,6 +870,55 @@ class _Locator:
             text += f" (did you mean {close[0]!r}?)" if close else ""
             text += f"; known keys: {', '.join(known)}"
         return text
+
+
+#: Run fields given per parameter group (``vocabulary.LR_GROUPS``): the field ``lr_manifold``
+#: is written ``lr.manifold`` in a spec (a dotted TOML key, or a table ``lr = {manifold = ...}``),
+#: and ``lr.base`` is ``lr`` itself; the flat names are accepted too.
+GROUPED = ("lr", "weight_decay")
+
+
+def _shown(key: str) -> str:
+    """A field's name as a spec writes it: ``lr.manifold`` for ``lr_manifold``."""
+    for prefix in GROUPED:
+        group = key.removeprefix(f"{prefix}_")
+        if group != key and group in vocabulary.LR_GROUPS:
+            return f"{prefix}.{group}"
+    return key
+
+
+def _grouped_fields(table: Mapping[str, Any], name: str, where: _Locator) -> dict[str, Any]:
+    """``table`` with its per-group entries (``lr.manifold``, or ``lr = {manifold = ...}``)
+    under their field names (``lr_manifold``); an unknown group or a field given twice is an
+    error naming it."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        prefix, dot, group = key.partition(".")
+        if prefix in GROUPED and (dot or isinstance(value, Mapping)):
+            entries = [(group, value)] if dot else list(value.items())
+        else:
+            entries = [("", value)]
+            prefix = key
+        for group, entry in entries:
+            field = prefix if group in ("", "base") else f"{prefix}_{group}"
+            shown = f"{prefix}.{group}" if group else prefix
+            if group and (group not in vocabulary.LR_GROUPS or field not in _FIELD_BY_NAME):
+                known = ["base"] + [
+                    g for g in vocabulary.LR_GROUPS if f"{prefix}_{g}" in _FIELD_BY_NAME
+                ]
+                raise InvalidValueError(
+                    where.message(
+                        f"{name}.{shown}",
+                        shown,
+                        f"unknown group {group!r} of {prefix}; expected one of {known}",
+                    )
+                )
+            if field in out:
+                raise InvalidValueError(
+                    where.message(f"{name}.{shown}", shown, "given twice (dotted and flat)")
+                )
+            out[field] = entry
+    return out
 
 
 def _table(spec: Mapping[str, Any], name: str, where: _Locator) -> Mapping[str, Any]:
@@ -991,7 +1080,8 @@ def _check_combinations(spec: SweepSpec, where: _Locator) -> None:
     """Raise ValueError, naming the key, for the first run whose options conflict (each
     distinct combination of the :data:`_COMBINED` fields is checked once)."""
     seen: set[tuple[Any, ...]] = set()
-    for run in spec.runs():
+    runs = spec.runs()
+    for run in runs:
         combination = tuple(getattr(run, name) for name in _COMBINED)
         if combination in seen:
             continue
@@ -1001,6 +1091,23 @@ def _check_combinations(spec: SweepSpec, where: _Locator) -> None:
             key, text = problem
             path = f"axes.{key}" if key in spec.axes else f"fixed.{key}"
             raise InvalidValueError(where.message(path, key, text))
+    # A group rate is ignored by a run whose networks lack the group (so a grid over manifolds
+    # can set lr.manifold), but a rate no run can use is a mistake.
+    given = [key for key in (*spec.axes, *spec.fixed) if _shown(key) != key]
+    present = set().union(*(run.parameter_groups for run in runs)) if runs else set()
+    for key in given:
+        group = _shown(key).partition(".")[2]
+        if group not in present and any(getattr(run, key) is not None for run in runs):
+            shown = _shown(key)
+            path = f"axes.{shown}" if key in spec.axes else f"fixed.{shown}"
+            raise InvalidValueError(
+                where.message(
+                    path,
+                    shown,
+                    f"no run of this sweep has parameter group {group!r} "
+                    f"({vocabulary.LR_GROUPS[group]})",
+                )
+            )
 
 
 def _choices(field: FieldSpec) -> list[str]:

@@ -12,10 +12,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import optim
+from .. import optim, vocabulary
 from ..errors import InvalidValueError, ShapeError
 from ..init import fanout_alpha
-from ..vocabulary import OPTIMIZERS, PROBE_RECORDABLE
+from ..vocabulary import PROBE_RECORDABLE
 from .grid import RunConfig, schedule_of
 from .registry import (
     DATA_RECIPES,
@@ -309,74 +309,82 @@ def manifold_value(config: RunConfig) -> str | list[str]:
     """``dl.train``'s ``manifold`` of a run: "stiefel_hidden" ("oblique_hidden") puts every
     layer but the output layer on the Stiefel (Oblique) manifold (Sokol & Park 2020)."""
     if config.manifold.endswith("_hidden"):
-        return [config.manifold.removesuffix("_hidden")] * (config.depth - 1) + ["euclidean"]
+        return config.layer_manifolds
     return config.manifold
 
 
-def _groups(config: RunConfig) -> dict[str, bool]:
-    """Whether a run's networks have each named parameter group (``vocabulary.LR_GROUPS``)."""
-    curved = config.manifold != "euclidean"
-    return {
-        "manifold": curved,
-        "output": config.manifold == "euclidean" or config.manifold.endswith("_hidden"),
-        "biases": config.biases == "all",
-        "scales": curved and config.learn_scale,
-    }
+def _per_group(
+    configs: Sequence[RunConfig], argument: str, base: np.ndarray
+) -> np.ndarray | optim.Rates:
+    """``dl.train``'s ``argument`` ("lr" or "weight_decay") for the networks of one call:
+    ``base`` (one value per network), or :class:`deeplinear.optim.Rates` when a run sets a
+    group field ``<argument>_<group>`` of a group its networks have. A network whose run leaves
+    that group unset gets the group's value as ``dl.train`` resolves ``base`` alone
+    (:func:`deeplinear.optim.lr_groups`, :func:`deeplinear.optim.weight_decay_groups`)."""
+    present = configs[0].parameter_groups  # equal over a call: group fields
+    resolve = optim.lr_groups if argument == "lr" else optim.weight_decay_groups
+    unset = resolve(base, len(configs))
+    groups = {}
+    for group in vocabulary.LR_GROUPS:
+        field = f"{argument}_{group}"
+        if group not in present or not hasattr(configs[0], field):
+            continue
+        values = [getattr(c, field) for c in configs]
+        if any(v is not None for v in values):
+            groups[group] = np.where(
+                [v is None for v in values], unset[group], [v or 0.0 for v in values]
+            )
+    return optim.Rates(base, **groups) if groups else base
 
 
 def per_network_options(configs: Sequence[RunConfig], lrs: np.ndarray) -> dict[str, Any]:
     """The keyword arguments of :func:`deeplinear.train` that may differ between the networks
-    of one call: ``lr`` (the runs' η ``lrs``, or :class:`deeplinear.optim.Rates` when a run sets
-    a group rate ``lr_<group>`` its networks have; a run leaving it unset gives that group its
-    η) and ``weight_decay`` (left out while every run has 0)."""
-    has = _groups(configs[0])
-    groups: dict[str, np.ndarray] = {}
-    for group, present in has.items():
-        values = [getattr(c, f"lr_{group}") for c in configs]
-        if present and any(v is not None for v in values):
-            groups[group] = np.array(
-                [eta if v is None else v for v, eta in zip(values, lrs, strict=True)]
-            )
-    options: dict[str, Any] = {"lr": optim.Rates(lrs, **groups) if groups else lrs}
+    of one call: ``lr`` (the runs' η ``lrs``, per group when a run sets ``lr_<group>``) and
+    ``weight_decay`` (left out while every run has none)."""
+    options: dict[str, Any] = {"lr": _per_group(configs, "lr", lrs)}
     decays = np.array([c.weight_decay for c in configs], dtype=np.float64)
-    if decays.any():
-        options["weight_decay"] = decays
+    weight_decay = _per_group(configs, "weight_decay", decays)
+    if isinstance(weight_decay, optim.Rates) or decays.any():
+        options["weight_decay"] = weight_decay
     return options
+
+
+#: The run fields (besides the optimiser's options, ``vocabulary.OPTIMIZERS``) that are
+#: ``dl.train`` keywords of the same name and meaning, passed as they are.
+_PASSED = (
+    "steps",
+    "record_every",
+    "activation",
+    "parameterization",
+    "loss",
+    "optimizer",
+    "target_accuracy",
+)
 
 
 def train_options(config: RunConfig) -> dict[str, Any]:
     """The keyword arguments of :func:`deeplinear.train` that a run's group shares: the network
     form, the loss, the optimiser and its options, the schedule and the stop rules (not the
-    per-network lr, data_seed, weights or data)."""
-    options: dict[str, Any] = {
-        "steps": config.steps,
-        "alpha": alpha_value(config),
-        "tol": tolerance(config),
-        "record_every": config.record_every,
-        "record": dict(config.record_intervals),
-        "activation": config.activation,
-        "parameterization": config.parameterization,
-        "sigma_w": config.sigmas()[0] if config.parameterization == "ntk" else 1.0,
-        "manifold": manifold_value(config),
-        "learn_scale": config.learn_scale and config.manifold != "euclidean",
-        "loss": config.loss,
-        "reduction": None if config.reduction == "default" else config.reduction,
-        "optimizer": config.optimizer,
-        "batch_size": config.batch_size or None,
-        "target_accuracy": config.target_accuracy,
-    }
-    given = {
-        "momentum": config.momentum,
-        "nesterov": config.nesterov,
-        "betas": (config.beta1, config.beta2),
-        "eps": config.eps,
-        "decay": config.decay,
-        "centered": config.centered,
-    }
-    options.update({name: given[name] for name in OPTIMIZERS[config.optimizer]})
+    per-network lr, weight_decay, data_seed, weights or data). Fields named as ``dl.train``'s
+    keywords pass as they are (for the optimiser's options, those ``vocabulary.OPTIMIZERS``
+    gives it); the others are translated here."""
+    options: dict[str, Any] = {name: getattr(config, name) for name in _PASSED}
+    for name in vocabulary.OPTIMIZERS[config.optimizer]:
+        options[name] = (config.beta1, config.beta2) if name == "betas" else getattr(config, name)
+    curved = config.manifold != "euclidean"
+    options.update(
+        alpha=alpha_value(config),
+        tol=tolerance(config),
+        record=dict(config.record_intervals),
+        sigma_w=config.sigmas()[0] if config.parameterization == "ntk" else 1.0,
+        manifold=manifold_value(config),
+        learn_scale=config.learn_scale and curved,
+        reduction=None if config.reduction == "default" else config.reduction,
+        batch_size=config.batch_size or None,
+    )
     if config.lr_schedule != "constant":
         options["lr_schedule"] = schedule_of(config.lr_schedule)
-    if config.oblique_penalty > 0 and config.manifold.startswith("oblique"):
+    if config.oblique_penalty > 0 and "oblique" in config.layer_manifolds:
         options["oblique_penalty"] = config.oblique_penalty
     return options
 
