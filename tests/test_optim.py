@@ -1,6 +1,7 @@
-"""dl.optim's values (group rates, schedules) and the NumPy reference's rules built on them:
-schedule factors and update rules against values worked out by hand, group rates and weight
-decay on networks small enough to step by hand, and every bad input naming its argument."""
+"""dl.optim's values (group rates, schedules) and the training rules built on them, in the engine
+and the NumPy reference alike: schedule factors and update rules against values worked out by
+hand, group rates and weight decay on networks small enough to step by hand, and every bad input
+naming its argument."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 import deeplinear as dl
 from deeplinear import optim
 from deeplinear import reference as ref
+from helpers import raises_clean
 
 # --------------------------------------------------------------------------------------------
 # schedules: f(t) against hand values
@@ -177,6 +179,12 @@ def test_network_groups() -> None:
 # the reference's rules on networks small enough to step by hand
 
 
+@pytest.fixture(params=[dl, ref], ids=["rust", "reference"])
+def impl(request: pytest.FixtureRequest) -> Any:
+    """The Rust-backed dl.train, or its NumPy twin: both must give the hand values."""
+    return request.param
+
+
 def one_by_one(*values: float) -> list[np.ndarray]:
     return [np.full((1, 1, 1), v) for v in values]
 
@@ -185,9 +193,9 @@ ONE = np.ones((1, 1))
 ZERO = np.zeros((1, 1))
 
 
-def test_group_rates_step_each_group_at_its_rate() -> None:
+def test_group_rates_step_each_group_at_its_rate(impl: Any) -> None:
     # w1 (base) at 0.1, w2 (output) at 0.3, the bias at 0.05.
-    res = ref.train(
+    res = impl.train(
         one_by_one(1.0, 1.0),
         ONE,
         ZERO,
@@ -201,36 +209,36 @@ def test_group_rates_step_each_group_at_its_rate() -> None:
     assert res.biases[1].item() == pytest.approx(1 - 0.05 * 2)
 
 
-def test_schedule_scales_the_rate_at_the_global_step() -> None:
+def test_schedule_scales_the_rate_at_the_global_step(impl: Any) -> None:
     # ℓ = ½w², g = w: w ← w(1 − η f(t)); step_decay(1, 0.5): f = 1, 0.5, 0.25.
-    res = ref.train(
+    res = impl.train(
         one_by_one(1.0), ONE, ZERO, lr=0.5, steps=3, lr_schedule=optim.step_decay(1, 0.5)
     )
     assert res.weights[0].item() == pytest.approx((1 - 0.5) * (1 - 0.25) * (1 - 0.125))
-    first = ref.train(
+    first = impl.train(
         one_by_one(1.0), ONE, ZERO, lr=0.5, steps=2, lr_schedule=optim.step_decay(1, 0.5)
     )
-    rest = ref.train(
+    rest = impl.train(
         first.weights, ONE, ZERO, lr=0.5, steps=1, lr_schedule=optim.step_decay(1, 0.5),
         state=first.state,
     )  # fmt: skip
     assert rest.weights[0].item() == res.weights[0].item()
 
 
-def test_coupled_weight_decay_adds_lambda_p_to_the_gradient() -> None:
+def test_coupled_weight_decay_adds_lambda_p_to_the_gradient(impl: Any) -> None:
     # gd: w ← w − η(g + λw) = 1 − 0.1·(1 + 0.5·1) with g = w = 1.
-    res = ref.train(one_by_one(1.0), ONE, ZERO, lr=0.1, steps=1, weight_decay=0.5)
+    res = impl.train(one_by_one(1.0), ONE, ZERO, lr=0.1, steps=1, weight_decay=0.5)
     assert res.weights[0].item() == pytest.approx(0.85)
     # Adam's first step is −η·sign(g + λw): the decay enters before the rule.
-    res = ref.train(one_by_one(0.1), ONE, np.full((1, 1), 0.3), lr=0.1, steps=1,
+    res = impl.train(one_by_one(0.1), ONE, np.full((1, 1), 0.3), lr=0.1, steps=1,
                     optimizer="adam", weight_decay=10.0)  # fmt: skip
     # g = 0.1 − 0.3 = −0.2, g + λw = −0.2 + 1 = 0.8 > 0: the step goes down.
     assert res.weights[0].item() == pytest.approx(0.1 - 0.1, abs=1e-7)
 
 
-def test_adamw_decays_the_pre_update_weight_apart_from_adam() -> None:
+def test_adamw_decays_the_pre_update_weight_apart_from_adam(impl: Any) -> None:
     # w = 1, g = 0.5 (Y = 0.5): w ← w − ηλw − η·m̂/(√v̂ + ε) = 1 − 0.1·0.2 − 0.1·0.5/(0.5 + ε).
-    res = ref.train(one_by_one(1.0), ONE, np.full((1, 1), 0.5), lr=0.1, steps=1,
+    res = impl.train(one_by_one(1.0), ONE, np.full((1, 1), 0.5), lr=0.1, steps=1,
                     optimizer="adamw", weight_decay=0.2)  # fmt: skip
     assert res.weights[0].item() == pytest.approx(1 - 0.02 - 0.1 * 0.5 / (0.5 + 1e-8), rel=1e-14)
     assert res.state.slot_names == ("exp_avg:weights[0]", "exp_avg_sq:weights[0]")
@@ -248,19 +256,19 @@ def test_adamw_decays_the_pre_update_weight_apart_from_adam() -> None:
     ],
 )
 def test_rmsprop_first_step_by_hand(
-    centered: bool, momentum: float | None, expected: float
+    impl: Any, centered: bool, momentum: float | None, expected: float
 ) -> None:
     # w = 1, Y = −1: g = w − y = 2.
-    res = ref.train(one_by_one(1.0), ONE, -ONE, lr=0.01, steps=1, optimizer="rmsprop",
+    res = impl.train(one_by_one(1.0), ONE, -ONE, lr=0.01, steps=1, optimizer="rmsprop",
                     centered=centered, momentum=momentum)  # fmt: skip
     assert res.weights[0].item() == pytest.approx(expected, rel=1e-12)
     names = ["square_avg"] + ["grad_avg"] * centered + ["momentum"] * (momentum is not None)
     assert res.state.slot_names == tuple(f"{n}:weights[0]" for n in names)
 
 
-def test_rmsprop_momentum_accumulates_scaled_gradients() -> None:
+def test_rmsprop_momentum_accumulates_scaled_gradients(impl: Any) -> None:
     # lr 0 keeps g = 2 at every step: v_t = (1 − d^t)·4, buf_t = 0.9·buf + 2/(√v_t + ε).
-    res = ref.train(one_by_one(1.0), ONE, -ONE, lr=0.0, steps=2, optimizer="rmsprop",
+    res = impl.train(one_by_one(1.0), ONE, -ONE, lr=0.0, steps=2, optimizer="rmsprop",
                     momentum=0.9, decay=0.5)  # fmt: skip
     v1, v2 = 0.5 * 4, 0.75 * 4
     buf = 0.9 * (2 / (math.sqrt(v1) + 1e-8)) + 2 / (math.sqrt(v2) + 1e-8)
@@ -305,15 +313,58 @@ def bad_calls() -> list[tuple[str, dict[str, Any], str]]:
 
 
 @pytest.mark.parametrize(("what", "kwargs", "match"), bad_calls(), ids=[c[0] for c in bad_calls()])
-def test_reference_bad_input_names_the_argument(
-    what: str, kwargs: dict[str, Any], match: str
+def test_bad_input_names_the_argument(
+    impl: Any, what: str, kwargs: dict[str, Any], match: str
 ) -> None:
     call: dict[str, Any] = {"lr": 0.1, "steps": 1, **kwargs}
     weights = call.pop("weights", [np.eye(2)[None]])
-    with pytest.raises(ValueError, match=match):
-        ref.train(weights, np.eye(2), np.zeros((weights[-1].shape[1], 2)), **call)
+    with raises_clean(ValueError, match):
+        impl.train(weights, np.eye(2), np.zeros((weights[-1].shape[1], 2)), **call)
 
 
-def test_reference_refuses_a_schedule_of_the_wrong_type() -> None:
-    with pytest.raises(dl.ArgumentTypeError, match="lr_schedule"):
-        ref.train(one_by_one(1.0), ONE, ZERO, lr=0.1, steps=1, lr_schedule="cosine")
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lr_schedule": "cosine"}, "lr_schedule"),
+        ({"lr_schedule": ("step_decay", 2, 0.5)}, "lr_schedule"),
+        ({"lr": {"base": 0.1, "hidden": 0.2}}, "lr"),  # groups go in dl.optim.Rates
+        ({"weight_decay": "0.1"}, "weight_decay"),
+        ({"centered": 1, "optimizer": "rmsprop"}, "centered"),
+    ],
+)
+def test_options_of_the_wrong_type_name_the_argument(
+    impl: Any, kwargs: dict[str, Any], match: str
+) -> None:
+    call = {"lr": 0.1, "steps": 1, **kwargs}
+    with raises_clean(dl.ArgumentTypeError, match):
+        impl.train(one_by_one(1.0), ONE, ZERO, **call)
+
+
+def test_an_unknown_group_names_it() -> None:
+    with pytest.raises(dl.InvalidValueError, match=r"unknown group 'hidden'"):
+        optim.Rates.from_mapping({"base": 0.1, "hidden": 0.2})
+    with pytest.raises(TypeError, match=r"hidden"):
+        optim.Rates(0.1, hidden=0.2)  # type: ignore[call-arg]
+
+
+def test_a_constant_schedule_and_equal_group_rates_change_nothing(impl: Any) -> None:
+    """lr_schedule=constant() and Rates whose groups all equal the base rate give the plain
+    call's trajectory bit for bit (the factor is exactly 1)."""
+    rng = np.random.default_rng(3)
+    weights = [rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 2, 3))]
+    biases = [rng.standard_normal((2, 3)), None]
+    x, y = rng.standard_normal((4, 5)), rng.standard_normal((2, 5))
+    call = {"steps": 4, "optimizer": "adam", "biases": biases, "activation": "tanh"}
+    plain = impl.train(weights, x, y, lr=[0.01, 0.02], **call)
+    same = impl.train(
+        weights,
+        x,
+        y,
+        lr=optim.Rates([0.01, 0.02], output=[0.01, 0.02], biases=[0.01, 0.02]),
+        lr_schedule=optim.constant(),
+        weight_decay=optim.Rates(0.0, biases=0.0),
+        **call,
+    )
+    for a, b in zip(plain.weights, same.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(plain.loss, same.loss)

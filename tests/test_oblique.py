@@ -1,17 +1,26 @@
-"""The NumPy reference's Oblique geometry: rows stay on their sphere at every step, the step is
-the great circle of its tangent vector, the penalty's gradient is its derivative, and a Stiefel
-layer that is square and orthogonal is also an Oblique one (the scale found alike)."""
+"""Oblique layers, in the engine and the NumPy reference alike: rows stay on their sphere at
+every step, the step is the great circle of its tangent vector, the penalty's gradient is its
+derivative (central differences), and a Stiefel layer that is square and orthogonal is also an
+Oblique one (the scale found alike)."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
+import deeplinear as dl
 from deeplinear import optim
 from deeplinear import reference as ref
 from deeplinear.reference import oblique
+
+
+@pytest.fixture(params=[dl, ref], ids=["rust", "reference"])
+def impl(request: pytest.FixtureRequest) -> Any:
+    """The Rust-backed dl.train, or its NumPy twin."""
+    return request.param
 
 
 def unit_rows(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
@@ -36,7 +45,7 @@ def test_exp_map_follows_the_great_circle() -> None:
     np.testing.assert_allclose(anti, -w[:1], atol=1e-14)
 
 
-def test_one_gd_step_of_a_unit_row_is_the_geodesic_of_its_projected_gradient() -> None:
+def test_one_gd_step_of_a_unit_row_is_the_geodesic_of_its_projected_gradient(impl: Any) -> None:
     # One unit w = (cos a, sin a) · s fitted to x = e_1, y = 0: ℓ = ½(w·x)², G = (w·x)·x.
     # ξ = G − (G·w)w/s², and the step rotates w by θ = η‖ξ‖/s away from ξ.
     s, a, eta = 1.5, 0.4, 0.3
@@ -45,7 +54,7 @@ def test_one_gd_step_of_a_unit_row_is_the_geodesic_of_its_projected_gradient() -
     xi = g - (g @ w) / s**2 * w
     theta = eta * np.linalg.norm(xi) / s
     want = math.cos(theta) * w - s * math.sin(theta) * xi / np.linalg.norm(xi)
-    res = ref.train([w[None, None]], np.array([[1.0], [0.0]]), np.zeros((1, 1)), lr=eta,
+    res = impl.train([w[None, None]], np.array([[1.0], [0.0]]), np.zeros((1, 1)), lr=eta,
                     steps=1, manifold="oblique")  # fmt: skip
     np.testing.assert_allclose(res.weights[0][0, 0], want, rtol=1e-14)
     # The point moved by angle θ along its circle of radius s.
@@ -83,7 +92,9 @@ def test_penalty_vanishes_on_orthogonal_rows_and_columns() -> None:
 
 @pytest.mark.parametrize("optimizer", ["gd", "sgd", "adam", "adamw", "rmsprop"])
 @pytest.mark.parametrize("dims", [(3, 2), (2, 4, 3), (5, 5)])
-def test_rows_keep_their_norm_at_every_step(optimizer: str, dims: tuple[int, ...]) -> None:
+def test_rows_keep_their_norm_at_every_step(
+    impl: Any, optimizer: str, dims: tuple[int, ...]
+) -> None:
     rng = np.random.default_rng(3)
     batch = 2
     weights = [unit_rows(rng, (batch, dims[j + 1], dims[j]), 1.3) for j in range(len(dims) - 1)]
@@ -92,7 +103,7 @@ def test_rows_keep_their_norm_at_every_step(optimizer: str, dims: tuple[int, ...
     extra = {"momentum": 0.9} if optimizer in ("sgd", "rmsprop") else {}
     state = None
     for _ in range(5):
-        res = ref.train(weights, x, y, lr=0.05, steps=1, manifold="oblique", optimizer=optimizer,
+        res = impl.train(weights, x, y, lr=0.05, steps=1, manifold="oblique", optimizer=optimizer,
                         oblique_penalty=0.1, state=state, **extra)  # fmt: skip
         for w in res.weights:
             np.testing.assert_allclose(np.linalg.norm(w, axis=-1), 1.3, rtol=1e-13)
@@ -106,11 +117,11 @@ def test_rows_keep_their_norm_at_every_step(optimizer: str, dims: tuple[int, ...
         np.testing.assert_allclose(np.sum(moment * weights[0], axis=-1), 0.0, atol=1e-12)
 
 
-def test_learned_scale_keeps_rows_of_one_common_norm() -> None:
+def test_learned_scale_keeps_rows_of_one_common_norm(impl: Any) -> None:
     rng = np.random.default_rng(4)
     weights = [unit_rows(rng, (2, 3, 4), 0.8), rng.standard_normal((2, 2, 3))]
     x, y = rng.standard_normal((4, 5)), rng.standard_normal((2, 5))
-    res = ref.train(weights, x, y, lr=optim.Rates(0.05, scales=0.02), steps=6, learn_scale=True,
+    res = impl.train(weights, x, y, lr=optim.Rates(0.05, scales=0.02), steps=6, learn_scale=True,
                     manifold=["oblique", "euclidean"], optimizer="adam")  # fmt: skip
     norms = np.linalg.norm(res.weights[0], axis=-1)
     scales = res.state.scales[:, 0]
@@ -118,18 +129,18 @@ def test_learned_scale_keeps_rows_of_one_common_norm() -> None:
     np.testing.assert_allclose(norms, scales[:, None] * np.ones((1, 3)), rtol=1e-13)
 
 
-def test_penalty_pulls_rows_towards_orthogonal_and_stays_out_of_the_loss() -> None:
+def test_penalty_pulls_rows_towards_orthogonal_and_stays_out_of_the_loss(impl: Any) -> None:
     rng = np.random.default_rng(5)
     w = unit_rows(rng, (1, 3, 3))
     x, y = rng.standard_normal((3, 4)), np.zeros((3, 4))
-    plain = ref.train([w], x, y, lr=0.0, steps=3, manifold="oblique")
+    plain = impl.train([w], x, y, lr=0.0, steps=3, manifold="oblique")
     # With lr 0 the penalty cannot act: the recorded loss is the data loss alone either way.
     np.testing.assert_array_equal(
-        ref.train([w], x, y, lr=0.0, steps=3, manifold="oblique", oblique_penalty=5.0).loss,
+        impl.train([w], x, y, lr=0.0, steps=3, manifold="oblique", oblique_penalty=5.0).loss,
         plain.loss,
     )
     # With a tiny data term the penalty drives QQᵀ towards I.
-    far = ref.train([w], x, 1e-3 * y, lr=0.02, steps=200, manifold="oblique", alpha=1e-3,
+    far = impl.train([w], x, 1e-3 * y, lr=0.02, steps=200, manifold="oblique", alpha=1e-3,
                     oblique_penalty=1.0)  # fmt: skip
     before = oblique.penalty(w[0], 1.0)
     after = oblique.penalty(far.weights[0][0], 1.0)
@@ -139,3 +150,33 @@ def test_penalty_pulls_rows_towards_orthogonal_and_stays_out_of_the_loss() -> No
 def test_orthogonal_square_layer_is_on_both_manifolds() -> None:
     q = np.linalg.qr(np.random.default_rng(6).standard_normal((3, 3)))[0]
     assert oblique.row_scale(2 * q) == pytest.approx(ref.stiefel.orthogonal_scale(2 * q))
+
+
+def _penalty_by_hand(w: np.ndarray, s: float) -> float:
+    """‖QQᵀ − I‖²_F (‖QᵀQ − I‖²_F if tall) of Q = w/s, written out here."""
+    q = w / s
+    gram = q.T @ q if q.shape[0] > q.shape[1] else q @ q.T
+    return float(np.sum((gram - np.eye(len(gram))) ** 2))
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (4, 4), (5, 3)])
+def test_a_small_penalty_step_follows_the_projected_central_difference_gradient(
+    impl: Any, shape: tuple[int, int]
+) -> None:
+    """With zero data the loss has no gradient, so one tiny gd step moves W by −η·ξ (to
+    O(η²)), ξ the row-wise projection of ω·∇‖QQᵀ − I‖² taken by central differences."""
+    rng = np.random.default_rng(7)
+    s, omega, eta, h = 1.7, 0.3, 1e-7, 1e-6
+    w = unit_rows(rng, shape, s)
+    numeric = np.zeros_like(w)
+    for idx in np.ndindex(*shape):
+        up, down = w.copy(), w.copy()
+        up[idx] += h
+        down[idx] -= h
+        numeric[idx] = omega * (_penalty_by_hand(up, s) - _penalty_by_hand(down, s)) / (2 * h)
+    xi = numeric - np.sum(numeric * w, axis=1, keepdims=True) / s**2 * w
+    x, y = np.zeros((shape[1], 2)), np.zeros((shape[0], 2))
+    res = impl.train([w[None]], x, y, lr=eta, steps=1, manifold="oblique", oblique_penalty=omega)
+    moved = (res.weights[0][0] - w) / eta
+    np.testing.assert_allclose(moved, -xi, rtol=1e-5, atol=1e-7 * np.abs(xi).max())
+    np.testing.assert_allclose(np.linalg.norm(res.weights[0][0], axis=1), s, rtol=1e-14)
