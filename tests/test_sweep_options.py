@@ -363,7 +363,7 @@ def test_the_readme_sweep_files_are_valid_specs(tmp_path):
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Sweeps", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```toml\n(.*?)```", section, re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for i, block in enumerate(blocks):
         path = tmp_path / f"readme{i}.toml"
         path.write_text(block, encoding="utf-8")
