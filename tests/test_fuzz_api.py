@@ -69,6 +69,8 @@ NOT_FUZZED = {
     "tested case by case in tests/test_data.py",
     "deeplinear.init": "a module, fuzzed through its own __all__",
     "deeplinear.metrics": "a module, fuzzed through its own __all__",
+    "deeplinear.options": "the TrainOptions value train builds from its keywords; fuzzed as "
+    "train's arguments",
     "deeplinear.optim": "the values of train's lr, weight_decay and lr_schedule; fuzzed as "
     "train's arguments, and every bad value tested case by case in tests/test_optim.py",
     "deeplinear.reference": "the NumPy twins, plain-NumPy oracles of the fuzzed functions",

@@ -10,6 +10,7 @@ file with the same shape::
     width = [16, 64]
     init = ["gaussian", "orthogonal"]
     seed = [0, 1, 2]
+    lr.manifold = [1e-5, 1e-4]       # a group's rate: the field lr_manifold (see GROUPED)
     [fixed]                          # scalars shared by every run
     d_x = 32
     n = 8
