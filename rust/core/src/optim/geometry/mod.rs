@@ -93,7 +93,7 @@ impl Manifold {
         Self::NAMES[self as usize]
     }
 
-    /// Whether layer `layer` (d_out × d_in) can hold this geometry; errors name `manifold`.
+    /// Whether layer `layer` (d_out × d_in) can hold this geometry; errors name the layer.
     pub fn check_shape(self, layer: &str, _d_out: usize, d_in: usize) -> Result<()> {
         match self {
             Manifold::Oblique => ObliqueWork::<f64>::check_shape(layer, d_in),

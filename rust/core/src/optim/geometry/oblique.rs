@@ -70,14 +70,14 @@ impl<T: Real> ObliqueWork<T> {
     }
 
     /// Whether a layer d_out × d_in can hold the manifold: each row on a sphere S^{d_in − 1}
-    /// with more than two points, so d_in ≥ 2. Errors name `manifold` and the `layer`.
+    /// with more than two points, so d_in ≥ 2. Errors name the `layer` (e.g. `weights[0]`).
     pub fn check_shape(layer: &str, d_in: usize) -> Result<()> {
         if d_in < 2 {
             return Err(Error::invalid(
-                "manifold",
+                layer,
                 format!(
-                    "'oblique' keeps each row of {layer} (a unit's incoming weights) on a sphere, \
-                     which needs d_in ≥ 2; {layer} has d_in = {d_in}"
+                    "manifold='oblique' needs at least 2 inputs per unit: it keeps each row (a \
+                     unit's incoming weights) on a sphere, and this layer has d_in = {d_in}"
                 ),
             ));
         }
