@@ -268,3 +268,19 @@ def test_a_dotted_axis_error_names_its_toml_line(tmp_path):
     path.write_text(TOML.replace("lr.scales = [2e-3, 5e-3]", "lr.scales = [2e-3, -5e-3]"))
     with pytest.raises(ValueError, match=r"line 5: axes\.lr\.scales\[1\]: must be at least 0"):
         load_spec(path)
+
+
+@pytest.mark.parametrize("optimizer", list(vocabulary.OPTIMIZERS))
+def test_the_options_of_a_call_are_train_keywords(optimizer):
+    """What a sweep passes to dl.train is among its keywords (dl.options.TrainOptions), and each
+    optimiser gets its own options only."""
+    spec = oblique_spec(optimizer=optimizer)
+    del spec["axes"]
+    del spec["fixed"]["eps"]
+    run = SweepSpec.from_dict(spec).runs()[0]
+    options = recipes.train_options(run)
+    keywords = set(dl.options.TrainOptions.keywords())
+    assert set(options) <= keywords
+    assert set(recipes.per_network_options([run], np.ones(1))) <= keywords
+    optimizer_options = {o for taken in vocabulary.OPTIMIZERS.values() for o in taken}
+    assert set(options) & optimizer_options == set(vocabulary.OPTIMIZERS[optimizer])

@@ -15,8 +15,9 @@ import numpy as np
 from .. import optim, vocabulary
 from ..errors import InvalidValueError, ShapeError
 from ..init import fanout_alpha
+from ..options import TrainOptions
 from ..vocabulary import PROBE_RECORDABLE
-from .grid import RunConfig, schedule_of
+from .grid import FIELDS, RunConfig, schedule_of
 from .registry import (
     DATA_RECIPES,
     INITIALISERS,
@@ -349,28 +350,51 @@ def per_network_options(configs: Sequence[RunConfig], lrs: np.ndarray) -> dict[s
     return options
 
 
-#: The run fields (besides the optimiser's options, ``vocabulary.OPTIMIZERS``) that are
-#: ``dl.train`` keywords of the same name and meaning, passed as they are.
-_PASSED = (
-    "steps",
-    "record_every",
-    "activation",
-    "parameterization",
-    "loss",
-    "optimizer",
-    "target_accuracy",
+#: The run fields named as ``dl.train`` keywords whose run values mean something else there,
+#: translated by :func:`train_options` and :func:`per_network_options` (``data_seed`` is the
+#: data recipe's seed in a run, the mini-batch order's in ``dl.train``).
+_TRANSLATED = frozenset(
+    {
+        "lr",
+        "weight_decay",
+        "alpha",
+        "tol",
+        "record",
+        "sigma_w",
+        "manifold",
+        "learn_scale",
+        "reduction",
+        "batch_size",
+        "data_seed",
+        "lr_schedule",
+        "oblique_penalty",
+    }
 )
+#: Every other run field named as a keyword of ``dl.train`` (the one list of its options,
+#: :class:`deeplinear.options.TrainOptions`) passes as it is.
+_PASSED = tuple(
+    name
+    for name in TrainOptions.keywords()
+    if name in {f.name for f in FIELDS} and name not in _TRANSLATED
+)
+#: The options some optimiser takes: passed only to the optimisers that take them.
+_OPTIMIZER_ONLY = frozenset(option for taken in vocabulary.OPTIMIZERS.values() for option in taken)
 
 
 def train_options(config: RunConfig) -> dict[str, Any]:
     """The keyword arguments of :func:`deeplinear.train` that a run's group shares: the network
     form, the loss, the optimiser and its options, the schedule and the stop rules (not the
     per-network lr, weight_decay, data_seed, weights or data). Fields named as ``dl.train``'s
-    keywords pass as they are (for the optimiser's options, those ``vocabulary.OPTIMIZERS``
-    gives it); the others are translated here."""
-    options: dict[str, Any] = {name: getattr(config, name) for name in _PASSED}
-    for name in vocabulary.OPTIMIZERS[config.optimizer]:
-        options[name] = (config.beta1, config.beta2) if name == "betas" else getattr(config, name)
+    keywords pass as they are (of the optimisers' options, those ``vocabulary.OPTIMIZERS``
+    gives the run's optimiser); the others are translated here."""
+    taken = vocabulary.OPTIMIZERS[config.optimizer]
+    options: dict[str, Any] = {
+        name: getattr(config, name)
+        for name in _PASSED
+        if name not in _OPTIMIZER_ONLY or name in taken
+    }
+    if "betas" in taken:  # two run fields
+        options["betas"] = (config.beta1, config.beta2)
     curved = config.manifold != "euclidean"
     options.update(
         alpha=alpha_value(config),
