@@ -66,10 +66,14 @@ def _entry(name: str, value: Any) -> float | tuple[float, ...]:
             f"{value!r}"
         )
     arr = np.asarray(value)
-    if arr.ndim != 1 or arr.dtype.kind not in "iuf":
+    if arr.dtype.kind not in "iuf":
         raise ArgumentTypeError(
-            f"{name}: expected a real number or a 1-D array of them (one per network), got "
-            f"shape {arr.shape} dtype {arr.dtype}"
+            f"{name}: expected real numbers (one per network), got dtype {arr.dtype}"
+        )
+    if arr.ndim != 1:
+        raise InvalidValueError(
+            f"{name}: expected a real number or a 1-D (batch,) array, one per network, got "
+            f"shape {arr.shape}"
         )
     return tuple(float(v) for v in arr)
 
