@@ -353,7 +353,11 @@ impl OptionsArg {
             },
             loss: Loss::parse(&self.loss, self.reduction.as_deref())?,
             optimizer: Optimizer::parse(&optimizer)?,
-            manifold: self.manifold.iter().map(|m| Manifold::parse(m)).collect::<Result<_>>()?,
+            manifold: self
+                .manifold
+                .iter()
+                .map(|m| Manifold::parse(m))
+                .collect::<Result<_>>()?,
             learn_scale: self.learn_scale,
             oblique_penalty: self.oblique_penalty,
             batch_size: self.batch_size,

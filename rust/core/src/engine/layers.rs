@@ -86,9 +86,9 @@ pub(super) fn check(opts: &TrainOptions, layout: &Layout, has_biases: bool) -> R
     opts.lr.check("lr", batch, absent)?;
     if let Some(decay) = &opts.weight_decay {
         decay.check("weight_decay", batch, |g| match g {
-            Group::Manifold => Some(
-                "the orthonormal factor of a manifold layer is never decayed; decay its scale with scales=",
-            ),
+            Group::Manifold => {
+                Some("the orthonormal factor of a manifold layer is never decayed; decay its scale with scales=")
+            }
             _ => absent(g),
         })?;
     }
@@ -97,6 +97,9 @@ pub(super) fn check(opts: &TrainOptions, layout: &Layout, has_biases: bool) -> R
 
 /// Network b's learning rate and weight decay of every group (`Group` order).
 pub(super) fn resolve(opts: &TrainOptions, b: usize) -> ([f64; 5], [f64; 5]) {
-    let decays = opts.weight_decay.as_ref().map_or([0.0; 5], |d: &GroupValues| d.decays_of(b));
+    let decays = opts
+        .weight_decay
+        .as_ref()
+        .map_or([0.0; 5], |d: &GroupValues| d.decays_of(b));
     (opts.lr.rates_of(b), decays)
 }

@@ -519,7 +519,11 @@ fn start_scales<T: Real>(
 }
 
 /// The exact data reduction when n > d_0 (linear chain, MSE, full batch, no accuracy).
-fn reduction<T: Real>(plan: &Plan<'_, T>, x: Option<ArrayRef<'_, T>>, linear_chain: bool) -> Result<Option<Reduced<T>>> {
+fn reduction<T: Real>(
+    plan: &Plan<'_, T>,
+    x: Option<ArrayRef<'_, T>>,
+    linear_chain: bool,
+) -> Result<Option<Reduced<T>>> {
     let opts = plan.opts;
     let layout = &plan.layout;
     let (d_0, d_l) = (layout.dims[0], layout.dims[layout.depth()]);
@@ -558,7 +562,13 @@ impl<'a, T: Real> Plan<'a, T> {
             form.activation == Activation::Linear && form.parameterization == Parameterization::Standard && !has_biases;
         let data = data(problem, opts, &layout)?;
         let (schedule, seeds) = schedule(opts, state, batch, data.train.n)?;
-        let specs = check_records(opts, &layout, linear_chain, data.eval.is_some(), data.record_data.as_ref())?;
+        let specs = check_records(
+            opts,
+            &layout,
+            linear_chain,
+            data.eval.is_some(),
+            data.record_data.as_ref(),
+        )?;
         let step_accuracy = step_accuracy(opts, &specs, schedule, d_l)?;
         let layers = layers::check(opts, &layout, has_biases)?;
         let (slot_names, slot_shapes) = slots(opts, &layout, &net);

@@ -24,6 +24,7 @@ use crate::record::{Diagnostics, Quantity};
 use crate::scalar::Real;
 
 use super::layers;
+use super::options::TrainOptions;
 use super::plan::{NetworkData, Plan};
 use super::schedule::{epoch_order, Batch, Schedule};
 use crate::loss::TargetSlice;
@@ -109,10 +110,8 @@ impl<T: Real> Worker<T> {
         let max_layer = dims.windows(2).map(|w| w[0] * w[1]).max().unwrap();
         let max_d = *dims.iter().max().unwrap();
         let decays = plan.opts.weight_decay.is_some();
-        let dense = !R::PLAIN
-            || plan.any_manifold()
-            || decays
-            || plan.specs.iter().any(|s| s.quantity == Quantity::GradNorms);
+        let dense =
+            !R::PLAIN || plan.any_manifold() || decays || plan.specs.iter().any(|s| s.quantity == Quantity::GradNorms);
         let mut workspaces: Vec<Workspace<T>> = Vec::new();
         let mut workspace_of = vec![usize::MAX; depth];
         for j in 0..depth {
@@ -267,7 +266,7 @@ pub(super) struct Trainer<'p, 'a, T: Real, R> {
     pub rule: R,
 }
 
-impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
+impl<'p, T: Real, R: Rule<T>> Trainer<'p, '_, T, R> {
     /// Loss and accuracy of the network on a whole data set, in chunks of the passes' columns
     /// (no slopes, no signal: the step's own pass is not disturbed before it is taken).
     fn measure(&self, core: &mut Core<T>, gathered: &mut Gathered<T>, data: &NetworkData<'_, T>) -> Measured {
@@ -499,74 +498,195 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
         });
     }
 
-    /// Train network b start to finish.
+    /// What network b's loop keeps fixed: its data, loss offset, group rates and decays, where
+    /// it starts, its data stream and its initial layers.
+    fn network_run(&self, b: usize) -> NetworkRun<'p, T> {
+        let plan = self.plan;
+        let net = &plan.net;
+        let (d_0, d_l) = (net.dims[0], net.dims[net.depth()]);
+        let (rates, decays) = layers::resolve(plan.opts, b);
+        NetworkRun {
+            b,
+            train: plan.train_data().of(b, d_0, d_l),
+            whole_set: plan.train.of(b, d_0, d_l),
+            eval: plan.eval.map(|e| e.of(b, d_0, d_l)),
+            offset: plan.loss_offset(b),
+            rates,
+            decays,
+            start: plan.start_steps[b] as u64,
+            stream: plan.seeds[b],
+            initial: plan.layout.layers(&plan.weights, b),
+        }
+    }
+
+    /// The whole-set measurements due at iterate t (training set with mini-batches, held-out
+    /// set), taken before the step's own pass, whose buffers they reuse.
+    fn due_measurements(
+        &self,
+        core: &mut Core<T>,
+        gathered: &mut Gathered<T>,
+        run: &NetworkRun<'_, T>,
+        t: usize,
+    ) -> (Option<Measured>, Option<Measured>) {
+        let plan = self.plan;
+        let due = |q: Quantity| plan.specs.iter().any(|s| s.quantity == q && s.column_at(t).is_some());
+        let full_batch = matches!(plan.schedule, Schedule::Full { .. });
+        let whole = (!full_batch && (due(Quantity::Loss) || due(Quantity::Accuracy)))
+            .then(|| self.measure(core, gathered, &run.whole_set));
+        let test = (due(Quantity::TestLoss) || due(Quantity::TestAccuracy))
+            .then(|| self.measure(core, gathered, run.eval.as_ref().expect("validated: eval data given")));
+        (whole, test)
+    }
+
+    /// The step's examples (all, or the slice of the epoch's order at update `global`), its
+    /// forward pass, loss, output signal and accuracy: (input, examples, measured).
+    fn step_pass<'g>(
+        &self,
+        core: &mut Core<T>,
+        gathered: &'g mut Gathered<T>,
+        train: NetworkData<'g, T>,
+        (b, (seed, stream), offset): (usize, (u64, u64), f64),
+        global: u64,
+    ) -> (Input<'g, T>, usize, Measured) {
+        let plan = self.plan;
+        let opts = plan.opts;
+        let net = &plan.net;
+        let (d_0, d_l) = (net.dims[0], net.dims[net.depth()]);
+        let (input, m, targets, examples) = match plan.schedule.batch(global) {
+            Batch::All => (train.input(), train.n, train.y, plan.examples),
+            Batch::Slice { epoch, start, len } => {
+                if gathered.order_of != Some((b, epoch)) {
+                    epoch_order(seed, stream, epoch, &mut gathered.order);
+                    gathered.order_of = Some((b, epoch));
+                }
+                let Gathered {
+                    x, y, labels, order, ..
+                } = gathered;
+                let columns = order[start..start + len].iter().map(|&c| c as usize);
+                let (input, targets) = gather((x, y, labels), &train, columns, len, d_0, d_l);
+                (input, len, targets, len)
+            }
+        };
+        net.forward(&core.params, input, m, &mut core.passes, true);
+        let scale = opts.loss.scale(examples);
+        let Passes {
+            activations, signal, ..
+        } = &mut core.passes;
+        let tally = evaluate(
+            opts.loss.kind,
+            net.output(activations, m),
+            d_l,
+            targets,
+            plan.alpha,
+            Some((signal, T::from_f64(scale) * plan.alpha)),
+            plan.step_accuracy,
+        );
+        let step = Measured {
+            loss: scale * (tally.loss + offset),
+            accuracy: tally.correct as f64 / m as f64,
+        };
+        (input, m, step)
+    }
+
+    /// Record every quantity due at iterate t.
+    fn record_iterate(
+        &self,
+        (params, diagnostics): (&[T], &mut Diagnostics<T>),
+        records: &mut [&mut [f64]],
+        initial: &[MatRef<'_, T>],
+        at: &Iterate<'_, T>,
+        t: usize,
+    ) {
+        let dims = &self.plan.net.dims;
+        for (spec, rows) in self.plan.specs.iter().zip(records.iter_mut()) {
+            if let Some(col) = spec.column_at(t) {
+                let width = spec.quantity.width(dims);
+                let out = &mut rows[col * width..(col + 1) * width];
+                self.record(spec.quantity, (params, diagnostics), initial, at, out);
+            }
+        }
+    }
+
+    /// A network stopping at iterate t: the column holding t of every recorded quantity (unless
+    /// recorded at t) and every later column get the stopping state; the outcome.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        core: &mut Core<T>,
+        gathered: &mut Gathered<T>,
+        records: &mut [&mut [f64]],
+        run: &NetworkRun<'_, T>,
+        t: usize,
+        (step, mut whole, mut test): (Measured, Option<Measured>, Option<Measured>),
+        stop: Stop,
+        cancel: &AtomicBool,
+    ) -> Outcome {
+        let plan = self.plan;
+        let steps = plan.opts.steps;
+        for (i, spec) in plan.specs.iter().enumerate() {
+            let col = spec.stop_column(t);
+            let width = spec.quantity.width(&plan.net.dims);
+            if col >= spec.columns(steps) || width == 0 {
+                continue;
+            }
+            if spec.column_at(t).is_none() && spec.quantity != Quantity::GradNorms {
+                if matches!(spec.quantity, Quantity::Loss | Quantity::Accuracy) && whole.is_none() {
+                    whole = Some(self.measure(core, gathered, &run.whole_set));
+                }
+                if spec.quantity.needs_eval_data() && test.is_none() {
+                    test = Some(self.measure(core, gathered, run.eval.as_ref().expect("validated")));
+                }
+                // The passes may have been reused by a measurement: no end-to-end view.
+                let at = Iterate {
+                    network: run.b,
+                    start: false,
+                    step,
+                    whole,
+                    test,
+                    end_to_end: None,
+                    cancel,
+                };
+                let out = &mut records[i][col * width..(col + 1) * width];
+                self.record(
+                    spec.quantity,
+                    (&core.params, &mut core.diagnostics),
+                    &run.initial,
+                    &at,
+                    out,
+                );
+            }
+            let (head, tail) = records[i].split_at_mut((col + 1) * width);
+            for later in tail.chunks_mut(width) {
+                later.copy_from_slice(&head[col * width..]);
+            }
+        }
+        Outcome {
+            final_loss: whole.map_or_else(|| self.measure(core, gathered, &run.whole_set).loss, |w| w.loss),
+            steps_to_tol: if stop.reached_tol { t as i64 } else { -1 },
+            steps_to_accuracy: if stop.reached_accuracy { t as i64 } else { -1 },
+            diverged: stop.diverged,
+        }
+    }
+
+    /// Train network b start to finish: at each iterate, measure and record what is due, stop
+    /// or take one update at the step's scheduled group rates.
     pub fn train_network(&self, b: usize, worker: &mut Worker<T>, io: &mut NetworkIo<'_, T>, cancel: &AtomicBool) {
         let plan = self.plan;
         let opts = plan.opts;
         let net = &plan.net;
         let depth = net.depth();
-        let (d_0, d_l) = (net.dims[0], net.dims[depth]);
         let Worker { core, gathered } = worker;
         self.gather_network(b, core);
-        let train = plan.train_data().of(b, d_0, d_l);
-        let whole_set = plan.train.of(b, d_0, d_l);
-        let eval = plan.eval.map(|e| e.of(b, d_0, d_l));
-        let offset = plan.loss_offset(b);
-        let (rates, decays) = layers::resolve(opts, b);
-        let start = plan.start_steps[b] as u64;
-        let (seed, stream) = plan.seeds[b];
-        let initial = plan.layout.layers(&plan.weights, b);
+        let run = self.network_run(b);
         let full_batch = matches!(plan.schedule, Schedule::Full { .. });
         let grad_norms = plan.specs.iter().position(|s| s.quantity == Quantity::GradNorms);
         let mut updates = 0u64;
 
         for t in 0..=opts.steps {
-            let global = start + t as u64;
-            // Whole-set measurements due at this iterate come first: they reuse the buffers of
-            // the step's own pass.
-            let due = |q: Quantity| plan.specs.iter().any(|s| s.quantity == q && s.column_at(t).is_some());
-            let mut whole = (!full_batch && (due(Quantity::Loss) || due(Quantity::Accuracy)))
-                .then(|| self.measure(core, gathered, &whole_set));
-            let mut test = (due(Quantity::TestLoss) || due(Quantity::TestAccuracy))
-                .then(|| self.measure(core, gathered, eval.as_ref().expect("validated: eval data given")));
-
-            // The step: its examples, forward pass, loss and output signal.
-            let (input, m, targets, examples) = match plan.schedule.batch(global) {
-                Batch::All => (train.input(), train.n, train.y, plan.examples),
-                Batch::Slice { epoch, start, len } => {
-                    if gathered.order_of != Some((b, epoch)) {
-                        epoch_order(seed, stream, epoch, &mut gathered.order);
-                        gathered.order_of = Some((b, epoch));
-                    }
-                    let Gathered {
-                        x, y, labels, order, ..
-                    } = gathered;
-                    let columns = order[start..start + len].iter().map(|&c| c as usize);
-                    let (input, targets) = gather((x, y, labels), &train, columns, len, d_0, d_l);
-                    (input, len, targets, len)
-                }
-            };
-            net.forward(&core.params, input, m, &mut core.passes, true);
-            let scale = opts.loss.scale(examples);
-            let Passes {
-                activations, signal, ..
-            } = &mut core.passes;
-            let tally = evaluate(
-                opts.loss.kind,
-                net.output(activations, m),
-                d_l,
-                targets,
-                plan.alpha,
-                Some((signal, T::from_f64(scale) * plan.alpha)),
-                plan.step_accuracy,
-            );
-            let step = Measured {
-                loss: scale * (tally.loss + offset),
-                accuracy: tally.correct as f64 / m as f64,
-            };
-            if full_batch {
-                whole = Some(step);
-            }
+            let global = run.start + t as u64;
+            let (whole, test) = self.due_measurements(core, gathered, &run, t);
+            let (input, m, step) = self.step_pass(core, gathered, run.train, (b, run.stream, run.offset), global);
+            let whole = if full_batch { Some(step) } else { whole };
             let identity = full_batch && matches!(input, Input::Identity);
             let at = Iterate {
                 network: b,
@@ -577,20 +697,16 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                 end_to_end: identity.then(|| net.output(&core.passes.activations, m)),
                 cancel,
             };
-            for (spec, rows) in plan.specs.iter().zip(io.records.iter_mut()) {
-                if let Some(col) = spec.column_at(t) {
-                    let width = spec.quantity.width(&net.dims);
-                    let out = &mut rows[col * width..(col + 1) * width];
-                    self.record(spec.quantity, (&core.params, &mut core.diagnostics), &initial, &at, out);
-                }
-            }
+            self.record_iterate(
+                (&core.params, &mut core.diagnostics),
+                &mut io.records,
+                &run.initial,
+                &at,
+                t,
+            );
 
-            // Stop rules.
-            let diverged = !step.loss.is_finite();
-            let reached_tol = !diverged && opts.tol.is_some_and(|tol| step.loss <= tol);
-            let reached_accuracy = !diverged && opts.target_accuracy.is_some_and(|a| step.accuracy >= a);
-            if diverged || reached_tol || reached_accuracy || t == opts.steps || cancel.load(Ordering::Relaxed) {
-                // The stopping state fills its column (unless recorded at t) and every later one.
+            if let Some(stop) = Stop::at(opts, step, t, cancel) {
+                // The gradient norms of the stopping state, from this iterate's pass.
                 if let Some(i) = grad_norms {
                     let col = plan.specs[i].stop_column(t);
                     if col < plan.specs[i].columns(opts.steps) {
@@ -598,50 +714,16 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                         self.backward(core, input, m, None, Some(rows));
                     }
                 }
-                for (i, spec) in plan.specs.iter().enumerate() {
-                    let col = spec.stop_column(t);
-                    if col >= spec.columns(opts.steps) {
-                        continue;
-                    }
-                    let width = spec.quantity.width(&net.dims);
-                    if width == 0 {
-                        continue;
-                    }
-                    if spec.column_at(t).is_none() && spec.quantity != Quantity::GradNorms {
-                        if matches!(spec.quantity, Quantity::Loss | Quantity::Accuracy) && whole.is_none() {
-                            whole = Some(self.measure(core, gathered, &whole_set));
-                        }
-                        if spec.quantity.needs_eval_data() && test.is_none() {
-                            test = Some(self.measure(core, gathered, eval.as_ref().expect("validated")));
-                        }
-                        // The passes may have been reused by a measurement: no end-to-end view.
-                        let at = Iterate {
-                            network: b,
-                            start: false,
-                            step,
-                            whole,
-                            test,
-                            end_to_end: None,
-                            cancel,
-                        };
-                        let out = &mut io.records[i][col * width..(col + 1) * width];
-                        self.record(spec.quantity, (&core.params, &mut core.diagnostics), &initial, &at, out);
-                    }
-                    let (head, tail) = io.records[i].split_at_mut((col + 1) * width);
-                    for later in tail.chunks_mut(width) {
-                        later.copy_from_slice(&head[col * width..]);
-                    }
-                }
-                let final_loss = match whole {
-                    Some(w) => w.loss,
-                    None => self.measure(core, gathered, &whole_set).loss,
-                };
-                *io.outcome = Outcome {
-                    final_loss,
-                    steps_to_tol: if reached_tol { t as i64 } else { -1 },
-                    steps_to_accuracy: if reached_accuracy { t as i64 } else { -1 },
-                    diverged,
-                };
+                *io.outcome = self.finish(
+                    core,
+                    gathered,
+                    &mut io.records,
+                    &run,
+                    t,
+                    (step, whole, test),
+                    stop,
+                    cancel,
+                );
                 break;
             }
 
@@ -650,12 +732,55 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                     .column_at(t)
                     .map(|col| &mut io.records[i][col * depth..(col + 1) * depth])
             });
-            let step_rates = StepRates::new::<R>(&rates, &decays, opts.lr_schedule.factor(global));
+            let step_rates = StepRates::new::<R>(&run.rates, &run.decays, opts.lr_schedule.factor(global));
             self.backward(core, input, m, Some((&step_rates, global + 1)), norms);
             updates += 1;
         }
-        *io.step = (start + updates) as i64;
+        *io.step = (run.start + updates) as i64;
         self.scatter_network(core, io);
+    }
+}
+
+/// What one network's loop keeps fixed (see [`Trainer::network_run`]).
+struct NetworkRun<'p, T: Real> {
+    b: usize,
+    /// The data the steps see (reduced, when that is exact), the whole training set, the
+    /// held-out set.
+    train: NetworkData<'p, T>,
+    whole_set: NetworkData<'p, T>,
+    eval: Option<NetworkData<'p, T>>,
+    /// The constant the reduction drops from the loss.
+    offset: f64,
+    /// Learning rate and weight decay of every group (`Group` order), before the schedule.
+    rates: [f64; 5],
+    decays: [f64; 5],
+    /// Updates done before this call, and the data stream (seed, stream).
+    start: u64,
+    stream: (u64, u64),
+    initial: Vec<MatRef<'p, T>>,
+}
+
+/// Why a network stops at an iterate.
+#[derive(Clone, Copy, Debug)]
+struct Stop {
+    diverged: bool,
+    reached_tol: bool,
+    reached_accuracy: bool,
+}
+
+impl Stop {
+    /// The stop rules at iterate t with the step's measurement (None: the network goes on):
+    /// a non-finite loss, the tolerance or target accuracy reached, the last step, or the call
+    /// cancelled.
+    fn at(opts: &TrainOptions, step: Measured, t: usize, cancel: &AtomicBool) -> Option<Stop> {
+        let diverged = !step.loss.is_finite();
+        let stop = Stop {
+            diverged,
+            reached_tol: !diverged && opts.tol.is_some_and(|tol| step.loss <= tol),
+            reached_accuracy: !diverged && opts.target_accuracy.is_some_and(|a| step.accuracy >= a),
+        };
+        let any = diverged || stop.reached_tol || stop.reached_accuracy;
+        (any || t == opts.steps || cancel.load(Ordering::Relaxed)).then_some(stop)
     }
 }
 
@@ -707,7 +832,15 @@ fn decay_weights<T: Real, R: Rule<T>>(p: &mut [T], g: &mut [T], decay: T) {
 
 /// The learned scale s of a manifold layer W = s·Q after one Euclidean step of the rule with
 /// ∂ℓ/∂s = ⟨G, Q⟩ = ⟨G, W⟩/s (G the data gradient), at the scales group's (lr, decay).
-fn step_scale<T: Real, R: Rule<T>>(rule: &R, s: T, g: &[T], w: &[T], slots: &mut [T], (lr, decay): (T, T), t: u64) -> T {
+fn step_scale<T: Real, R: Rule<T>>(
+    rule: &R,
+    s: T,
+    g: &[T],
+    w: &[T],
+    slots: &mut [T],
+    (lr, decay): (T, T),
+    t: u64,
+) -> T {
     let dot: f64 = g.iter().zip(w).map(|(&a, &b)| a.to_f64() * b.to_f64()).sum();
     let mut scale = [s];
     let mut ds = [T::from_f64(dot / s.to_f64())];

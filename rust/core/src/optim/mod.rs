@@ -11,8 +11,8 @@
 
 mod adam;
 mod adamw;
-pub mod geometry;
 mod gd;
+pub mod geometry;
 mod momentum;
 pub mod rates;
 mod rmsprop;

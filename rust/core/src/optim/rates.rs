@@ -58,7 +58,13 @@ pub enum Group {
 }
 
 impl Group {
-    pub const ALL: [Group; 5] = [Group::Base, Group::Manifold, Group::Output, Group::Biases, Group::Scales];
+    pub const ALL: [Group; 5] = [
+        Group::Base,
+        Group::Manifold,
+        Group::Output,
+        Group::Biases,
+        Group::Scales,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -298,7 +304,10 @@ mod tests {
             ("cosine", &[]),
         ] {
             let err = LrSchedule::parse(kind, params).unwrap_err();
-            assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "lr_schedule"), "{kind}");
+            assert!(
+                matches!(err, Error::InvalidValue { ref arg, .. } if arg == "lr_schedule"),
+                "{kind}"
+            );
         }
     }
 

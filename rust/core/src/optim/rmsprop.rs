@@ -39,7 +39,11 @@ impl<T: Real, const CENTERED: bool, const MOMENTUM: bool> RmsProp<T, CENTERED, M
     fn directions(&self, g: &mut [T], slots: &mut [T]) {
         let n = g.len();
         let (v, rest) = slots.split_at_mut(n);
-        let (avg, buf) = if CENTERED { rest.split_at_mut(n) } else { rest.split_at_mut(0) };
+        let (avg, buf) = if CENTERED {
+            rest.split_at_mut(n)
+        } else {
+            rest.split_at_mut(0)
+        };
         for (i, (x, v)) in g.iter_mut().zip(v).enumerate() {
             let a = if CENTERED { Some(&mut avg[i]) } else { None };
             let d = self.scaled(*x, v, a);
@@ -60,7 +64,11 @@ impl<T: Real, const CENTERED: bool, const MOMENTUM: bool> Rule<T> for RmsProp<T,
     fn apply(&self, p: &mut [T], g: &[T], slots: &mut [T], lr: T, _t: u64) {
         let n = p.len();
         let (v, rest) = slots.split_at_mut(n);
-        let (avg, buf) = if CENTERED { rest.split_at_mut(n) } else { rest.split_at_mut(0) };
+        let (avg, buf) = if CENTERED {
+            rest.split_at_mut(n)
+        } else {
+            rest.split_at_mut(0)
+        };
         for (i, ((p, &g), v)) in p.iter_mut().zip(g).zip(v).enumerate() {
             let a = if CENTERED { Some(&mut avg[i]) } else { None };
             let d = self.scaled(g, v, a);

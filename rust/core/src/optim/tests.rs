@@ -41,18 +41,12 @@ fn names_and_ranges_are_checked() {
     };
     assert_eq!(arg(parse("adam", Some(0.5), false, None, None)), "momentum");
     assert_eq!(arg(parse("gd", None, true, None, None)), "nesterov");
-    assert_eq!(
-        arg(parse("sgd", None, false, Some((0.9, 0.99)), None)),
-        "betas"
-    );
+    assert_eq!(arg(parse("sgd", None, false, Some((0.9, 0.99)), None)), "betas");
     assert_eq!(arg(parse("gd", None, false, None, Some(1e-6))), "eps");
     assert_eq!(arg(parse("sgd", Some(1.0), false, None, None)), "momentum");
     assert_eq!(arg(parse("sgd", Some(-0.1), false, None, None)), "momentum");
     assert_eq!(arg(parse("sgd", None, true, None, None)), "nesterov");
-    assert_eq!(
-        arg(parse("adam", None, false, Some((0.9, 1.0)), None)),
-        "betas"
-    );
+    assert_eq!(arg(parse("adam", None, false, Some((0.9, 1.0)), None)), "betas");
     assert_eq!(arg(parse("adam", None, false, None, Some(0.0))), "eps");
     assert_eq!(arg(parse("adam", None, false, None, Some(f64::NAN))), "eps");
     assert_eq!(arg(parse("lbfgs", None, false, None, None)), "optimizer");
@@ -154,7 +148,11 @@ fn rmsprop_matches_a_hand_computed_step() {
         assert!((p[i] + lr * g[i] / (v.sqrt() + eps)).abs() < 1e-15);
     }
     // Centered with momentum, two steps: v, ḡ, buf by hand.
-    let rule = RmsProp::<f64, true, true> { decay: d, eps, momentum: mu };
+    let rule = RmsProp::<f64, true, true> {
+        decay: d,
+        eps,
+        momentum: mu,
+    };
     let mut p = [1.0, 1.0];
     let mut slots = [0.0; 6];
     rule.apply(&mut p, &g, &mut slots, lr, 1);
@@ -169,7 +167,10 @@ fn rmsprop_matches_a_hand_computed_step() {
         }
         assert!((p[i] - want).abs() < 1e-14, "{i}: {} vs {want}", p[i]);
         let got = [slots[i], slots[2 + i], slots[4 + i]];
-        assert!(got.iter().zip([v, a, buf]).all(|(x, y)| (x - y).abs() < 1e-14), "{i}: {got:?}");
+        assert!(
+            got.iter().zip([v, a, buf]).all(|(x, y)| (x - y).abs() < 1e-14),
+            "{i}: {got:?}"
+        );
     }
     // The first moment on a manifold is the momentum buffer.
     assert_eq!(rule.first_moment(&mut slots).unwrap().len(), 2);

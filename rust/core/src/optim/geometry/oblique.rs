@@ -186,7 +186,10 @@ mod tests {
                 fill_normal(&mut network_rng(4, t), &mut g, 1.0);
                 step(&mut work, rule, &mut w, &mut g, &mut slots, 0.05, t, s, s);
                 let (s2, worst) = row_spread(&w, rows, cols);
-                assert!(worst < 1e-14 && (s2.sqrt() - s).abs() < 1e-13, "{rows}x{cols}: rows off the sphere");
+                assert!(
+                    worst < 1e-14 && (s2.sqrt() - s).abs() < 1e-13,
+                    "{rows}x{cols}: rows off the sphere"
+                );
                 if let Some(m) = rule.first_moment(&mut slots) {
                     for (m_row, w_row) in m.chunks(cols).zip(w.chunks(cols)) {
                         assert!(dot(m_row, w_row).abs() < 1e-12, "{rows}x{cols}: moment not tangent");
@@ -279,7 +282,11 @@ mod tests {
                 up[i] += h;
                 down[i] -= h;
                 let numeric = (penalty(&up) - penalty(&down)) / (2.0 * h);
-                assert!((numeric - g[i]).abs() < 1e-7, "{rows}x{cols} [{i}]: {numeric} vs {}", g[i]);
+                assert!(
+                    (numeric - g[i]).abs() < 1e-7,
+                    "{rows}x{cols} [{i}]: {numeric} vs {}",
+                    g[i]
+                );
             }
         }
     }
