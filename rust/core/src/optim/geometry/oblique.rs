@@ -229,6 +229,32 @@ mod tests {
     }
 
     #[test]
+    fn the_projection_is_orthogonal_to_each_row_and_idempotent() {
+        for &(rows, cols) in &[(4, 6), (6, 4), (1, 2), (3, 3)] {
+            let s = 0.7;
+            let w = on_manifold(rows, cols, s, 5);
+            let mut x = vec![0.0; rows * cols];
+            fill_normal(&mut network_rng(6, 0), &mut x, 1.0);
+            let original = x.clone();
+            let mut work = ObliqueWork::new(rows, cols, 0.0).unwrap();
+            work.project(&w, &mut x, s);
+            for (i, (x_row, w_row)) in x.chunks(cols).zip(w.chunks(cols)).enumerate() {
+                assert!(dot(x_row, w_row).abs() < 1e-14, "{rows}x{cols} row {i} not tangent");
+                // x − P(x) is along w_i: the part removed is (x·w_i/s²)·w_i.
+                let c = dot(&original[i * cols..(i + 1) * cols], w_row) / (s * s);
+                for k in 0..cols {
+                    let removed = original[i * cols + k] - x_row[k];
+                    assert!((removed - c * w_row[k]).abs() < 1e-14);
+                }
+            }
+            let once = x.clone();
+            work.project(&w, &mut x, s);
+            let gap = x.iter().zip(&once).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(gap < 1e-15, "{rows}x{cols}: projecting twice moved it by {gap}");
+        }
+    }
+
+    #[test]
     fn the_step_is_the_geodesic_of_each_row() {
         // One row (1, 0) on the circle of radius s = 2, gradient (0, 1) (already tangent):
         // GD moves it along the circle by the arc η·‖g‖, i.e. the angle η/s.
