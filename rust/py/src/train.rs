@@ -370,6 +370,7 @@ impl OptionsArg {
 /// `deeplinear.options.TrainOptions`; the arrays come separately (borrowed, never copied).
 #[pyfunction]
 #[pyo3(signature = (weights, x, y, options, *, biases=None, eval_data=None, state=None, record_data=None))]
+#[allow(clippy::too_many_arguments)] // the arrays of a call, each its own Python argument
 pub fn train<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyList>,

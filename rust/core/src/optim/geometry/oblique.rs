@@ -273,7 +273,7 @@ mod tests {
         // A new scale rescales the rows.
         let mut w = vec![2.0, 0.0];
         work = ObliqueWork::new(1, 2, 0.0).unwrap();
-        step(&mut work, &Gd, &mut w, &mut vec![0.0, 0.0], &mut [], lr, 1, s, 3.0);
+        step(&mut work, &Gd, &mut w, &mut [0.0, 0.0], &mut [], lr, 1, s, 3.0);
         assert_eq!(w, [3.0, 0.0]);
     }
 
