@@ -68,6 +68,24 @@ def test_full_batch_with_records_and_tol_stops(small_chunks: None) -> None:
     _assert_same(one, dl.train(weights, X, Y, progress=True, **options))
 
 
+def test_group_rates_decay_and_schedule_follow_the_running_networks(small_chunks: None) -> None:
+    # per-network group rates and weight decay must be cut to the networks still running
+    weights, X, Y, dims = _problem()
+    options = {
+        "lr": dl.optim.Rates(
+            np.array([1e-3, 5e-3, 2e-2, 4e-2, 1e-3, 1.0]), output=np.linspace(1e-3, 3e-2, 6)
+        ),
+        "weight_decay": np.array([0.0, 1e-3, 0.0, 1e-2, 0.1, 0.0]),
+        "lr_schedule": dl.optim.warmup_cosine(300, warmup_steps=20, final=0.1),
+        "steps": 301,
+        "alpha": dl.fanout_alpha(dims),
+        "tol": 1e-1,
+    }
+    one = dl.train(weights, X, Y, **options)
+    assert (one.steps_to_tol >= 0).any() and (one.steps_to_tol < 0).any()
+    _assert_same(one, dl.train(weights, X, Y, progress=True, **options))
+
+
 def test_mini_batches_momentum_and_accuracy_stop(small_chunks: None) -> None:
     weights, X, _, dims = _problem(n=40)
     labels = np.random.default_rng(1).integers(0, 3, size=40)

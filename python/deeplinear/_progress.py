@@ -112,6 +112,20 @@ def _set_rows(target: np.ndarray | None, rows: np.ndarray, source: np.ndarray | 
         target[rows] = source
 
 
+def _per_network_rows(value: Any, rows: np.ndarray) -> Any:
+    """``value`` (a float, one value per network, or :class:`deeplinear.optim.Rates` of those)
+    restricted to the networks ``rows``."""
+    from .optim import Rates
+    from .vocabulary import LR_GROUPS
+
+    if isinstance(value, Rates):
+        taken = {g: _per_network_rows(getattr(value, g), rows) for g in LR_GROUPS}
+        return Rates(taken.pop("base"), **taken)
+    if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str):
+        return np.asarray(value, dtype=np.float64)[rows]
+    return value
+
+
 def chunked_train(
     train: Callable[..., Any], arguments: dict[str, Any], intervals: Mapping[str, int]
 ) -> Any:
@@ -140,9 +154,8 @@ def chunked_train(
         if later:
             call["data_seed"] = None  # the state's streams
         if rows is not None:  # some networks stopped: the running ones only
-            lr = arguments["lr"]
-            if isinstance(lr, (Sequence, np.ndarray)) and not isinstance(lr, str):
-                call["lr"] = np.asarray(lr, dtype=np.float64)[rows]
+            for name in ("lr", "weight_decay"):  # per-network values: the running rows
+                call[name] = _per_network_rows(arguments[name], rows)
             call["X"] = _take(arguments["X"], rows, 3)
             call["Y"] = _take(np.asarray(arguments["Y"]), rows, y_dims)
             for name in ("eval_data", "record_data"):

@@ -149,6 +149,7 @@ def schema() -> pa.Schema:
         "choice": pa.string(),
         "names": pa.string(),
         "string": pa.string(),
+        "schedule": pa.string(),
     }
     result_types = {
         "float64": pa.float64(),
