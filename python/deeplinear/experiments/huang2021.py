@@ -45,7 +45,18 @@ from ..sweep.registry import file_digest
 from ..train import train
 from .analysis import loglog_fit, steps_or_inf
 from .base import Analysis, Measurement, Study, register
-from .rules import Alike, Check, Fraction, Measure, Monotone, Order, Part, Slope, decide_all
+from .rules import (
+    Alike,
+    Check,
+    Fraction,
+    Measure,
+    Monotone,
+    Order,
+    Part,
+    Slope,
+    decide_all,
+    memo,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -431,6 +442,7 @@ def with_tau(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(tau=steps_or_inf(steps), weights=frame["init"].map(NAMES))
 
 
+@memo
 def _tau_medians(runs: pd.DataFrame) -> pd.DataFrame:
     """Median τ over seeds per (depth, lr), one column per init, and the ratio
     gaussian/orthogonal, from a frame with ``weights`` and ``tau`` (see :func:`tau_table`)."""
@@ -444,7 +456,7 @@ def _tau_medians(runs: pd.DataFrame) -> pd.DataFrame:
 def tau_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Median τ over seeds ('never' = inf) per (depth, lr), one column per init, and the
     ratio gaussian/orthogonal (inf where only orthogonal got there, NaN where neither did)."""
-    out = _tau_medians(with_tau(frame))
+    out = _tau_medians(with_tau(frame)).copy()
     if "width" in frame:
         out.attrs["width"] = int(frame["width"].iloc[0])
     return out
@@ -532,6 +544,7 @@ def _usable(table: pd.DataFrame) -> dict[float, dict[int, float]]:
 _RISES = Monotone("the G/O ratio of median τ", "depth")
 
 
+@memo
 def _rises_at_every_lr(taus: pd.DataFrame) -> list[bool]:
     """Per usable learning rate (see :func:`_usable`): whether the ratio rises with depth."""
     return [_RISES.evaluate(values)[1] for values in _usable(_tau_medians(taus)).values()]
@@ -557,13 +570,18 @@ def _largest_log_lrs(depth: int) -> Measure:
     """At ``depth``: (log10 of Gaussian's largest trainable η, orthogonal's); −inf = none."""
 
     def measure(taus: pd.DataFrame) -> tuple[float, float]:
-        found = largest_trainable(_tau_medians(taus)).get(depth)
+        found = _largest(taus).get(depth)
         if found is None:
             return math.nan, math.nan
         g, o = (-math.inf if v is None else math.log10(v) for v in found.values())
         return g, o
 
     return measure
+
+
+@memo
+def _largest(taus: pd.DataFrame) -> dict[int, dict[str, float | None]]:
+    return largest_trainable(_tau_medians(taus))
 
 
 def slopes(table: pd.DataFrame, column: str, widest: int | None = None) -> dict[str, float | None]:
