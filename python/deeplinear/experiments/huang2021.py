@@ -984,5 +984,12 @@ STUDY = register(
             "gap widens with η and depth, and orthogonal trains at η where Gaussian does not."
         ),
         data_help="a classification .npz (e.g. CIFAR-10 images, pixels / 255) for (c)",
+        sizes={
+            "quick": "~3.5 min: width 64, 7 η, 5 seeds; kernels to 2048 (a) and 512 (b). "
+            "Decides (a); the τ claims and (b) need more seeds and width.",
+            "standard": "~20 min (estimated): width 128, 5 η, 8 seeds; kernels to 4096 (a) and "
+            "2048 (b).",
+            "full": "width 400, 31 η, 20 seeds (CIFAR-10 with --data): a cluster job.",
+        },
     )
 )
