@@ -19,6 +19,7 @@ from deeplinear.experiments.rules import decide_all
 TINY = ht.Grid(
     parity=(ht.PANEL_AB.scaled(8, 20, 5), replace(ht.PANEL_CD.scaled(6, 20, 5), depth=2)),
     sgd=replace(ht.SGD_AB.scaled(8, 12, 4, batch_size=32), depth=2),
+    rmsprop=replace(ht.RMSPROP_CD.scaled(8, 12, 4, batch_size=32), depth=2),
     seeds=(0, 1, 2),
     line=ht.Line(
         widths=(4, 8), lrs=(0.1, 0.02), seeds=(0, 1, 2), batch_size=32, n=128, cap=12, depth=3

@@ -91,6 +91,7 @@ REDUCED_TABLES = {
         huang2021_training.QUICK,
         parity=tuple(p.scaled(8, 20, 5) for p in huang2021_training.QUICK.parity),
         sgd=huang2021_training.QUICK.sgd.scaled(8, 8, 4, batch_size=64),
+        rmsprop=huang2021_training.QUICK.rmsprop.scaled(8, 8, 4, batch_size=64),
         seeds=(0, 1),
         line=dataclasses.replace(
             huang2021_training.QUICK.line, widths=(8, 16), lrs=(0.1,), seeds=(0, 1), cap=10
@@ -139,6 +140,7 @@ def test_every_study_is_registered_with_every_size():
     for study in STUDIES.values():
         for size in SIZES:
             assert study.spec(size, None).size > 0
+        assert list(study.sizes) == list(SIZES), study.name  # what each size costs and decides
 
 
 def test_standard_sizes_lie_between_quick_and_full_and_reach_the_papers_conditions():
@@ -185,6 +187,7 @@ def test_reproduce_wu2019_reduced_end_to_end(tmp_path, reduced):
     assert len(result.analysis.claims) == 4
     assert report.index("## Claims") < report.index("![steps_vs_depth]")
     assert "## How each verdict is decided" in report
+    assert "Sizes (cost on 2 cores; what each can decide)" in report and "- **standard**:" in report
     for figure in result.analysis.figures:
         assert _is_png(figure)
     assert result.analysis.headline.name == "steps_vs_depth.png"

@@ -26,6 +26,7 @@ from deeplinear.experiments.rules import (
     Ratio,
     Slope,
     decide_all,
+    memo,
     resample_seeds,
 )
 from deeplinear.report import claims_table
@@ -230,3 +231,18 @@ def test_an_undefined_number_neither_holds_nor_fails():
     assert "holds in 75% of resamples; undefined in 25%" in claim.interval
     empty = Check("c", "p", (Part(Fraction("cells", "d"), lambda f: []),)).decide(frame)
     assert empty.verdict == "inconclusive" and empty.interval.startswith("fraction undefined")
+
+
+def test_memo_remembers_by_content_not_identity():
+    calls = []
+
+    @memo
+    def medians(frame):
+        calls.append(1)
+        return frame.groupby("x")["y"].median()
+
+    frame = trend_frame({0: LINEAR, 1: FLAT})
+    assert medians(frame).equals(medians(frame.copy()))  # same content: computed once
+    changed = frame.assign(y=frame["y"] + 1)
+    assert medians(changed).iloc[0] == medians(frame).iloc[0] + 1
+    assert len(calls) == 2

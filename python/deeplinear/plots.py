@@ -643,6 +643,7 @@ def seed_band_curves(
     styles: Mapping[Any, str] | None = None,
     title: str | None = None,
     xlabel: str = "step",
+    ax: Any = None,
 ) -> Figure:
     """Mean curves with a band of ± 1 standard deviation over the rows (seeds), one row of
     panels per value of ``facet``, one column per entry of ``panels``.
@@ -655,22 +656,27 @@ def seed_band_curves(
         styles: line style per ``hue`` value (e.g. Gaussian solid, orthogonal dotted, as the
             paper draws them).
     """
-    plt = _pyplot()
     facets = list(dict.fromkeys(frame[facet]))
     hues = sorted(frame[hue].unique())
-    colours = plt.get_cmap("tab10")(np.arange(10))
-    fig, axes = plt.subplots(
-        len(facets),
-        len(panels),
-        figsize=(5.2 * len(panels), 3.6 * len(facets)),
-        squeeze=False,
-        constrained_layout=True,
-    )
+    colours = _colormap("tab10")(np.arange(10))
+    figsize = (5.2 * len(panels), 3.6 * len(facets))
+    if ax is not None or len(facets) == 1:
+        if len(facets) != 1:
+            raise InvalidValueError(
+                f"ax: this figure has {len(facets)} rows of panels; ax= "
+                "takes one row only (select one value of the facet)"
+            )
+        fig, axes = _figure(ax, len(panels), figsize)
+    else:
+        from matplotlib.figure import Figure as _Figure
+
+        fig = _Figure(figsize=figsize, layout="constrained")
+        axes = fig.subplots(len(facets), len(panels), squeeze=False)
     for r, f in enumerate(facets):
         part = frame[frame[facet] == f]
         every = int(part["record_every"].iloc[0])
         for c, (name, columns) in enumerate(panels.items()):
-            ax = axes[r][c]
+            panel = axes[r][c]
             for k, column in enumerate(columns):
                 for h in hues:
                     rows = part[part[hue] == h]
@@ -679,20 +685,19 @@ def seed_band_curves(
                     mean, spread = values.mean(axis=0), values.std(axis=0)
                     style = (styles or {}).get(h, "-")
                     label = f"{column} · {h}" if len(columns) > 1 else str(h)
-                    ax.plot(steps, mean, style, color=colours[k], label=label)
+                    panel.plot(steps, mean, style, color=colours[k], label=label)
                     low = mean - spread
                     if name in log:
                         low = np.maximum(low, mean / 10.0)
-                    ax.fill_between(steps, low, mean + spread, color=colours[k], alpha=0.15)
+                    panel.fill_between(steps, low, mean + spread, color=colours[k], alpha=0.15)
             if name in log:
-                ax.set_yscale("log")
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(name)
-            ax.grid(True, which="major", alpha=0.3)
-            ax.set_title(f"{facet} {f}: {name}")
-            ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
+                panel.set_yscale("log")
+            panel.set_xlabel(xlabel)
+            panel.set_ylabel(name)
+            panel.grid(True, which="major", alpha=0.3)
+            panel.set_title(f"{facet} {f}: {name}")
+            panel.legend(fontsize=8)
+    _title(fig, axes, title, ax)
     return cast("Figure", fig)
 
 
@@ -707,16 +712,16 @@ def tau_lines(
     cap: float | None = None,
     title: str | None = None,
     xlabel: str = "learning rate η",
+    ax: Any = None,
 ) -> Figure:
     """Median step counts (−1 = never, counted as infinite) against ``x`` on log-log axes, one
     panel per entry of ``columns`` (panel title → column), one colour per ``colour`` value and
     one line style per ``style`` value (Huang et al.'s Fig. 4: widths in colour, orthogonal
     dotted). Medians that are "never" are left out; the cap is drawn as a dotted line."""
-    plt = _pyplot()
     colours_of = sorted(frame[colour].unique())
-    palette = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, max(len(colours_of), 2)))
-    fig, axes = _panels(len(columns), 5.6, 4.6)
-    for ax, (name, column) in zip(axes[0], columns.items(), strict=True):
+    palette = _colormap("viridis")(np.linspace(0.0, 0.85, max(len(colours_of), 2)))
+    fig, axes = _panels(len(columns), 5.6, 4.6, ax)
+    for panel, (name, column) in zip(axes[0], columns.items(), strict=True):
         for i, value in enumerate(colours_of):
             for s in sorted(frame[style].unique()):
                 rows = frame[(frame[colour] == value) & (frame[style] == s)]
@@ -724,7 +729,7 @@ def tau_lines(
                 steps = steps.where(steps >= 0, math.inf)
                 medians = steps.groupby(rows[x]).median()
                 done = np.isfinite(medians.to_numpy())
-                ax.plot(
+                panel.plot(
                     medians.index.to_numpy()[done],
                     medians.to_numpy()[done],
                     (styles or {}).get(s, "-"),
@@ -734,16 +739,15 @@ def tau_lines(
                     label=f"{colour} {value}, {s}",
                 )
         if cap is not None:
-            ax.axhline(cap, color="0.6", linewidth=0.8, linestyle=":")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("steps τ")
-        ax.set_title(name)
-        ax.grid(True, which="major", alpha=0.3)
+            panel.axhline(cap, color="0.6", linewidth=0.8, linestyle=":")
+        panel.set_xscale("log")
+        panel.set_yscale("log")
+        panel.set_xlabel(xlabel)
+        panel.set_ylabel("steps τ")
+        panel.set_title(name)
+        panel.grid(True, which="major", alpha=0.3)
     _legend(axes[0])
-    if title:
-        fig.suptitle(title)
+    _title(fig, axes, title, ax)
     return cast("Figure", fig)
 
 
@@ -756,16 +760,16 @@ def median_band(
     xlabel: str | None = None,
     ylabel: str | None = None,
     title: str | None = None,
+    ax: Any = None,
 ) -> Figure:
     """The median of ``y`` over the rows of each ``x`` against ``x`` on log-log axes, one line
     per ``hue`` value, with the range (min to max) over the rows shaded. Non-finite values
     (e.g. a diverged run's loss) count as +inf in the median; medians that are inf are drawn as
     crosses at the top of the panel, and the legend counts the non-finite runs."""
-    plt = _pyplot()
     hues = list(dict.fromkeys(frame[hue]))
-    colours = plt.get_cmap("tab10")(np.arange(len(hues)) % 10)
-    fig, axes = _panels(1, 6.4, 4.8)
-    ax = axes[0][0]
+    colours = _colormap("tab10")(np.arange(len(hues)) % 10)
+    fig, axes = _panels(1, 6.4, 4.8, ax)
+    panel = axes[0][0]
     finite = frame[y].astype(np.float64)
     finite = finite[np.isfinite(finite)]
     top = float(finite.max()) * 2.0 if len(finite) else 1.0
@@ -780,16 +784,15 @@ def median_band(
         bad = int((~np.isfinite(values)).sum())
         label = f"{h}" + (f" ({bad} diverged)" if bad else "")
         done = np.isfinite(median)
-        ax.plot(xs[done], median[done], marker="o", color=colour, label=label)
-        ax.fill_between(xs, np.minimum(low, top), high, color=colour, alpha=0.15)
+        panel.plot(xs[done], median[done], marker="o", color=colour, label=label)
+        panel.fill_between(xs, np.minimum(low, top), high, color=colour, alpha=0.15)
         if (~done).any():
-            ax.plot(xs[~done], np.full((~done).sum(), top), "x", color=colour)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel(ylabel or y)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
+            panel.plot(xs[~done], np.full((~done).sum(), top), "x", color=colour)
+    panel.set_xscale("log")
+    panel.set_yscale("log")
+    panel.set_xlabel(xlabel or x)
+    panel.set_ylabel(ylabel or y)
+    panel.grid(True, which="major", alpha=0.3)
+    panel.legend(fontsize=8)
+    _title(fig, axes, title, ax)
     return cast("Figure", fig)

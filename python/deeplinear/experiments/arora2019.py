@@ -611,5 +611,11 @@ STUDY = register(
         ),
         data_help="an .npz with X (n, d) and real targets y (n,), e.g. the UCI gas-sensor "
         "'Ethanol' set (2565 × 128); whitened like the default diabetes data",
+        sizes={
+            "quick": "~1 min: 15 stds × 9 η, 3 seeds, cap 10⁴. Decides the bands and Lemma 2; "
+            "the margin theorem needs more seeds with a positive margin.",
+            "standard": "~15 min (estimated): the full 33 stds × 17 η grid, 5 seeds, cap 2·10⁴.",
+            "full": "the paper's cap of 10⁶ steps.",
+        },
     )
 )

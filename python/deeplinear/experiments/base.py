@@ -83,6 +83,8 @@ class Study:
         data_help: what ``--data PATH`` means for this study; "" if it takes no data file.
         measurements: (size, data file or None) -> the tables the study computes besides its
             sweep (see :class:`Measurement`); None if it has none.
+        sizes: per size, what it costs and what it can decide (one line each, Markdown; the
+            report lists them).
     """
 
     name: str
@@ -92,6 +94,7 @@ class Study:
     description: str = ""
     data_help: str = ""
     measurements: Callable[[str, Path | None], list[Measurement]] | None = None
+    sizes: Mapping[str, str] = field(default_factory=dict)
 
 
 #: Registered studies by name, in registration order (the order of ``reproduce all``).

@@ -517,5 +517,13 @@ STUDY = register(
             "roughly linearly with depth; orthogonal nets train above a width that does not "
             "depend on depth."
         ),
+        sizes={
+            "quick": "~11 s: d_x = 32, widths 4 … 96, depths 1 … 64, 3 seeds. Decides the "
+            "Gaussian trend and Theorem 4.1 (m ≥ d_x is in the grid); the orthogonal "
+            "boundary's flatness needs more seeds.",
+            "standard": "~10 min (estimated): d_x = 128, widths 10 … 256, depths 1 … 128, 5 "
+            "seeds: the orthogonal boundary on both sides of d_x.",
+            "full": "the paper's grid (d_x = 1024, depths to 700, t = 10⁴): a cluster job.",
+        },
     )
 )

@@ -46,7 +46,18 @@ from ..train import train
 from . import huang2021_training as training
 from .analysis import loglog_fit, steps_or_inf
 from .base import Analysis, Measurement, Study, register
-from .rules import Alike, Check, Fraction, Measure, Monotone, Order, Part, Slope, decide_all
+from .rules import (
+    Alike,
+    Check,
+    Fraction,
+    Measure,
+    Monotone,
+    Order,
+    Part,
+    Slope,
+    decide_all,
+    memo,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -433,6 +444,7 @@ def with_tau(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(tau=steps_or_inf(steps), weights=frame["init"].map(NAMES))
 
 
+@memo
 def _tau_medians(runs: pd.DataFrame) -> pd.DataFrame:
     """Median τ over seeds per (depth, lr), one column per init, and the ratio
     gaussian/orthogonal, from a frame with ``weights`` and ``tau`` (see :func:`tau_table`)."""
@@ -446,7 +458,7 @@ def _tau_medians(runs: pd.DataFrame) -> pd.DataFrame:
 def tau_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Median τ over seeds ('never' = inf) per (depth, lr), one column per init, and the
     ratio gaussian/orthogonal (inf where only orthogonal got there, NaN where neither did)."""
-    out = _tau_medians(with_tau(frame))
+    out = _tau_medians(runs(frame)).copy()
     if "width" in frame:
         out.attrs["width"] = int(frame["width"].iloc[0])
     return out
@@ -534,6 +546,7 @@ def _usable(table: pd.DataFrame) -> dict[float, dict[int, float]]:
 _RISES = Monotone("the G/O ratio of median τ", "depth")
 
 
+@memo
 def _rises_at_every_lr(taus: pd.DataFrame) -> list[bool]:
     """Per usable learning rate (see :func:`_usable`): whether the ratio rises with depth."""
     return [_RISES.evaluate(values)[1] for values in _usable(_tau_medians(taus)).values()]
@@ -559,13 +572,18 @@ def _largest_log_lrs(depth: int) -> Measure:
     """At ``depth``: (log10 of Gaussian's largest trainable η, orthogonal's); −inf = none."""
 
     def measure(taus: pd.DataFrame) -> tuple[float, float]:
-        found = largest_trainable(_tau_medians(taus)).get(depth)
+        found = _largest(taus).get(depth)
         if found is None:
             return math.nan, math.nan
         g, o = (-math.inf if v is None else math.log10(v) for v in found.values())
         return g, o
 
     return measure
+
+
+@memo
+def _largest(taus: pd.DataFrame) -> dict[int, dict[str, float | None]]:
+    return largest_trainable(_tau_medians(taus))
 
 
 def slopes(table: pd.DataFrame, column: str, widest: int | None = None) -> dict[str, float | None]:
@@ -976,5 +994,13 @@ STUDY = register(
         ),
         data_help="a classification .npz (e.g. CIFAR-10 images, pixels / 255) for (c) and the "
         "training experiments (which test on its X_test, y_test if it has them)",
+        sizes={
+            "quick": "~3.5 min: width 64, 7 η, 5 seeds; kernels to 2048 (a) and 512 (b); plus ~1–2 "
+            "min for the training experiments (parity, SGD/RMSProp, width line). Decides (a); the "
+            "τ claims and (b) need more seeds and width.",
+            "standard": "~20 min (estimated): width 128, 5 η, 8 seeds; kernels to 4096 (a) and "
+            "2048 (b).",
+            "full": "width 400, 31 η, 20 seeds (CIFAR-10 with --data): a cluster job.",
+        },
     )
 )

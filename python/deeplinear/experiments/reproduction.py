@@ -116,6 +116,10 @@ def reproduce(
         f"Size: **{size}** · command: `deeplinear reproduce {name} --{size}{data_note} "
         f"--out {out}`\n\nSweep: {summary.line()}"
     )
+    if study.sizes:
+        intro += "\n\nSizes (cost on 2 cores; what each can decide):\n\n" + "\n".join(
+            f"- **{s}**: {text}" for s, text in study.sizes.items()
+        )
     sections = [*analysis.sections, ("Summary by init", summary_table(frame, ["init"]))]
     report = write_report(
         out / "report.md",

@@ -32,12 +32,15 @@ API (stable; other study modules build on it):
 - ``Check(claim, paper, parts, requires=(), source="runs", conditions="", ours=None,
   decide_with="more seeds")``: ``Check.decide(frame) -> Claim`` (the claims-table row, with
   the generated rule and the interval), ``Check.rule_text()``;
+- ``memo(function)``: a frame -> result function that remembers its results by the frame's
+  content (for work several measures repeat on one resample);
 - ``decide_all(checks, {source name: frame})`` decides every check on its source frame; a
   study's ``claims`` is usually that one call (see ``wu2019.CHECKS`` for a small example).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from abc import ABC, abstractmethod
@@ -69,6 +72,7 @@ __all__ = [
     "Rule",
     "Slope",
     "decide_all",
+    "memo",
     "resample_seeds",
 ]
 
@@ -298,6 +302,30 @@ class Bound(Rule):
 
 #: A measure: seed-level frame -> a rule's input.
 Measure = Callable[["pd.DataFrame"], Any]
+
+#: How many results :func:`memo` keeps per function (then it starts again).
+MEMO_SIZE = 4096
+
+
+def memo(function: Callable[[pd.DataFrame], Any]) -> Callable[[pd.DataFrame], Any]:
+    """``function`` (frame -> anything) remembering its results by the frame's content, for
+    work that several parts or checks repeat on the same resample (e.g. medians over seeds).
+    The frame must hold scalar columns only (list columns cannot be hashed); the results are
+    shared: callers must not modify them."""
+    import pandas as pd
+
+    cache: dict[bytes, Any] = {}
+
+    @functools.wraps(function)
+    def remembered(frame: pd.DataFrame) -> Any:
+        key = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+        if key not in cache:
+            if len(cache) >= MEMO_SIZE:
+                cache.clear()
+            cache[key] = function(frame)
+        return cache[key]
+
+    return remembered
 
 
 @dataclass(frozen=True)

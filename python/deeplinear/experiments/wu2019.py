@@ -461,5 +461,12 @@ STUDY = register(
             "of steps polynomial in L; identity and near-identity starts stall at a saddle; "
             "Xavier fails at depth."
         ),
+        sizes={
+            "quick": "~15 s: d = 8, depths 2 … 128, 5 seeds. Decides convergence, the exponent "
+            "and Xavier; the saddle's growth with L needs deeper nets.",
+            "standard": "~19 min measured on a loaded 2-core machine (~10 min quiet): d = 16, "
+            "depths 2 … 256, 10⁴ steps.",
+            "full": "d = 16, depths 2 … 512, 2·10⁴ steps.",
+        },
     )
 )
