@@ -69,6 +69,10 @@ NOT_FUZZED = {
     "tested case by case in tests/test_data.py",
     "deeplinear.init": "a module, fuzzed through its own __all__",
     "deeplinear.metrics": "a module, fuzzed through its own __all__",
+    "deeplinear.options": "the TrainOptions value train builds from its keywords; fuzzed as "
+    "train's arguments",
+    "deeplinear.optim": "the values of train's lr, weight_decay and lr_schedule; fuzzed as "
+    "train's arguments, and every bad value tested case by case in tests/test_optim.py",
     "deeplinear.reference": "the NumPy twins, plain-NumPy oracles of the fuzzed functions",
     "deeplinear.sweep": "grid specs are validated by tests/test_sweep_grid.py",
 }
@@ -286,7 +290,28 @@ TRAIN: dict[str, Param] = {
         reals,
         st.lists(reals, min_size=net.batch, max_size=net.batch),
         st.lists(st.floats(0, 0.1), max_size=4).map(np.array),
+        st.builds(
+            lambda base, group, value: dl.optim.Rates(base, **{group: value}),
+            st.sampled_from([0.01, 0.0]),
+            st.sampled_from(["manifold", "output", "biases", "scales"]),
+            st.one_of(reals, st.lists(st.floats(0, 0.1), max_size=4)),
+        ),
     ),
+    "lr_schedule": lambda net: often(
+        st.sampled_from(
+            [None, dl.optim.constant(), dl.optim.step_decay(2, 0.5), dl.optim.warmup_cosine(3, 1)]
+        ),
+        st.just("cosine"),
+        st.just(("step_decay", 2, 0.5)),
+    ),
+    "weight_decay": lambda net: often(
+        st.sampled_from([0.0, 0.1]),
+        reals,
+        st.builds(lambda v: dl.optim.Rates(0.1, biases=v), reals),
+    ),
+    "decay": lambda net: often(st.sampled_from([None, 0.9]), reals),
+    "centered": lambda net: often(st.booleans()),
+    "oblique_penalty": lambda net: often(st.sampled_from([0.0, 0.1]), reals),
     "steps": lambda net: often(st.integers(0, 4), small_ints),
     "tol": lambda net: often(st.one_of(st.none(), st.just(1e-3)), reals),
     "record_every": lambda net: often(st.integers(1, 3), small_ints),
@@ -312,11 +337,11 @@ TRAIN: dict[str, Param] = {
         st.just("loss"),
         st.lists(st.sampled_from(["bogus", 3, None, "loss"]), max_size=2),
     ),
-    "manifold": lambda net: choice_of("euclidean", "stiefel"),
+    "manifold": lambda net: choice_of("euclidean", "stiefel", "oblique"),
     # Announced options of the engine rewrite, fuzzed as soon as train takes them.
     "loss": lambda net: choice_of("mse", "cross_entropy"),
     "reduction": lambda net: often(st.sampled_from([None, "sum", "mean"]), st.just("bogus")),
-    "optimizer": lambda net: choice_of("gd", "sgd", "adam"),
+    "optimizer": lambda net: choice_of("gd", "sgd", "adam", "adamw", "rmsprop"),
     "momentum": lambda net: often(st.sampled_from([0.0, 0.9]), reals),
     "nesterov": lambda net: often(st.booleans()),
     "betas": lambda net: often(st.just((0.9, 0.999)), st.tuples(reals, reals), st.just((0.9,))),

@@ -70,7 +70,7 @@ def test_batch_size_outside_1_to_n(impl, batch_size) -> None:
         ({"optimizer": "sgd", "betas": (0.9, 0.99)}, "betas"),
         ({"optimizer": "gd", "eps": 1e-8}, "eps"),
         ({"optimizer": "sgd", "nesterov": True}, "nesterov"),  # needs a momentum
-        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"optimizer": "lion"}, "optimizer"),
         ({"loss": "hinge"}, "loss"),
         ({"reduction": "max"}, "reduction"),
     ],

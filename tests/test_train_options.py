@@ -4,7 +4,10 @@ Drawn runs cover depth 1, width 1 and rectangular layers, every activation, bias
 both parameterisations, shared and per-network data, both losses and reductions, every
 optimiser, mini-batches that do and do not divide n, Stiefel layers (all or some, wide and
 tall, with and without a learned scale), recorded quantities with their own intervals, evaluation
-data and the stop rules. f64 must agree to 1e-10, f32 to 1e-4 (relative to max(1, |value|)).
+data and the stop rules. The ``extras`` runs add learning rates per parameter group (floats and
+per-network values), every lr schedule, coupled and decoupled weight decay (per group too),
+RMSProp (centred, with momentum), AdamW and Oblique layers (learned scale, penalty). f64 must
+agree to 1e-10, f32 to 1e-4 (relative to max(1, |value|)).
 """
 
 from __future__ import annotations
@@ -50,8 +53,49 @@ def orthonormal(rng: np.random.Generator, shape: tuple[int, int, int], dtype: ty
     return out.astype(dtype)
 
 
+def unit_rows(rng: np.random.Generator, shape: tuple[int, int, int], dtype: type) -> NDArray:
+    """A batch of matrices whose rows have unit norm (a start on the Oblique manifold)."""
+    w = rng.standard_normal(shape)
+    return (w / np.linalg.norm(w, axis=-1, keepdims=True)).astype(dtype)
+
+
+#: Learning-rate schedules drawn by :func:`runs` with ``extras``: every kind, warm-ups that do
+#: and do not reach the horizon within the drawn steps, and the horizon equal to the warm-up.
+SCHEDULES = [
+    None,
+    dl.optim.constant(),
+    dl.optim.step_decay(2, 0.5),
+    dl.optim.step_decay(1, 0.0),
+    dl.optim.exponential_decay(0.8),
+    dl.optim.exponential_decay(0.9, every=2),
+    dl.optim.warmup_cosine(4, warmup_steps=2, final=0.1),
+    dl.optim.warmup_cosine(3),
+    dl.optim.warmup_cosine(2, warmup_steps=2, final=0.5),
+]
+#: The rates drawn for each optimiser: small enough that every network stays finite.
+RATES = {
+    "gd": [0.0, 0.003, 0.02],
+    "sgd": [0.0, 0.003, 0.02],
+    "adam": [0.003, 0.01],
+    "adamw": [0.003, 0.01],
+    "rmsprop": [0.001, 0.003],
+}
+
+
+def group_values(draw: st.DrawFn, choices: list[float], batch: int) -> Any:
+    """One group's rate or decay: a float, or one per network."""
+    if draw(st.booleans()):
+        return draw(st.sampled_from(choices))
+    return draw(st.lists(st.sampled_from(choices), min_size=batch, max_size=batch))
+
+
 @st.composite
-def runs(draw: st.DrawFn, dtype: type = np.float64, stiefel: bool | None = None) -> Run:
+def runs(
+    draw: st.DrawFn, dtype: type = np.float64, curved: bool | None = None, extras: bool = False
+) -> Run:
+    """A drawn call. ``curved``: whether some layer is on a manifold (None: drawn).
+    ``extras``: also draw group rates (``dl.optim.Rates``), lr schedules, weight decay,
+    RMSProp/AdamW and Oblique layers with their penalty."""
     depth = draw(st.integers(1, 3))
     loss = draw(st.sampled_from(["mse", "cross_entropy"]))
     dims = draw(st.lists(st.integers(1, 5), min_size=depth + 1, max_size=depth + 1))
@@ -64,20 +108,23 @@ def runs(draw: st.DrawFn, dtype: type = np.float64, stiefel: bool | None = None)
 
     activation = draw(st.sampled_from(ACTIVATIONS))
     parameterization = draw(st.sampled_from(["standard", "ntk"]))
-    use_stiefel = draw(st.booleans()) if stiefel is None else stiefel
+    use_curved = draw(st.booleans()) if curved is None else curved
     manifold: Any = "euclidean"
-    layers_on = [False] * depth
-    if use_stiefel:
+    layers = ["euclidean"] * depth
+    if use_curved:
+        kinds = ["stiefel", "oblique"] if extras else ["stiefel"]
         layers_on = draw(st.lists(st.booleans(), min_size=depth, max_size=depth))
         layers_on[draw(st.integers(0, depth - 1))] = True
-        manifold = (
-            "stiefel" if all(layers_on) else ["stiefel" if on else "euclidean" for on in layers_on]
-        )
+        for j, on in enumerate(layers_on):
+            if on:  # an Oblique layer needs 2 inputs per unit
+                layers[j] = draw(st.sampled_from(kinds)) if dims[j] >= 2 else "stiefel"
+        manifold = layers[0] if len(set(layers)) == 1 else layers
     weights = []
     for j in range(depth):
         shape = (batch, dims[j + 1], dims[j])
-        if layers_on[j]:
-            w = orthonormal(rng, shape, dtype) * draw(st.sampled_from([1.0, 0.7, 1.3]))
+        if layers[j] != "euclidean":
+            start = orthonormal if layers[j] == "stiefel" else unit_rows
+            w = start(rng, shape, dtype) * draw(st.sampled_from([1.0, 0.7, 1.3]))
         elif parameterization == "ntk":
             w = rng.standard_normal(shape)
         else:
@@ -106,7 +153,7 @@ def runs(draw: st.DrawFn, dtype: type = np.float64, stiefel: bool | None = None)
     else:
         Y = rng.standard_normal((dims[-1], n) if shared_y else (batch, dims[-1], n)).astype(dtype)
 
-    optimizer = draw(st.sampled_from(["gd", "sgd", "adam"]))
+    optimizer = draw(st.sampled_from(list(RATES) if extras else ["gd", "sgd", "adam"]))
     kwargs: dict[str, Any] = {
         "steps": draw(st.integers(0, 6)),
         "record_every": draw(st.integers(1, 3)),
@@ -120,16 +167,43 @@ def runs(draw: st.DrawFn, dtype: type = np.float64, stiefel: bool | None = None)
         "optimizer": optimizer,
         "manifold": manifold,
         # Small steps: the networks stay finite and every comparison is meaningful.
-        "lr": draw(st.sampled_from([0.0, 0.003, 0.02])) if optimizer != "adam" else 0.01,
+        "lr": 0.01 if optimizer in ("adam", "adamw") else draw(st.sampled_from(RATES["gd"])),
     }
     if optimizer == "sgd":
         kwargs["momentum"] = draw(st.sampled_from([0.0, 0.5, 0.9]))
         kwargs["nesterov"] = kwargs["momentum"] > 0 and draw(st.booleans())
-    if optimizer == "adam" and draw(st.booleans()):
+    if optimizer in ("adam", "adamw") and draw(st.booleans()):
         kwargs["betas"] = (0.8, 0.95)
         kwargs["eps"] = 1e-6
-    if use_stiefel:
+    if optimizer == "rmsprop":
+        kwargs["lr"] = draw(st.sampled_from(RATES["rmsprop"]))
+        kwargs["momentum"] = draw(st.sampled_from([None, 0.0, 0.5]))
+        kwargs["centered"] = draw(st.booleans())
+        kwargs["decay"] = draw(st.sampled_from([None, 0.9]))
+        kwargs["eps"] = draw(st.sampled_from([None, 1e-6]))
+    if use_curved:
         kwargs["learn_scale"] = draw(st.booleans())
+    if extras:
+        has_biases = biases is not None and any(v is not None for v in biases)
+        present = dl.optim.network_groups(layers, has_biases, kwargs.get("learn_scale", False))
+        rates = RATES[optimizer]
+        named = draw(st.lists(st.sampled_from(sorted(present - {"base"})), unique=True))
+        if named or draw(st.booleans()):
+            base = group_values(draw, rates, batch)
+            groups = {group: group_values(draw, rates, batch) for group in named}
+            kwargs["lr"] = dl.optim.Rates(base, **groups)
+        kwargs["lr_schedule"] = draw(st.sampled_from(SCHEDULES))
+        decayed = sorted(present & {"output", "biases", "scales"})
+        decay_groups = draw(st.lists(st.sampled_from(decayed), unique=True)) if decayed else []
+        decay = group_values(draw, [0.0, 0.1, 0.5], batch)
+        if decay_groups:
+            kwargs["weight_decay"] = dl.optim.Rates(
+                decay, **{g: group_values(draw, [0.0, 0.3], batch) for g in decay_groups}
+            )
+        elif draw(st.booleans()):
+            kwargs["weight_decay"] = decay
+        if "oblique" in layers:
+            kwargs["oblique_penalty"] = draw(st.sampled_from([0.0, 0.1, 1.0]))
     if draw(st.booleans()):
         kwargs["batch_size"] = draw(st.integers(1, n))
         kwargs["data_seed"] = (
@@ -205,8 +279,25 @@ def test_every_option_matches_the_reference_f32(run: Run) -> None:
 
 
 @settings(max_examples=40)
-@given(runs(np.float64, stiefel=True))
+@given(runs(np.float64, curved=True))
 def test_stiefel_runs_match_the_reference(run: Run) -> None:
+    check_against_reference(run, np.float64)
+
+
+@given(runs(np.float64, extras=True))
+def test_group_rates_schedules_decay_and_every_rule_match_the_reference_f64(run: Run) -> None:
+    check_against_reference(run, np.float64)
+
+
+@settings(max_examples=50)
+@given(runs(np.float32, extras=True))
+def test_group_rates_schedules_decay_and_every_rule_match_the_reference_f32(run: Run) -> None:
+    check_against_reference(run, np.float32)
+
+
+@settings(max_examples=60)
+@given(runs(np.float64, curved=True, extras=True))
+def test_oblique_and_stiefel_runs_with_every_rule_match_the_reference(run: Run) -> None:
     check_against_reference(run, np.float64)
 
 

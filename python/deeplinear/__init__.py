@@ -13,7 +13,7 @@ Example:
     (4, 101)
 """
 
-from . import data, errors, init, kernels, metrics, reference, sweep
+from . import data, errors, init, kernels, metrics, optim, reference, sweep
 from ._core import __version__
 from .errors import (
     ArgumentTypeError,
@@ -44,6 +44,7 @@ __all__ = [
     "init",
     "kernels",
     "metrics",
+    "optim",
     "reference",
     "sweep",
     "train",

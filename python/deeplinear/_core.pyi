@@ -4,6 +4,8 @@ from typing import Any
 
 import numpy as np
 
+from .options import TrainOptions
+
 __version__: str
 
 class DeeplinearError(Exception): ...
@@ -109,31 +111,10 @@ def train(
     weights: list[np.ndarray],
     x: np.ndarray | None,
     y: np.ndarray,
+    options: TrainOptions,
     *,
-    lr: float | list[float],
-    steps: int,
-    alpha: float,
-    tol: float | None,
-    record_every: int,
-    threads: int | None = None,
     biases: list[np.ndarray | None] | None = None,
-    activation: str = "linear",
-    parameterization: str = "standard",
-    sigma_w: float = 1.0,
-    record: list[tuple[str, int]] = ...,
-    manifold: list[str] = ...,
-    learn_scale: bool = False,
-    loss: str = "mse",
-    reduction: str | None = None,
-    optimizer: str = "gd",
-    momentum: float | None = None,
-    nesterov: bool = False,
-    betas: tuple[float, float] | None = None,
-    eps: float | None = None,
-    batch_size: int | None = None,
-    data_seed: int | list[int] | None = None,
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
-    target_accuracy: float | None = None,
     state: Any = None,
     record_data: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> RawTrainOutput: ...

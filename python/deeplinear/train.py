@@ -9,28 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
-from ._validation import (
-    choice,
-    float_array,
-    integer,
-    optional_integer,
-    real,
-    seed_argument,
-    string,
-    targets_array,
-    threads_argument,
-)
+from . import _core, optim
+from ._validation import float_array, targets_array
 from .errors import ArgumentTypeError, InvalidValueError
-from .vocabulary import (
-    ACTIVATIONS,
-    LOSSES,
-    MANIFOLDS,
-    OPTIMIZERS,
-    PARAMETERIZATIONS,
-    PROBE_RECORDABLE,
-    RECORDABLE,
-)
+from .options import TrainOptions
+from .vocabulary import LOSSES, OPTIMIZERS, PROBE_RECORDABLE, RECORDABLE
+
+#: The keywords of :func:`train` that are options (all but the arrays and the state).
+_OPTIONS = frozenset(TrainOptions.keywords())
 
 __all__ = [
     "LOSSES",
@@ -52,14 +38,14 @@ class TrainState:
     new one.
 
     Attributes:
-        optimizer: the optimiser it belongs to ("gd", "sgd" or "adam").
+        optimizer: the optimiser it belongs to (one of :data:`OPTIMIZERS`).
         step: (batch,) int64, updates done so far by each network (the position in the
             mini-batch schedule, and Adam's step count).
         data_seed: (batch, 2) uint64, each network's data stream (seed, stream index).
         batch_size: the mini-batch size it was trained with (None: full batch).
         n: the number of training examples.
-        scales: (batch, L) the scale s of each Stiefel layer (WᵀW = s²I; trained with
-            ``learn_scale``), NaN for Euclidean layers; None without Stiefel layers.
+        scales: (batch, L) the scale s of each Stiefel or Oblique layer (W = s·Q; trained
+            with ``learn_scale``), NaN for Euclidean layers; None without manifold layers.
         slots: the optimiser's buffers, named in ``slot_names`` ("momentum:weights[0]",
             "exp_avg:biases[2]", "exp_avg_sq:scales", …), each shaped like its parameter.
         slot_names: the name of each buffer in ``slots``.
@@ -104,7 +90,7 @@ class TrainResult:
         steps_to_accuracy: (batch,) int64, the first step whose (mini-)batch accuracy is
             ≥ ``target_accuracy``, or -1.
         state: where the networks stopped (optimiser buffers, step counts, data order,
-            Stiefel scales); pass it to the next call to continue.
+            manifold scales); pass it to the next call to continue.
     """
 
     weights: list[np.ndarray]
@@ -124,19 +110,6 @@ class TrainResult:
         return np.arange(self.loss.shape[1]) * self.record_every
 
 
-def _learning_rate(lr: Any) -> float | list[float]:
-    if isinstance(lr, np.ndarray) or (isinstance(lr, Sequence) and not isinstance(lr, str)):
-        rates = np.asarray(lr, dtype=np.float64)
-        if rates.ndim == 0:
-            return float(rates)
-        if rates.ndim != 1:
-            raise InvalidValueError(
-                f"lr: expected a scalar or a 1-D (batch,) array, got shape {rates.shape}"
-            )
-        return [float(r) for r in rates]
-    return real("lr", lr)
-
-
 def _biases(biases: Any, depth: int, dtype: np.dtype) -> list[np.ndarray | None] | None:
     if biases is None:
         return None
@@ -151,68 +124,6 @@ def _biases(biases: Any, depth: int, dtype: np.dtype) -> list[np.ndarray | None]
     return [
         None if b is None else float_array(f"biases[{j}]", b, dtype) for j, b in enumerate(biases)
     ]
-
-
-def _record(record: Any, record_every: int) -> tuple[list[str], list[tuple[str, int]]]:
-    """The requested quantities (duplicate-free names in order) and their (name, interval)."""
-    if isinstance(record, Mapping):
-        items = list(record.items())
-    elif isinstance(record, str) or not isinstance(record, Sequence):
-        raise ArgumentTypeError(
-            f"record: expected a list of names such as ['accuracy'] or a mapping name -> "
-            f"interval, got {record!r}"
-        )
-    else:
-        items = [(name, None) for name in record]
-    names: list[str] = []
-    specs: list[tuple[str, int]] = []
-    for name, every in items:
-        if not isinstance(name, str):
-            raise ArgumentTypeError(
-                f"record: expected names (str), got {type(name).__name__} {name!r}"
-            )
-        interval = record_every if every is None else integer(f"record[{name!r}]", every, minimum=1)
-        if name not in names:
-            names.append(name)
-            specs.append((name, interval))
-    return names, specs
-
-
-def _manifold(manifold: Any) -> list[str]:
-    if isinstance(manifold, str):
-        return [manifold]
-    if isinstance(manifold, Sequence) and all(isinstance(m, str) for m in manifold):
-        return list(manifold)
-    raise ArgumentTypeError(
-        f"manifold: expected {' or '.join(map(repr, MANIFOLDS))}, or a list with one per layer, "
-        f"got {manifold!r}"
-    )
-
-
-def _optional_real(name: str, value: Any) -> float | None:
-    return None if value is None else real(name, value)
-
-
-def _betas(betas: Any) -> tuple[float, float] | None:
-    if betas is None:
-        return None
-    if isinstance(betas, str) or not isinstance(betas, Sequence) or len(betas) != 2:
-        raise ArgumentTypeError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
-    return real("betas[0]", betas[0]), real("betas[1]", betas[1])
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ArgumentTypeError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
-
-
-def _data_seed(data_seed: Any, batch_size: int | None, state: Any, batch: int) -> Any:
-    """The data streams of the mini-batch schedule: as given; else the state's (None); else,
-    with mini-batches, fresh OS entropy (kept in the returned state)."""
-    if data_seed is None and (state is not None or batch_size is None):
-        return None
-    return seed_argument(data_seed, batch, "data_seed")
 
 
 def _eval_data(eval_data: Any, loss: str, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray] | None:
@@ -257,7 +168,7 @@ def train(
     X: np.ndarray | None,
     Y: np.ndarray,
     *,
-    lr: float | Sequence[float] | np.ndarray,
+    lr: float | Sequence[float] | np.ndarray | optim.Rates,
     steps: int,
     alpha: float = 1.0,
     tol: float | None = None,
@@ -283,6 +194,11 @@ def train(
     target_accuracy: float | None = None,
     state: TrainState | None = None,
     record_data: np.ndarray | tuple[np.ndarray, np.ndarray | None] | None = None,
+    lr_schedule: optim.LrSchedule | None = None,
+    weight_decay: float | Sequence[float] | np.ndarray | optim.Rates = 0.0,
+    decay: float | None = None,
+    centered: bool = False,
+    oblique_penalty: float = 0.0,
 ) -> TrainResult:
     r"""Train a batch of deep networks.
 
@@ -309,7 +225,12 @@ def train(
         Y: targets. loss="mse": (d_L, n) or (batch, d_L, n), the weights' dtype.
             loss="cross_entropy": integer class labels in [0, d_L), (n,) or (batch, n), any
             integer dtype.
-        lr: learning rate η, a float or one per network (batch,). Finite and ≥ 0.
+        lr: learning rate η, a float or one per network (batch,), or
+            :class:`deeplinear.optim.Rates`: one rate per parameter group (``manifold``: the
+            Stiefel/Oblique weights; ``output``: the last layer's weights when Euclidean;
+            ``biases``; ``scales``: the learned scales; ``base``: every other weight), each a
+            float or one per network; a group left as None takes ``base``. Naming a group the
+            network lacks is an error. Finite and ≥ 0.
         steps: number of updates (≥ 0).
         alpha: output scale α (see :func:`deeplinear.fanout_alpha`).
         tol: stop a network (and record ``steps_to_tol``) once its step loss is ≤ tol (the
@@ -329,14 +250,19 @@ def train(
             mini-batches, "loss" and "accuracy" cost one extra pass over the training set at
             each recorded step (as does ``TrainResult.final_loss`` at the stop); "test_loss" and
             "test_accuracy" one pass over ``eval_data``.
-        manifold: "euclidean" or "stiefel", or a list with one per layer. A Stiefel layer
+        manifold: "euclidean", "stiefel" or "oblique", or a list with one per layer. A Stiefel layer
             stays scaled-orthogonal (WᵀW = s²I, or WWᵀ = s²I if wide; it must start so, e.g.
             :func:`deeplinear.init.orthogonal`): the gradient G is projected to the tangent
             space, G − W·sym(WᵀG)/s² (wide: G − sym(GWᵀ)·W/s²), the optimiser turns it into a
             direction d, and W − η·d is retracted with the sign-fixed QR (W ← s·qf(·), wide
             s·qf(·ᵀ)ᵀ). Momentum and Adam keep their moments for the projected gradient and
             re-project the first moment onto the new tangent space after each step, as geoopt's
-            RiemannianAdam (Sokol & Park 2020). Biases stay Euclidean.
+            RiemannianAdam (Sokol & Park 2020). An Oblique layer keeps every row (a unit's
+            incoming weights) of one norm s (it must start so, and needs d_in ≥ 2): the
+            gradient is projected row-wise, g_i − (g_i·w_i/s²)·w_i, and each row moves along
+            its sphere's geodesic (the exponential map); the first moments are re-projected
+            likewise. Biases stay Euclidean. RMSProp keeps its averages for the projected
+            gradient as Adam does.
         loss: "mse" (½‖f_i − y_i‖² per example) or "cross_entropy" (−log softmax(f_i)_{y_i}
             per example, computed with the max shift so that large logits never overflow;
             needs d_L ≥ 2).
@@ -344,11 +270,15 @@ def train(
             "mean", or None for the loss's default (mse: "sum", cross_entropy: "mean").
         optimizer: "gd" (W ← W − ηG), "sgd" (heavy ball in PyTorch's convention:
             v ← βv + G, W ← W − ηv; with ``nesterov`` W ← W − η(G + βv)) or "adam"
-            (W ← W − η·m̂/(√v̂ + ε) with bias-corrected moments, Kingma & Ba).
-        momentum: β of "sgd", in [0, 1) (default 0). Only with optimizer="sgd".
+            (W ← W − η·m̂/(√v̂ + ε) with bias-corrected moments, Kingma & Ba), "adamw" (Adam
+            with decoupled weight decay, PyTorch's AdamW) or "rmsprop" (PyTorch's convention:
+            v ← d·v + (1 − d)·G², W ← W − η·G/(√v + ε); with ``centered`` the running mean ḡ
+            of G is subtracted, √(v − ḡ²); with ``momentum`` μ, b ← μ·b + G/(√v + ε),
+            W ← W − η·b).
+        momentum: β of "sgd" (or μ of "rmsprop"), in [0, 1) (default 0).
         nesterov: Nesterov momentum (needs momentum > 0). Only with optimizer="sgd".
-        betas: (β₁, β₂) of "adam", each in [0, 1) (default (0.9, 0.999)).
-        eps: ε of "adam", > 0 (default 1e-8).
+        betas: (β₁, β₂) of "adam" and "adamw", each in [0, 1) (default (0.9, 0.999)).
+        eps: ε of "adam", "adamw" and "rmsprop", > 0 (default 1e-8).
         batch_size: None (every step uses all n examples) or b in [1, n]: each epoch walks
             through a fresh permutation of the n examples in slices of b; the last slice of an
             epoch may be shorter. The loss and gradient of a step are those of its slice.
@@ -356,9 +286,9 @@ def train(
             network, as ``seed`` in :mod:`deeplinear.init` — a network trained alone with its own
             seed equals the same network trained in a batch. None: the state's, else fresh
             entropy (kept in ``TrainResult.state``).
-        learn_scale: each Stiefel layer W = s·Q also trains its scale s (Sokol & Park's
-            ``scaling``) by the optimiser's Euclidean rule, with ∂ℓ/∂s = ⟨G, Q⟩. Needs a
-            Stiefel layer.
+        learn_scale: each Stiefel or Oblique layer W = s·Q also trains its scale s (Sokol & Park's
+            ``scaling``) by the optimiser's Euclidean rule, with ∂ℓ/∂s = ⟨G, Q⟩ (at the
+            ``scales`` group's rate). Needs a Stiefel or Oblique layer.
         eval_data: held-out data (X_test, Y_test), shaped like X and Y, for the "test_loss"
             and "test_accuracy" records.
         target_accuracy: stop a network (and record ``steps_to_accuracy``) once the accuracy
@@ -376,6 +306,22 @@ def train(
             convergence) records NaN. These are expensive (a Fisher eigenvalue costs dozens
             of passes over the probe set): give them a long interval, e.g.
             ``record={"loss": 1, "fisher_max_eigenvalue": 100}``.
+        lr_schedule: None (constant) or a schedule of :mod:`deeplinear.optim`
+            (``constant``, ``step_decay``, ``exponential_decay``, ``warmup_cosine``, with
+            optax's definitions): every group's rate is multiplied by its factor f(t) at the
+            network's own 0-based update count t, counted over chained calls (``state``), so
+            a chain continues the schedule bit for bit.
+        weight_decay: λ, a float or one per network, or :class:`deeplinear.optim.Rates`
+            per group. Coupled L2 (λ·W added to the gradient) for "gd", "sgd", "adam" and
+            "rmsprop"; decoupled for "adamw" (W ← W − η·f(t)·λ·W before the Adam step). A
+            float decays the Euclidean weights (``base`` and ``output``); biases and scales
+            only when named in ``Rates``; the orthonormal factor of a manifold layer never
+            (decay its learned scale with ``scales=``).
+        decay: d of "rmsprop", in [0, 1) (default 0.99).
+        centered: centred RMSProp (only with optimizer="rmsprop").
+        oblique_penalty: ω ≥ 0: adds ω·‖QQᵀ − I‖²_F (QᵀQ for tall layers) of each Oblique
+            layer's Q to the loss it trains on (Sokol & Park's Oblique nets); the recorded
+            losses do not include it. Needs an Oblique layer.
 
     Returns:
         A :class:`TrainResult`. A network whose loss becomes non-finite is flagged in
@@ -390,6 +336,7 @@ def train(
         >>> bool((res.final_loss < res.loss[:, 0]).all())
         True
     """
+    keywords = {k: v for k, v in locals().items() if k in _OPTIONS}
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
         raise ArgumentTypeError("weights: expected a list of per-layer arrays (batch, d_out, d_in)")
     if len(weights) == 0:
@@ -398,45 +345,25 @@ def train(
     layers = [first] + [
         float_array(f"weights[{j}]", w, first.dtype) for j, w in enumerate(weights) if j > 0
     ]
-    steps = integer("steps", steps, minimum=0)
-    record_every = integer("record_every", record_every, minimum=1)
-    names, specs = _record(record, record_every)
-    loss = choice("loss", loss, tuple(LOSSES))
-    if reduction is not None:
-        reduction = choice("reduction", reduction, ("sum", "mean"))
-    batch_size = optional_integer("batch_size", batch_size, minimum=1)
     if state is not None and not isinstance(state, TrainState):
         raise ArgumentTypeError(f"state: expected a TrainState, got {type(state).__name__}")
+    bias_arrays = _biases(biases, len(layers), first.dtype)
+    options = TrainOptions.from_keywords(
+        keywords,
+        batch=first.shape[0] if first.ndim else 0,
+        depth=len(layers),
+        has_biases=bias_arrays is not None and any(b is not None for b in bias_arrays),
+        has_state=state is not None,
+    )
     out = _core.train(
         layers,
         None if X is None else float_array("X", X, first.dtype),
-        targets_array("Y", Y, loss, first.dtype),
-        lr=_learning_rate(lr),
-        steps=steps,
-        alpha=real("alpha", alpha),
-        tol=_optional_real("tol", tol),
-        record_every=record_every,
-        threads=threads_argument(threads),
-        biases=_biases(biases, len(layers), first.dtype),
-        activation=choice("activation", activation, ACTIVATIONS),
-        parameterization=choice("parameterization", parameterization, PARAMETERIZATIONS),
-        sigma_w=real("sigma_w", sigma_w),
-        record=specs,
-        manifold=_manifold(manifold),
-        learn_scale=_flag("learn_scale", learn_scale),
-        loss=loss,
-        reduction=reduction,
-        optimizer=string("optimizer", optimizer),
-        momentum=_optional_real("momentum", momentum),
-        nesterov=_flag("nesterov", nesterov),
-        betas=_betas(betas),
-        eps=_optional_real("eps", eps),
-        batch_size=batch_size,
-        data_seed=_data_seed(data_seed, batch_size, state, first.shape[0] if first.ndim else 0),
-        eval_data=_eval_data(eval_data, loss, first.dtype),
-        target_accuracy=_optional_real("target_accuracy", target_accuracy),
+        targets_array("Y", Y, options.loss, first.dtype),
+        options,
+        biases=bias_arrays,
+        eval_data=_eval_data(eval_data, options.loss, first.dtype),
         state=state,
-        record_data=_record_data(record_data, loss, first.dtype),
+        record_data=_record_data(record_data, options.loss, first.dtype),
     )
     recorded = dict(out.records)
     raw = out.state
@@ -446,9 +373,11 @@ def train(
         final_loss=out.final_loss,
         steps_to_tol=out.steps_to_tol,
         diverged=out.diverged,
-        record_every=record_every,
+        record_every=options.record_every,
         biases=None if biases is None else list(out.biases),
-        records={name: out.loss if name == "loss" else recorded[name] for name in names},
+        records={
+            name: out.loss if name == "loss" else recorded[name] for name, _ in options.record
+        },
         steps_to_accuracy=out.steps_to_accuracy,
         state=TrainState(
             optimizer=raw.optimizer,

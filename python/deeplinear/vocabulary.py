@@ -8,6 +8,8 @@ __all__ = [
     "ACTIVATIONS",
     "LINEAR_ONLY_RECORDABLE",
     "LOSSES",
+    "LR_GROUPS",
+    "LR_SCHEDULES",
     "MANIFOLDS",
     "OPTIMIZERS",
     "PARAMETERIZATIONS",
@@ -57,15 +59,40 @@ PROBE_RECORDABLE = (
 #: The losses, with their default reduction over the examples of a step.
 LOSSES = {"mse": "sum", "cross_entropy": "mean"}
 
-#: The optimisers and the options each takes.
-OPTIMIZERS = {"gd": (), "sgd": ("momentum", "nesterov"), "adam": ("betas", "eps")}
+#: The optimisers and the options each takes (every other optimiser refuses them).
+OPTIMIZERS = {
+    "gd": (),
+    "sgd": ("momentum", "nesterov"),
+    "adam": ("betas", "eps"),
+    "adamw": ("betas", "eps"),
+    "rmsprop": ("momentum", "eps", "decay", "centered"),
+}
+
+#: The parameter groups of ``train(lr=optim.Rates(...))`` and ``weight_decay``, each with the
+#: tensors it holds ("base" is the rate every group left as None takes).
+LR_GROUPS = {
+    "base": "every Euclidean weight not in another group (hidden layers)",
+    "manifold": "the weights of Stiefel and Oblique layers (their orthonormal factor)",
+    "output": "the last layer's weights, when that layer is Euclidean",
+    "biases": "the biases",
+    "scales": "the learned scales of Stiefel and Oblique layers (learn_scale=True)",
+}
+
+#: The learning-rate schedules of ``train(lr_schedule=...)`` (made by ``deeplinear.optim``),
+#: each with its parameters in order.
+LR_SCHEDULES = {
+    "constant": (),
+    "step_decay": ("every", "factor"),
+    "exponential_decay": ("rate", "every"),
+    "warmup_cosine": ("decay_steps", "warmup_steps", "final"),
+}
 
 #: The hidden-layer nonlinearities φ (the output layer has none).
 ACTIVATIONS = ("linear", "tanh", "relu", "erf")
 #: Per-layer scales: s_j = 1 ("standard") or σ_w/√d_{j−1} ("ntk").
 PARAMETERIZATIONS = ("standard", "ntk")
 #: The geometry each layer is trained in.
-MANIFOLDS = ("euclidean", "stiefel")
+MANIFOLDS = ("euclidean", "stiefel", "oblique")
 
 #: The recordables only a linear chain (no biases, standard parameterisation) can give.
 LINEAR_ONLY_RECORDABLE = ("balancedness", "balancedness_per_layer", "singular_values")

@@ -7,8 +7,9 @@ and do not match the Rust engine's; only the distributions agree.
 
 from __future__ import annotations
 
-from . import init, kernels, losses, metrics, optimizers, schedule, stiefel
+from . import init, kernels, losses, lr_schedules, metrics, oblique, optimizers, schedule, stiefel
 from .haar import haar_orthogonal
+from .lr_schedules import lr_factor
 from .train import TrainResult, TrainState, bias_gradients, fanout_alpha, gradients, loss, train
 
 __all__ = [
@@ -22,7 +23,10 @@ __all__ = [
     "kernels",
     "loss",
     "losses",
+    "lr_factor",
+    "lr_schedules",
     "metrics",
+    "oblique",
     "optimizers",
     "schedule",
     "stiefel",

@@ -22,18 +22,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .. import optim
+from ..errors import ArgumentTypeError, InvalidValueError
 from ..vocabulary import (
     ACTIVATIONS,
     LINEAR_ONLY_RECORDABLE,
+    MANIFOLDS,
     PARAMETERIZATIONS,
     PROBE_RECORDABLE,
     RECORDABLE,
 )
-from . import metrics
+from . import metrics, oblique, stiefel
 from .losses import accuracy_count, loss_and_signal
+from .lr_schedules import lr_factor
 from .optimizers import Rule, make_rule
 from .schedule import batch_of_step
-from .stiefel import orthogonal_scale, riemannian_step
 
 __all__ = [
     "TrainResult",
@@ -283,15 +286,20 @@ def _check_int(value: int, name: str, minimum: int) -> int:
     return ivalue
 
 
-def _check_lr(lr: float | ArrayLike, batch: int) -> NDArray[np.float64]:
-    arr = np.asarray(lr, dtype=np.float64)
-    if arr.ndim == 0:
-        arr = np.full(batch, float(arr))
-    elif arr.shape != (batch,):
-        raise ValueError(f"lr must be a scalar or have shape ({batch},), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(f"lr must be finite and >= 0, got {lr!r}")
-    return arr
+def _check_manifolds(manifold: str | Sequence[str], depth: int) -> list[str]:
+    manifolds = [manifold] if isinstance(manifold, str) else list(manifold)
+    manifolds = manifolds * depth if len(manifolds) == 1 else manifolds
+    if len(manifolds) != depth or any(m not in MANIFOLDS for m in manifolds):
+        raise InvalidValueError(f"manifold: expected one of {MANIFOLDS} or one per layer ({depth})")
+    return manifolds
+
+
+def _check_schedule(lr_schedule: Any) -> optim.LrSchedule | None:
+    if lr_schedule is not None and not isinstance(lr_schedule, optim.LrSchedule):
+        raise ArgumentTypeError(
+            f"lr_schedule: expected None or a schedule of deeplinear.optim, got {lr_schedule!r}"
+        )
+    return lr_schedule
 
 
 # --------------------------------------------------------------------------------------------
@@ -550,7 +558,10 @@ class _Call:
     kind: str
     reduction: str
     alpha: float
-    lrs: NDArray[np.float64]
+    lrs: dict[str, NDArray[np.float64]]  # group -> (batch,) rates
+    decays: dict[str, NDArray[np.float64]]  # group -> (batch,) weight decays
+    schedule: optim.LrSchedule | None
+    penalty: float  # the Oblique non-orthogonality penalty ω
     steps: int
     every: int
     tol: float | None
@@ -639,13 +650,18 @@ def _check_call(
             raise ValueError(f"target_accuracy must be in (0, 1], got {target}")
         if not labels and dims[-1] < 2:
             raise ValueError("target_accuracy needs d_L >= 2 with loss='mse'")
-    manifold = o["manifold"]
-    manifolds = [manifold] if isinstance(manifold, str) else list(manifold)
-    manifolds = manifolds * depth if len(manifolds) == 1 else manifolds
-    if len(manifolds) != depth or any(m not in ("euclidean", "stiefel") for m in manifolds):
-        raise ValueError(f"manifold: expected 'euclidean'/'stiefel' or one per layer ({depth})")
-    if o["learn_scale"] and "stiefel" not in manifolds:
-        raise ValueError("learn_scale: needs a layer with manifold='stiefel'")
+    manifolds = _check_manifolds(o["manifold"], depth)
+    curved = any(m != "euclidean" for m in manifolds)
+    if o["learn_scale"] and not curved:
+        raise InvalidValueError("learn_scale: needs a layer with manifold='stiefel' or 'oblique'")
+    penalty = _check_scalar(o["oblique_penalty"], "oblique_penalty", nonnegative=True)
+    if penalty > 0 and "oblique" not in manifolds:
+        raise InvalidValueError("oblique_penalty: needs a layer with manifold='oblique'")
+    lrs = optim.lr_groups(o["lr"], p.batch)
+    decays = optim.weight_decay_groups(o["weight_decay"], p.batch)
+    present = optim.network_groups(manifolds, has_bias, bool(o["learn_scale"]))
+    optim.check_groups("lr", optim.given_groups(o["lr"]), present)
+    optim.check_groups("weight_decay", optim.given_groups(o["weight_decay"]), present)
     batch_size = o["batch_size"]
     if batch_size is not None:
         batch_size = _check_int(batch_size, "batch_size", 1)
@@ -678,12 +694,23 @@ def _check_call(
         kind=kind,
         reduction=red,
         alpha=_check_scalar(o["alpha"], "alpha"),
-        lrs=_check_lr(o["lr"], p.batch),
+        lrs=lrs,
+        decays=decays,
+        schedule=_check_schedule(o["lr_schedule"]),
+        penalty=penalty,
         steps=_check_int(o["steps"], "steps", 0),
         every=every,
         tol=None if o["tol"] is None else _check_scalar(o["tol"], "tol", nonnegative=True),
         target=target,
-        rule=make_rule(o["optimizer"], o["momentum"], o["nesterov"], o["betas"], o["eps"]),
+        rule=make_rule(
+            o["optimizer"],
+            o["momentum"],
+            o["nesterov"],
+            o["betas"],
+            o["eps"],
+            o["decay"],
+            o["centered"],
+        ),
         specs=specs,
         manifolds=manifolds,
         learn_scale=bool(o["learn_scale"]),
@@ -808,7 +835,12 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
     n = x.shape[1]
     w0 = [w.copy() for w in ws]
     b0 = None if bs is None else [None if v is None else v.copy() for v in bs]
-    eta = float(c.lrs[b])
+    rates = {group: float(r[b]) for group, r in c.lrs.items()}
+    decays = {group: float(r[b]) for group, r in c.decays.items()}
+    weight_groups = [
+        "manifold" if m != "euclidean" else "output" if j == depth - 1 else "base"
+        for j, m in enumerate(c.manifolds)
+    ]
     seed, stream = c.streams[b]
     start = 0 if c.state is None else int(c.state.step[b])
     dtype = p.dtype.type
@@ -825,8 +857,11 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
                 slots[i][k][...] = given[f"{slot}:{name}"][b]
     scales = [math.nan] * depth
     for j in range(depth):
-        if c.manifolds[j] == "stiefel":
-            s = orthogonal_scale(ws[j], f"weights[{j}]")  # checks the layer is on the manifold
+        if c.manifolds[j] != "euclidean":  # checks the layer is on its manifold
+            scale_of = (
+                stiefel.orthogonal_scale if c.manifolds[j] == "stiefel" else oblique.row_scale
+            )
+            s = scale_of(ws[j], f"weights[{j}]")
             scales[j] = float(dtype(s if c.state is None else c.state.scales[b, j]))
     test = None if c.test is None else _network(c.test, b)[2:]
 
@@ -882,20 +917,30 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
                 scales=scales,
                 slots=slots,
             )
-        # One update of every parameter from this iterate (the rule's count is 1-based).
+        # One update of every parameter from this iterate (the rule's count is 1-based), each
+        # at its group's rate times the schedule's factor at the network's update count.
         update = global_step + 1
+        factor = lr_factor(c.schedule, global_step)
+        eta = {group: rate * factor for group, rate in rates.items()}
         for j in range(depth):
+            group = weight_groups[j]
             if c.manifolds[j] == "euclidean":
-                c.rule.apply(ws[j], grads[j], slots[j], eta, update)
+                c.rule.apply(ws[j], grads[j], slots[j], eta[group], update, decays[group])
                 continue
             s = new_s = scales[j]
             if c.learn_scale:
-                # W = s·Q: dl/ds = <G, Q> = <G, W>/s, a Euclidean step of the rule.
+                # W = s·Q: dl/ds = <G, Q> = <G, W>/s (the data loss only: the penalty depends
+                # on Q alone), a Euclidean step of the rule at the scales' rate and decay.
                 ds = float(np.sum(grads[j].astype(np.float64) * ws[j].astype(np.float64))) / s
                 scale_param[j] = s
                 scale_slots = [v[j : j + 1] for v in slots[-1]]
                 c.rule.apply(
-                    scale_param[j : j + 1], np.array([ds], p.dtype), scale_slots, eta, update
+                    scale_param[j : j + 1],
+                    np.array([ds], p.dtype),
+                    scale_slots,
+                    eta["scales"],
+                    update,
+                    decays["scales"],
                 )
                 new_s = float(scale_param[j])
             moments = slots[j]
@@ -903,11 +948,19 @@ def _train_network(c: _Call, b: int, records: dict[str, NDArray[np.float64]]) ->
             def direction(xi: Floats, moments: list[Floats] = moments, t: int = update) -> Floats:
                 return c.rule.direction(xi, moments, t)
 
-            first_moment = moments[0] if moments else None
-            ws[j][...] = riemannian_step(ws[j], grads[j], eta, s, new_s, direction, first_moment)
+            first = None if c.rule.first_moment is None else moments[c.rule.first_moment]
+            g = grads[j]
+            if c.manifolds[j] == "stiefel":
+                step = stiefel.riemannian_step
+            else:
+                step = oblique.riemannian_step
+                if c.penalty > 0:
+                    g = g + dtype(c.penalty) * oblique.penalty_gradient(ws[j], s)
+            ws[j][...] = step(ws[j], g, eta[group], s, new_s, direction, first)
             scales[j] = new_s
         for i, j in enumerate(c.bias_layers):
-            c.rule.apply(bs[j], bgrads[j], slots[depth + i], eta, update)  # type: ignore[index,arg-type]
+            bias: Floats = bs[j]  # type: ignore[index,assignment]
+            c.rule.apply(bias, bgrads[j], slots[depth + i], eta["biases"], update, decays["biases"])
     raise AssertionError("the loop returns at t == steps")
 
 
@@ -916,7 +969,7 @@ def train(
     X: ArrayLike | None,
     Y: ArrayLike,
     *,
-    lr: float | ArrayLike,
+    lr: float | ArrayLike | optim.Rates,
     steps: int,
     alpha: float = 1.0,
     tol: float | None = None,
@@ -942,6 +995,11 @@ def train(
     target_accuracy: float | None = None,
     state: Any = None,
     record_data: Any = None,
+    lr_schedule: optim.LrSchedule | None = None,
+    weight_decay: float | ArrayLike | optim.Rates = 0.0,
+    decay: float | None = None,
+    centered: bool = False,
+    oblique_penalty: float = 0.0,
 ) -> TrainResult:
     """Train every network of the batch, independently, with the same rules as
     ``deeplinear.train`` (see there for every argument).
@@ -952,9 +1010,12 @@ def train(
     is due at ``t`` (whole-set loss and accuracy by an extra pass when the step used a
     mini-batch; the test set by a pass over ``eval_data``); stop if the step loss is not finite
     (diverged), ``<= tol``, the step accuracy is ``>= target_accuracy``, or ``t == steps``;
-    otherwise backprop and update every parameter from this iterate: Euclidean layers and
-    biases by the optimiser's rule, Stiefel layers by :func:`stiefel.riemannian_step` (with
-    the scale's own Euclidean step first when ``learn_scale``). On a stop, each recorded
+    otherwise backprop and update every parameter from this iterate, each at its group's rate
+    (``lr``, :mod:`deeplinear.optim`) times the schedule's factor f(global step): Euclidean
+    layers and biases by the optimiser's rule (with its weight decay), Stiefel layers by
+    :func:`stiefel.riemannian_step` and Oblique layers by :func:`oblique.riemannian_step` (the
+    penalty's gradient added), each after the scale's own Euclidean step when
+    ``learn_scale``. On a stop, each recorded
     quantity's column holding the stopping step, and every later one, get the stopping state.
     ``threads`` is validated and ignored.
     """
@@ -975,7 +1036,7 @@ def train(
         for k in range(len(c.rule.slot_names))
         for i in range(len(c.tensors))
     ]
-    stiefel = "stiefel" in c.manifolds
+    curved = any(m != "euclidean" for m in c.manifolds)
     return TrainResult(
         weights=p.weights,
         loss=records["loss"],
@@ -993,7 +1054,7 @@ def train(
             batch_size=c.batch_size,
             n=p.X.shape[-1],
             scales=np.array([o.scales for o in outcomes], dtype=p.dtype).reshape(p.batch, depth)
-            if stiefel
+            if curved
             else None,
             slots=tuple(stacked),
             slot_names=slot_names,

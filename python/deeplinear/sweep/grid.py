@@ -10,6 +10,7 @@ file with the same shape::
     width = [16, 64]
     init = ["gaussian", "orthogonal"]
     seed = [0, 1, 2]
+    lr.manifold = [1e-5, 1e-4]       # a group's rate: the field lr_manifold (see GROUPED)
     [fixed]                          # scalars shared by every run
     d_x = 32
     n = 8
@@ -18,6 +19,7 @@ file with the same shape::
     lr = 0.5
     lr_rule = "hu2020"               # η = lr · d_y / (L ‖X‖₂²)
     alpha_rule = "fanout"            # α = (∏_{j≥1} d_j)^{-1/2}
+    lr_schedule = {kind = "step_decay", every = 100, factor = 0.5}   # dl.optim's schedules
     [execution]                      # optional; how to cut the work, never part of a run key
     task_flops = 2e9
 
@@ -45,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import vocabulary
+from .. import optim, vocabulary
 from ..errors import ArgumentTypeError, InvalidValueError
 from . import registry
 
@@ -62,6 +64,8 @@ __all__ = [
     "make_tasks",
     "record_intervals",
     "run_key",
+    "schedule_of",
+    "schedule_text",
 ]
 
 #: Bumped whenever the meaning of a run config changes, so old keys are never reused wrongly.
@@ -71,9 +75,13 @@ KEY_VERSION = 1
 LR_RULES = ("constant", "hu2020", "inverse_depth")
 BIASES = ("none", "all")
 REDUCTIONS = ("default", "sum", "mean")
-#: "stiefel": every layer on the manifold; "stiefel_hidden": every layer but the output layer
-#: (Sokol & Park 2020: the classifier stays Euclidean).
-MANIFOLDS = ("euclidean", "stiefel", "stiefel_hidden")
+#: "stiefel"/"oblique": every layer on the manifold; "stiefel_hidden"/"oblique_hidden": every
+#: layer but the output layer (Sokol & Park 2020: the classifier stays Euclidean).
+MANIFOLDS = tuple(
+    name
+    for m in vocabulary.MANIFOLDS
+    for name in ((m,) if m == "euclidean" else (m, f"{m}_hidden"))
+)
 #: How a run's inputs are scaled after its data recipe: "none", or "q_star" (the mean squared
 #: training input becomes the run's q_star, as Sokol & Park 2020 feed their critical nets).
 INPUT_SCALES = ("none", "q_star")
@@ -101,7 +109,10 @@ class FieldSpec:
 
     Kinds: "int", "optional_int", "float", "optional_float", "bool", "choice" (one name of
     ``choices`` or a registry), "names" (comma-separated names of ``choices``, each optionally
-    with its own interval as ``name:k``; "" for none) and "string" (free text). ``minimum`` and
+    with its own interval as ``name:k``; "" for none), "string" (free text) and "schedule" (a
+    learning-rate schedule: a table ``{kind = ..., <parameter> = ...}`` of
+    :func:`deeplinear.optim.schedule_from_mapping`, stored as the text of
+    :func:`schedule_text`). ``minimum`` and
     ``maximum`` bound numbers (exclusively when ``exclusive_minimum``/``exclusive_maximum``).
     """
 
@@ -282,7 +293,7 @@ class RunConfig:
     )
     optimizer: str = _field(
         "choice",
-        "gd, sgd (momentum) or adam",
+        "gd, sgd (momentum), adam, adamw (Adam with decoupled weight decay) or rmsprop",
         "gd",
         choices=tuple(vocabulary.OPTIMIZERS),
         group=True,
@@ -290,7 +301,7 @@ class RunConfig:
     )
     momentum: float = _field(
         "float",
-        "β of optimizer = sgd, in [0, 1)",
+        "momentum μ of optimizer = sgd or rmsprop, in [0, 1)",
         0.0,
         minimum=0.0,
         maximum=1.0,
@@ -303,7 +314,7 @@ class RunConfig:
     )
     beta1: float = _field(
         "float",
-        "β₁ of optimizer = adam, in [0, 1)",
+        "β₁ of optimizer = adam or adamw, in [0, 1)",
         0.9,
         minimum=0.0,
         maximum=1.0,
@@ -313,7 +324,7 @@ class RunConfig:
     )
     beta2: float = _field(
         "float",
-        "β₂ of optimizer = adam, in [0, 1)",
+        "β₂ of optimizer = adam or adamw, in [0, 1)",
         0.999,
         minimum=0.0,
         maximum=1.0,
@@ -323,7 +334,7 @@ class RunConfig:
     )
     eps: float = _field(
         "float",
-        "ε of optimizer = adam",
+        "ε of optimizer = adam, adamw or rmsprop",
         1e-8,
         minimum=0.0,
         exclusive_minimum=True,
@@ -347,8 +358,9 @@ class RunConfig:
     )
     manifold: str = _field(
         "choice",
-        "euclidean; stiefel (every layer scaled-orthogonal, Riemannian optimiser); or "
-        "stiefel_hidden (every layer but the output layer)",
+        "euclidean; stiefel (every layer scaled-orthogonal, Riemannian optimiser); oblique "
+        "(every row of a layer of one norm s); or stiefel_hidden, oblique_hidden (every layer "
+        "but the output layer)",
         "euclidean",
         choices=MANIFOLDS,
         group=True,
@@ -356,8 +368,8 @@ class RunConfig:
     )
     learn_scale: bool = _field(
         "bool",
-        "train the scale of each Stiefel layer too (none with manifold = euclidean, so a grid "
-        "over manifolds can learn the scales of those that have them)",
+        "train the scale of each Stiefel or Oblique layer too (none with manifold = euclidean, "
+        "so a grid over manifolds can learn the scales of those that have them)",
         False,
         group=True,
         added=3,
@@ -391,6 +403,92 @@ class RunConfig:
         group=True,
         added=3,
     )
+    # --- parameter groups, schedules, weight decay, RMSProp and Oblique (key version 4) ---
+    lr_manifold: float | None = _field(
+        "optional_float",
+        "learning rate of the Stiefel/Oblique weights (default: the run's η); ignored by runs "
+        "without such a layer, so a grid over manifolds can set it",
+        None,
+        minimum=0.0,
+        added=4,
+    )
+    lr_output: float | None = _field(
+        "optional_float",
+        "learning rate of the output layer's weights when Euclidean (default: η); ignored when "
+        "the output layer is on a manifold",
+        None,
+        minimum=0.0,
+        added=4,
+    )
+    lr_biases: float | None = _field(
+        "optional_float",
+        "learning rate of the biases (default: η); ignored by runs without biases",
+        None,
+        minimum=0.0,
+        added=4,
+    )
+    lr_scales: float | None = _field(
+        "optional_float",
+        "learning rate of the learned Stiefel/Oblique scales (default: η); ignored by runs "
+        "that do not learn them",
+        None,
+        minimum=0.0,
+        added=4,
+    )
+    lr_schedule: str = _field(
+        "schedule",
+        "the learning-rate schedule multiplying every group's rate: a table such as "
+        '{kind = "step_decay", every = 100, factor = 0.5}, or "constant" (see deeplinear.optim)',
+        "constant",
+        group=True,
+        added=4,
+    )
+    weight_decay: float = _field(
+        "float",
+        "weight decay λ of the Euclidean weights (coupled L2; decoupled for adamw)",
+        0.0,
+        minimum=0.0,
+        added=4,
+    )
+    weight_decay_output: float | None = _field(
+        "optional_float",
+        "weight decay of the output layer's weights when Euclidean (default: weight_decay)",
+        None,
+        minimum=0.0,
+        added=4,
+    )
+    weight_decay_biases: float | None = _field(
+        "optional_float", "weight decay of the biases (default: none)", None, minimum=0.0, added=4
+    )
+    weight_decay_scales: float | None = _field(
+        "optional_float",
+        "weight decay of the learned Stiefel/Oblique scales (default: none; the orthonormal "
+        "factor is never decayed)",
+        None,
+        minimum=0.0,
+        added=4,
+    )
+    decay: float = _field(
+        "float",
+        "the squared-gradient average's decay d of optimizer = rmsprop, in [0, 1)",
+        0.99,
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_maximum=True,
+        group=True,
+        added=4,
+    )
+    centered: bool = _field(
+        "bool", "centred RMSProp (optimizer = rmsprop)", False, group=True, added=4
+    )
+    oblique_penalty: float = _field(
+        "float",
+        "ω of the penalty ω·‖QQᵀ − I‖²_F of every Oblique layer (ignored by runs without one)",
+        0.0,
+        minimum=0.0,
+        group=True,
+        added=4,
+    )
 
     @property
     def dims(self) -> list[int]:
@@ -401,6 +499,22 @@ class RunConfig:
     def key(self) -> str:
         """Stable identifier: see :func:`run_key`."""
         return run_key(self)
+
+    @property
+    def layer_manifolds(self) -> list[str]:
+        """The manifold of each layer (``vocabulary.MANIFOLDS``): "<m>_hidden" puts every layer
+        but the output layer on manifold m (Sokol & Park 2020's Euclidean classifier)."""
+        if self.manifold.endswith("_hidden"):
+            return [self.manifold.removesuffix("_hidden")] * (self.depth - 1) + ["euclidean"]
+        return [self.manifold] * self.depth
+
+    @property
+    def parameter_groups(self) -> set[str]:
+        """The parameter groups (``vocabulary.LR_GROUPS``) this run's networks have."""
+        curved = self.manifold != "euclidean"
+        return optim.network_groups(
+            self.layer_manifolds, self.biases == "all", self.learn_scale and curved
+        )
 
     @property
     def recorded(self) -> list[str]:
@@ -503,6 +617,36 @@ def run_key(config: RunConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def schedule_text(schedule: optim.LrSchedule) -> str:
+    """The stored form of a schedule: "constant", or its kind with its parameters in order,
+    e.g. "step_decay(every=100, factor=0.5)" (counts as integers)."""
+    table = schedule.as_mapping()
+    kind = table.pop("kind")
+    if not table:
+        return str(kind)
+    return f"{kind}({', '.join(f'{name}={value!r}' for name, value in table.items())})"
+
+
+def schedule_of(text: str, name: str = "lr_schedule") -> optim.LrSchedule:
+    """The schedule of a stored :func:`schedule_text` (errors name ``name``)."""
+    kind, paren, rest = text.partition("(")
+    table: dict[str, Any] = {"kind": kind.strip()}
+    if paren:
+        if not rest.endswith(")"):
+            raise InvalidValueError(f"{name}: expected kind(name=value, ...), got {text!r}")
+        for item in filter(None, (part.strip() for part in rest[:-1].split(","))):
+            key, equals, value = (p.strip() for p in item.partition("="))
+            try:
+                table[key] = float(value) if equals else None
+            except ValueError:
+                raise InvalidValueError(f"{name}.{key}: expected a number, got {value!r}") from None
+            if table[key] is None:
+                raise InvalidValueError(f"{name}: expected name=value, got {item!r}")
+            if table[key].is_integer() and key in ("every", "decay_steps", "warmup_steps"):
+                table[key] = int(table[key])
+    return optim.schedule_from_mapping(table, name)
+
+
 @dataclass(frozen=True)
 class ExecutionOptions:
     """How a sweep's work is cut into tasks. Never part of a run key.
@@ -545,37 +689,43 @@ class SweepSpec:
             raise ArgumentTypeError(
                 where.message("name", "name", f"expected a non-empty string, got {name!r}")
             )
-        axes_in = _table(spec, "axes", where)
-        fixed_in = _table(spec, "fixed", where)
+        axes_in = _grouped_fields(_table(spec, "axes", where), "axes", where)
+        fixed_in = _grouped_fields(_table(spec, "fixed", where), "fixed", where)
         names = tuple(f.name for f in FIELDS)
         axes: dict[str, tuple[Any, ...]] = {}
         fixed: dict[str, Any] = {}
         for key, values in axes_in.items():
+            shown = _shown(key)
             if key not in _FIELD_BY_NAME:
                 raise InvalidValueError(where.message(f"axes.{key}", key, "unknown key", names))
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
                 raise ArgumentTypeError(
-                    where.message(f"axes.{key}", key, f"expected a list of values, got {values!r}")
+                    where.message(
+                        f"axes.{shown}", shown, f"expected a list of values, got {values!r}"
+                    )
                 )
             if len(values) == 0:
-                raise InvalidValueError(where.message(f"axes.{key}", key, "empty axis (no values)"))
+                raise InvalidValueError(
+                    where.message(f"axes.{shown}", shown, "empty axis (no values)")
+                )
             checked = tuple(
-                _check_value(_FIELD_BY_NAME[key], v, f"axes.{key}[{i}]", where, key)
+                _check_value(_FIELD_BY_NAME[key], v, f"axes.{shown}[{i}]", where, shown)
                 for i, v in enumerate(values)
             )
             if len(set(checked)) != len(checked):
                 raise InvalidValueError(
-                    where.message(f"axes.{key}", key, f"repeated values {values!r}")
+                    where.message(f"axes.{shown}", shown, f"repeated values {values!r}")
                 )
             axes[key] = checked
         for key, value in fixed_in.items():
+            shown = _shown(key)
             if key not in _FIELD_BY_NAME:
                 raise InvalidValueError(where.message(f"fixed.{key}", key, "unknown key", names))
             if key in axes:
                 raise InvalidValueError(
-                    where.message(f"fixed.{key}", key, "is both fixed and an axis; choose one")
+                    where.message(f"fixed.{shown}", shown, "is both fixed and an axis; choose one")
                 )
-            fixed[key] = _check_value(_FIELD_BY_NAME[key], value, f"fixed.{key}", where, key)
+            fixed[key] = _check_value(_FIELD_BY_NAME[key], value, f"fixed.{shown}", where, shown)
         missing = [
             f.name for f in FIELDS if f.required and f.name not in fixed and f.name not in axes
         ]
@@ -723,6 +873,55 @@ class _Locator:
         return text
 
 
+#: Run fields given per parameter group (``vocabulary.LR_GROUPS``): the field ``lr_manifold``
+#: is written ``lr.manifold`` in a spec (a dotted TOML key, or a table ``lr = {manifold = ...}``),
+#: and ``lr.base`` is ``lr`` itself; the flat names are accepted too.
+GROUPED = ("lr", "weight_decay")
+
+
+def _shown(key: str) -> str:
+    """A field's name as a spec writes it: ``lr.manifold`` for ``lr_manifold``."""
+    for prefix in GROUPED:
+        group = key.removeprefix(f"{prefix}_")
+        if group != key and group in vocabulary.LR_GROUPS:
+            return f"{prefix}.{group}"
+    return key
+
+
+def _grouped_fields(table: Mapping[str, Any], name: str, where: _Locator) -> dict[str, Any]:
+    """``table`` with its per-group entries (``lr.manifold``, or ``lr = {manifold = ...}``)
+    under their field names (``lr_manifold``); an unknown group or a field given twice is an
+    error naming it."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        prefix, dot, group = key.partition(".")
+        if prefix in GROUPED and (dot or isinstance(value, Mapping)):
+            entries = [(group, value)] if dot else list(value.items())
+        else:
+            entries = [("", value)]
+            prefix = key
+        for group, entry in entries:
+            field = prefix if group in ("", "base") else f"{prefix}_{group}"
+            shown = f"{prefix}.{group}" if group else prefix
+            if group and (group not in vocabulary.LR_GROUPS or field not in _FIELD_BY_NAME):
+                known = ["base"] + [
+                    g for g in vocabulary.LR_GROUPS if f"{prefix}_{g}" in _FIELD_BY_NAME
+                ]
+                raise InvalidValueError(
+                    where.message(
+                        f"{name}.{shown}",
+                        shown,
+                        f"unknown group {group!r} of {prefix}; expected one of {known}",
+                    )
+                )
+            if field in out:
+                raise InvalidValueError(
+                    where.message(f"{name}.{shown}", shown, "given twice (dotted and flat)")
+                )
+            out[field] = entry
+    return out
+
+
 def _table(spec: Mapping[str, Any], name: str, where: _Locator) -> Mapping[str, Any]:
     value = spec.get(name, {})
     if not isinstance(value, Mapping):
@@ -758,6 +957,13 @@ def _check_value(field: FieldSpec, value: Any, path: str, where: _Locator, key: 
         if not isinstance(value, str):
             raise fail(f"expected a string, got {type(value).__name__} {value!r}", TypeError)
         return value
+    elif field.kind == "schedule":
+        try:
+            if isinstance(value, str):
+                return schedule_text(schedule_of(value))
+            return schedule_text(optim.schedule_from_mapping(value))
+        except (ValueError, TypeError) as err:
+            raise type(err)(where.message(path, key, str(err))) from err
     else:
         choices = _choices(field)
         if not isinstance(value, str):
@@ -811,34 +1017,52 @@ _COMBINED = (
     "beta1",
     "beta2",
     "eps",
+    "decay",
+    "centered",
     "batch_size",
     "n",
+    "d_x",
+    "width",
     "d_y",
     "manifold",
     "n_test",
     "record_probe",
     "record",
 )
-_ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+#: The run fields of optimiser options, each with its name in ``vocabulary.OPTIMIZERS``.
+_OPTIMIZER_OPTIONS = {
+    "momentum": "momentum",
+    "nesterov": "nesterov",
+    "beta1": "betas",
+    "beta2": "betas",
+    "eps": "eps",
+    "decay": "decay",
+    "centered": "centered",
+}
 
 
 def _combination_problem(run: RunConfig) -> tuple[str, str] | None:
     """The first option of ``run`` that does not fit its other options: (key, problem)."""
-    if run.optimizer != "sgd":
-        if run.momentum != 0.0:
-            return "momentum", f"only with optimizer = 'sgd', got optimizer = {run.optimizer!r}"
-        if run.nesterov:
-            return "nesterov", f"only with optimizer = 'sgd', got optimizer = {run.optimizer!r}"
-    elif run.nesterov and run.momentum == 0.0:
+    taken = vocabulary.OPTIMIZERS[run.optimizer]
+    for key, option in _OPTIMIZER_OPTIONS.items():
+        if option not in taken and getattr(run, key) != _FIELD_BY_NAME[key].default:
+            takers = " or ".join(
+                repr(o) for o, opts in vocabulary.OPTIMIZERS.items() if option in opts
+            )
+            return key, f"only with optimizer = {takers}, got optimizer = {run.optimizer!r}"
+    if run.nesterov and run.momentum == 0.0:
         return "nesterov", "needs momentum > 0"
-    if run.optimizer != "adam":
-        for key, default in _ADAM_DEFAULTS.items():
-            if getattr(run, key) != default:
-                return key, f"only with optimizer = 'adam', got optimizer = {run.optimizer!r}"
     if run.batch_size > run.n:
         return "batch_size", f"must be at most n = {run.n} (0: full batches), got {run.batch_size}"
-    if run.manifold == "stiefel_hidden" and run.depth < 2:
-        return "manifold", "'stiefel_hidden' needs a hidden layer (depth ≥ 2)"
+    if run.manifold.endswith("_hidden") and run.depth < 2:
+        return "manifold", f"{run.manifold!r} needs a hidden layer (depth ≥ 2)"
+    if run.manifold.startswith("oblique"):
+        fan_ins = run.dims[: -2 if run.manifold.endswith("_hidden") else -1]
+        if min(fan_ins) < 2:
+            return "manifold", (
+                f"{run.manifold!r} needs at least 2 inputs per unit of every Oblique layer, "
+                f"got layer widths {run.dims}"
+            )
     if run.loss == "cross_entropy" and run.d_y < 2:
         return "loss", f"'cross_entropy' needs d_y ≥ 2 classes, got d_y = {run.d_y}"
     if run.record_probe > run.n_test:
@@ -857,7 +1081,8 @@ def _check_combinations(spec: SweepSpec, where: _Locator) -> None:
     """Raise ValueError, naming the key, for the first run whose options conflict (each
     distinct combination of the :data:`_COMBINED` fields is checked once)."""
     seen: set[tuple[Any, ...]] = set()
-    for run in spec.runs():
+    runs = spec.runs()
+    for run in runs:
         combination = tuple(getattr(run, name) for name in _COMBINED)
         if combination in seen:
             continue
@@ -867,6 +1092,23 @@ def _check_combinations(spec: SweepSpec, where: _Locator) -> None:
             key, text = problem
             path = f"axes.{key}" if key in spec.axes else f"fixed.{key}"
             raise InvalidValueError(where.message(path, key, text))
+    # A group rate is ignored by a run whose networks lack the group (so a grid over manifolds
+    # can set lr.manifold), but a rate no run can use is a mistake.
+    given = [key for key in (*spec.axes, *spec.fixed) if _shown(key) != key]
+    present = set().union(*(run.parameter_groups for run in runs)) if runs else set()
+    for key in given:
+        group = _shown(key).partition(".")[2]
+        if group not in present and any(getattr(run, key) is not None for run in runs):
+            shown = _shown(key)
+            path = f"axes.{shown}" if key in spec.axes else f"fixed.{shown}"
+            raise InvalidValueError(
+                where.message(
+                    path,
+                    shown,
+                    f"no run of this sweep has parameter group {group!r} "
+                    f"({vocabulary.LR_GROUPS[group]})",
+                )
+            )
 
 
 def _choices(field: FieldSpec) -> list[str]:

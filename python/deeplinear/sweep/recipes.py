@@ -12,10 +12,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import optim, vocabulary
 from ..errors import InvalidValueError, ShapeError
 from ..init import fanout_alpha
+from ..options import TrainOptions
 from ..vocabulary import PROBE_RECORDABLE
-from .grid import RunConfig
+from .grid import FIELDS, RunConfig, schedule_of
 from .registry import (
     DATA_RECIPES,
     INITIALISERS,
@@ -36,6 +38,7 @@ __all__ = [
     "make_probe",
     "make_weights",
     "optimum",
+    "per_network_options",
     "tolerance",
 ]
 
@@ -304,38 +307,109 @@ def alpha_value(config: RunConfig) -> float:
 
 
 def manifold_value(config: RunConfig) -> str | list[str]:
-    """``dl.train``'s ``manifold`` of a run: "stiefel_hidden" puts every layer but the output
-    layer on the Stiefel manifold (Sokol & Park 2020)."""
-    if config.manifold == "stiefel_hidden":
-        return ["stiefel"] * (config.depth - 1) + ["euclidean"]
+    """``dl.train``'s ``manifold`` of a run: "stiefel_hidden" ("oblique_hidden") puts every
+    layer but the output layer on the Stiefel (Oblique) manifold (Sokol & Park 2020)."""
+    if config.manifold.endswith("_hidden"):
+        return config.layer_manifolds
     return config.manifold
+
+
+def _per_group(
+    configs: Sequence[RunConfig], argument: str, base: np.ndarray
+) -> np.ndarray | optim.Rates:
+    """``dl.train``'s ``argument`` ("lr" or "weight_decay") for the networks of one call:
+    ``base`` (one value per network), or :class:`deeplinear.optim.Rates` when a run sets a
+    group field ``<argument>_<group>`` of a group its networks have. A network whose run leaves
+    that group unset gets the group's value as ``dl.train`` resolves ``base`` alone
+    (:func:`deeplinear.optim.lr_groups`, :func:`deeplinear.optim.weight_decay_groups`)."""
+    present = configs[0].parameter_groups  # equal over a call: group fields
+    resolve = optim.lr_groups if argument == "lr" else optim.weight_decay_groups
+    unset = resolve(base, len(configs))
+    groups = {}
+    for group in vocabulary.LR_GROUPS:
+        field = f"{argument}_{group}"
+        if group not in present or not hasattr(configs[0], field):
+            continue
+        values = [getattr(c, field) for c in configs]
+        if any(v is not None for v in values):
+            groups[group] = np.where(
+                [v is None for v in values], unset[group], [v or 0.0 for v in values]
+            )
+    return optim.Rates(base, **groups) if groups else base
+
+
+def per_network_options(configs: Sequence[RunConfig], lrs: np.ndarray) -> dict[str, Any]:
+    """The keyword arguments of :func:`deeplinear.train` that may differ between the networks
+    of one call: ``lr`` (the runs' η ``lrs``, per group when a run sets ``lr_<group>``) and
+    ``weight_decay`` (left out while every run has none)."""
+    options: dict[str, Any] = {"lr": _per_group(configs, "lr", lrs)}
+    decays = np.array([c.weight_decay for c in configs], dtype=np.float64)
+    weight_decay = _per_group(configs, "weight_decay", decays)
+    if isinstance(weight_decay, optim.Rates) or decays.any():
+        options["weight_decay"] = weight_decay
+    return options
+
+
+#: The run fields named as ``dl.train`` keywords whose run values mean something else there,
+#: translated by :func:`train_options` and :func:`per_network_options` (``data_seed`` is the
+#: data recipe's seed in a run, the mini-batch order's in ``dl.train``).
+_TRANSLATED = frozenset(
+    {
+        "lr",
+        "weight_decay",
+        "alpha",
+        "tol",
+        "record",
+        "sigma_w",
+        "manifold",
+        "learn_scale",
+        "reduction",
+        "batch_size",
+        "data_seed",
+        "lr_schedule",
+        "oblique_penalty",
+    }
+)
+#: Every other run field named as a keyword of ``dl.train`` (the one list of its options,
+#: :class:`deeplinear.options.TrainOptions`) passes as it is.
+_PASSED = tuple(
+    name
+    for name in TrainOptions.keywords()
+    if name in {f.name for f in FIELDS} and name not in _TRANSLATED
+)
+#: The options some optimiser takes: passed only to the optimisers that take them.
+_OPTIMIZER_ONLY = frozenset(option for taken in vocabulary.OPTIMIZERS.values() for option in taken)
 
 
 def train_options(config: RunConfig) -> dict[str, Any]:
     """The keyword arguments of :func:`deeplinear.train` that a run's group shares: the network
     form, the loss, the optimiser and its options, the schedule and the stop rules (not the
-    per-network lr, data_seed, weights or data)."""
+    per-network lr, weight_decay, data_seed, weights or data). Fields named as ``dl.train``'s
+    keywords pass as they are (of the optimisers' options, those ``vocabulary.OPTIMIZERS``
+    gives the run's optimiser); the others are translated here."""
+    taken = vocabulary.OPTIMIZERS[config.optimizer]
     options: dict[str, Any] = {
-        "steps": config.steps,
-        "alpha": alpha_value(config),
-        "tol": tolerance(config),
-        "record_every": config.record_every,
-        "record": dict(config.record_intervals),
-        "activation": config.activation,
-        "parameterization": config.parameterization,
-        "sigma_w": config.sigmas()[0] if config.parameterization == "ntk" else 1.0,
-        "manifold": manifold_value(config),
-        "learn_scale": config.learn_scale and config.manifold != "euclidean",
-        "loss": config.loss,
-        "reduction": None if config.reduction == "default" else config.reduction,
-        "optimizer": config.optimizer,
-        "batch_size": config.batch_size or None,
-        "target_accuracy": config.target_accuracy,
+        name: getattr(config, name)
+        for name in _PASSED
+        if name not in _OPTIMIZER_ONLY or name in taken
     }
-    if config.optimizer == "sgd":
-        options.update(momentum=config.momentum, nesterov=config.nesterov)
-    if config.optimizer == "adam":
-        options.update(betas=(config.beta1, config.beta2), eps=config.eps)
+    if "betas" in taken:  # two run fields
+        options["betas"] = (config.beta1, config.beta2)
+    curved = config.manifold != "euclidean"
+    options.update(
+        alpha=alpha_value(config),
+        tol=tolerance(config),
+        record=dict(config.record_intervals),
+        sigma_w=config.sigmas()[0] if config.parameterization == "ntk" else 1.0,
+        manifold=manifold_value(config),
+        learn_scale=config.learn_scale and curved,
+        reduction=None if config.reduction == "default" else config.reduction,
+        batch_size=config.batch_size or None,
+    )
+    if config.lr_schedule != "constant":
+        options["lr_schedule"] = schedule_of(config.lr_schedule)
+    if config.oblique_penalty > 0 and "oblique" in config.layer_manifolds:
+        options["oblique_penalty"] = config.oblique_penalty
     return options
 
 

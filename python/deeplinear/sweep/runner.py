@@ -32,6 +32,7 @@ from .recipes import (
     make_eval_data,
     make_probe,
     make_weights,
+    per_network_options,
     shuffle_seeds,
     train_options,
 )
@@ -64,12 +65,12 @@ def run_task(task: Task, threads: int | None = None) -> pa.Table:
         initial.weights,
         X,
         Y,
-        lr=lrs,
         threads=threads,
         biases=initial.biases,
         data_seed=shuffle_seeds(runs),
         eval_data=make_eval_data(first),
         record_data=make_probe(first),
+        **per_network_options(runs, lrs),
         **options,
     )
     wall = time.perf_counter() - start

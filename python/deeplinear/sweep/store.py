@@ -137,6 +137,7 @@ def schema() -> pa.Schema:
         "choice": pa.string(),
         "names": pa.string(),
         "string": pa.string(),
+        "schedule": pa.string(),
     }
     result_types = {
         "float64": pa.float64(),

@@ -2,10 +2,10 @@
 //! precision), convert the options, run without the GIL, move the results out.
 
 use deeplinear_core::array::Array;
-use deeplinear_core::engine::{self, LearningRate, Problem, StateRef, TrainOptions, TrainOutput};
+use deeplinear_core::engine::{self, Problem, StateRef, TrainOptions, TrainOutput};
 use deeplinear_core::loss::Loss;
 use deeplinear_core::net::{Activation, Form, Parameterization};
-use deeplinear_core::optim::{Manifold, Optimizer};
+use deeplinear_core::optim::{GroupValues, LearningRate, LrSchedule, Manifold, Optimizer, OptimizerSpec};
 use deeplinear_core::record::{Quantity, RecordSpec};
 use deeplinear_core::{Real, Result};
 use numpy::Element;
@@ -214,75 +214,175 @@ fn record_specs(record: Vec<(String, usize)>) -> Result<Vec<RecordSpec>> {
         .collect()
 }
 
-/// Train a batch of networks; see `deeplinear.train` for every argument.
+/// One value per parameter group, as `deeplinear.optim.Rates` carries it (read through its
+/// attributes; a group left as None is None here too).
+#[derive(FromPyObject)]
+pub struct RatesArg {
+    #[pyo3(attribute)]
+    base: LrArg,
+    #[pyo3(attribute)]
+    manifold: Option<LrArg>,
+    #[pyo3(attribute)]
+    output: Option<LrArg>,
+    #[pyo3(attribute)]
+    biases: Option<LrArg>,
+    #[pyo3(attribute)]
+    scales: Option<LrArg>,
+}
+
+impl From<LrArg> for LearningRate {
+    fn from(arg: LrArg) -> Self {
+        match arg {
+            LrArg::Shared(v) => LearningRate::Shared(v),
+            LrArg::PerNetwork(v) => LearningRate::PerNetwork(v),
+        }
+    }
+}
+
+impl From<RatesArg> for GroupValues {
+    fn from(arg: RatesArg) -> Self {
+        GroupValues {
+            base: arg.base.into(),
+            manifold: arg.manifold.map(Into::into),
+            output: arg.output.map(Into::into),
+            biases: arg.biases.map(Into::into),
+            scales: arg.scales.map(Into::into),
+        }
+    }
+}
+
+/// A `deeplinear.optim.LrSchedule`: its kind and parameters.
+#[derive(FromPyObject)]
+pub struct ScheduleArg {
+    #[pyo3(attribute)]
+    kind: String,
+    #[pyo3(attribute)]
+    params: Vec<f64>,
+}
+
+/// A `deeplinear.options.TrainOptions`, read through its attributes: every option of
+/// `deeplinear.train` but the arrays, already type-checked in Python. Values are checked by
+/// the core (`TrainOptions` and the plan), which names the argument of any error.
+#[derive(FromPyObject)]
+pub struct OptionsArg {
+    #[pyo3(attribute)]
+    lr: RatesArg,
+    #[pyo3(attribute)]
+    lr_schedule: Option<ScheduleArg>,
+    #[pyo3(attribute)]
+    weight_decay: Option<RatesArg>,
+    #[pyo3(attribute)]
+    steps: usize,
+    #[pyo3(attribute)]
+    alpha: f64,
+    #[pyo3(attribute)]
+    tol: Option<f64>,
+    #[pyo3(attribute)]
+    target_accuracy: Option<f64>,
+    #[pyo3(attribute)]
+    record_every: usize,
+    #[pyo3(attribute)]
+    threads: Option<usize>,
+    #[pyo3(attribute)]
+    record: Vec<(String, usize)>,
+    #[pyo3(attribute)]
+    activation: String,
+    #[pyo3(attribute)]
+    parameterization: String,
+    #[pyo3(attribute)]
+    sigma_w: f64,
+    #[pyo3(attribute)]
+    loss: String,
+    #[pyo3(attribute)]
+    reduction: Option<String>,
+    #[pyo3(attribute)]
+    optimizer: String,
+    #[pyo3(attribute)]
+    momentum: Option<f64>,
+    #[pyo3(attribute)]
+    nesterov: bool,
+    #[pyo3(attribute)]
+    betas: Option<(f64, f64)>,
+    #[pyo3(attribute)]
+    eps: Option<f64>,
+    #[pyo3(attribute)]
+    decay: Option<f64>,
+    #[pyo3(attribute)]
+    centered: bool,
+    #[pyo3(attribute)]
+    manifold: Vec<String>,
+    #[pyo3(attribute)]
+    learn_scale: bool,
+    #[pyo3(attribute)]
+    oblique_penalty: f64,
+    #[pyo3(attribute)]
+    batch_size: Option<usize>,
+    #[pyo3(attribute)]
+    data_seed: Option<SeedArg>,
+}
+
+impl OptionsArg {
+    /// The core's options, every name parsed.
+    fn into_core(self) -> Result<TrainOptions> {
+        let optimizer = OptimizerSpec {
+            name: self.optimizer,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            betas: self.betas,
+            eps: self.eps,
+            decay: self.decay,
+            centered: self.centered,
+        };
+        Ok(TrainOptions {
+            lr: self.lr.into(),
+            lr_schedule: match self.lr_schedule {
+                None => LrSchedule::Constant,
+                Some(s) => LrSchedule::parse(&s.kind, &s.params)?,
+            },
+            weight_decay: self.weight_decay.map(Into::into),
+            steps: self.steps,
+            alpha: self.alpha,
+            tol: self.tol,
+            target_accuracy: self.target_accuracy,
+            record_every: self.record_every,
+            threads: self.threads,
+            record: record_specs(self.record)?,
+            form: Form {
+                activation: Activation::parse(&self.activation)?,
+                parameterization: Parameterization::parse(&self.parameterization, self.sigma_w)?,
+            },
+            loss: Loss::parse(&self.loss, self.reduction.as_deref())?,
+            optimizer: Optimizer::parse(&optimizer)?,
+            manifold: self
+                .manifold
+                .iter()
+                .map(|m| Manifold::parse(m))
+                .collect::<Result<_>>()?,
+            learn_scale: self.learn_scale,
+            oblique_penalty: self.oblique_penalty,
+            batch_size: self.batch_size,
+            data_seed: self.data_seed.map(Into::into),
+        })
+    }
+}
+
+/// Train a batch of networks; see `deeplinear.train` for every argument. `options` is a
+/// `deeplinear.options.TrainOptions`; the arrays come separately (borrowed, never copied).
 #[pyfunction]
-#[pyo3(signature = (
-    weights, x, y, *, lr, steps, alpha, tol, record_every, threads=None,
-    biases=None, activation="linear", parameterization="standard", sigma_w=1.0,
-    record=Vec::new(), manifold=Vec::new(), learn_scale=false, loss="mse", reduction=None,
-    optimizer="gd", momentum=None, nesterov=false, betas=None, eps=None,
-    batch_size=None, data_seed=None, eval_data=None, target_accuracy=None, state=None,
-    record_data=None
-))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (weights, x, y, options, *, biases=None, eval_data=None, state=None, record_data=None))]
+#[allow(clippy::too_many_arguments)] // the arrays of a call, each its own Python argument
 pub fn train<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyList>,
     x: Option<&Bound<'py, PyAny>>,
     y: &Bound<'py, PyAny>,
-    lr: LrArg,
-    steps: usize,
-    alpha: f64,
-    tol: Option<f64>,
-    record_every: usize,
-    threads: Option<usize>,
+    options: OptionsArg,
     biases: Option<&Bound<'py, PyList>>,
-    activation: &str,
-    parameterization: &str,
-    sigma_w: f64,
-    record: Vec<(String, usize)>,
-    manifold: Vec<String>,
-    learn_scale: bool,
-    loss: &str,
-    reduction: Option<&str>,
-    optimizer: &str,
-    momentum: Option<f64>,
-    nesterov: bool,
-    betas: Option<(f64, f64)>,
-    eps: Option<f64>,
-    batch_size: Option<usize>,
-    data_seed: Option<SeedArg>,
     eval_data: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
-    target_accuracy: Option<f64>,
     state: Option<StateArg<'py>>,
     record_data: Option<(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)>,
 ) -> PyResult<RawOutput> {
-    let options = || -> Result<TrainOptions> {
-        Ok(TrainOptions {
-            lr: match lr {
-                LrArg::Shared(v) => LearningRate::Shared(v),
-                LrArg::PerNetwork(v) => LearningRate::PerNetwork(v),
-            },
-            steps,
-            alpha,
-            tol,
-            target_accuracy,
-            record_every,
-            threads,
-            record: record_specs(record)?,
-            form: Form {
-                activation: Activation::parse(activation)?,
-                parameterization: Parameterization::parse(parameterization, sigma_w)?,
-            },
-            loss: Loss::parse(loss, reduction)?,
-            optimizer: Optimizer::parse(optimizer, momentum, nesterov, betas, eps)?,
-            manifold: manifold.iter().map(|m| Manifold::parse(m)).collect::<Result<_>>()?,
-            learn_scale,
-            batch_size,
-            data_seed: data_seed.map(Into::into),
-        })
-    };
-    let opts = options().map_err(to_py_err)?;
+    let opts = options.into_core().map_err(to_py_err)?;
     let arrays = Arrays {
         weights,
         biases,

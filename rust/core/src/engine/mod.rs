@@ -7,6 +7,7 @@
 //! are bit-identical for any thread count and any batching of the same networks, and a diverging
 //! or converged network simply stops costing time.
 
+mod layers;
 mod options;
 mod plan;
 mod schedule;
@@ -20,14 +21,15 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 pub use crate::loss::TargetArray;
-pub use options::{LearningRate, Problem, TrainOptions};
+pub use crate::optim::{GroupValues, LearningRate, LrSchedule};
+pub use options::{Problem, TrainOptions};
 pub use schedule::{epoch_order, Schedule};
 pub use state::{StateRef, TrainState};
 
 use crate::alloc::{checked_len, zeroed};
 use crate::array::Array;
 use crate::error::{Error, Result};
-use crate::optim::{Adam, Gd, Momentum, Optimizer, Rule};
+use crate::optim::{Adam, AdamW, Gd, Momentum, Optimizer, RmsProp, Rule};
 use crate::parallel;
 use crate::record::Quantity;
 use crate::scalar::Real;
@@ -128,81 +130,48 @@ pub fn train<T: Real>(
             cancel,
         ),
         Optimizer::Adam { beta1, beta2, eps } => run(&plan, Adam { beta1, beta2, eps }, cancel),
+        Optimizer::AdamW { beta1, beta2, eps } => run(&plan, AdamW(Adam { beta1, beta2, eps }), cancel),
+        Optimizer::RmsProp {
+            decay,
+            eps,
+            momentum,
+            centered,
+        } => {
+            let (decay, eps, momentum) = (T::from_f64(decay), T::from_f64(eps), T::from_f64(momentum));
+            match (centered, momentum > T::from_f64(0.0)) {
+                (false, false) => run(&plan, RmsProp::<T, false, false> { decay, eps, momentum }, cancel),
+                (true, false) => run(&plan, RmsProp::<T, true, false> { decay, eps, momentum }, cancel),
+                (false, true) => run(&plan, RmsProp::<T, false, true> { decay, eps, momentum }, cancel),
+                (true, true) => run(&plan, RmsProp::<T, true, true> { decay, eps, momentum }, cancel),
+            }
+        }
     }
 }
 
+/// Train every network of a validated call with rule `rule`: allocate the outputs, train each
+/// network into its share of them on the pool, assemble the results.
 fn run<T: Real, R: Rule<T>>(plan: &Plan<'_, T>, rule: R, cancel: &AtomicBool) -> Result<TrainOutput<T>> {
-    let opts = plan.opts;
-    let layout = &plan.layout;
-    let (batch, depth) = (layout.batch, layout.depth());
-    let dims = &layout.dims;
+    let mut outputs = Outputs::new(plan)?;
+    let mut ios = outputs.per_network(plan);
+    train_all(&Trainer { plan, rule }, &mut ios, plan.opts.threads, cancel)?;
+    drop(ios);
+    // SAFETY: `train_all` returned Ok, so every network ran and its scatter wrote its whole
+    // block of each output buffer.
+    Ok(unsafe { outputs.into_output(plan) })
+}
 
-    // Fresh outputs, not initialised: their pages are first touched by the workers that write
-    // them, so page faults are taken in parallel, and no serial zeroing pass precedes the work.
-    let mut weights: Vec<Uninit<T>> = layout
-        .layer_sizes()
-        .iter()
-        .map(|&size| Uninit::new("weights", checked_len("weights", &[batch, size])?))
-        .collect::<Result<_>>()?;
-    let bias_layers: Vec<usize> = (0..depth).filter(|&j| plan.net.bias_offsets[j].is_some()).collect();
-    let mut biases: Vec<Uninit<T>> = bias_layers
-        .iter()
-        .map(|&j| Uninit::new("biases", batch * dims[j + 1]))
-        .collect::<Result<_>>()?;
-    let mut slots: Vec<Uninit<T>> = plan
-        .slot_shapes
-        .iter()
-        .map(|shape| Uninit::new("weights", checked_len("weights", shape)?))
-        .collect::<Result<_>>()?;
-    let mut scales: Vec<T> = zeroed("weights", if plan.any_stiefel() { batch * depth } else { 0 })?;
-    let mut steps = vec![0i64; batch];
-    let columns: Vec<(usize, usize)> = plan
-        .specs
-        .iter()
-        .map(|s| (s.columns(opts.steps), s.quantity.width(dims)))
-        .collect();
-    let mut records: Vec<Vec<f64>> = columns
-        .iter()
-        .map(|&(c, w)| zeroed("steps", checked_len("steps", &[batch, c, w])?))
-        .collect::<Result<_>>()?;
-    let mut outcomes = vec![Outcome::default(); batch];
-
-    let mut ios: Vec<NetworkIo<'_, T>> = {
-        let w = per_network(entries(&mut weights), batch);
-        let bs = per_network(entries(&mut biases), batch);
-        let sl = per_network(entries(&mut slots), batch);
-        let rs = per_network(records.iter_mut().map(|r| r.as_mut_slice()).collect(), batch);
-        let scale_rows: Vec<&mut [T]> = if scales.is_empty() {
-            (0..batch).map(|_| &mut [][..]).collect()
-        } else {
-            scales.chunks_mut(depth).collect()
-        };
-        w.into_iter()
-            .zip(bs)
-            .zip(sl)
-            .zip(rs)
-            .zip(scale_rows)
-            .zip(steps.iter_mut())
-            .zip(outcomes.iter_mut())
-            .map(
-                |((((((weights, biases), slots), records), scales), step), outcome)| NetworkIo {
-                    weights,
-                    biases,
-                    slots,
-                    scales,
-                    step,
-                    records,
-                    outcome,
-                },
-            )
-            .collect()
-    };
-
-    let trainer = Trainer { plan, rule };
+/// Train every network start to finish on the private pool, each worker with its own buffers.
+/// Errors: a worker that could not allocate, or the call cancelled.
+fn train_all<T: Real, R: Rule<T>>(
+    trainer: &Trainer<'_, '_, T, R>,
+    ios: &mut [NetworkIo<'_, T>],
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<()> {
     let failure: Mutex<Option<Error>> = Mutex::new(None);
-    parallel::pool(opts.threads)?.install(|| {
+    parallel::pool(threads)?.install(|| {
         ios.par_iter_mut().enumerate().for_each_init(
-            || match Worker::new::<R>(plan) {
+            || match Worker::new::<R>(trainer.plan) {
                 Ok(worker) => Some(worker),
                 Err(err) => {
                     *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
@@ -216,91 +185,190 @@ fn run<T: Real, R: Rule<T>>(plan: &Plan<'_, T>, rule: R, cancel: &AtomicBool) ->
             },
         );
     });
-    drop(ios);
     if let Some(err) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(err);
     }
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
-    // SAFETY: every network ran (no worker failed to allocate: checked above), and its scatter
-    // wrote its whole block of each of these buffers, so all their entries are initialised.
-    let written = |buffers: Vec<Uninit<T>>| -> Vec<Vec<T>> {
-        buffers.into_iter().map(|b| unsafe { b.assume_written() }).collect()
-    };
-    let (weights, biases, slots) = (written(weights), written(biases), written(slots));
+    Ok(())
+}
 
-    let mut records = records
-        .into_iter()
-        .zip(&plan.specs)
-        .zip(columns)
-        .map(|((data, spec), (c, w))| {
-            let shape = if spec.quantity.is_scalar() {
-                vec![batch, c]
-            } else {
-                vec![batch, c, w]
-            };
-            (spec.quantity, Array { data, shape })
-        });
-    let (_, loss) = records.next().expect("the loss is always recorded");
-    let layer_shape = |j: usize| vec![batch, dims[j + 1], dims[j]];
-    let mut bias_out = biases.into_iter().zip(&bias_layers);
-    Ok(TrainOutput {
-        weights: weights
-            .into_iter()
-            .enumerate()
-            .map(|(j, data)| Array {
-                data,
-                shape: layer_shape(j),
-            })
-            .collect(),
-        biases: plan
-            .biases
+/// The output buffers of a call. The parameter and state buffers are allocated but not
+/// initialised: their pages are first touched by the workers that write them, so page faults
+/// are taken in parallel, and no serial zeroing pass precedes the work.
+struct Outputs<T> {
+    weights: Vec<Uninit<T>>,
+    /// The layers with a bias, and one buffer for each.
+    bias_layers: Vec<usize>,
+    biases: Vec<Uninit<T>>,
+    slots: Vec<Uninit<T>>,
+    /// (B, L) manifold scales; empty without manifold layers.
+    scales: Vec<T>,
+    steps: Vec<i64>,
+    /// (columns, width) and the buffer of every recorded quantity.
+    columns: Vec<(usize, usize)>,
+    records: Vec<Vec<f64>>,
+    outcomes: Vec<Outcome>,
+}
+
+impl<T: Real> Outputs<T> {
+    fn new(plan: &Plan<'_, T>) -> Result<Self> {
+        let layout = &plan.layout;
+        let (batch, depth, dims) = (layout.batch, layout.depth(), &layout.dims);
+        let bias_layers: Vec<usize> = (0..depth).filter(|&j| plan.net.bias_offsets[j].is_some()).collect();
+        let columns: Vec<(usize, usize)> = plan
+            .specs
             .iter()
-            .map(|b| {
-                b.map(|_| {
-                    let (data, &j) = bias_out.next().expect("one output per bias");
-                    Array {
-                        data,
-                        shape: vec![batch, dims[j + 1]],
-                    }
-                })
-            })
-            .collect(),
-        loss,
-        final_loss: outcomes.iter().map(|o| o.final_loss).collect(),
-        steps_to_tol: outcomes.iter().map(|o| o.steps_to_tol).collect(),
-        steps_to_accuracy: outcomes.iter().map(|o| o.steps_to_accuracy).collect(),
-        diverged: outcomes.iter().map(|o| o.diverged).collect(),
-        records: records.collect(),
-        state: TrainState {
-            optimizer: opts.optimizer.name(),
-            steps,
-            data_seeds: plan.seeds.iter().flat_map(|&(s, t)| [s, t]).collect(),
-            batch_size: opts.batch_size,
-            n: plan.examples,
-            scales: plan.any_stiefel().then(|| Array {
-                data: scales,
-                shape: vec![batch, depth],
-            }),
-            slots: plan
-                .slot_names
+            .map(|s| (s.columns(plan.opts.steps), s.quantity.width(dims)))
+            .collect();
+        Ok(Outputs {
+            weights: layout
+                .layer_sizes()
                 .iter()
-                .cloned()
-                .zip(slots)
-                .zip(&plan.slot_shapes)
-                .map(|((name, data), shape)| {
-                    (
-                        name,
-                        Array {
-                            data,
-                            shape: shape.clone(),
-                        },
-                    )
+                .map(|&size| Uninit::new("weights", checked_len("weights", &[batch, size])?))
+                .collect::<Result<_>>()?,
+            biases: bias_layers
+                .iter()
+                .map(|&j| Uninit::new("biases", batch * dims[j + 1]))
+                .collect::<Result<_>>()?,
+            bias_layers,
+            slots: plan
+                .slot_shapes
+                .iter()
+                .map(|shape| Uninit::new("weights", checked_len("weights", shape)?))
+                .collect::<Result<_>>()?,
+            scales: zeroed("weights", if plan.any_manifold() { batch * depth } else { 0 })?,
+            steps: vec![0; batch],
+            records: columns
+                .iter()
+                .map(|&(c, w)| zeroed("steps", checked_len("steps", &[batch, c, w])?))
+                .collect::<Result<_>>()?,
+            columns,
+            outcomes: vec![Outcome::default(); batch],
+        })
+    }
+
+    /// Each network's share of every buffer.
+    fn per_network(&mut self, plan: &Plan<'_, T>) -> Vec<NetworkIo<'_, T>> {
+        let (batch, depth) = (plan.layout.batch, plan.layout.depth());
+        let weights = per_network(entries(&mut self.weights), batch);
+        let biases = per_network(entries(&mut self.biases), batch);
+        let slots = per_network(entries(&mut self.slots), batch);
+        let records = per_network(self.records.iter_mut().map(|r| r.as_mut_slice()).collect(), batch);
+        let scales: Vec<&mut [T]> = if self.scales.is_empty() {
+            (0..batch).map(|_| &mut [][..]).collect()
+        } else {
+            self.scales.chunks_mut(depth).collect()
+        };
+        weights
+            .into_iter()
+            .zip(biases)
+            .zip(slots)
+            .zip(records)
+            .zip(scales)
+            .zip(self.steps.iter_mut())
+            .zip(self.outcomes.iter_mut())
+            .map(
+                |((((((weights, biases), slots), records), scales), step), outcome)| NetworkIo {
+                    weights,
+                    biases,
+                    slots,
+                    scales,
+                    step,
+                    records,
+                    outcome,
+                },
+            )
+            .collect()
+    }
+
+    /// The results of the call.
+    ///
+    /// # Safety
+    /// Every network's scatter has written its whole block of each output buffer.
+    unsafe fn into_output(self, plan: &Plan<'_, T>) -> TrainOutput<T> {
+        let opts = plan.opts;
+        let layout = &plan.layout;
+        let (batch, depth, dims) = (layout.batch, layout.depth(), &layout.dims);
+        // SAFETY: the caller guarantees every entry of these buffers has been written.
+        let written = |buffers: Vec<Uninit<T>>| -> Vec<Vec<T>> {
+            buffers.into_iter().map(|b| unsafe { b.assume_written() }).collect()
+        };
+        let (weights, biases, slots) = (written(self.weights), written(self.biases), written(self.slots));
+        let mut records = self
+            .records
+            .into_iter()
+            .zip(&plan.specs)
+            .zip(self.columns)
+            .map(|((data, spec), (c, w))| {
+                let shape = if spec.quantity.is_scalar() {
+                    vec![batch, c]
+                } else {
+                    vec![batch, c, w]
+                };
+                (spec.quantity, Array { data, shape })
+            });
+        let (_, loss) = records.next().expect("the loss is always recorded");
+        let mut bias_out = biases.into_iter().zip(&self.bias_layers);
+        let outcomes = &self.outcomes;
+        TrainOutput {
+            weights: weights
+                .into_iter()
+                .enumerate()
+                .map(|(j, data)| Array {
+                    data,
+                    shape: vec![batch, dims[j + 1], dims[j]],
                 })
                 .collect(),
-        },
-    })
+            biases: plan
+                .biases
+                .iter()
+                .map(|b| {
+                    b.map(|_| {
+                        let (data, &j) = bias_out.next().expect("one output per bias");
+                        Array {
+                            data,
+                            shape: vec![batch, dims[j + 1]],
+                        }
+                    })
+                })
+                .collect(),
+            loss,
+            final_loss: outcomes.iter().map(|o| o.final_loss).collect(),
+            steps_to_tol: outcomes.iter().map(|o| o.steps_to_tol).collect(),
+            steps_to_accuracy: outcomes.iter().map(|o| o.steps_to_accuracy).collect(),
+            diverged: outcomes.iter().map(|o| o.diverged).collect(),
+            records: records.collect(),
+            state: TrainState {
+                optimizer: opts.optimizer.name(),
+                steps: self.steps,
+                data_seeds: plan.seeds.iter().flat_map(|&(s, t)| [s, t]).collect(),
+                batch_size: opts.batch_size,
+                n: plan.examples,
+                scales: plan.any_manifold().then(|| Array {
+                    data: self.scales,
+                    shape: vec![batch, depth],
+                }),
+                slots: plan
+                    .slot_names
+                    .iter()
+                    .cloned()
+                    .zip(slots)
+                    .zip(&plan.slot_shapes)
+                    .map(|((name, data), shape)| {
+                        (
+                            name,
+                            Array {
+                                data,
+                                shape: shape.clone(),
+                            },
+                        )
+                    })
+                    .collect(),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

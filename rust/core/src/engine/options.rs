@@ -3,26 +3,9 @@
 use crate::array::ArrayRef;
 use crate::loss::{Loss, TargetArray};
 use crate::net::Form;
-use crate::optim::{Manifold, Optimizer};
+use crate::optim::{GroupValues, LrSchedule, Manifold, Optimizer};
 use crate::record::RecordSpec;
 use crate::rng::Seeds;
-
-/// Learning rate: one for all networks or one per network.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LearningRate {
-    Shared(f64),
-    PerNetwork(Vec<f64>),
-}
-
-impl LearningRate {
-    /// The learning rate of network `b`.
-    pub fn of(&self, b: usize) -> f64 {
-        match self {
-            LearningRate::Shared(v) => *v,
-            LearningRate::PerNetwork(v) => v[b],
-        }
-    }
-}
 
 /// The arrays of a call, borrowed: weights[j] is (B, d_{j+1}, d_j); `biases` is empty or one
 /// entry per layer ((B, d_{j+1}) or None); X is (d_0, n) or (B, d_0, n), None for I_{d_0}.
@@ -44,7 +27,13 @@ pub struct Problem<'a, T> {
 /// the loss.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
-    pub lr: LearningRate,
+    /// The learning rate of every parameter group (see `optim::rates`).
+    pub lr: GroupValues,
+    /// The factor f(t) of every group's rate at the 0-based update count t.
+    pub lr_schedule: LrSchedule,
+    /// Weight decay λ per group (None: none): coupled (λ·p added to the gradient), or
+    /// decoupled with AdamW.
+    pub weight_decay: Option<GroupValues>,
     pub steps: usize,
     pub alpha: f64,
     /// Stop a network once its step loss is ≤ tol.
@@ -61,8 +50,10 @@ pub struct TrainOptions {
     pub optimizer: Optimizer,
     /// Empty: all Euclidean; one entry: every layer; else one per layer.
     pub manifold: Vec<Manifold>,
-    /// Train a scalar scale of each Stiefel layer (W = s·Q).
+    /// Train a scalar scale of each manifold layer (W = s·Q).
     pub learn_scale: bool,
+    /// ω of the penalty ω·‖QQᵀ − I‖²_F of each Oblique layer (QᵀQ when tall); 0: none.
+    pub oblique_penalty: f64,
     /// None: full batch.
     pub batch_size: Option<usize>,
     /// The data streams of the mini-batch schedule; None with a state: the state's.
@@ -70,9 +61,11 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    pub fn new(lr: LearningRate, steps: usize) -> Self {
+    pub fn new(lr: impl Into<GroupValues>, steps: usize) -> Self {
         TrainOptions {
-            lr,
+            lr: lr.into(),
+            lr_schedule: LrSchedule::Constant,
+            weight_decay: None,
             steps,
             alpha: 1.0,
             tol: None,
@@ -85,6 +78,7 @@ impl TrainOptions {
             optimizer: Optimizer::Gd,
             manifold: Vec::new(),
             learn_scale: false,
+            oblique_penalty: 0.0,
             batch_size: None,
             data_seed: None,
         }

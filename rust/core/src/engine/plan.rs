@@ -1,6 +1,7 @@
-//! Validation of a call and everything derived from it before any network starts: the network
-//! form, the data (reduced when that is exact), the schedule, what is recorded, the per-layer
-//! geometry, and where each network starts (fresh, or from a state).
+//! Validation of a call and everything derived from it before any network starts, in named
+//! steps: the network form, the data (reduced when that is exact), the schedule, what is
+//! recorded, the per-layer geometry and parameter groups (`geometry`), the optimiser's state
+//! buffers, and where each network starts (fresh, or from a state).
 
 use crate::array::{of_network, shape_str, ArrayRef};
 use crate::error::{Error, Result};
@@ -8,15 +9,15 @@ use crate::layout::{check_matrix, check_weights, layer_offsets, Layout};
 use crate::linalg::Products;
 use crate::loss::{check_targets, LossKind, TargetSlice, Targets};
 use crate::net::{Activation, Input, Network, Parameterization};
-use crate::optim::stiefel::{orthogonal_scale, orthogonality};
-use crate::optim::Manifold;
+use crate::optim::{Group, Manifold};
 use crate::parallel;
 use crate::record::{ProbeData, Quantity, RecordSpec};
 use crate::reduce::{self, Reduced};
 use crate::rng::Seeds;
 use crate::scalar::Real;
 
-use super::options::{LearningRate, Problem, TrainOptions};
+use super::layers;
+use super::options::{Problem, TrainOptions};
 use super::schedule::Schedule;
 use super::state::{Expected, StateRef};
 
@@ -104,11 +105,13 @@ pub(super) struct Plan<'a, T: Real> {
     /// The loss first (at record_every), then the other quantities as asked.
     pub specs: Vec<RecordSpec>,
     pub manifolds: Vec<Manifold>,
+    /// The parameter group of each layer's weights.
+    pub groups: Vec<Group>,
     pub alpha: T,
     /// Count correct examples at every step (accuracy stop rule or records).
     pub step_accuracy: bool,
-    /// Where each network starts: step counts, Stiefel scales (B × L, NaN for Euclidean
-    /// layers; empty without Stiefel layers) and the state's buffers.
+    /// Where each network starts: step counts, manifold scales (B × L, NaN for Euclidean
+    /// layers; empty without manifold layers) and the state's buffers.
     pub start_steps: Vec<i64>,
     pub scales: Vec<T>,
     pub state_slots: Option<Vec<ArrayRef<'a, T>>>,
@@ -137,8 +140,9 @@ impl<T: Real> Plan<'_, T> {
         self.reduced.as_ref().map_or(0.0, |r| r.offsets[b])
     }
 
-    pub fn any_stiefel(&self) -> bool {
-        self.manifolds.contains(&Manifold::Stiefel)
+    /// Whether some layer is on a manifold (so the call has scales).
+    pub fn any_manifold(&self) -> bool {
+        self.manifolds.iter().any(|&m| m != Manifold::Euclidean)
     }
 }
 
@@ -161,29 +165,7 @@ fn is_identity<T: Real>(x: &ArrayRef<'_, T>, layout: &Layout) -> bool {
 }
 
 fn check_options(opts: &TrainOptions, batch: usize) -> Result<()> {
-    let check_lr = |v: f64| {
-        if !v.is_finite() || v < 0.0 {
-            Err(Error::invalid(
-                "lr",
-                format!("must be finite and non-negative, got {v}"),
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    match &opts.lr {
-        LearningRate::Shared(v) => check_lr(*v)?,
-        LearningRate::PerNetwork(v) => {
-            if v.len() != batch {
-                return Err(Error::shape(
-                    "lr",
-                    format!("a scalar or ({batch},)"),
-                    format!("({},)", v.len()),
-                ));
-            }
-            v.iter().try_for_each(|&x| check_lr(x))?;
-        }
-    }
+    opts.lr.base.check("lr", batch)?;
     if !opts.alpha.is_finite() {
         return Err(Error::invalid("alpha", format!("must be finite, got {}", opts.alpha)));
     }
@@ -291,300 +273,354 @@ fn check_records(
     Ok(specs)
 }
 
-fn check_manifolds(opts: &TrainOptions, depth: usize) -> Result<Vec<Manifold>> {
-    let manifolds = match opts.manifold.len() {
-        0 => vec![Manifold::Euclidean; depth],
-        1 => vec![opts.manifold[0]; depth],
-        k if k == depth => opts.manifold.clone(),
-        k => {
+/// The network form: biases checked against the layers, the per-layer scales.
+fn network<T: Real>(problem: &Problem<'_, T>, opts: &TrainOptions, layout: &Layout) -> Result<Network<T>> {
+    let (batch, depth) = (layout.batch, layout.depth());
+    let dims = &layout.dims;
+    if !problem.biases.is_empty() && problem.biases.len() != depth {
+        return Err(Error::shape(
+            "biases",
+            format!("one entry per layer ({depth})"),
+            format!("{} entries", problem.biases.len()),
+        ));
+    }
+    let mut bias_offsets = vec![None; depth];
+    let mut next = layer_offsets(dims)[depth];
+    for (j, bias) in problem.biases.iter().enumerate() {
+        if let Some(bias) = bias {
+            let want = [batch, dims[j + 1]];
+            if bias.shape != want || bias.data.len() != batch * dims[j + 1] {
+                return Err(Error::shape(
+                    format!("biases[{j}]"),
+                    format!("{} = (batch, d_out of weights[{j}])", shape_str(&want)),
+                    shape_str(bias.shape),
+                ));
+            }
+            bias_offsets[j] = Some(next);
+            next += dims[j + 1];
+        }
+    }
+    let form = opts.form;
+    Ok(Network {
+        dims: dims.clone(),
+        scales: dims[..depth]
+            .iter()
+            .map(|&d_in| T::from_f64(form.parameterization.scale(d_in)))
+            .collect(),
+        activation: form.activation,
+        weight_offsets: layer_offsets(dims),
+        bias_offsets,
+        products: Products::Plain,
+    })
+}
+
+/// The data sets of a call, validated: training (X filtered when it is the identity),
+/// held-out and probe sets.
+struct Data<'a, T> {
+    x: Option<ArrayRef<'a, T>>,
+    train: DataSet<'a, T>,
+    eval: Option<DataSet<'a, T>>,
+    record_data: Option<ProbeSet<'a, T>>,
+}
+
+fn data<'a, T: Real>(problem: &Problem<'a, T>, opts: &TrainOptions, layout: &Layout) -> Result<Data<'a, T>> {
+    let batch = layout.batch;
+    let (d_0, d_l) = (layout.dims[0], layout.dims[layout.depth()]);
+    let loss = opts.loss;
+    if loss.kind == LossKind::CrossEntropy && d_l < 2 {
+        return Err(Error::invalid(
+            "loss",
+            format!("'cross_entropy' needs d_L ≥ 2 outputs (one per class), the last layer has {d_l}"),
+        ));
+    }
+    let x = problem.x.filter(|x| !is_identity(x, layout));
+    let (x_shared, n) = match x {
+        Some(x) => {
+            let (shared, _, n) = check_matrix("X", x, batch, Some(d_0), None)?;
+            (shared, n)
+        }
+        None => (true, d_0),
+    };
+    let (y, y_shared) = check_targets("Y", problem.y, loss.kind, layout, n)?;
+    let train = DataSet {
+        x: x.map(|x| x.data),
+        x_shared,
+        y,
+        y_shared,
+        n,
+    };
+    let eval = match problem.eval {
+        None => None,
+        Some((ex, ey)) => {
+            let (ex_shared, _, n_eval) = check_matrix("eval_data[0] (X_test)", ex, batch, Some(d_0), None)?;
+            let (ey, ey_shared) = check_targets("eval_data[1] (Y_test)", ey, loss.kind, layout, n_eval)?;
+            Some(DataSet {
+                x: Some(ex.data),
+                x_shared: ex_shared,
+                y: ey,
+                y_shared: ey_shared,
+                n: n_eval,
+            })
+        }
+    };
+    let record_data = match problem.record_data {
+        None => None,
+        Some((px, py)) => {
+            let (x_shared, _, n_probe) = check_matrix("record_data[0] (X_probe)", px, batch, Some(d_0), None)?;
+            let y = py
+                .map(|py| check_targets("record_data[1] (Y_probe)", py, loss.kind, layout, n_probe))
+                .transpose()?;
+            Some(ProbeSet {
+                x: px.data,
+                x_shared,
+                y,
+                n: n_probe,
+            })
+        }
+    };
+    Ok(Data {
+        x,
+        train,
+        eval,
+        record_data,
+    })
+}
+
+/// The mini-batch schedule and each network's data stream (given, or the state's).
+fn schedule(
+    opts: &TrainOptions,
+    state: Option<&StateRef<'_, impl Real>>,
+    batch: usize,
+    n: usize,
+) -> Result<(Schedule, Vec<(u64, u64)>)> {
+    let schedule = match opts.batch_size {
+        None => Schedule::Full { n },
+        Some(size) if (1..=n).contains(&size) => Schedule::MiniBatch { size, n },
+        Some(size) => {
             return Err(Error::invalid(
-                "manifold",
-                format!("expected one name, or a list with one per layer ({depth}), got a list of {k}"),
+                "batch_size",
+                format!("must be in [1, n] = [1, {n}] (n: examples, columns of X), got {size}"),
             ))
         }
     };
-    if opts.learn_scale && !manifolds.contains(&Manifold::Stiefel) {
+    let seeds: Vec<(u64, u64)> = match (&opts.data_seed, state) {
+        (Some(seeds), _) => {
+            if let Seeds::PerNetwork(v) = seeds {
+                if v.len() != batch {
+                    return Err(Error::shape(
+                        "data_seed",
+                        format!("one seed per network ({batch})"),
+                        format!("{} seeds", v.len()),
+                    ));
+                }
+            }
+            (0..batch).map(|b| seeds.stream_of(b)).collect()
+        }
+        // The state's streams (their count is checked with the rest of the state).
+        (None, Some(s)) => s.data_seeds.chunks_exact(2).map(|p| (p[0], p[1])).collect(),
+        (None, _) if opts.batch_size.is_some() => {
+            return Err(Error::invalid(
+                "data_seed",
+                "is needed with batch_size (or a state to take it from)",
+            ));
+        }
+        (None, _) => vec![(0, 0); batch],
+    };
+    Ok((schedule, seeds))
+}
+
+/// Whether the accuracy of every step's batch is counted (accuracy stop rule or records).
+fn step_accuracy(opts: &TrainOptions, specs: &[RecordSpec], schedule: Schedule, d_l: usize) -> Result<bool> {
+    if opts.target_accuracy.is_some() && opts.loss.kind == LossKind::Mse && d_l < 2 {
         return Err(Error::invalid(
-            "learn_scale",
-            "trains the scale of Stiefel layers, but no layer has manifold='stiefel'",
+            "target_accuracy",
+            format!("with loss='mse' reads classes as argmax over d_L ≥ 2 outputs (one-hot Y); d_L = {d_l} here"),
         ));
     }
-    Ok(manifolds)
+    Ok(opts.target_accuracy.is_some()
+        || specs.iter().any(|s| {
+            s.quantity == Quantity::BatchAccuracy
+                || (s.quantity == Quantity::Accuracy && matches!(schedule, Schedule::Full { .. }))
+        }))
+}
+
+/// The state buffers of the call's optimiser: (names, shapes), slot kind major.
+fn slots<T: Real>(opts: &TrainOptions, layout: &Layout, net: &Network<T>) -> (Vec<String>, Vec<Vec<usize>>) {
+    let tensors = tensor_shapes(layout, net, opts.learn_scale);
+    let mut names = Vec::new();
+    let mut shapes = Vec::new();
+    for slot in opts.optimizer.slot_names() {
+        for (name, shape) in &tensors {
+            names.push(format!("{slot}:{name}"));
+            shapes.push(shape.clone());
+        }
+    }
+    (names, shapes)
+}
+
+/// A state passed in must fit the call; a data_seed given with it must be its own.
+fn check_state<T: Real>(s: &StateRef<'_, T>, opts: &TrainOptions, plan: &Plan<'_, T>) -> Result<()> {
+    s.check(&Expected {
+        optimizer: opts.optimizer.name(),
+        batch: plan.layout.batch,
+        batch_size: opts.batch_size,
+        n: plan.examples,
+        scales: plan.any_manifold().then_some([plan.layout.batch, plan.layout.depth()]),
+        slots: &plan.slot_shapes,
+    })?;
+    if opts.data_seed.is_some() && opts.batch_size.is_some() {
+        let given: Vec<u64> = plan.seeds.iter().flat_map(|&(a, b)| [a, b]).collect();
+        if given != s.data_seeds {
+            return Err(Error::invalid(
+                "data_seed",
+                "differs from the state's data order; pass data_seed=None to continue the state's",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The scale of every manifold layer of every network (B × L, NaN for Euclidean layers; empty
+/// without manifold layers). Manifold layers must start on their manifold; their scale comes
+/// from the state when one is given (so chained calls do not re-measure it), else from the
+/// weights.
+fn start_scales<T: Real>(
+    problem: &Problem<'_, T>,
+    layout: &Layout,
+    manifolds: &[Manifold],
+    state: Option<&StateRef<'_, T>>,
+) -> Result<Vec<T>> {
+    let (batch, depth, dims) = (layout.batch, layout.depth(), &layout.dims);
+    if manifolds.iter().all(|&m| m == Manifold::Euclidean) {
+        return Ok(Vec::new());
+    }
+    let mut scales = vec![T::from_f64(f64::NAN); batch * depth];
+    for (j, w) in problem.weights.iter().enumerate() {
+        let manifold = manifolds[j];
+        if manifold == Manifold::Euclidean {
+            continue;
+        }
+        let (d_out, d_in) = (dims[j + 1], dims[j]);
+        let size = d_out * d_in;
+        let arg = format!("weights[{j}]");
+        for b in 0..batch {
+            let layer = &w.data[b * size..(b + 1) * size];
+            scales[b * depth + j] = match state.and_then(|s| s.scales) {
+                None => T::from_f64(manifold.scale_of::<T>(&arg, layer, d_out, d_in)?),
+                Some(given) => {
+                    let s = given.data[b * depth + j];
+                    check_on_manifold(manifold, &arg, layer, d_out, d_in, s)?;
+                    s
+                }
+            };
+        }
+    }
+    Ok(scales)
+}
+
+/// The exact data reduction when n > d_0 (linear chain, MSE, full batch, no accuracy).
+fn reduction<T: Real>(
+    plan: &Plan<'_, T>,
+    x: Option<ArrayRef<'_, T>>,
+    linear_chain: bool,
+) -> Result<Option<Reduced<T>>> {
+    let opts = plan.opts;
+    let layout = &plan.layout;
+    let (d_0, d_l) = (layout.dims[0], layout.dims[layout.depth()]);
+    let train = plan.train;
+    let reducible = linear_chain
+        && opts.loss.kind == LossKind::Mse
+        && matches!(plan.schedule, Schedule::Full { .. })
+        && !plan.step_accuracy
+        && !plan.specs.iter().any(|s| s.quantity == Quantity::Accuracy);
+    Ok(match (x, train.y) {
+        (Some(x), TargetSlice::Values(y)) if reducible && train.n > d_0 => Some(reduce::reduce(
+            x.data,
+            train.x_shared,
+            y,
+            train.y_shared,
+            layout.batch,
+            d_0,
+            d_l,
+            train.n,
+            opts.threads,
+        )?),
+        _ => None,
+    })
 }
 
 impl<'a, T: Real> Plan<'a, T> {
     pub fn new(problem: &Problem<'a, T>, opts: &'a TrainOptions, state: Option<&StateRef<'a, T>>) -> Result<Self> {
         let layout = check_weights("weights", &problem.weights)?;
         let (batch, depth) = (layout.batch, layout.depth());
-        let dims = &layout.dims;
-        let (d_0, d_l) = (dims[0], dims[depth]);
+        let d_l = layout.dims[depth];
         check_options(opts, batch)?;
-
-        // The network form.
-        if !problem.biases.is_empty() && problem.biases.len() != depth {
-            return Err(Error::shape(
-                "biases",
-                format!("one entry per layer ({depth})"),
-                format!("{} entries", problem.biases.len()),
-            ));
-        }
-        let mut bias_offsets = vec![None; depth];
-        let mut next = layer_offsets(dims)[depth];
-        for (j, bias) in problem.biases.iter().enumerate() {
-            if let Some(bias) = bias {
-                let want = [batch, dims[j + 1]];
-                if bias.shape != want || bias.data.len() != batch * dims[j + 1] {
-                    return Err(Error::shape(
-                        format!("biases[{j}]"),
-                        format!("{} = (batch, d_out of weights[{j}])", shape_str(&want)),
-                        shape_str(bias.shape),
-                    ));
-                }
-                bias_offsets[j] = Some(next);
-                next += dims[j + 1];
-            }
-        }
+        let net = network(problem, opts, &layout)?;
+        let has_biases = net.bias_offsets.iter().any(Option::is_some);
         let form = opts.form;
-        let has_biases = bias_offsets.iter().any(Option::is_some);
         let linear_chain =
             form.activation == Activation::Linear && form.parameterization == Parameterization::Standard && !has_biases;
-        let net = Network {
-            dims: dims.clone(),
-            scales: dims[..depth]
-                .iter()
-                .map(|&d_in| T::from_f64(form.parameterization.scale(d_in)))
-                .collect(),
-            activation: form.activation,
-            weight_offsets: layer_offsets(dims),
-            bias_offsets,
-            products: Products::Plain,
-        };
-
-        // The data.
-        let loss = opts.loss;
-        if loss.kind == LossKind::CrossEntropy && d_l < 2 {
-            return Err(Error::invalid(
-                "loss",
-                format!("'cross_entropy' needs d_L ≥ 2 outputs (one per class), the last layer has {d_l}"),
-            ));
-        }
-        let x = problem.x.filter(|x| !is_identity(x, &layout));
-        let (x_shared, n) = match x {
-            Some(x) => {
-                let (shared, _, n) = check_matrix("X", x, batch, Some(d_0), None)?;
-                (shared, n)
-            }
-            None => (true, d_0),
-        };
-        let (y, y_shared) = check_targets("Y", problem.y, loss.kind, &layout, n)?;
-        let train = DataSet {
-            x: x.map(|x| x.data),
-            x_shared,
-            y,
-            y_shared,
-            n,
-        };
-        let eval = match problem.eval {
-            None => None,
-            Some((ex, ey)) => {
-                let (ex_shared, _, n_eval) = check_matrix("eval_data[0] (X_test)", ex, batch, Some(d_0), None)?;
-                let (ey, ey_shared) = check_targets("eval_data[1] (Y_test)", ey, loss.kind, &layout, n_eval)?;
-                Some(DataSet {
-                    x: Some(ex.data),
-                    x_shared: ex_shared,
-                    y: ey,
-                    y_shared: ey_shared,
-                    n: n_eval,
-                })
-            }
-        };
-
-        let record_data = match problem.record_data {
-            None => None,
-            Some((px, py)) => {
-                let (x_shared, _, n_probe) = check_matrix("record_data[0] (X_probe)", px, batch, Some(d_0), None)?;
-                let y = py
-                    .map(|py| check_targets("record_data[1] (Y_probe)", py, loss.kind, &layout, n_probe))
-                    .transpose()?;
-                Some(ProbeSet {
-                    x: px.data,
-                    x_shared,
-                    y,
-                    n: n_probe,
-                })
-            }
-        };
-
-        // The schedule and its data streams.
-        let schedule = match opts.batch_size {
-            None => Schedule::Full { n },
-            Some(size) if (1..=n).contains(&size) => Schedule::MiniBatch { size, n },
-            Some(size) => {
-                return Err(Error::invalid(
-                    "batch_size",
-                    format!("must be in [1, n] = [1, {n}] (n: examples, columns of X), got {size}"),
-                ))
-            }
-        };
-        let seeds: Vec<(u64, u64)> = match (&opts.data_seed, state) {
-            (Some(seeds), _) => {
-                if let Seeds::PerNetwork(v) = seeds {
-                    if v.len() != batch {
-                        return Err(Error::shape(
-                            "data_seed",
-                            format!("one seed per network ({batch})"),
-                            format!("{} seeds", v.len()),
-                        ));
-                    }
-                }
-                (0..batch).map(|b| seeds.stream_of(b)).collect()
-            }
-            // The state's streams (their count is checked with the rest of the state below).
-            (None, Some(s)) => s.data_seeds.chunks_exact(2).map(|p| (p[0], p[1])).collect(),
-            (None, _) if opts.batch_size.is_some() => {
-                return Err(Error::invalid(
-                    "data_seed",
-                    "is needed with batch_size (or a state to take it from)",
-                ));
-            }
-            (None, _) => vec![(0, 0); batch],
-        };
-
-        // What is recorded and checked each step.
-        let specs = check_records(opts, &layout, linear_chain, eval.is_some(), record_data.as_ref())?;
-        if opts.target_accuracy.is_some() && loss.kind == LossKind::Mse && d_l < 2 {
-            return Err(Error::invalid(
-                "target_accuracy",
-                format!("with loss='mse' reads classes as argmax over d_L ≥ 2 outputs (one-hot Y); d_L = {d_l} here"),
-            ));
-        }
-        let step_accuracy = opts.target_accuracy.is_some()
-            || specs.iter().any(|s| {
-                s.quantity == Quantity::BatchAccuracy
-                    || (s.quantity == Quantity::Accuracy && matches!(schedule, Schedule::Full { .. }))
-            });
-
-        // The geometry of each layer.
-        let manifolds = check_manifolds(opts, depth)?;
-        let optimizer = opts.optimizer;
-        let tensors = tensor_shapes(&layout, &net, opts.learn_scale);
-        let slot_names_of = optimizer.slot_names();
-        let mut slot_shapes = Vec::new();
-        let mut slot_names = Vec::new();
-        for slot in slot_names_of {
-            for (name, shape) in &tensors {
-                slot_names.push(format!("{slot}:{name}"));
-                slot_shapes.push(shape.clone());
-            }
-        }
-        let any_stiefel = manifolds.contains(&Manifold::Stiefel);
-        if let Some(s) = state {
-            s.check(&Expected {
-                optimizer: optimizer.name(),
-                batch,
-                batch_size: opts.batch_size,
-                n,
-                scales: any_stiefel.then_some([batch, depth]),
-                slots: &slot_shapes,
-            })?;
-            if opts.data_seed.is_some() && opts.batch_size.is_some() {
-                let given: Vec<u64> = seeds.iter().flat_map(|&(a, b)| [a, b]).collect();
-                if given != s.data_seeds {
-                    return Err(Error::invalid(
-                        "data_seed",
-                        "differs from the state's data order; pass data_seed=None to continue the state's",
-                    ));
-                }
-            }
-        }
-        // Stiefel layers must start on the manifold; their scale comes from the state when one
-        // is given (so chained calls do not re-measure it), else from the weights.
-        let mut scales = Vec::new();
-        if any_stiefel {
-            scales = vec![T::from_f64(f64::NAN); batch * depth];
-            for (j, w) in problem.weights.iter().enumerate() {
-                if manifolds[j] != Manifold::Stiefel {
-                    continue;
-                }
-                let (d_out, d_in) = (dims[j + 1], dims[j]);
-                let size = d_out * d_in;
-                let arg = format!("weights[{j}]");
-                for b in 0..batch {
-                    let layer = &w.data[b * size..(b + 1) * size];
-                    scales[b * depth + j] = match state.and_then(|s| s.scales) {
-                        None => T::from_f64(orthogonal_scale::<T>(&arg, layer, d_out, d_in)?),
-                        Some(given) => {
-                            let s = given.data[b * depth + j];
-                            check_on_manifold(&arg, layer, d_out, d_in, s)?;
-                            s
-                        }
-                    };
-                }
-            }
-        }
-
-        // Exact data reduction when n > d_0 (linear chain, MSE, full batch, no accuracy).
-        let reducible = linear_chain
-            && loss.kind == LossKind::Mse
-            && matches!(schedule, Schedule::Full { .. })
-            && !step_accuracy
-            && !specs.iter().any(|s| s.quantity == Quantity::Accuracy);
-        let reduced = match (x, train.y) {
-            (Some(x), TargetSlice::Values(y)) if reducible && n > d_0 => Some(reduce::reduce(
-                x.data,
-                x_shared,
-                y,
-                y_shared,
-                batch,
-                d_0,
-                d_l,
-                n,
-                opts.threads,
-            )?),
-            _ => None,
-        };
-
-        Ok(Plan {
+        let data = data(problem, opts, &layout)?;
+        let (schedule, seeds) = schedule(opts, state, batch, data.train.n)?;
+        let specs = check_records(
+            opts,
+            &layout,
+            linear_chain,
+            data.eval.is_some(),
+            data.record_data.as_ref(),
+        )?;
+        let step_accuracy = step_accuracy(opts, &specs, schedule, d_l)?;
+        let layers = layers::check(opts, &layout, has_biases)?;
+        let (slot_names, slot_shapes) = slots(opts, &layout, &net);
+        let mut plan = Plan {
             opts,
             weights: problem.weights.clone(),
             biases: problem.biases.clone(),
             net,
-            train,
-            reduced,
-            examples: n,
-            eval,
-            record_data,
+            train: data.train,
+            reduced: None,
+            examples: data.train.n,
+            eval: data.eval,
+            record_data: data.record_data,
             schedule,
             seeds,
             specs,
-            manifolds,
+            manifolds: layers.manifolds,
+            groups: layers.groups,
             alpha: T::from_f64(opts.alpha),
             step_accuracy,
             start_steps: state.map_or_else(|| vec![0; batch], |s| s.steps.to_vec()),
-            scales,
+            scales: Vec::new(),
             state_slots: state.map(|s| s.slots.clone()),
             slot_shapes,
             slot_names,
             layout,
-        })
+        };
+        if let Some(s) = state {
+            check_state(s, opts, &plan)?;
+        }
+        plan.scales = start_scales(problem, &plan.layout, &plan.manifolds, state)?;
+        plan.reduced = reduction(&plan, data.x, linear_chain)?;
+        Ok(plan)
     }
 }
 
-/// A Stiefel layer given with its scale s (from a state) must still be scaled-orthogonal.
-fn check_on_manifold<T: Real>(arg: &str, w: &[T], d_out: usize, d_in: usize, s: T) -> Result<()> {
-    let (s2, _) = orthogonality(w, d_out, d_in);
+/// A manifold layer given with its scale s (from a state) must still be on its manifold.
+fn check_on_manifold<T: Real>(manifold: Manifold, arg: &str, w: &[T], d_out: usize, d_in: usize, s: T) -> Result<()> {
+    let (s2, _) = manifold.spread(w, d_out, d_in);
     let s = s.to_f64();
     let scale_err = ((s2.sqrt() - s.abs()) / s.abs()).abs();
     if !(s.is_finite() && s != 0.0 && scale_err <= 1e-3) {
         return Err(Error::invalid(
             "state",
             format!(
-                "the Stiefel scale {s} of {arg} does not match the weights (scale {:.6})",
+                "the {} scale {s} of {arg} does not match the weights (scale {:.6})",
+                manifold.name(),
                 s2.sqrt()
             ),
         ));
     }
-    orthogonal_scale::<T>(arg, w, d_out, d_in).map(|_| ())
+    manifold.scale_of::<T>(arg, w, d_out, d_in).map(|_| ())
 }
 
 /// The parameter tensors of a network, in state order: every layer's weights, the biases of the

@@ -1,5 +1,5 @@
 //! The optimiser state that chains calls: per-network step counts (the data schedule's
-//! position and Adam's t), data streams, Stiefel scales and the rule's buffers.
+//! position and Adam's t), data streams, manifold scales and the rule's buffers.
 //!
 //! A call returns its state; passing it back to the next call continues the training exactly
 //! where it stopped, so chained calls equal one long call bit for bit.
@@ -19,7 +19,8 @@ pub struct TrainState<T> {
     /// The schedule the state belongs to: mini-batch size (None: full batch) and examples n.
     pub batch_size: Option<usize>,
     pub n: usize,
-    /// (B, L) scale of each Stiefel layer (NaN for Euclidean layers); None without any.
+    /// (B, L) scale s of each manifold layer (W = s·Q; NaN for Euclidean layers); None without
+    /// any.
     pub scales: Option<Array<T>>,
     /// The rule's buffers, named "<slot>:weights[j]", "<slot>:biases[j]", "<slot>:scales".
     pub slots: Vec<(String, Array<T>)>,
@@ -43,7 +44,7 @@ pub(super) struct Expected<'e> {
     pub batch: usize,
     pub batch_size: Option<usize>,
     pub n: usize,
-    /// (B, L) when some layer is on the Stiefel manifold.
+    /// (B, L) when some layer is on a manifold.
     pub scales: Option<[usize; 2]>,
     /// Shape of every slot buffer, in order.
     pub slots: &'e [Vec<usize>],
@@ -83,8 +84,8 @@ impl<T> StateRef<'_, T> {
             (Some(shape), Some(s)) if s.shape == shape && s.data.len() == shape[0] * shape[1] => {}
             (want_scales, got) => {
                 return Err(mismatch(
-                    "the Stiefel scales",
-                    want_scales.map_or("none (no Stiefel layer)".to_string(), |s| shape_str(&s)),
+                    "the manifold scales",
+                    want_scales.map_or("none (no manifold layer)".to_string(), |s| shape_str(&s)),
                     got.map_or("none".to_string(), |s| shape_str(s.shape)),
                 ))
             }

@@ -1,8 +1,8 @@
 //! The one per-network training loop, and the worker buffers it runs in.
 //!
 //! Each step composes: the data schedule (the step's examples) → the network form (forward,
-//! backward) → the loss (value, signal, accuracy) → the optimiser (per layer, Euclidean or
-//! Stiefel) → the stop rules → the recorder. A network is trained start to finish by one worker
+//! backward) → the loss (value, signal, accuracy) → the optimiser (per layer, Euclidean or on a
+//! manifold, at its group's scheduled rate) → the stop rules → the recorder. A network is trained start to finish by one worker
 //! with its own buffers, so results do not depend on the thread count, and the step loop
 //! allocates nothing: every buffer is sized once per call. (Recording the weight diagnostics
 //! allocates a few views per recorded column.)
@@ -18,11 +18,13 @@ use crate::linalg::row_major;
 use crate::loss::{evaluate, Tally, Targets};
 use crate::metrics::kernels::frobenius;
 use crate::net::{Input, Passes};
-use crate::optim::stiefel::StiefelWork;
-use crate::optim::{Manifold, Rule};
+use crate::optim::geometry::Workspace;
+use crate::optim::{Group, Manifold, Rule};
 use crate::record::{Diagnostics, Quantity};
 use crate::scalar::Real;
 
+use super::layers;
+use super::options::TrainOptions;
 use super::plan::{NetworkData, Plan};
 use super::schedule::{epoch_order, Batch, Schedule};
 use crate::loss::TargetSlice;
@@ -38,7 +40,7 @@ pub(super) struct NetworkIo<'o, T> {
     pub biases: Vec<&'o mut [MaybeUninit<T>]>,
     /// The state buffers (slot kind major, then tensor): this network's block of each.
     pub slots: Vec<&'o mut [MaybeUninit<T>]>,
-    /// (L) Stiefel scales; empty without Stiefel layers.
+    /// (L) manifold scales; empty without manifold layers.
     pub scales: &'o mut [T],
     pub step: &'o mut i64,
     /// One block per recorded quantity (columns × width).
@@ -59,18 +61,21 @@ pub(super) struct Outcome {
 pub(super) struct Core<T: Real> {
     /// The network's parameters (weights, then biases), trained in place.
     params: Vec<T>,
-    /// Stiefel scales (L), the rule's state (SLOTS entries per parameter, tensor-major) and
+    /// Manifold scales (L), the rule's state (SLOTS entries per parameter, tensor-major) and
     /// the state of learned scales (SLOTS per layer).
     scales: Vec<T>,
     slots: Vec<T>,
     scale_slots: Vec<T>,
     passes: Passes<T>,
-    /// A dense weight gradient (largest layer) and a bias gradient (widest layer).
+    /// A dense weight gradient (largest layer), a bias gradient and a copy of it to decay
+    /// (widest layer; the copy only with weight decay).
     grad: Vec<T>,
     bias_grad: Vec<T>,
-    /// Stiefel workspaces, one per distinct layer shape; layer j uses `stiefel[stiefel_of[j]]`.
-    stiefel: Vec<StiefelWork<T>>,
-    stiefel_of: Vec<usize>,
+    decayed_bias_grad: Vec<T>,
+    /// Manifold workspaces, one per distinct (manifold, layer shape); layer j uses
+    /// `workspaces[workspace_of[j]]`.
+    workspaces: Vec<Workspace<T>>,
+    workspace_of: Vec<usize>,
     diagnostics: Diagnostics<T>,
 }
 
@@ -104,33 +109,38 @@ impl<T: Real> Worker<T> {
         let gather_cols = if gathers { cols } else { 0 };
         let max_layer = dims.windows(2).map(|w| w[0] * w[1]).max().unwrap();
         let max_d = *dims.iter().max().unwrap();
-        let dense = !R::PLAIN || plan.any_stiefel() || plan.specs.iter().any(|s| s.quantity == Quantity::GradNorms);
-        let mut stiefel: Vec<StiefelWork<T>> = Vec::new();
-        let mut stiefel_of = vec![usize::MAX; depth];
+        let decays = plan.opts.weight_decay.is_some();
+        let dense =
+            !R::PLAIN || plan.any_manifold() || decays || plan.specs.iter().any(|s| s.quantity == Quantity::GradNorms);
+        let mut workspaces: Vec<Workspace<T>> = Vec::new();
+        let mut workspace_of = vec![usize::MAX; depth];
         for j in 0..depth {
-            if plan.manifolds[j] == Manifold::Stiefel {
-                let shape = (dims[j + 1], dims[j]);
-                stiefel_of[j] = match stiefel.iter().position(|w| w.shape() == shape) {
-                    Some(i) => i,
-                    None => {
-                        stiefel.push(StiefelWork::new(shape.0, shape.1)?);
-                        stiefel.len() - 1
-                    }
-                };
+            let (manifold, shape) = (plan.manifolds[j], (dims[j + 1], dims[j]));
+            if manifold == Manifold::Euclidean {
+                continue;
             }
+            workspace_of[j] = match workspaces.iter().position(|w| w.serves(manifold, shape)) {
+                Some(i) => i,
+                None => {
+                    let work = Workspace::new(manifold, shape.0, shape.1, plan.opts.oblique_penalty)?;
+                    workspaces.extend(work);
+                    workspaces.len() - 1
+                }
+            };
         }
         let labels = matches!(plan.train.y, TargetSlice::Labels(_));
         Ok(Worker {
             core: Core {
                 params: zeroed("weights", params)?,
-                scales: zeroed("weights", if plan.any_stiefel() { depth } else { 0 })?,
+                scales: zeroed("weights", if plan.any_manifold() { depth } else { 0 })?,
                 slots: zeroed("weights", checked_len("weights", &[R::SLOTS, params])?)?,
                 scale_slots: zeroed("weights", if plan.opts.learn_scale { R::SLOTS * depth } else { 0 })?,
                 passes: Passes::new(dims, cols, net.activation)?,
                 grad: zeroed("weights", if dense { max_layer } else { 0 })?,
                 bias_grad: zeroed("weights", max_d)?,
-                stiefel,
-                stiefel_of,
+                decayed_bias_grad: zeroed("weights", if decays { max_d } else { 0 })?,
+                workspaces,
+                workspace_of,
                 diagnostics: Diagnostics::new(
                     &plan.specs,
                     dims,
@@ -256,7 +266,7 @@ pub(super) struct Trainer<'p, 'a, T: Real, R> {
     pub rule: R,
 }
 
-impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
+impl<'p, T: Real, R: Rule<T>> Trainer<'p, '_, T, R> {
     /// Loss and accuracy of the network on a whole data set, in chunks of the passes' columns
     /// (no slopes, no signal: the step's own pass is not disturbed before it is taken).
     fn measure(&self, core: &mut Core<T>, gathered: &mut Gathered<T>, data: &NetworkData<'_, T>) -> Measured {
@@ -324,14 +334,15 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
     }
 
     /// The backward pass of the step whose signal the forward pass left: with `update` =
-    /// (η, t) one update of every parameter from this iterate (t is the 1-based update count
-    /// of Adam's bias correction); with `norms`, ‖∂ℓ/∂W_j‖_F of every layer.
+    /// (rates, t) one update of every parameter from this iterate at the step's rates (t is
+    /// the 1-based update count of Adam's bias correction); with `norms`, ‖∂ℓ/∂W_j‖_F of every
+    /// layer.
     fn backward(
         &self,
         core: &mut Core<T>,
         input: Input<'_, T>,
         m: usize,
-        update: Option<(T, u64)>,
+        update: Option<(&StepRates<T>, u64)>,
         mut norms: Option<&mut [f64]>,
     ) {
         let plan = self.plan;
@@ -347,8 +358,9 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
             passes,
             grad,
             bias_grad,
-            stiefel,
-            stiefel_of,
+            decayed_bias_grad,
+            workspaces,
+            workspace_of,
             ..
         } = core;
         net.backward(params, input, m, passes, bias_grad, |j, w, bias, g, bias_g| {
@@ -359,41 +371,46 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                 dense = true;
                 norms[j] = frobenius(row_major(&grad[..size], g.d_out, g.d_in));
             }
-            let Some((lr, t)) = update else { return };
+            let Some((rates, t)) = update else { return };
             let offset = net.weight_offsets[j];
             let w_slots = &mut slots[k * offset..k * (offset + size)];
-            match plan.manifolds[j] {
+            let (lr, decay) = rates.of(plan.groups[j]);
+            let manifold = plan.manifolds[j];
+            if manifold == Manifold::Euclidean && R::PLAIN && decay == T::from_f64(0.0) {
                 // Plain GD applies the factored gradient with one product, no gradient buffer.
-                Manifold::Euclidean if R::PLAIN => g.add_to(w, -lr),
-                Manifold::Euclidean => {
-                    if !dense {
-                        g.write_to(grad);
-                    }
-                    rule.apply(w, &grad[..size], w_slots, lr, t);
+                g.add_to(w, -lr);
+            } else {
+                if !dense {
+                    g.write_to(grad);
                 }
-                Manifold::Stiefel => {
-                    if !dense {
-                        g.write_to(grad);
-                    }
-                    let g = &mut grad[..size];
+                let g = &mut grad[..size];
+                if manifold == Manifold::Euclidean {
+                    decay_weights::<T, R>(w, g, decay);
+                    rule.apply(w, g, w_slots, lr, t);
+                } else {
                     let s = scales[j];
                     let new_s = if learn_scale {
-                        // W = s·Q: ∂ℓ/∂s = ⟨G, Q⟩ = ⟨G, W⟩/s, a Euclidean step of the rule.
-                        let dot: f64 = g.iter().zip(w.iter()).map(|(&a, &b)| a.to_f64() * b.to_f64()).sum();
-                        let mut scale = [s];
-                        let ds = [T::from_f64(dot / s.to_f64())];
-                        rule.apply(&mut scale, &ds, &mut scale_slots[k * j..k * (j + 1)], lr, t);
-                        scale[0]
+                        let scale_slots = &mut scale_slots[k * j..k * (j + 1)];
+                        step_scale(rule, s, g, w, scale_slots, rates.of(Group::Scales), t)
                     } else {
                         s
                     };
-                    stiefel[stiefel_of[j]].step(rule, w, g, w_slots, lr, t, s, new_s);
+                    workspaces[workspace_of[j]].step(rule, w, g, w_slots, lr, t, s, new_s);
                     scales[j] = new_s;
                 }
             }
             if let (Some(bias), Some(offset)) = (bias, net.bias_offsets[j]) {
                 let len = bias.len();
-                rule.apply(bias, bias_g, &mut slots[k * offset..k * (offset + len)], lr, t);
+                let bias_slots = &mut slots[k * offset..k * (offset + len)];
+                let (lr, decay) = rates.of(Group::Biases);
+                if decay == T::from_f64(0.0) {
+                    rule.apply(bias, bias_g, bias_slots, lr, t);
+                } else {
+                    let g = &mut decayed_bias_grad[..len];
+                    g.copy_from_slice(bias_g);
+                    decay_weights::<T, R>(bias, g, decay);
+                    rule.apply(bias, g, bias_slots, lr, t);
+                }
             }
         });
     }
@@ -481,74 +498,195 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
         });
     }
 
-    /// Train network b start to finish.
+    /// What network b's loop keeps fixed: its data, loss offset, group rates and decays, where
+    /// it starts, its data stream and its initial layers.
+    fn network_run(&self, b: usize) -> NetworkRun<'p, T> {
+        let plan = self.plan;
+        let net = &plan.net;
+        let (d_0, d_l) = (net.dims[0], net.dims[net.depth()]);
+        let (rates, decays) = layers::resolve(plan.opts, b);
+        NetworkRun {
+            b,
+            train: plan.train_data().of(b, d_0, d_l),
+            whole_set: plan.train.of(b, d_0, d_l),
+            eval: plan.eval.map(|e| e.of(b, d_0, d_l)),
+            offset: plan.loss_offset(b),
+            rates,
+            decays,
+            start: plan.start_steps[b] as u64,
+            stream: plan.seeds[b],
+            initial: plan.layout.layers(&plan.weights, b),
+        }
+    }
+
+    /// The whole-set measurements due at iterate t (training set with mini-batches, held-out
+    /// set), taken before the step's own pass, whose buffers they reuse.
+    fn due_measurements(
+        &self,
+        core: &mut Core<T>,
+        gathered: &mut Gathered<T>,
+        run: &NetworkRun<'_, T>,
+        t: usize,
+    ) -> (Option<Measured>, Option<Measured>) {
+        let plan = self.plan;
+        let due = |q: Quantity| plan.specs.iter().any(|s| s.quantity == q && s.column_at(t).is_some());
+        let full_batch = matches!(plan.schedule, Schedule::Full { .. });
+        let whole = (!full_batch && (due(Quantity::Loss) || due(Quantity::Accuracy)))
+            .then(|| self.measure(core, gathered, &run.whole_set));
+        let test = (due(Quantity::TestLoss) || due(Quantity::TestAccuracy))
+            .then(|| self.measure(core, gathered, run.eval.as_ref().expect("validated: eval data given")));
+        (whole, test)
+    }
+
+    /// The step's examples (all, or the slice of the epoch's order at update `global`), its
+    /// forward pass, loss, output signal and accuracy: (input, examples, measured).
+    fn step_pass<'g>(
+        &self,
+        core: &mut Core<T>,
+        gathered: &'g mut Gathered<T>,
+        train: NetworkData<'g, T>,
+        (b, (seed, stream), offset): (usize, (u64, u64), f64),
+        global: u64,
+    ) -> (Input<'g, T>, usize, Measured) {
+        let plan = self.plan;
+        let opts = plan.opts;
+        let net = &plan.net;
+        let (d_0, d_l) = (net.dims[0], net.dims[net.depth()]);
+        let (input, m, targets, examples) = match plan.schedule.batch(global) {
+            Batch::All => (train.input(), train.n, train.y, plan.examples),
+            Batch::Slice { epoch, start, len } => {
+                if gathered.order_of != Some((b, epoch)) {
+                    epoch_order(seed, stream, epoch, &mut gathered.order);
+                    gathered.order_of = Some((b, epoch));
+                }
+                let Gathered {
+                    x, y, labels, order, ..
+                } = gathered;
+                let columns = order[start..start + len].iter().map(|&c| c as usize);
+                let (input, targets) = gather((x, y, labels), &train, columns, len, d_0, d_l);
+                (input, len, targets, len)
+            }
+        };
+        net.forward(&core.params, input, m, &mut core.passes, true);
+        let scale = opts.loss.scale(examples);
+        let Passes {
+            activations, signal, ..
+        } = &mut core.passes;
+        let tally = evaluate(
+            opts.loss.kind,
+            net.output(activations, m),
+            d_l,
+            targets,
+            plan.alpha,
+            Some((signal, T::from_f64(scale) * plan.alpha)),
+            plan.step_accuracy,
+        );
+        let step = Measured {
+            loss: scale * (tally.loss + offset),
+            accuracy: tally.correct as f64 / m as f64,
+        };
+        (input, m, step)
+    }
+
+    /// Record every quantity due at iterate t.
+    fn record_iterate(
+        &self,
+        (params, diagnostics): (&[T], &mut Diagnostics<T>),
+        records: &mut [&mut [f64]],
+        initial: &[MatRef<'_, T>],
+        at: &Iterate<'_, T>,
+        t: usize,
+    ) {
+        let dims = &self.plan.net.dims;
+        for (spec, rows) in self.plan.specs.iter().zip(records.iter_mut()) {
+            if let Some(col) = spec.column_at(t) {
+                let width = spec.quantity.width(dims);
+                let out = &mut rows[col * width..(col + 1) * width];
+                self.record(spec.quantity, (params, diagnostics), initial, at, out);
+            }
+        }
+    }
+
+    /// A network stopping at iterate t: the column holding t of every recorded quantity (unless
+    /// recorded at t) and every later column get the stopping state; the outcome.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        core: &mut Core<T>,
+        gathered: &mut Gathered<T>,
+        records: &mut [&mut [f64]],
+        run: &NetworkRun<'_, T>,
+        t: usize,
+        (step, mut whole, mut test): (Measured, Option<Measured>, Option<Measured>),
+        stop: Stop,
+        cancel: &AtomicBool,
+    ) -> Outcome {
+        let plan = self.plan;
+        let steps = plan.opts.steps;
+        for (i, spec) in plan.specs.iter().enumerate() {
+            let col = spec.stop_column(t);
+            let width = spec.quantity.width(&plan.net.dims);
+            if col >= spec.columns(steps) || width == 0 {
+                continue;
+            }
+            if spec.column_at(t).is_none() && spec.quantity != Quantity::GradNorms {
+                if matches!(spec.quantity, Quantity::Loss | Quantity::Accuracy) && whole.is_none() {
+                    whole = Some(self.measure(core, gathered, &run.whole_set));
+                }
+                if spec.quantity.needs_eval_data() && test.is_none() {
+                    test = Some(self.measure(core, gathered, run.eval.as_ref().expect("validated")));
+                }
+                // The passes may have been reused by a measurement: no end-to-end view.
+                let at = Iterate {
+                    network: run.b,
+                    start: false,
+                    step,
+                    whole,
+                    test,
+                    end_to_end: None,
+                    cancel,
+                };
+                let out = &mut records[i][col * width..(col + 1) * width];
+                self.record(
+                    spec.quantity,
+                    (&core.params, &mut core.diagnostics),
+                    &run.initial,
+                    &at,
+                    out,
+                );
+            }
+            let (head, tail) = records[i].split_at_mut((col + 1) * width);
+            for later in tail.chunks_mut(width) {
+                later.copy_from_slice(&head[col * width..]);
+            }
+        }
+        Outcome {
+            final_loss: whole.map_or_else(|| self.measure(core, gathered, &run.whole_set).loss, |w| w.loss),
+            steps_to_tol: if stop.reached_tol { t as i64 } else { -1 },
+            steps_to_accuracy: if stop.reached_accuracy { t as i64 } else { -1 },
+            diverged: stop.diverged,
+        }
+    }
+
+    /// Train network b start to finish: at each iterate, measure and record what is due, stop
+    /// or take one update at the step's scheduled group rates.
     pub fn train_network(&self, b: usize, worker: &mut Worker<T>, io: &mut NetworkIo<'_, T>, cancel: &AtomicBool) {
         let plan = self.plan;
         let opts = plan.opts;
         let net = &plan.net;
         let depth = net.depth();
-        let (d_0, d_l) = (net.dims[0], net.dims[depth]);
         let Worker { core, gathered } = worker;
         self.gather_network(b, core);
-        let train = plan.train_data().of(b, d_0, d_l);
-        let whole_set = plan.train.of(b, d_0, d_l);
-        let eval = plan.eval.map(|e| e.of(b, d_0, d_l));
-        let offset = plan.loss_offset(b);
-        let lr = T::from_f64(opts.lr.of(b));
-        let start = plan.start_steps[b] as u64;
-        let (seed, stream) = plan.seeds[b];
-        let initial = plan.layout.layers(&plan.weights, b);
+        let run = self.network_run(b);
         let full_batch = matches!(plan.schedule, Schedule::Full { .. });
         let grad_norms = plan.specs.iter().position(|s| s.quantity == Quantity::GradNorms);
         let mut updates = 0u64;
 
         for t in 0..=opts.steps {
-            let global = start + t as u64;
-            // Whole-set measurements due at this iterate come first: they reuse the buffers of
-            // the step's own pass.
-            let due = |q: Quantity| plan.specs.iter().any(|s| s.quantity == q && s.column_at(t).is_some());
-            let mut whole = (!full_batch && (due(Quantity::Loss) || due(Quantity::Accuracy)))
-                .then(|| self.measure(core, gathered, &whole_set));
-            let mut test = (due(Quantity::TestLoss) || due(Quantity::TestAccuracy))
-                .then(|| self.measure(core, gathered, eval.as_ref().expect("validated: eval data given")));
-
-            // The step: its examples, forward pass, loss and output signal.
-            let (input, m, targets, examples) = match plan.schedule.batch(global) {
-                Batch::All => (train.input(), train.n, train.y, plan.examples),
-                Batch::Slice { epoch, start, len } => {
-                    if gathered.order_of != Some((b, epoch)) {
-                        epoch_order(seed, stream, epoch, &mut gathered.order);
-                        gathered.order_of = Some((b, epoch));
-                    }
-                    let Gathered {
-                        x, y, labels, order, ..
-                    } = gathered;
-                    let columns = order[start..start + len].iter().map(|&c| c as usize);
-                    let (input, targets) = gather((x, y, labels), &train, columns, len, d_0, d_l);
-                    (input, len, targets, len)
-                }
-            };
-            net.forward(&core.params, input, m, &mut core.passes, true);
-            let scale = opts.loss.scale(examples);
-            let Passes {
-                activations, signal, ..
-            } = &mut core.passes;
-            let tally = evaluate(
-                opts.loss.kind,
-                net.output(activations, m),
-                d_l,
-                targets,
-                plan.alpha,
-                Some((signal, T::from_f64(scale) * plan.alpha)),
-                plan.step_accuracy,
-            );
-            let step = Measured {
-                loss: scale * (tally.loss + offset),
-                accuracy: tally.correct as f64 / m as f64,
-            };
-            if full_batch {
-                whole = Some(step);
-            }
+            let global = run.start + t as u64;
+            let (whole, test) = self.due_measurements(core, gathered, &run, t);
+            let (input, m, step) = self.step_pass(core, gathered, run.train, (b, run.stream, run.offset), global);
+            let whole = if full_batch { Some(step) } else { whole };
             let identity = full_batch && matches!(input, Input::Identity);
             let at = Iterate {
                 network: b,
@@ -559,20 +697,16 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                 end_to_end: identity.then(|| net.output(&core.passes.activations, m)),
                 cancel,
             };
-            for (spec, rows) in plan.specs.iter().zip(io.records.iter_mut()) {
-                if let Some(col) = spec.column_at(t) {
-                    let width = spec.quantity.width(&net.dims);
-                    let out = &mut rows[col * width..(col + 1) * width];
-                    self.record(spec.quantity, (&core.params, &mut core.diagnostics), &initial, &at, out);
-                }
-            }
+            self.record_iterate(
+                (&core.params, &mut core.diagnostics),
+                &mut io.records,
+                &run.initial,
+                &at,
+                t,
+            );
 
-            // Stop rules.
-            let diverged = !step.loss.is_finite();
-            let reached_tol = !diverged && opts.tol.is_some_and(|tol| step.loss <= tol);
-            let reached_accuracy = !diverged && opts.target_accuracy.is_some_and(|a| step.accuracy >= a);
-            if diverged || reached_tol || reached_accuracy || t == opts.steps || cancel.load(Ordering::Relaxed) {
-                // The stopping state fills its column (unless recorded at t) and every later one.
+            if let Some(stop) = Stop::at(opts, step, t, cancel) {
+                // The gradient norms of the stopping state, from this iterate's pass.
                 if let Some(i) = grad_norms {
                     let col = plan.specs[i].stop_column(t);
                     if col < plan.specs[i].columns(opts.steps) {
@@ -580,50 +714,16 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                         self.backward(core, input, m, None, Some(rows));
                     }
                 }
-                for (i, spec) in plan.specs.iter().enumerate() {
-                    let col = spec.stop_column(t);
-                    if col >= spec.columns(opts.steps) {
-                        continue;
-                    }
-                    let width = spec.quantity.width(&net.dims);
-                    if width == 0 {
-                        continue;
-                    }
-                    if spec.column_at(t).is_none() && spec.quantity != Quantity::GradNorms {
-                        if matches!(spec.quantity, Quantity::Loss | Quantity::Accuracy) && whole.is_none() {
-                            whole = Some(self.measure(core, gathered, &whole_set));
-                        }
-                        if spec.quantity.needs_eval_data() && test.is_none() {
-                            test = Some(self.measure(core, gathered, eval.as_ref().expect("validated")));
-                        }
-                        // The passes may have been reused by a measurement: no end-to-end view.
-                        let at = Iterate {
-                            network: b,
-                            start: false,
-                            step,
-                            whole,
-                            test,
-                            end_to_end: None,
-                            cancel,
-                        };
-                        let out = &mut io.records[i][col * width..(col + 1) * width];
-                        self.record(spec.quantity, (&core.params, &mut core.diagnostics), &initial, &at, out);
-                    }
-                    let (head, tail) = io.records[i].split_at_mut((col + 1) * width);
-                    for later in tail.chunks_mut(width) {
-                        later.copy_from_slice(&head[col * width..]);
-                    }
-                }
-                let final_loss = match whole {
-                    Some(w) => w.loss,
-                    None => self.measure(core, gathered, &whole_set).loss,
-                };
-                *io.outcome = Outcome {
-                    final_loss,
-                    steps_to_tol: if reached_tol { t as i64 } else { -1 },
-                    steps_to_accuracy: if reached_accuracy { t as i64 } else { -1 },
-                    diverged,
-                };
+                *io.outcome = self.finish(
+                    core,
+                    gathered,
+                    &mut io.records,
+                    &run,
+                    t,
+                    (step, whole, test),
+                    stop,
+                    cancel,
+                );
                 break;
             }
 
@@ -632,10 +732,119 @@ impl<T: Real, R: Rule<T>> Trainer<'_, '_, T, R> {
                     .column_at(t)
                     .map(|col| &mut io.records[i][col * depth..(col + 1) * depth])
             });
-            self.backward(core, input, m, Some((lr, global + 1)), norms);
+            let step_rates = StepRates::new::<R>(&run.rates, &run.decays, opts.lr_schedule.factor(global));
+            self.backward(core, input, m, Some((&step_rates, global + 1)), norms);
             updates += 1;
         }
-        *io.step = (start + updates) as i64;
+        *io.step = (run.start + updates) as i64;
         self.scatter_network(core, io);
     }
+}
+
+/// What one network's loop keeps fixed (see [`Trainer::network_run`]).
+struct NetworkRun<'p, T: Real> {
+    b: usize,
+    /// The data the steps see (reduced, when that is exact), the whole training set, the
+    /// held-out set.
+    train: NetworkData<'p, T>,
+    whole_set: NetworkData<'p, T>,
+    eval: Option<NetworkData<'p, T>>,
+    /// The constant the reduction drops from the loss.
+    offset: f64,
+    /// Learning rate and weight decay of every group (`Group` order), before the schedule.
+    rates: [f64; 5],
+    decays: [f64; 5],
+    /// Updates done before this call, and the data stream (seed, stream).
+    start: u64,
+    stream: (u64, u64),
+    initial: Vec<MatRef<'p, T>>,
+}
+
+/// Why a network stops at an iterate.
+#[derive(Clone, Copy, Debug)]
+struct Stop {
+    diverged: bool,
+    reached_tol: bool,
+    reached_accuracy: bool,
+}
+
+impl Stop {
+    /// The stop rules at iterate t with the step's measurement (None: the network goes on):
+    /// a non-finite loss, the tolerance or target accuracy reached, the last step, or the call
+    /// cancelled.
+    fn at(opts: &TrainOptions, step: Measured, t: usize, cancel: &AtomicBool) -> Option<Stop> {
+        let diverged = !step.loss.is_finite();
+        let stop = Stop {
+            diverged,
+            reached_tol: !diverged && opts.tol.is_some_and(|tol| step.loss <= tol),
+            reached_accuracy: !diverged && opts.target_accuracy.is_some_and(|a| step.accuracy >= a),
+        };
+        let any = diverged || stop.reached_tol || stop.reached_accuracy;
+        (any || t == opts.steps || cancel.load(Ordering::Relaxed)).then_some(stop)
+    }
+}
+
+/// The learning rate and weight decay of every parameter group at one step: lr = η_g·f(t)
+/// (computed in f64), and the decay as the rule uses it: λ_g (coupled) or η_g·f(t)·λ_g
+/// (decoupled). Built once per step, so groups and schedules cost a few multiplications.
+pub(super) struct StepRates<T> {
+    lr: [T; 5],
+    decay: [T; 5],
+}
+
+impl<T: Real> StepRates<T> {
+    fn new<R: Rule<T>>(rates: &[f64; 5], decays: &[f64; 5], factor: f64) -> Self {
+        let lr = std::array::from_fn(|g| rates[g] * factor);
+        StepRates {
+            lr: lr.map(T::from_f64),
+            decay: std::array::from_fn(|g| {
+                T::from_f64(if R::DECOUPLED_DECAY {
+                    lr[g] * decays[g]
+                } else {
+                    decays[g]
+                })
+            }),
+        }
+    }
+
+    /// (learning rate, decay) of group `g`.
+    fn of(&self, g: Group) -> (T, T) {
+        (self.lr[g as usize], self.decay[g as usize])
+    }
+}
+
+/// Weight decay of one tensor before its rule's step: coupled g ← g + λ·p, or decoupled
+/// p ← p − (η·λ)·p (AdamW; `decay` is then η·λ).
+fn decay_weights<T: Real, R: Rule<T>>(p: &mut [T], g: &mut [T], decay: T) {
+    if decay == T::from_f64(0.0) {
+        return;
+    }
+    if R::DECOUPLED_DECAY {
+        for p in p.iter_mut() {
+            *p -= decay * *p;
+        }
+    } else {
+        for (g, &p) in g.iter_mut().zip(p.iter()) {
+            *g += decay * p;
+        }
+    }
+}
+
+/// The learned scale s of a manifold layer W = s·Q after one Euclidean step of the rule with
+/// ∂ℓ/∂s = ⟨G, Q⟩ = ⟨G, W⟩/s (G the data gradient), at the scales group's (lr, decay).
+fn step_scale<T: Real, R: Rule<T>>(
+    rule: &R,
+    s: T,
+    g: &[T],
+    w: &[T],
+    slots: &mut [T],
+    (lr, decay): (T, T),
+    t: u64,
+) -> T {
+    let dot: f64 = g.iter().zip(w).map(|(&a, &b)| a.to_f64() * b.to_f64()).sum();
+    let mut scale = [s];
+    let mut ds = [T::from_f64(dot / s.to_f64())];
+    decay_weights::<T, R>(&mut scale, &mut ds, decay);
+    rule.apply(&mut scale, &ds, slots, lr, t);
+    scale[0]
 }

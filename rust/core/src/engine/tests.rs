@@ -236,7 +236,7 @@ fn errors_name_the_argument() {
     assert_eq!(
         arg(
             &TrainOptions {
-                lr: LearningRate::Shared(f64::NAN),
+                lr: LearningRate::Shared(f64::NAN).into(),
                 ..base.clone()
             },
             false

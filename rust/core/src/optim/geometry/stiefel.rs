@@ -4,6 +4,8 @@
 //! A layer W (d_out × d_in) lives on {W : WᵀW = s²I} when tall or square, {W : WWᵀ = s²I} when
 //! wide. One step with rule `R` (gradient descent, momentum or Adam):
 //!
+//! The layer's [`Geometry`] (one step is [`super::step`]):
+//!
 //! 1. project the Euclidean gradient G onto the tangent space at W:
 //!    tall ξ = G − W·sym(WᵀG)/s², wide ξ = G − sym(GWᵀ)·W/s²;
 //! 2. let the rule turn ξ into a direction d (advancing its moments with ξ);
@@ -19,30 +21,11 @@
 
 use faer::{Accum, Mat};
 
-use super::Rule;
+use super::Geometry;
 use crate::alloc::zeroed;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::linalg::{gemm, row_major, row_major_mut, SignFixedQr};
 use crate::scalar::Real;
-
-/// The scale s of a scaled-orthogonal row-major layer (d_out × d_in), or an error naming `arg`
-/// when ‖WᵀW/s² − I‖_max (tall) or ‖WWᵀ/s² − I‖_max (wide) exceeds √ε of the precision.
-pub fn orthogonal_scale<T: Real>(arg: &str, w: &[T], d_out: usize, d_in: usize) -> Result<f64> {
-    let (s2, worst) = orthogonality(w, d_out, d_in);
-    let tol = epsilon::<T>().sqrt();
-    // `worst` is NaN for non-finite weights: reject those too.
-    let acceptable = s2 > 0.0 && s2.is_finite() && worst <= tol;
-    if !acceptable {
-        return Err(Error::invalid(
-            arg,
-            format!(
-                "manifold='stiefel' needs scaled-orthogonal layers (WᵀW = s²I, or WWᵀ = s²I if wide), \
-                 but ‖gram/s² − I‖_max = {worst:.3e} > {tol:.1e}; initialise with init.orthogonal"
-            ),
-        ));
-    }
-    Ok(s2.sqrt())
-}
 
 /// (s², ‖gram/s² − I‖_max) of a layer, with s² the mean diagonal of the small Gram matrix.
 pub fn orthogonality<T: Real>(w: &[T], d_out: usize, d_in: usize) -> (f64, f64) {
@@ -63,15 +46,6 @@ pub fn orthogonality<T: Real>(w: &[T], d_out: usize, d_in: usize) -> (f64, f64) 
         }
     }
     (s2, worst)
-}
-
-/// Machine epsilon of T, found through the trait's f64 conversion.
-fn epsilon<T: Real>() -> f64 {
-    if T::from_f64(1.0 + 1e-10).to_f64() == 1.0 {
-        f32::EPSILON as f64
-    } else {
-        f64::EPSILON
-    }
 }
 
 /// Workspace for Stiefel steps of one layer shape, allocated once per worker.
@@ -103,9 +77,38 @@ impl<T: Real> StiefelWork<T> {
         (self.rows, self.cols)
     }
 
+    /// w ← scale·qf(w) (tall), scale·qf(wᵀ)ᵀ (wide): the sign-fixed QR of a point off the
+    /// manifold.
+    fn orthonormalize(&mut self, w: &mut [T], scale: T) {
+        let (rows, cols) = (self.rows, self.cols);
+        if rows >= cols {
+            // The QR works on column-major data: copy Y (row-major) transposed.
+            for r in 0..rows {
+                for col in 0..cols {
+                    self.buf[col * rows + r] = w[r * cols + col];
+                }
+            }
+            self.qr.orthonormalize(&mut self.buf, &mut self.q);
+            for r in 0..rows {
+                for col in 0..cols {
+                    w[r * cols + col] = scale * self.q[col * rows + r];
+                }
+            }
+        } else {
+            // Row-major Y is column-major Yᵀ (cols × rows, tall): retract it directly; the
+            // column-major Q of Yᵀ is row-major qf(Yᵀ)ᵀ.
+            self.qr.orthonormalize(w, &mut self.q);
+            for (wi, &qi) in w.iter_mut().zip(&self.q) {
+                *wi = scale * qi;
+            }
+        }
+    }
+}
+
+impl<T: Real> Geometry<T> for StiefelWork<T> {
     /// x ← the projection of x onto the tangent space at w (scale s): tall x − w·sym(wᵀx)/s²,
     /// wide x − sym(xwᵀ)·w/s².
-    pub fn project(&mut self, w: &[T], x: &mut [T], scale: T) {
+    fn project(&mut self, w: &[T], x: &mut [T], scale: T) {
         let (rows, cols) = (self.rows, self.cols);
         let k = rows.min(cols);
         let tall = rows >= cols;
@@ -138,62 +141,21 @@ impl<T: Real> StiefelWork<T> {
         }
     }
 
-    /// w ← scale·qf(w) (tall), scale·qf(wᵀ)ᵀ (wide): the sign-fixed QR retraction.
-    pub fn retract(&mut self, w: &mut [T], scale: T) {
-        let (rows, cols) = (self.rows, self.cols);
-        if rows >= cols {
-            // The QR works on column-major data: copy Y (row-major) transposed.
-            for r in 0..rows {
-                for col in 0..cols {
-                    self.buf[col * rows + r] = w[r * cols + col];
-                }
-            }
-            self.qr.orthonormalize(&mut self.buf, &mut self.q);
-            for r in 0..rows {
-                for col in 0..cols {
-                    w[r * cols + col] = scale * self.q[col * rows + r];
-                }
-            }
-        } else {
-            // Row-major Y is column-major Yᵀ (cols × rows, tall): retract it directly; the
-            // column-major Q of Yᵀ is row-major qf(Yᵀ)ᵀ.
-            self.qr.orthonormalize(w, &mut self.q);
-            for (wi, &qi) in w.iter_mut().zip(&self.q) {
-                *wi = scale * qi;
-            }
+    /// w ← new_scale·qf(w − lr·d) (tall), new_scale·qf((w − lr·d)ᵀ)ᵀ (wide).
+    fn retract(&mut self, w: &mut [T], d: &[T], lr: T, _scale: T, new_scale: T) {
+        for (wi, &di) in w.iter_mut().zip(d) {
+            *wi -= lr * di;
         }
-    }
-
-    /// One Riemannian step of layer `w` (scale `scale` before the step, `new_scale` after it)
-    /// with Euclidean gradient `g` (overwritten), rule `rule` and its state `slots`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn step<R: Rule<T>>(
-        &mut self,
-        rule: &R,
-        w: &mut [T],
-        g: &mut [T],
-        slots: &mut [T],
-        lr: T,
-        t: u64,
-        scale: T,
-        new_scale: T,
-    ) {
-        self.project(w, g, scale);
-        rule.direction(g, slots, t);
-        for (wi, &d) in w.iter_mut().zip(g.iter()) {
-            *wi -= lr * d;
-        }
-        self.retract(w, new_scale);
-        if let Some(m) = rule.first_moment(slots) {
-            self.project(w, m, new_scale);
-        }
+        self.orthonormalize(w, new_scale);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::{Adam, Gd, Momentum};
+    use crate::error::Error;
+    use crate::optim::geometry::{step, Manifold};
+    use crate::optim::{Adam, Gd, Momentum, Rule};
     use crate::rng::{fill_normal, network_rng};
 
     fn orthonormal(rows: usize, cols: usize, s: f64, seed: u64) -> Vec<f64> {
@@ -236,7 +198,7 @@ mod tests {
                 fill_normal(&mut network_rng(2, t), &mut g, 1.0);
                 let xi = projected(&w, &g, rows, cols, s);
                 let before = w.clone();
-                work.step(rule, &mut w, &mut g, &mut slots, 1e-3, t, s, s);
+                step(&mut work, rule, &mut w, &mut g, &mut slots, 1e-3, t, s, s);
                 let (s2, err) = orthogonality(&w, rows, cols);
                 assert!(err < 1e-12 && (s2.sqrt() - s).abs() < 1e-11, "{rows}x{cols}");
                 if let Some(m) = rule.first_moment(&mut slots) {
@@ -280,9 +242,15 @@ mod tests {
     #[test]
     fn non_orthogonal_layers_are_rejected() {
         let w = vec![1.0, 0.0, 0.0, 2.0];
-        let err = orthogonal_scale("weights[3]", &w, 2, 2).unwrap_err();
+        let stiefel = Manifold::Stiefel;
+        let err = stiefel.scale_of("weights[3]", &w, 2, 2).unwrap_err();
         assert!(matches!(err, Error::InvalidValue { ref arg, .. } if arg == "weights[3]"));
-        assert!(orthogonal_scale("w", &[0.0f64; 4], 2, 2).is_err());
-        assert!(orthogonal_scale("w", &[f64::NAN, 0.0, 0.0, 1.0], 2, 2).is_err());
+        assert!(stiefel.scale_of("w", &[0.0f64; 4], 2, 2).is_err());
+        assert!(stiefel.scale_of("w", &[f64::NAN, 0.0, 0.0, 1.0], 2, 2).is_err());
+        // Rows of one norm are Oblique but not orthogonal.
+        let rows = [1.0, 0.0, 0.6, 0.8];
+        assert!(stiefel.scale_of("w", &rows, 2, 2).is_err());
+        assert_eq!(Manifold::Oblique.scale_of("w", &rows, 2, 2).unwrap(), 1.0);
+        assert!(Manifold::Oblique.scale_of("w", &w, 2, 2).is_err());
     }
 }
