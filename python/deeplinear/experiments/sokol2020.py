@@ -29,7 +29,9 @@ weights-only value is reported beside it; one learning rate per network for all 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from collections.abc import Mapping
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +44,16 @@ from ..data import load_npz
 from ..errors import InvalidValueError
 from ..report import Claim, markdown_table
 from ..sweep import SweepSpec
-from ..sweep.grid import record_intervals
-from ..sweep.recipes import make_eval_data
+from ..sweep.grid import RunConfig, make_tasks, record_intervals
+from ..sweep.recipes import (
+    make_data,
+    make_eval_data,
+    make_weights,
+    per_network_options,
+    shuffle_seeds,
+    train_options,
+)
+from ..sweep.runner import run_task
 from ..sweep.registry import file_digest
 from .base import Analysis, Measurement, Study, register
 from .rules import Alike, Bound, Check, Fraction, Measure, Monotone, Order, Part, decide_all
@@ -103,8 +113,24 @@ PAPER_RHO = 0.65
 STRONG_RHO = 0.5
 #: "Insensitive to q*": the two q*'s final train losses differ by at most this fraction.
 INSENSITIVE_GAP = 0.25
-MANIFOLDS = ("euclidean", "stiefel_hidden")
-NAMES = {"euclidean": "Euclidean", "stiefel_hidden": "Stiefel"}
+MANIFOLDS = ("euclidean", "stiefel_hidden", "oblique_hidden")
+#: The manifold nets (hidden layers on the manifold, each with a learned scale).
+MANIFOLD_NETS = MANIFOLDS[1:]
+NAMES = {"euclidean": "Euclidean", "stiefel_hidden": "Stiefel", "oblique_hidden": "Oblique"}
+#: ω of the Oblique nets' non-orthogonality penalty ω‖QQᵀ − I‖² (the paper's CIFAR-10 value).
+OBLIQUE_PENALTY = 7.1e-4
+#: The paper's tuned Adam rates on CIFAR-10 (Bayesian optimisation, 50 epochs), as run fields:
+#: ``lr`` is the Euclidean group (every Euclidean parameter: the classifier and the biases of the
+#: manifold nets), ``lr_manifold`` the manifold weights, ``lr_scales`` the learned scales.
+PAPER_RATES: dict[str, dict[str, float]] = {
+    "euclidean": {"lr": 9.7e-6},
+    "stiefel_hidden": {"lr": 1e-4, "lr_manifold": 1.3e-5, "lr_scales": 9.8e-5},
+}
+#: "Little or no better test accuracy": a manifold net beats the Euclidean q* = 1/64 net by at
+#: most this much (absolute accuracy).
+LITTLE_BETTER = 0.02
+#: The stream of the validation split's permutation (0 and 1 are the data recipes').
+_VALIDATION_STREAM = 2
 
 
 def _q_label(q: float) -> str:
@@ -124,6 +150,12 @@ class Grid:
             ``width``).
         n, n_test, batch_size, epochs, lrs, seeds: the training sweep.
         fisher_every: record the Fisher's λ_max every this many epochs.
+        validation, tune_epochs, tune_seed: the rate search: examples carved from the ``n``
+            training examples to validate on, epochs each candidate trains on the rest, and its
+            networks' seed.
+        euclidean_rates: the Euclidean nets' candidates (one rate for every parameter).
+        base_rates, manifold_rates, scale_rates: the manifold nets' candidates per group (their
+            Euclidean parameters, manifold weights, learned scales): every combination is tried.
     """
 
     depth: int
@@ -140,6 +172,13 @@ class Grid:
     data_seed: int = 0
     init_depth: int | None = None
     init_width: int | None = None
+    validation: int = 300
+    tune_epochs: int = 5
+    tune_seed: int = 100
+    euclidean_rates: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    base_rates: tuple[float, ...] = (3e-4, 3e-3)
+    manifold_rates: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    scale_rates: tuple[float, ...] = (1e-4, 1e-3)
 
     @property
     def at_init_shape(self) -> tuple[int, int]:
@@ -147,28 +186,34 @@ class Grid:
         return self.init_depth or self.depth, self.init_width or self.width
 
 
-#: Quick: digits (1500 training and 297 held-out images, standardised), depth 30, width 128;
-#: 5 networks per q* at initialisation on 100 held-out images; training 10 epochs of batches
-#: of 100 at learning rates 3e-4 and 1e-3, 3 seeds. A few minutes on 2 cores.
+#: Quick: digits (1500 training and 297 held-out images, standardised). At initialisation depth
+#: 30, width 128, 5 networks per q* on 100 held-out images. Training at depth 30, width 64 (so
+#: every hidden layer, the first included, is square and its orthogonal rows start on the
+#: Oblique manifold, as the paper's wide 3072 → 400 first layer): rates searched on 300
+#: validation examples carved from the 1500 (5 epochs on the other 1200, one seed), the chosen
+#: rates retrained for 10 epochs of batches of 100 with 3 seeds; beside it a shared-rate sweep
+#: (one rate 1e-3 for every group, as before the search). A few minutes on 2 cores.
 QUICK = Grid(
     depth=30,
-    width=128,
+    width=64,
+    init_width=128,
     init_seeds=(0, 1, 2, 3, 4),
     probe=100,
     n=1500,
     n_test=297,
     batch_size=100,
     epochs=10,
-    lrs=(3e-4, 1e-3),
+    lrs=(1e-3,),
     seeds=(0, 1, 2),
 )
 #: Standard: the at-initialisation table at the paper's networks (depth 200, width 400), 5 nets
 #: per q* on 32 held-out images (the Fisher of one net takes about 20 s there); training as quick
-#: (depth 30, width 128) but 5 seeds, 20 epochs, learning rates 1e-4, 3e-4 and 1e-3. About 20
-#: minutes on 2 quiet cores (estimated from timings of one net on a loaded machine).
+#: (depth 30, width 64, the rate search on 300 validation examples) but 10 search epochs, 20
+#: training epochs, 5 seeds, and shared rates 3e-4 and 1e-3. About 20 minutes on 2 quiet cores
+#: (estimated from timings of one net on a loaded machine).
 STANDARD = Grid(
     depth=30,
-    width=128,
+    width=64,
     init_depth=200,
     init_width=400,
     init_seeds=(0, 1, 2, 3, 4),
@@ -177,12 +222,16 @@ STANDARD = Grid(
     n_test=297,
     batch_size=100,
     epochs=20,
-    lrs=(1e-4, 3e-4, 1e-3),
+    lrs=(3e-4, 1e-3),
     seeds=(0, 1, 2, 3, 4),
+    tune_epochs=10,
 )
 #: Full: the paper's networks (depth 200, width 400), 5 seeds, batches of 1000, 200 epochs, the
-#: Fisher on 1000 held-out images every 5 epochs; on CIFAR-10 with ``--data`` (per-channel
-#: standardisation, 50000 training and the first 10000 test images), else on digits.
+#: Fisher on 1000 held-out images every 5 epochs, the rate search over 50 epochs on 10000
+#: validation images (the paper's protocol); on CIFAR-10 with ``--data`` (per-channel
+#: standardisation, 50000 training and the first 10000 test images: the first layer 400 × 3072
+#: is wide, so its orthogonal rows start on the Oblique manifold). On digits (64 inputs) the
+#: first layer 400 × 64 is tall and the Oblique nets refuse to start off their manifold.
 FULL = Grid(
     depth=200,
     width=400,
@@ -195,6 +244,12 @@ FULL = Grid(
     lrs=(1e-5, 3e-5, 1e-4, 3e-4),
     seeds=(0, 1, 2, 3, 4),
     fisher_every=5,
+    validation=10000,
+    tune_epochs=50,
+    euclidean_rates=(3e-6, 1e-5, 3e-5, 1e-4, 3e-4),
+    base_rates=(3e-5, 1e-4, 3e-4),
+    manifold_rates=(3e-6, 1e-5, 3e-5, 1e-4, 3e-4),
+    scale_rates=(3e-5, 1e-4, 3e-4),
 )
 GRIDS = {"quick": QUICK, "standard": STANDARD, "full": FULL}
 
@@ -256,7 +311,8 @@ def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
                 "input_scale": "q_star",
                 "loss": "cross_entropy",
                 "optimizer": "adam",
-                "learn_scale": True,  # the Stiefel layers' scales; Euclidean nets have none
+                "learn_scale": True,  # the manifold layers' scales; Euclidean nets have none
+                "oblique_penalty": OBLIQUE_PENALTY,  # ignored by the other nets
                 "steps": steps,
                 "record_every": steps,  # the full-set loss at the ends; the curve: batch_loss
                 "record": f"batch_loss:1, test_accuracy:{per_epoch}, "
@@ -265,6 +321,142 @@ def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
             },
         }
     )
+
+
+# --- the rate search and the retraining at the chosen rates ------------------------------------
+
+#: The run fields of a network's learning rates (see :data:`PAPER_RATES`).
+RATE_FIELDS = ("lr", "lr_manifold", "lr_scales")
+
+
+def candidates(grid: Grid, manifold: str) -> list[dict[str, float]]:
+    """The rate combinations the search tries for ``manifold`` nets (run fields, a log grid):
+    one rate for every parameter of a Euclidean net; every (Euclidean, manifold, scales)
+    combination for a manifold net."""
+    if manifold == "euclidean":
+        return [{"lr": lr} for lr in grid.euclidean_rates]
+    return [
+        {"lr": lr, "lr_manifold": m, "lr_scales": sc}
+        for lr in grid.base_rates
+        for m in grid.manifold_rates
+        for sc in grid.scale_rates
+    ]
+
+
+def _templates(size: str, data: Path | None) -> dict[tuple[str, float], RunConfig]:
+    """One run of the shared-rate sweep per (manifold, q*) cell: the form the search and the
+    retraining vary the rates and the seed of."""
+    found: dict[tuple[str, float], RunConfig] = {}
+    for run in spec(size, data).runs():
+        found.setdefault((run.manifold, run.q_star), run)
+    return found
+
+
+def _with_rates(run: RunConfig, rates: Mapping[str, float], seed: int) -> RunConfig:
+    values = {name: rates.get(name) for name in RATE_FIELDS}
+    return dataclasses.replace(run, seed=seed, **values)
+
+
+def _validation_split(run: RunConfig, count: int) -> tuple[np.ndarray, ...]:
+    """(X_fit, Y_fit, X_val, Y_val): ``count`` validation examples carved from ``run``'s training
+    set by a permutation seeded by (data_seed, 2); both parts keep the data's order."""
+    X, Y = make_data(run)
+    n = X.shape[-1]
+    order = np.random.default_rng((run.data_seed, _VALIDATION_STREAM)).permutation(n)
+    held, kept = np.sort(order[:count]), np.sort(order[count:])
+    return X[:, kept], Y[..., kept], X[:, held], Y[..., held]
+
+
+def _search_cell(grid: Grid, run: RunConfig) -> pd.DataFrame:
+    """Every candidate of :func:`candidates` for ``run``'s cell as the networks of ONE batched
+    :func:`deeplinear.train` call (per-network rates), trained ``grid.tune_epochs`` epochs on the
+    training set less the validation split; their validation accuracy and loss at the end."""
+    import pandas as pd
+
+    from ..train import train
+
+    X_fit, Y_fit, X_val, Y_val = _validation_split(run, grid.validation)
+    trials = candidates(grid, run.manifold)
+    configs = [_with_rates(run, rates, grid.tune_seed) for rates in trials]
+    initial = make_weights(configs)
+    order = initial.order
+    configs = [configs[i] for i in order]
+    lrs = np.array([c.lr for c in configs], dtype=np.float64)
+    options = train_options(run)
+    per_epoch = X_fit.shape[-1] // run.batch_size
+    steps = grid.tune_epochs * per_epoch
+    options.update(steps=steps, record_every=steps, record={"test_accuracy": steps})
+    result = train(
+        initial.weights,
+        X_fit,
+        Y_fit,
+        biases=initial.biases,
+        data_seed=shuffle_seeds(configs),
+        eval_data=(X_val, Y_val),
+        **per_network_options(configs, lrs),
+        **options,
+    )
+    accuracy = np.asarray(result.records["test_accuracy"], dtype=np.float64)[:, -1]
+    rows = [
+        {
+            "manifold": run.manifold,
+            "q_star": run.q_star,
+            **{name: getattr(c, name) for name in RATE_FIELDS},
+            "validation_accuracy": float(a) if np.isfinite(a) and not bad else 0.0,
+            "train_loss": float(loss) if not bad else math.inf,
+            "validation": grid.validation,
+            "epochs": grid.tune_epochs,
+        }
+        for c, a, loss, bad in zip(
+            configs, accuracy, result.final_loss, result.diverged, strict=True
+        )
+    ]
+    return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=4)
+def search(size: str = "quick", data: Path | None = None) -> pd.DataFrame:
+    """The rate search of every (manifold, q*) cell (:func:`_search_cell`), one row per
+    candidate."""
+    import pandas as pd
+
+    grid = GRIDS[size]
+    parts = [_search_cell(grid, run) for run in _templates(size, data).values()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def chosen_rates(table: pd.DataFrame) -> dict[tuple[str, float], dict[str, float]]:
+    """Per (manifold, q*) cell the candidate with the highest validation accuracy (ties: the
+    lower training loss, then the table's order): its rate fields (None for absent groups)."""
+    chosen = {}
+    for (manifold, q), part in table.groupby(["manifold", "q_star"], sort=False):
+        best = part.sort_values(
+            ["validation_accuracy", "train_loss"], ascending=[False, True], kind="stable"
+        ).iloc[0]
+        chosen[(str(manifold), float(q))] = {
+            name: float(best[name]) for name in RATE_FIELDS if not _missing(best[name])
+        }
+    return chosen
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def retrain(size: str = "quick", data: Path | None = None) -> pd.DataFrame:
+    """Each cell at its chosen rates (:func:`chosen_rates` of :func:`search`), one network per
+    training seed, trained and recorded as the sweep's runs (the sweep's frame columns)."""
+    import pyarrow as pa
+
+    grid = GRIDS[size]
+    rates = chosen_rates(search(size, data))
+    runs = [
+        _with_rates(run, rates[cell], seed)
+        for cell, run in _templates(size, data).items()
+        for seed in grid.seeds
+    ]
+    tables = [run_task(task) for task in make_tasks(runs)]
+    return pa.concat_tables(tables).to_pandas()
 
 
 # --- the criticality table and the at-initialisation table ----------------------------------
