@@ -379,6 +379,11 @@ def _validation_split(run: RunConfig, count: int) -> tuple[np.ndarray, ...]:
     set by a permutation seeded by (data_seed, 2); both parts keep the data's order."""
     X, Y = make_data(run)
     n = X.shape[-1]
+    if not 0 < count <= n - run.batch_size:
+        raise InvalidValueError(
+            f"validation: must leave at least one batch ({run.batch_size}) of the n = {n} "
+            f"training examples to train on, got {count}"
+        )
     order = np.random.default_rng((run.data_seed, _VALIDATION_STREAM)).permutation(n)
     held, kept = np.sort(order[:count]), np.sort(order[count:])
     return X[:, kept], Y[..., kept], X[:, held], Y[..., held]
