@@ -456,7 +456,7 @@ def _tau_medians(runs: pd.DataFrame) -> pd.DataFrame:
 def tau_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Median τ over seeds ('never' = inf) per (depth, lr), one column per init, and the
     ratio gaussian/orthogonal (inf where only orthogonal got there, NaN where neither did)."""
-    out = _tau_medians(with_tau(frame)).copy()
+    out = _tau_medians(runs(frame)).copy()
     if "width" in frame:
         out.attrs["width"] = int(frame["width"].iloc[0])
     return out

@@ -310,7 +310,8 @@ MEMO_SIZE = 4096
 def memo(function: Callable[[pd.DataFrame], Any]) -> Callable[[pd.DataFrame], Any]:
     """``function`` (frame -> anything) remembering its results by the frame's content, for
     work that several parts or checks repeat on the same resample (e.g. medians over seeds).
-    The results are shared: callers must not modify them."""
+    The frame must hold scalar columns only (list columns cannot be hashed); the results are
+    shared: callers must not modify them."""
     import pandas as pd
 
     cache: dict[bytes, Any] = {}
