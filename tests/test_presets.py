@@ -83,6 +83,12 @@ REDUCED = {
         epochs=2,
         lrs=(1e-3,),
         seeds=(0,),
+        validation=100,
+        tune_epochs=1,
+        euclidean_rates=(1e-3, 1e-2),
+        base_rates=(1e-3,),
+        manifold_rates=(1e-3, 1e-2),
+        scale_rates=(1e-3,),
     ),
 }
 #: The training experiments of Huang et al. and Arora's nonlinear net, reduced the same way.

@@ -105,17 +105,35 @@ def test_reproduce_sokol2020_reduced_end_to_end(tmp_path, reduced):  # noqa: F81
     verdicts = {c.claim: c.verdict for c in result.analysis.claims}
     assert verdicts["Critical (σ_w, σ_b) for the six q*"] == "reproduced"
     frame = load(tmp_path)
-    assert set(frame["manifold"]) == {"euclidean", "stiefel_hidden"}
+    assert set(frame["manifold"]) == set(sokol2020.MANIFOLDS)
     assert (frame["input_scale"] == "q_star").all() and frame["learn_scale"].all()
     grid = REDUCED["sokol2020"]
+    assert "The rate search: chosen rates beside the paper's" in report
+    # The search: every candidate of every (net, q*) cell, scored on the validation split.
+    import pyarrow.parquet as pq
+
+    search = pq.read_table(next((tmp_path / "tables").glob("search-*.parquet"))).to_pandas()
+    per_cell = {m: len(sokol2020.candidates(grid, m)) for m in sokol2020.MANIFOLDS}
+    assert per_cell == {"euclidean": 2, "stiefel_hidden": 2, "oblique_hidden": 2}
+    assert len(search) == 2 * sum(per_cell.values())
+    assert search["validation_accuracy"].between(0, 1).all()
+    # The retrained cells run at the candidate with the best validation accuracy.
+    tuned = pq.read_table(next((tmp_path / "tables").glob("tuned-*.parquet"))).to_pandas()
+    assert len(tuned) == 2 * len(sokol2020.MANIFOLDS) * len(grid.seeds)
+    for (manifold, q), part in search.groupby(["manifold", "q_star"]):
+        ranked = part.sort_values(["validation_accuracy", "train_loss"], ascending=[False, True])
+        top = ranked.iloc[0]
+        runs = tuned[(tuned["manifold"] == manifold) & (tuned["q_star"] == q)]
+        assert len(runs) == len(grid.seeds) and (runs["lr"] == top["lr"]).all()
+        if manifold != "euclidean":
+            assert (runs["lr_manifold"] == top["lr_manifold"]).all()
+        assert (runs["n"] == grid.n).all()  # retrained on the whole training set
     per_epoch = grid.n // grid.batch_size
     for curve in frame["batch_loss_curve"]:
         assert len(curve) == grid.epochs * per_epoch + 1
     for curve in frame["test_accuracy_curve"]:
         assert len(curve) == grid.epochs + 1 and min(curve) >= 0 and max(curve) <= 1
     at_init = next((tmp_path / "tables").glob("at_init-*.parquet"))
-    import pyarrow.parquet as pq
-
     table = pq.read_table(at_init).to_pandas()
     assert len(table) == (len(sokol2020.Q_STARS) + 1) * len(grid.init_seeds)
     curvature = [c for c in table.columns if c.startswith(("fisher_", "jacobian_"))]
@@ -147,7 +165,8 @@ def test_sokol2020_full_is_the_papers_networks(tmp_path):
     full = sokol2020.spec("full")
     assert full.fixed["depth"] == 200 and full.fixed["width"] == 400
     assert full.axes["q_star"] == (9e-4, 1 / 64)
-    assert full.axes["manifold"] == ("euclidean", "stiefel_hidden")
+    assert full.axes["manifold"] == ("euclidean", "stiefel_hidden", "oblique_hidden")
+    assert full.fixed["oblique_penalty"] == pytest.approx(7.1e-4)
     rng = np.random.default_rng(0)
     path = tmp_path / "cifar.npz"
     np.savez(
@@ -215,9 +234,9 @@ def test_reproduce_sokol2020_quick(tmp_path, capsys):
     """The whole quick grid through the CLI (a couple of minutes on 2 cores)."""
     assert main(["reproduce", "sokol2020", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
     report = (tmp_path / "report.md").read_text()
-    assert len(_claims(report)) == 9 and "## Choices" in report
+    assert len(_claims(report)) == len(sokol2020.CHECKS) and "## Choices" in report
     frame = load(tmp_path)
-    assert len(frame) == 2 * 2 * len(sokol2020.QUICK.lrs) * len(sokol2020.QUICK.seeds)
+    assert len(frame) == 3 * 2 * len(sokol2020.QUICK.lrs) * len(sokol2020.QUICK.seeds)
     assert not frame["diverged"].any()
     for name in (
         "fisher_vs_jacobian",

@@ -1,0 +1,124 @@
+"""Sokol & Park 2020's rate search: the validation split, the candidates, one batched call per
+cell, and the choice of the best candidate."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deeplinear.errors import InvalidValueError
+from deeplinear.experiments import sokol2020
+from deeplinear.sweep.recipes import make_data, make_eval_data
+
+TINY = dataclasses.replace(
+    sokol2020.QUICK,
+    depth=3,
+    width=16,
+    n=300,
+    n_test=60,
+    batch_size=50,
+    epochs=1,
+    seeds=(0,),
+    validation=100,
+    tune_epochs=1,
+    euclidean_rates=(1e-3, 1e-2),
+    base_rates=(1e-3,),
+    manifold_rates=(1e-3, 3e-3, 1e-2),
+    scale_rates=(1e-4, 1e-3),
+)
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setitem(sokol2020.GRIDS, "quick", TINY)
+    sokol2020.search.cache_clear()
+    yield TINY
+    sokol2020.search.cache_clear()
+
+
+def _columns(X):
+    return {tuple(np.round(c, 12)) for c in np.asarray(X).T}
+
+
+def test_validation_is_carved_from_the_training_set(tiny):
+    run = sokol2020.spec("quick").runs()[0]
+    X_fit, y_fit, X_val, y_val = sokol2020._validation_split(run, tiny.validation)
+    X, y = make_data(run)
+    X_test, _ = make_eval_data(run)
+    assert X_val.shape == (64, 100) and X_fit.shape == (64, 200)
+    assert y_val.shape == (100,) and y_fit.shape == (200,)
+    train_set, fit, val = _columns(X), _columns(X_fit), _columns(X_val)
+    assert fit | val == train_set and not fit & val  # a partition of the training set
+    assert not val & _columns(X_test)  # never the test images
+    again = sokol2020._validation_split(run, tiny.validation)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (X_fit, y_fit, X_val, y_val)))
+
+
+@pytest.mark.parametrize("count", [0, 251, 300])
+def test_validation_must_leave_a_batch_to_train_on(tiny, count):
+    run = sokol2020.spec("quick").runs()[0]
+    with pytest.raises(InvalidValueError, match="validation: must leave at least one batch"):
+        sokol2020._validation_split(run, count)
+
+
+def test_candidates_are_the_log_grid_per_group():
+    assert sokol2020.candidates(TINY, "euclidean") == [{"lr": 1e-3}, {"lr": 1e-2}]
+    manifold = sokol2020.candidates(TINY, "oblique_hidden")
+    assert len(manifold) == 1 * 3 * 2
+    assert {c["lr_manifold"] for c in manifold} == {1e-3, 3e-3, 1e-2}
+    assert {c["lr_scales"] for c in manifold} == {1e-4, 1e-3}
+    assert len({tuple(sorted(c.items())) for c in manifold}) == len(manifold)
+
+
+def test_search_trains_each_cell_in_one_batched_call(tiny, monkeypatch):
+    train_module = importlib.import_module("deeplinear.train")  # the module, not the function
+    calls = []
+    real = train_module.train
+
+    def counting(weights, *args, **kwargs):
+        calls.append((weights[0].shape[0], kwargs["lr"]))
+        return real(weights, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train", counting)
+    table = sokol2020.search("quick")
+    cells = len(sokol2020.MANIFOLDS) * len(sokol2020.TRAIN_Q_STARS)
+    assert len(calls) == cells
+    sizes = sorted(batch for batch, _ in calls)
+    assert sizes == [2, 2, 6, 6, 6, 6]  # every candidate of a cell is a network of its call
+    manifold_rates = [lr for batch, lr in calls if batch == 6]
+    for lr in manifold_rates:  # per-network group rates: the manifold rates as tried
+        assert sorted(set(lr.manifold)) == [1e-3, 3e-3, 1e-2]
+    assert len(table) == sum(sizes)
+    assert table["validation_accuracy"].between(0, 1).all()
+    assert (table["validation"] == 100).all() and (table["epochs"] == 1).all()
+
+
+def test_chosen_rates_take_the_best_validation_accuracy_then_the_lower_loss():
+    table = pd.DataFrame(
+        {
+            "manifold": ["euclidean"] * 3 + ["stiefel_hidden"] * 2,
+            "q_star": [9e-4] * 5,
+            "lr": [1e-4, 1e-3, 1e-2, 1e-3, 1e-2],
+            "lr_manifold": [None, None, None, 1e-4, 1e-3],
+            "lr_scales": [None, None, None, 1e-4, 1e-4],
+            "validation_accuracy": [0.5, 0.8, 0.8, 0.9, 0.7],
+            "train_loss": [1.0, 0.4, 0.3, 0.1, 0.05],
+        }
+    )
+    chosen = sokol2020.chosen_rates(table)
+    assert chosen[("euclidean", 9e-4)] == {"lr": 1e-2}  # tie on accuracy: the lower loss
+    assert chosen[("stiefel_hidden", 9e-4)] == {"lr": 1e-3, "lr_manifold": 1e-4, "lr_scales": 1e-4}
+
+
+def test_oblique_nets_start_on_their_manifold_and_train(tiny):
+    """The sweep's critical orthogonal weights (wide and square hidden layers) are accepted as
+    Oblique starts, and the retrained Oblique nets finish with finite losses."""
+    frame = sokol2020.retrain("quick")
+    oblique = frame[frame["manifold"] == "oblique_hidden"]
+    assert len(oblique) == 2 * len(TINY.seeds)
+    assert not oblique["diverged"].any() and np.isfinite(oblique["final_loss"]).all()
+    assert (oblique["oblique_penalty"] == sokol2020.OBLIQUE_PENALTY).all()
