@@ -43,18 +43,21 @@ def test_width_line_train_tau_is_the_engines_steps_to_accuracy() -> None:
     train_tau, test_tau, diverged = ht._line_taus(line, width, lr, "orthogonal", split, 0)
     dims = [64, *([width] * line.depth), 10]
     weights, biases = ht._nets(dims, "orthogonal", line.seeds, ht.LINE_SIGMA_W2, ht.LINE_SIGMA_B2)
+    options = {
+        "biases": biases,
+        "lr": lr,
+        "steps": line.cap,
+        "activation": "tanh",
+        "loss": "cross_entropy",
+        "optimizer": "sgd",
+        "batch_size": line.batch_size,
+        "data_seed": list(line.seeds),
+    }
     engine = dl.train(
         weights,
         split.X.astype(np.float32),
         split.y,
-        biases=biases,
-        lr=lr,
-        steps=line.cap,
-        activation="tanh",
-        loss="cross_entropy",
-        optimizer="sgd",
-        batch_size=line.batch_size,
-        data_seed=list(line.seeds),
+        **options,
         target_accuracy=float(np.nextafter(0.25, 1.0)),
     )
     assert not diverged.any()
@@ -64,14 +67,7 @@ def test_width_line_train_tau_is_the_engines_steps_to_accuracy() -> None:
         weights,
         split.X.astype(np.float32),
         split.y,
-        biases=biases,
-        lr=lr,
-        steps=line.cap,
-        activation="tanh",
-        loss="cross_entropy",
-        optimizer="sgd",
-        batch_size=line.batch_size,
-        data_seed=list(line.seeds),
+        **options,
         eval_data=(split.X_test.astype(np.float32), split.y_test),
         record=["test_accuracy"],
     )
