@@ -134,3 +134,92 @@ def test_reproduce_hu2020_quick_shows_both_boundaries(tmp_path, capsys):
     assert main(["reproduce", "hu2020", "--quick", "--out", str(out), "--no-progress"]) == 0
     total = hu2020.spec("quick").size
     assert f"runs 0 done + {total} already stored / {total}" in capsys.readouterr().out
+
+
+# --- named data files (--data NAME=PATH) -----------------------------------------------------
+
+
+def _recording_study(monkeypatch, seen: dict) -> None:
+    """Register a tiny study 'named' whose measurements record the data files they get."""
+    import pandas as pd
+
+    from deeplinear.experiments import Analysis, Measurement, Study
+    from deeplinear.sweep import SweepSpec
+
+    def measurements(size, data, **extra):
+        seen.update(size=size, data=data, extra=extra)
+        return [Measurement("t", {"x": 1}, lambda: pd.DataFrame({"v": [1.0]}))]
+
+    study = Study(
+        name="named",
+        title="a test study",
+        spec=lambda size, data: SweepSpec.from_dict(small_spec(steps=5)),
+        analyse=lambda frame, figures, tables: Analysis(figures=[], sections=[]),
+        data_help="a regression file",
+        extra_data={"second": "a classification file"},
+        measurements=measurements,
+    )
+    monkeypatch.setitem(STUDIES, "named", study)
+
+
+def test_named_data_reaches_the_measurements_and_the_report(tmp_path, monkeypatch):
+    seen: dict = {}
+    _recording_study(monkeypatch, seen)
+    out = tmp_path / "out"
+    main_file, second = tmp_path / "main.npz", tmp_path / "second.npz"
+    args = ["--data", f"second={second}", "--data", str(main_file), "--out", str(out)]
+    assert main(["reproduce", "named", "--quick", *args]) == 0
+    assert seen == {"size": "quick", "data": main_file, "extra": {"second": second}}
+    command = (out / "report.md").read_text()
+    assert f"--data {main_file} --data second={second}" in command
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["third=x.npz"], "takes no data named 'third'"),
+        (["second=a.npz", "second=b.npz"], "second= given twice"),
+        (["a.npz", "b.npz"], "two data files"),
+    ],
+)
+def test_bad_named_data_is_refused_naming_the_argument(
+    tmp_path, monkeypatch, capsys, values, message
+):
+    _recording_study(monkeypatch, {})
+    data = [arg for value in values for arg in ("--data", value)]
+    assert main(["reproduce", "named", *data, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    with pytest.raises(ValueError, match="extra_data: named takes no data named 'third'"):
+        reproduce("named", tmp_path, extra_data={"third": "x.npz"})
+
+
+def test_all_takes_no_data(tmp_path, capsys):
+    assert main(["reproduce", "all", "--data", "x.npz", "--out", str(tmp_path)]) == 2
+    assert "--data is per study" in capsys.readouterr().err
+
+
+def test_arora_nonlinear_net_trains_on_the_named_classification_file(tmp_path):
+    import numpy as np
+
+    from deeplinear.experiments import arora2019, arora2019_nonlinear
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "mnist_like.npz"
+    np.savez(path, X=rng.integers(0, 256, (300, 20)).astype(np.uint8), y=np.arange(300) % 10)
+    (measurement,) = arora2019.measurements("quick", None, nonlinear=path)
+    assert measurement.params["data_sha256"] == arora2019.file_digest(path)
+    grid = arora2019_nonlinear.Grid(stds=(1.0,), seeds=(0,), n=200, steps=4)
+    table = arora2019_nonlinear.loss_table(grid, path)
+    assert set(table["data"]) == {str(path)} and set(table["n"]) == {200}
+    # The step-0 loss, by hand on the file's first 200 examples with pixels / 255.
+    pixels = np.load(path)["X"][:200].T / 255.0
+    labels = np.arange(200) % 10
+    row = table[table["init"] == "gaussian"].iloc[0]
+    h = pixels
+    weights = arora2019_nonlinear._weights("gaussian", [20, 128, 32, 10], 1.0, (0,))
+    for j, w in enumerate(weights):
+        h = w[0].astype(np.float64) @ h
+        h = np.maximum(h, 0.0) if j < len(weights) - 1 else h
+    shifted = h - h.max(axis=0)
+    loss = np.mean(np.log(np.exp(shifted).sum(axis=0)) - shifted[labels, np.arange(200)])
+    assert row["loss_curve"][0] == pytest.approx(loss, rel=1e-4)

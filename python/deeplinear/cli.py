@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments import STUDIES
 
     data_help = "; ".join(f"{n}: {s.data_help}" for n, s in STUDIES.items() if s.data_help)
+    extra_help = "; ".join(
+        f"{n} {key}=PATH: {text}" for n, s in STUDIES.items() for key, text in s.extra_data.items()
+    )
     reproduce = sub.add_parser(
         "reproduce",
         help="reproduce a published study: store, figures, claims and report.md",
@@ -116,9 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--out", type=Path, required=True, metavar="DIR", help="output dir")
     reproduce.add_argument(
         "--data",
-        type=Path,
-        metavar="PATH",
-        help=f"a data file (.npz) for studies that take one ({data_help})",
+        action="append",
+        metavar="[NAME=]PATH",
+        help=f"a data file (.npz) for studies that take one ({data_help}); NAME=PATH gives a "
+        f"study's further named data files ({extra_help}); repeat for several",
     )
     reproduce.add_argument(
         "--gallery",
@@ -207,22 +211,51 @@ def _print_reproduction(result: Reproduction) -> None:
     )
 
 
+def _data_files(study: str, values: list[str] | None) -> tuple[Path | None, dict[str, Path]]:
+    """``--data`` values -> (the study's data file, its named data files). ``NAME=PATH`` names
+    one of the study's ``extra_data``; any other value is the one plain data file."""
+    from .experiments import STUDIES
+
+    if not values:
+        return None, {}
+    if study == "all":
+        raise InvalidValueError("data: --data is per study; use 'reproduce STUDY --data PATH'")
+    named = STUDIES[study].extra_data
+    main: Path | None = None
+    extra: dict[str, Path] = {}
+    for value in values:
+        key, sep, path = value.partition("=")
+        if sep and key in named:
+            if key in extra:
+                raise InvalidValueError(f"data: {key}= given twice")
+            extra[key] = Path(path)
+        elif sep and key.isidentifier() and not Path(value).exists():
+            known = ", ".join(sorted(named)) or "none"
+            raise InvalidValueError(
+                f"data: {study} takes no data named {key!r} (named data it takes: {known})"
+            )
+        elif main is not None:
+            raise InvalidValueError(f"data: two data files for {study}: {main} and {value}")
+        else:
+            main = Path(value)
+    return main, extra
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     from .experiments import IncompleteError, reproduce, reproduce_all, write_gallery
 
+    data, extra_data = _data_files(args.study, args.data)
     if args.dry_run:
         from .experiments import STUDIES
 
         names = sorted(STUDIES) if args.study == "all" else [args.study]
         for name in names:
             out = args.out / name if args.study == "all" else args.out
-            spec = STUDIES[name].spec(args.size, args.data)
+            spec = STUDIES[name].spec(args.size, data)
             _print_plan(name, spec, out, args.threads)
         return 0
     execution = _executor_args(args)
     if args.study == "all":
-        if args.data is not None:
-            raise InvalidValueError("data: --data is per study; use 'reproduce STUDY --data PATH'")
         done, failed = reproduce_all(args.out, size=args.size, **execution)
         for result in done:
             _print_reproduction(result)
@@ -231,7 +264,16 @@ def _reproduce(args: argparse.Namespace) -> int:
         print(f"wrote {args.out / 'report.md'}")
     else:
         try:
-            done = [reproduce(args.study, args.out, size=args.size, data=args.data, **execution)]
+            done = [
+                reproduce(
+                    args.study,
+                    args.out,
+                    size=args.size,
+                    data=data,
+                    extra_data=extra_data,
+                    **execution,
+                )
+            ]
         except IncompleteError as err:
             print(f"deeplinear reproduce: {err}", file=sys.stderr)
             return 1

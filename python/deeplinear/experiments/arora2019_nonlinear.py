@@ -12,7 +12,7 @@ epochs against the init std, for two inits:
 The paper: balanced init gives "improved (faster and more stable) convergence" over the std
 range. The paper's 10 epochs of MNIST are 6000 steps; on scikit-learn digits (pixels / 16,
 1700 examples, 17 batches an epoch) we keep a number of steps (600 quick, 6000 standard), not of
-epochs. Full: MNIST through ``--data`` (pixels / 255, 60000 examples, 6000 steps).
+epochs. Full: MNIST through ``--data nonlinear=PATH`` (pixels / 255, 60000 examples, 6000 steps).
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def _log_range(low: float, high: float, per_decade: int) -> tuple[float, ...]:
 QUICK = Grid(stds=_log_range(-2.0, 1.0, 2), seeds=(0, 1, 2, 3), n=1700, steps=500)
 #: Standard: digits, 13 stds 10^−2 … 10, 8 seeds, the paper's 6000 steps.
 STANDARD = Grid(stds=_log_range(-2.0, 1.0, 4), seeds=tuple(range(8)), n=1700, steps=6000)
-#: Full: MNIST with ``--data`` (60000 images: 10 epochs are 6000 steps), 13 stds, 10 seeds.
+#: Full: MNIST with ``--data nonlinear=PATH`` (60000 images: 10 epochs are 6000 steps), 13 stds,
+#: 10 seeds.
 FULL = Grid(stds=_log_range(-2.0, 1.0, 4), seeds=tuple(range(10)), n=60_000, steps=6000)
 GRIDS = {"quick": QUICK, "standard": STANDARD, "full": FULL}
 
@@ -299,9 +300,9 @@ def sections(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
     ]
     setup = (
         f"{_SETTING}. Data: {frame['data'].iloc[0]}, {int(frame['n'].iloc[0])} training "
-        f"examples (digits: pixels / 16; MNIST through --data: pixels / 255); biases start at "
-        "0. Gaussian: every weight N(0, std²); balanced: Procedure 1 with the end-to-end "
-        "matrix N(0, std²), ignoring the ReLUs, with random orthogonal factors."
+        f"examples (digits: pixels / 16; MNIST through --data nonlinear=PATH: pixels / 255); "
+        "biases start at 0. Gaussian: every weight N(0, std²); balanced: Procedure 1 with the "
+        "end-to-end matrix N(0, std²), ignoring the ReLUs, with random orthogonal factors."
     )
     return [
         (

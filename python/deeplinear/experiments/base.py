@@ -81,8 +81,12 @@ class Study:
             ``measurements`` also gets ``tables=`` (name -> data frame).
         description: what the study checks and what to expect (Markdown).
         data_help: what ``--data PATH`` means for this study; "" if it takes no data file.
-        measurements: (size, data file or None) -> the tables the study computes besides its
-            sweep (see :class:`Measurement`); None if it has none.
+        extra_data: data files besides ``--data PATH`` that the study's measurements take, by
+            name -> what the file is (``--data NAME=PATH`` on the command line, the
+            ``extra_data`` mapping of :func:`~deeplinear.experiments.reproduce`); each is passed
+            to ``measurements`` as the keyword NAME.
+        measurements: (size, data file or None, **extra data files) -> the tables the study
+            computes besides its sweep (see :class:`Measurement`); None if it has none.
         sizes: per size, what it costs and what it can decide (one line each, Markdown; the
             report lists them).
     """
@@ -93,7 +97,8 @@ class Study:
     analyse: Callable[..., Analysis]
     description: str = ""
     data_help: str = ""
-    measurements: Callable[[str, Path | None], list[Measurement]] | None = None
+    extra_data: Mapping[str, str] = field(default_factory=dict)
+    measurements: Callable[..., list[Measurement]] | None = None
     sizes: Mapping[str, str] = field(default_factory=dict)
 
 

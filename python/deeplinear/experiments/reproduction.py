@@ -56,6 +56,7 @@ def reproduce(
     *,
     size: str = "quick",
     data: str | Path | None = None,
+    extra_data: Mapping[str, str | Path] | None = None,
     executor: Any = None,
     threads: int | None = None,
     workers: int | None = None,
@@ -70,6 +71,8 @@ def reproduce(
         size: "quick" (minutes on 2 cores), "standard" (at most about 25 minutes on 2 cores)
             or "full" (the paper's grid).
         data: a data file for studies that take one (``Study.data_help``), else None.
+        extra_data: further data files by name, for studies that name them
+            (``Study.extra_data``), e.g. ``{"nonlinear": "mnist.npz"}`` for arora2019.
         executor, threads, workers, progress: as for :func:`deeplinear.sweep.run_sweep`.
     """
     if name not in STUDIES:
@@ -81,6 +84,13 @@ def reproduce(
     study = STUDIES[name]
     if data is not None and not study.data_help:
         raise InvalidValueError(f"data: {name} takes no data file")
+    extra = {key: Path(path) for key, path in (extra_data or {}).items()}
+    for key in extra:
+        if key not in study.extra_data:
+            known = ", ".join(sorted(study.extra_data)) or "none"
+            raise InvalidValueError(
+                f"extra_data: {name} takes no data named {key!r} (it takes: {known})"
+            )
     out = Path(out)
     start = time.perf_counter()
     spec = study.spec(size, None if data is None else Path(data))
@@ -102,15 +112,15 @@ def reproduce(
             f"{name}: {len(keys) - len(frame)} of {len(keys)} runs are missing from {out} "
             f"({summary.failures} failed{first}); rerun the same command to retry them"
         )
-    extra: dict[str, Any] = {}
+    analysed: dict[str, Any] = {}
     tables: dict[str, pd.DataFrame] = {}
     if study.measurements is not None:
-        tables = measure(
-            study.measurements(size, None if data is None else Path(data)), out, progress=progress
-        )
-        extra["tables"] = tables
-    analysis = study.analyse(frame, out / "figures", **extra)
+        main = None if data is None else Path(data)
+        tables = measure(study.measurements(size, main, **extra), out, progress=progress)
+        analysed["tables"] = tables
+    analysis = study.analyse(frame, out / "figures", **analysed)
     data_note = f" --data {data}" if data is not None else ""
+    data_note += "".join(f" --data {key}={path}" for key, path in extra.items())
     intro = (
         f"{study.description.strip()}\n\n"
         f"Size: **{size}** · command: `deeplinear reproduce {name} --{size}{data_note} "
