@@ -228,3 +228,64 @@ def test_a_sweep_records_balancedness_and_stops_above_the_optimum(tmp_path):
         assert balance[0] == pytest.approx(dl.metrics.balancedness(weights)[0], abs=1e-12)
     balanced = frame[frame["init"] == "balanced"]
     assert all(np.asarray(c)[0] < 1e-12 for c in balanced["balancedness_curve"])
+
+
+# --- Oblique starts ---------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    d_out=st.integers(1, 12),
+    d_in=st.integers(2, 12),
+    seed=st.integers(0, 2**32 - 1),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_onto_oblique_gives_rows_of_one_norm_and_keeps_the_frobenius_norm(
+    batch, d_out, d_in, seed, dtype
+):
+    layer = np.random.default_rng(seed).standard_normal((batch, d_out, d_in)).astype(dtype)
+    out = recipes.onto_oblique(layer)
+    assert out.dtype == layer.dtype and out.shape == layer.shape
+    rows = np.linalg.norm(out.astype(np.float64), axis=2)
+    tol = 8 * np.finfo(dtype).eps
+    np.testing.assert_allclose(rows, rows[:, :1] * np.ones_like(rows), rtol=tol)
+    np.testing.assert_allclose(
+        np.linalg.norm(out.astype(np.float64), axis=(1, 2)),
+        np.linalg.norm(layer.astype(np.float64), axis=(1, 2)),
+        rtol=tol * d_out,
+    )
+    # Each row keeps its direction: the rescaling is positive per row.
+    cosine = np.einsum("bij,bij->bi", out, layer) / (rows * np.linalg.norm(layer, axis=2))
+    np.testing.assert_allclose(cosine, 1.0, rtol=tol * d_in)
+
+
+def test_onto_oblique_leaves_wide_orthogonal_draws_bit_for_bit():
+    wide = dl.init.orthogonal([16, 8], batch=3, seed=[0, 1, 2], gain=1.3)[0]  # 8 × 16: wide
+    assert recipes.onto_oblique(wide) is wide
+    tall = dl.init.orthogonal([8, 16], batch=3, seed=[0, 1, 2], gain=1.3)[0]  # 16 × 8: tall
+    out = recipes.onto_oblique(tall)
+    assert out is not tall and not np.array_equal(out, tall)
+    np.testing.assert_array_equal(recipes.onto_oblique(np.zeros((1, 3, 2))), np.zeros((1, 3, 2)))
+
+
+def test_oblique_nets_with_a_tall_first_layer_start_on_their_manifold_and_train():
+    """A 10 × 7 first layer (tall) on the Oblique manifold: the sweep's weights start on it
+    (the engine refuses a start off it, naming the layer) and the nets train."""
+    spec = SweepSpec.from_dict(
+        small_spec(manifold="oblique_hidden", optimizer="adam", lr_rule="constant", lr=1e-3)
+    )
+    runs = [r for r in spec.runs() if r.width == 10 and r.depth == 2]  # gaussian, orthogonal
+    initial = recipes.make_weights(runs)
+    X, Y = recipes.make_data(runs[0])
+    first = np.linalg.norm(initial.weights[0], axis=2)
+    np.testing.assert_allclose(first, first[:, :1] * np.ones_like(first), rtol=1e-12)
+    result = dl.train(initial.weights, X, Y, lr=1e-3, steps=5, optimizer="adam",
+                      manifold=["oblique"] * (runs[0].depth - 1) + ["euclidean"])  # fmt: skip
+    assert np.isfinite(result.final_loss).all()
+    with pytest.raises(ValueError, match=r"weights\[0\]"):
+        raw = dl.init.orthogonal(runs[0].dims, batch=1, seed=0)
+        dl.train(raw, X, Y, lr=1e-3, steps=1, manifold=["oblique"] * runs[0].depth)

@@ -37,6 +37,7 @@ __all__ = [
     "make_eval_data",
     "make_probe",
     "make_weights",
+    "onto_oblique",
     "optimum",
     "per_network_options",
     "tolerance",
@@ -251,7 +252,8 @@ def make_weights(configs: Sequence[RunConfig], threads: int | None = None) -> In
     Runs are generated per init scheme and scale (``init_scale``, or (σ_w, σ_b) for the
     mean-field schemes) with one seed per network, so each network gets exactly the weights of
     a ``batch=1`` call with its own seed. Weight-only schemes get biases N(0, σ_b²) from
-    numpy streams seeded by (seed, 0xB1A5) when the runs have biases.
+    numpy streams seeded by (seed, 0xB1A5) when the runs have biases. Layers on the Oblique
+    manifold start from their rows rescaled to one norm (:func:`onto_oblique`).
     """
     first = configs[0]
     dims = first.dims
@@ -274,13 +276,39 @@ def make_weights(configs: Sequence[RunConfig], threads: int | None = None) -> In
         weights.append(w)
         biases.append(b)
         order.extend(members)
-    if len(weights) == 1:
-        return Initial(weights[0], biases[0] if with_biases else None, order)
     depth = len(dims) - 1
-    stacked = [np.concatenate([p[j] for p in weights], axis=0) for j in range(depth)]
-    if not with_biases:
-        return Initial(stacked, None, order)
-    return Initial(stacked, [np.concatenate([p[j] for p in biases]) for j in range(depth)], order)
+    if len(weights) == 1:
+        stacked, stacked_biases = weights[0], biases[0]
+    else:
+        stacked = [np.concatenate([p[j] for p in weights], axis=0) for j in range(depth)]
+        stacked_biases = (
+            [np.concatenate([p[j] for p in biases]) for j in range(depth)] if with_biases else []
+        )
+    for j, manifold in enumerate(first.layer_manifolds):
+        if manifold == "oblique":
+            stacked[j] = onto_oblique(stacked[j])
+    return Initial(stacked, stacked_biases if with_biases else None, order)
+
+
+def onto_oblique(layer: np.ndarray) -> np.ndarray:
+    """``layer`` (B, d_out, d_in) with each network's rows rescaled to one common norm s, the
+    layer's root-mean-square row norm (so ‖W‖_F is kept): an Oblique layer W = s·Q must start with
+    every row of Q on the unit sphere, and a tall orthogonal draw (orthonormal columns, e.g.
+    Sokol's 400 × 64 first layer on digits) or a Gaussian one has rows of unequal norm.
+
+    A network whose rows already share one norm to within √eps/4 (a square or wide orthogonal
+    draw) is left as it is, bit for bit, so such runs are unchanged."""
+    squared = np.einsum("bij,bij->bi", layer, layer, dtype=np.float64)
+    mean = squared.mean(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.abs(squared / mean - 1.0).max(axis=1)
+    off = ~(spread <= np.sqrt(np.finfo(layer.dtype).eps) / 4) & (mean[:, 0] > 0)
+    if not off.any():
+        return layer
+    out = layer.copy()
+    factor = np.sqrt(mean[off] / np.maximum(squared[off], np.finfo(np.float64).tiny))
+    out[off] = (layer[off] * factor[:, :, None]).astype(layer.dtype)
+    return out
 
 
 def learning_rate(config: RunConfig) -> float:
