@@ -184,6 +184,8 @@ def test_full_sizes_are_the_papers_settings():
     assert arora.axes["depth"] == (3, 8) and arora.fixed["width"] == 32
     with pytest.raises(ValueError, match="takes no data file"):
         wu2019.spec("quick", Path("x.npz"))
+    for size in SIZES:  # Huang's τ sweep in the precision of the paper's JAX runs
+        assert huang2021.spec(size).fixed["dtype"] == "float32"
 
 
 def test_reproduce_wu2019_reduced_end_to_end(tmp_path, reduced):

@@ -17,7 +17,8 @@ Three experiments (see docs/science.md, "Huang et al. 2021"):
     (σ_w² = 1.05, σ_b² = 2.01e-5, standard parameterisation, biases), plain SGD on shuffled
     mini-batches with cross-entropy, τ = the first step whose mini-batch accuracy exceeds 25 %,
     over a learning-rate grid η = 10^(−1−k/10) and depths, Gaussian against orthogonal weights,
-    several seeds, capped.
+    several seeds, capped. In float32 (:data:`SWEEP_DTYPE`), the precision of the paper's JAX
+    runs.
 
 τ: the engine stops a network at the first step whose (mini-)batch accuracy is ≥ its
 ``target_accuracy``; the paper's strict "> 0.25" is that rule with the next float above 0.25
@@ -75,6 +76,7 @@ __all__ = [
     "SIGMA_B2",
     "SIGMA_W2",
     "STANDARD",
+    "SWEEP_DTYPE",
     "TARGET",
     "TARGET_ACCURACY",
     "TRAINABLE",
@@ -95,6 +97,11 @@ SIGMA_W2 = 1.05
 SIGMA_B2 = 2.01e-5
 #: τ is the first step whose mini-batch accuracy exceeds this.
 TARGET = 0.25
+#: The τ sweep's precision: float32, JAX's default and so the paper's, at about half the cost
+#: of float64. τ of chaotic nets depends on rounding: on the quick grid at L = 50 and 100 (3
+#: seeds), 75 of 84 τ were the same in both precisions; the 9 that differ are Gaussian nets at
+#: η ≥ 0.0063 but one (measured 7 Dec 2026).
+SWEEP_DTYPE = "float32"
 #: The engine's rule is "≥ target": the next float above 0.25 makes it "> 0.25".
 TARGET_ACCURACY = float(np.nextafter(TARGET, 1.0))
 INITS = ("mean_field_gaussian", "mean_field_orthogonal")
@@ -272,6 +279,7 @@ def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
                 "width": grid.width,
                 "data_seed": grid.data_seed,
                 "activation": "tanh",
+                "dtype": SWEEP_DTYPE,
                 "biases": "all",
                 "sigma_w": math.sqrt(SIGMA_W2),
                 "sigma_b": math.sqrt(SIGMA_B2),
@@ -959,7 +967,8 @@ def _definitions(frame: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> str:
         "orthogonal's ('∞': only orthogonal got there). Networks: tanh, standard "
         f"parameterisation, biases, σ_w² = {SIGMA_W2:g}, σ_b² = {SIGMA_B2:g}; Gaussian weights "
         "N(0, σ_w²/fan_in) or σ_w·√(max(fan_in, fan_out)/fan_in)·(Haar orthogonal); one "
-        "shuffle seed per weight seed (shared by both inits).\n\n"
+        "shuffle seed per weight seed (shared by both inits); float32, as the paper's JAX "
+        "runs.\n\n"
         f"**(a)**: one hidden ReLU layer of width n, NTK parameterisation (σ_w = "
         f"{KERNEL_SIGMA_W:g}, σ_b = {KERNEL_SIGMA_B:g}), 20 inputs N(0, I_1024); relative "
         "Frobenius distance of the empirical NTK from dl.kernels.ntk. **(b)**: three hidden erf "
