@@ -89,6 +89,7 @@ REDUCED = {
         base_rates=(1e-3,),
         manifold_rates=(1e-3, 1e-2),
         scale_rates=(1e-3,),
+        oblique_penalties=(sokol2020.OBLIQUE_PENALTY,),
     ),
 }
 #: The training experiments of Huang et al. and Arora's nonlinear net, reduced the same way.

@@ -127,6 +127,8 @@ def test_reproduce_sokol2020_reduced_end_to_end(tmp_path, reduced):  # noqa: F81
         assert len(runs) == len(grid.seeds) and (runs["lr"] == top["lr"]).all()
         if manifold != "euclidean":
             assert (runs["lr_manifold"] == top["lr_manifold"]).all()
+        if manifold == "oblique_hidden":
+            assert (runs["oblique_penalty"] == top["oblique_penalty"]).all()
         assert (runs["n"] == grid.n).all()  # retrained on the whole training set
     per_epoch = grid.n // grid.batch_size
     for curve in frame["batch_loss_curve"]:

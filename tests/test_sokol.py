@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ TINY = dataclasses.replace(
     base_rates=(1e-3,),
     manifold_rates=(1e-3, 3e-3, 1e-2),
     scale_rates=(1e-4, 1e-3),
+    oblique_penalties=(sokol2020.OBLIQUE_PENALTY, 10 * sokol2020.OBLIQUE_PENALTY),
 )
 
 
@@ -76,10 +78,13 @@ def test_validation_is_at_most_a_fifth_of_the_training_set(tiny, count):
 
 def test_candidates_are_the_log_grid_per_group():
     assert sokol2020.candidates(TINY, "euclidean") == [{"lr": 1e-3}, {"lr": 1e-2}]
+    stiefel = sokol2020.candidates(TINY, "stiefel_hidden")
+    assert len(stiefel) == 1 * 3 * 2 and all("oblique_penalty" not in c for c in stiefel)
     manifold = sokol2020.candidates(TINY, "oblique_hidden")
-    assert len(manifold) == 1 * 3 * 2
+    assert len(manifold) == 1 * 3 * 2 * 2  # rates × ω
     assert {c["lr_manifold"] for c in manifold} == {1e-3, 3e-3, 1e-2}
     assert {c["lr_scales"] for c in manifold} == {1e-4, 1e-3}
+    assert {c["oblique_penalty"] for c in manifold} == set(TINY.oblique_penalties)
     assert len({tuple(sorted(c.items())) for c in manifold}) == len(manifold)
 
 
@@ -89,18 +94,23 @@ def test_search_trains_each_cell_in_one_batched_call(tiny, monkeypatch):
     real = train_module.train
 
     def counting(weights, *args, **kwargs):
-        calls.append((weights[0].shape[0], kwargs["lr"]))
+        calls.append((weights[0].shape[0], kwargs["lr"], kwargs.get("oblique_penalty", 0.0)))
         return real(weights, *args, **kwargs)
 
     monkeypatch.setattr(train_module, "train", counting)
     table = sokol2020.search("quick")
-    cells = len(sokol2020.MANIFOLDS) * len(sokol2020.TRAIN_Q_STARS)
-    assert len(calls) == cells
-    sizes = sorted(batch for batch, _ in calls)
-    assert sizes == [2, 2, 6, 6, 6, 6]  # every candidate of a cell is a network of its call
-    manifold_rates = [lr for batch, lr in calls if batch == 6]
-    for lr in manifold_rates:  # per-network group rates: the manifold rates as tried
+    q_stars = len(sokol2020.TRAIN_Q_STARS)
+    # One call per cell; Oblique cells one per ω (the engine takes one ω a call).
+    assert len(calls) == q_stars * (1 + 1 + len(TINY.oblique_penalties))
+    sizes = sorted(batch for batch, _, _ in calls)
+    assert sizes == [2, 2, 6, 6, 6, 6, 6, 6]  # every candidate is a network of its cell's call
+    for _, lr, _ in (c for c in calls if c[0] == 6):  # per-network group rates as tried
         assert sorted(set(lr.manifold)) == [1e-3, 3e-3, 1e-2]
+    penalties = sorted(omega for _, _, omega in calls if omega > 0)
+    assert penalties == sorted(2 * TINY.oblique_penalties)
+    oblique = table[table["manifold"] == "oblique_hidden"]
+    assert sorted(set(oblique["oblique_penalty"])) == sorted(TINY.oblique_penalties)
+    assert table.loc[table["manifold"] != "oblique_hidden", "oblique_penalty"].isna().all()
     assert len(table) == sum(sizes)
     assert table["validation_accuracy"].between(0, 1).all()
     assert (table["validation"] == 60).all() and (table["epochs"] == 1).all()
@@ -109,18 +119,25 @@ def test_search_trains_each_cell_in_one_batched_call(tiny, monkeypatch):
 def test_chosen_rates_take_the_best_validation_accuracy_then_the_lower_loss():
     table = pd.DataFrame(
         {
-            "manifold": ["euclidean"] * 3 + ["stiefel_hidden"] * 2,
-            "q_star": [9e-4] * 5,
-            "lr": [1e-4, 1e-3, 1e-2, 1e-3, 1e-2],
-            "lr_manifold": [None, None, None, 1e-4, 1e-3],
-            "lr_scales": [None, None, None, 1e-4, 1e-4],
-            "validation_accuracy": [0.5, 0.8, 0.8, 0.9, 0.7],
-            "train_loss": [1.0, 0.4, 0.3, 0.1, 0.05],
+            "manifold": ["euclidean"] * 3 + ["stiefel_hidden"] * 2 + ["oblique_hidden"] * 2,
+            "q_star": [9e-4] * 7,
+            "lr": [1e-4, 1e-3, 1e-2, 1e-3, 1e-2, 1e-3, 1e-3],
+            "lr_manifold": [None, None, None, 1e-4, 1e-3, 1e-4, 1e-4],
+            "lr_scales": [None, None, None, 1e-4, 1e-4, 1e-4, 1e-4],
+            "oblique_penalty": [math.nan] * 5 + [7.1e-5, 7.1e-3],
+            "validation_accuracy": [0.5, 0.8, 0.8, 0.9, 0.7, 0.6, 0.7],
+            "train_loss": [1.0, 0.4, 0.3, 0.1, 0.05, 0.2, 0.3],
         }
     )
     chosen = sokol2020.chosen_rates(table)
     assert chosen[("euclidean", 9e-4)] == {"lr": 1e-2}  # tie on accuracy: the lower loss
     assert chosen[("stiefel_hidden", 9e-4)] == {"lr": 1e-3, "lr_manifold": 1e-4, "lr_scales": 1e-4}
+    assert chosen[("oblique_hidden", 9e-4)] == {
+        "lr": 1e-3,
+        "lr_manifold": 1e-4,
+        "lr_scales": 1e-4,
+        "oblique_penalty": 7.1e-3,
+    }
 
 
 def test_oblique_nets_start_on_their_manifold_and_train(tiny):
@@ -130,4 +147,6 @@ def test_oblique_nets_start_on_their_manifold_and_train(tiny):
     oblique = frame[frame["manifold"] == "oblique_hidden"]
     assert len(oblique) == 2 * len(TINY.seeds)
     assert not oblique["diverged"].any() and np.isfinite(oblique["final_loss"]).all()
-    assert (oblique["oblique_penalty"] == sokol2020.OBLIQUE_PENALTY).all()
+    chosen = sokol2020.chosen_rates(sokol2020.search("quick"))
+    for q, part in oblique.groupby("q_star"):  # retrained at the searched ω
+        assert (part["oblique_penalty"] == chosen[("oblique_hidden", q)]["oblique_penalty"]).all()

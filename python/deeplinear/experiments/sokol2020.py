@@ -84,6 +84,7 @@ __all__ = [
     "Q_STARS",
     "RATE_FIELDS",
     "ROUGHENS",
+    "SEARCHED_FIELDS",
     "STANDARD",
     "TRAIN_Q_STARS",
     "Grid",
@@ -168,6 +169,8 @@ class Grid:
         euclidean_rates: the Euclidean nets' candidates (one rate for every parameter).
         base_rates, manifold_rates, scale_rates: the manifold nets' candidates per group (their
             Euclidean parameters, manifold weights, learned scales): every combination is tried.
+        oblique_penalties: the Oblique nets' candidates for ω (every combination with their
+            rates): a decade either side of the paper's :data:`OBLIQUE_PENALTY`.
     """
 
     depth: int
@@ -191,6 +194,11 @@ class Grid:
     base_rates: tuple[float, ...] = (3e-4, 3e-3)
     manifold_rates: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
     scale_rates: tuple[float, ...] = (1e-4, 1e-3)
+    oblique_penalties: tuple[float, ...] = (
+        OBLIQUE_PENALTY / 10,
+        OBLIQUE_PENALTY,
+        OBLIQUE_PENALTY * 10,
+    )
 
     @property
     def at_init_shape(self) -> tuple[int, int]:
@@ -341,20 +349,25 @@ def spec(size: str = "quick", data: Path | None = None) -> SweepSpec:
 
 #: The run fields of a network's learning rates (see :data:`PAPER_RATES`).
 RATE_FIELDS = ("lr", "lr_manifold", "lr_scales")
+#: The run fields the rate search chooses: the rates and, for Oblique nets, ω.
+SEARCHED_FIELDS = (*RATE_FIELDS, "oblique_penalty")
 
 
 def candidates(grid: Grid, manifold: str) -> list[dict[str, float]]:
-    """The rate combinations the search tries for ``manifold`` nets (run fields, a log grid):
-    one rate for every parameter of a Euclidean net; every (Euclidean, manifold, scales)
-    combination for a manifold net."""
+    """The combinations the search tries for ``manifold`` nets (run fields, a log grid): one
+    rate for every parameter of a Euclidean net; every (Euclidean, manifold, scales)
+    combination for a manifold net, and for an Oblique net each with every ω."""
     if manifold == "euclidean":
         return [{"lr": lr} for lr in grid.euclidean_rates]
-    return [
+    rates = [
         {"lr": lr, "lr_manifold": m, "lr_scales": sc}
         for lr in grid.base_rates
         for m in grid.manifold_rates
         for sc in grid.scale_rates
     ]
+    if manifold != "oblique_hidden":
+        return rates
+    return [r | {"oblique_penalty": omega} for omega in grid.oblique_penalties for r in rates]
 
 
 def _templates(size: str, data: Path | None) -> dict[tuple[str, float], RunConfig]:
@@ -373,6 +386,7 @@ def _with_rates(run: RunConfig, rates: Mapping[str, float], seed: int) -> RunCon
         lr=rates["lr"],
         lr_manifold=rates.get("lr_manifold"),
         lr_scales=rates.get("lr_scales"),
+        oblique_penalty=rates.get("oblique_penalty", run.oblique_penalty),
     )
 
 
@@ -395,21 +409,37 @@ def _validation_split(run: RunConfig, count: int) -> tuple[np.ndarray, ...]:
 
 
 def _search_cell(grid: Grid, run: RunConfig) -> pd.DataFrame:
-    """Every candidate of :func:`candidates` for ``run``'s cell as the networks of ONE batched
-    :func:`deeplinear.train` call (per-network rates), trained ``grid.tune_epochs`` epochs on the
-    training set less the validation split; their validation accuracy and loss at the end."""
+    """Every candidate of :func:`candidates` for ``run``'s cell, trained ``grid.tune_epochs``
+    epochs on the training set less the validation split; their validation accuracy and loss at
+    the end. The candidates are the networks of ONE batched :func:`deeplinear.train` call
+    (per-network rates), one call per ω for Oblique nets (``dl.train`` takes one ω a call)."""
+    import pandas as pd
+
+    split = _validation_split(run, grid.validation)
+    by_penalty: dict[float, list[RunConfig]] = {}
+    for rates in candidates(grid, run.manifold):
+        config = _with_rates(run, rates, grid.tune_seed)
+        by_penalty.setdefault(config.oblique_penalty, []).append(config)
+    return pd.concat(
+        [_train_candidates(grid, run, configs, split) for configs in by_penalty.values()],
+        ignore_index=True,
+    )
+
+
+def _train_candidates(
+    grid: Grid, run: RunConfig, configs: list[RunConfig], split: tuple[np.ndarray, ...]
+) -> pd.DataFrame:
+    """One batched call: ``configs`` (``run``'s cell, differing in per-network rates) trained on
+    the fitting part of ``split`` and scored on its validation part."""
     import pandas as pd
 
     from ..train import train
 
-    X_fit, Y_fit, X_val, Y_val = _validation_split(run, grid.validation)
-    trials = candidates(grid, run.manifold)
-    configs = [_with_rates(run, rates, grid.tune_seed) for rates in trials]
+    X_fit, Y_fit, X_val, Y_val = split
     initial = make_weights(configs)
-    order = initial.order
-    configs = [configs[i] for i in order]
+    configs = [configs[i] for i in initial.order]
     lrs = np.array([c.lr for c in configs], dtype=np.float64)
-    options = train_options(run)
+    options = train_options(configs[0])
     per_epoch = X_fit.shape[-1] // run.batch_size
     steps = grid.tune_epochs * per_epoch
     options.update(steps=steps, record_every=steps, record={"test_accuracy": steps})
@@ -424,11 +454,13 @@ def _search_cell(grid: Grid, run: RunConfig) -> pd.DataFrame:
         **options,
     )
     accuracy = np.asarray(result.records["test_accuracy"], dtype=np.float64)[:, -1]
+    oblique = run.manifold == "oblique_hidden"
     rows = [
         {
             "manifold": run.manifold,
             "q_star": run.q_star,
             **{name: getattr(c, name) for name in RATE_FIELDS},
+            "oblique_penalty": c.oblique_penalty if oblique else math.nan,
             "validation_accuracy": float(a) if np.isfinite(a) and not bad else 0.0,
             "train_loss": float(loss) if not bad else math.inf,
             "validation": X_val.shape[-1],
@@ -454,14 +486,17 @@ def search(size: str = "quick", data: Path | None = None) -> pd.DataFrame:
 
 def chosen_rates(table: pd.DataFrame) -> dict[tuple[str, float], dict[str, float]]:
     """Per (manifold, q*) cell the candidate with the highest validation accuracy (ties: the
-    lower training loss, then the table's order): its rate fields (None for absent groups)."""
+    lower training loss, then the table's order): its searched fields (rates, and ω for
+    Oblique nets; absent groups left out)."""
     chosen = {}
     for (manifold, q), part in table.groupby(["manifold", "q_star"], sort=False):
         best = part.sort_values(
             ["validation_accuracy", "train_loss"], ascending=[False, True], kind="stable"
         ).iloc[0]
         chosen[(str(manifold), float(q))] = {
-            name: float(best[name]) for name in RATE_FIELDS if not _missing(best[name])
+            name: float(best[name])
+            for name in SEARCHED_FIELDS
+            if name in best and not _missing(best[name])
         }
     return chosen
 
@@ -1287,8 +1322,13 @@ def _at_init_section(table: pd.DataFrame) -> str:
 
 
 def _rate_text(rates: Mapping[str, Any]) -> str:
-    """'euclidean η, manifold η, scales η' of one network's rate fields."""
-    shown = [("Euclidean", "lr"), ("manifold", "lr_manifold"), ("scales", "lr_scales")]
+    """'euclidean η, manifold η, scales η[, ω]' of one network's searched fields."""
+    shown = [
+        ("Euclidean", "lr"),
+        ("manifold", "lr_manifold"),
+        ("scales", "lr_scales"),
+        ("ω", "oblique_penalty"),
+    ]
     return ", ".join(
         f"{label} {float(rates[key]):.1e}"
         for label, key in shown
@@ -1305,7 +1345,7 @@ def _training_section(frame: pd.DataFrame) -> str:
             [
                 NAMES[str(manifold)],
                 _q_label(float(q)),
-                _rate_text({k: first[k] for k in RATE_FIELDS if k in part}),
+                _rate_text({k: first[k] for k in _searched(str(manifold)) if k in part}),
                 _median(part["final"]),
                 _median(part["accuracy"]),
                 len(part),
@@ -1314,6 +1354,11 @@ def _training_section(frame: pd.DataFrame) -> str:
     return markdown_table(
         ["net", "q*", "Adam rates", "final training loss", "final test accuracy", "seeds"], rows
     )
+
+
+def _searched(manifold: str) -> tuple[str, ...]:
+    """The searched fields that mean something for ``manifold`` nets (ω: Oblique only)."""
+    return SEARCHED_FIELDS if manifold == "oblique_hidden" else RATE_FIELDS
 
 
 def _rates_section(table: pd.DataFrame) -> str:
@@ -1341,7 +1386,9 @@ def _rates_section(table: pd.DataFrame) -> str:
         "(a seeded permutation), and kept the candidates with the highest validation accuracy "
         "at the end (ties: the lower training loss). Candidates: a log grid per group "
         "(Euclidean nets: one rate for every parameter; manifold nets: every combination of "
-        "the Euclidean, manifold and scale rates; Oblique ω fixed at the paper's 7.1e-4). A grid "
+        "the Euclidean, manifold and scale rates; Oblique nets each with every ω of "
+        f"{', '.join(f'{w:.2g}' for w in sorted(set(table['oblique_penalty'].dropna())))}, one "
+        "batched call per ω since the engine takes one ω a call). A grid "
         "and not Optuna: all candidates of a cell train in one batched engine call (Bayesian "
         "optimisation proposes them one after another), the result is deterministic without an "
         "extra dependency, and a 3-group log grid of a few values each is small enough to cover. "
