@@ -21,9 +21,11 @@ prints:
     the *representative rate*: per group, one :func:`deeplinear.sweep.run_task` call on
     ``NETWORKS_PER_THREAD × T`` of its runs (or the whole group) with early stopping switched
     off (no ``tol``, no ``target_accuracy``) and every network at the group's smallest learning
-    rate, so every network runs all ``steps`` (or ``--rep-steps``), timed in the same process
-    right after the sweep. The overall representative rate weighs each group's rate by its
-    useful flops (the time the useful work would take at the representative rates).
+    rate, so every network runs every step, timed in the same process right after the sweep;
+    its step count is the group's, cut to keep the call under 1e11 flops (``--rep-steps N``
+    sets it; a rate per step does not depend on the step count). The overall representative
+    rate weighs each group's rate by its useful flops (the time the useful work would take at
+    the representative rates).
 (c) thread efficiency, T the engine threads of each task, W the sweep's engine wall time:
 
     * ``useful CPU / (T × W)``: useful CPU = Σ over networks of (steps run × CPU seconds per
@@ -65,18 +67,19 @@ import deeplinear.cli  # noqa: F401  (registers every study)
 from deeplinear import _core, plots
 from deeplinear.experiments import STUDIES, reproduction
 from deeplinear.sweep import SweepSpec, load_spec, run_sweep, runner
+from deeplinear.sweep.executors import available_cores
 from deeplinear.sweep.grid import (
     NETWORKS_PER_THREAD,
-    ExecutionOptions,
     RunConfig,
     Task,
     group_runs,
     make_tasks,
 )
-from deeplinear.sweep.executors import available_cores
 
 #: The fixed threshold of releases before the automatic sizing (the "other rule" of the model).
 OLD_TASK_FLOPS = 2e9
+#: Without ``--rep-steps``, a representative call runs at most this many flops (about 10 s).
+REPRESENTATIVE_FLOPS = 1e11
 
 
 @dataclasses.dataclass
@@ -132,7 +135,9 @@ class Profile:
     def engine_category(self, name: str) -> str:
         return f"engine:{self.phase}:{name}"
 
-    def timed(self, category: str | Callable[[], str], fn: Callable[..., Any]) -> Callable[..., Any]:
+    def timed(
+        self, category: str | Callable[[], str], fn: Callable[..., Any]
+    ) -> Callable[..., Any]:
         """``fn`` timed under ``category`` (a name, or a function giving it at each call); a
         call inside another of its category counts once."""
 
@@ -221,12 +226,20 @@ def model_efficiency(batches: list[list[float]], threads: int) -> float:
 
 
 def representative_task(members: list[RunConfig], threads: int, steps: int | None) -> Task:
-    """Up to NETWORKS_PER_THREAD × threads runs of a group, changed to run every step."""
-    changes: dict[str, Any] = {"lr": min(r.lr for r in members), "tol": None}
-    changes["target_accuracy"] = None
-    if steps is not None:
-        changes["steps"] = min(steps, members[0].steps)
+    """Up to NETWORKS_PER_THREAD × threads runs of a group, changed to run every step: the
+    group's ``steps``, or ``steps`` if given, else as many as keep the call under
+    :data:`REPRESENTATIVE_FLOPS` (a rate per step does not depend on the step count)."""
     chosen = members[: NETWORKS_PER_THREAD * threads]
+    first = chosen[0]
+    if steps is None:
+        per_step = dataclasses.replace(first, steps=1, record="").flops() * len(chosen)
+        steps = max(1, int(REPRESENTATIVE_FLOPS // per_step))
+    changes = {
+        "lr": min(r.lr for r in members),
+        "tol": None,
+        "target_accuracy": None,
+        "steps": min(steps, first.steps),
+    }
     return Task(tuple(dataclasses.replace(r, **changes) for r in chosen))
 
 
@@ -261,14 +274,21 @@ def print_shares(profile: Profile, wall: float) -> None:
     rows = [
         ("whole run (sweep, tables, analysis, report)", wall),
         (f"sweep engine calls ({len(sweep)} dl.train)", sum(c.wall for c in sweep)),
-        ("other core calls (tables, diagnostics, ...)", sum(a.wall for a in profile.engine("other").values())),
+        (
+            "other core calls (tables, diagnostics, ...)",
+            sum(a.wall for a in profile.engine("other").values()),
+        ),
     ]
     labels = {
         "tables": "tables (measurements, their engine included)",
         "analysis": "analysis (its plots included)",
         "plots": "matplotlib (deeplinear.plots)",
     }
-    rows += [(text, profile.accounts[name].wall) for name, text in labels.items() if name in profile.accounts]
+    rows += [
+        (text, profile.accounts[name].wall)
+        for name, text in labels.items()
+        if name in profile.accounts
+    ]
     print("(a) wall time and its shares (machine load distorts every wall time)")
     for label, seconds in rows:
         print(f"  {label:<46} {seconds:8.2f} s  {100 * seconds / wall:5.1f} %")
@@ -332,7 +352,9 @@ def print_threads(
     sweep, representative = profile.calls["sweep"], profile.calls["representative"]
     engine_wall = sum(c.wall for c in sweep)
     useful_cpu = sum(
-        int(s) * cpu_per_step[r.group()] for c in sweep for r, s in zip(c.runs, c.steps, strict=True)
+        int(s) * cpu_per_step[r.group()]
+        for c in sweep
+        for r, s in zip(c.runs, c.steps, strict=True)
     )
     busy = sum(c.cpu for c in sweep) / (threads * engine_wall)
     busy_rep = sum(c.cpu for c in representative) / (threads * sum(c.wall for c in representative))

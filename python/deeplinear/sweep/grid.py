@@ -887,7 +887,9 @@ def make_tasks(
     return tasks
 
 
-def _task_sizes(count: int, flops: float, *, floor: int, budget: float, cap: int, unit: int) -> list[int]:
+def _task_sizes(
+    count: int, flops: float, *, floor: int, budget: float, cap: int, unit: int
+) -> list[int]:
     """The sizes of the tasks a group of ``count`` networks of ``flops`` each is cut into (see
     :func:`make_tasks`): as few tasks as keep each under ``budget`` flops, but each of at least
     ``floor`` networks (or the whole group), at most ``cap``, sizes multiples of ``unit`` but the
