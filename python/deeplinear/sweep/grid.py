@@ -648,9 +648,10 @@ def schedule_of(text: str, name: str = "lr_schedule") -> optim.LrSchedule:
 
 
 #: Automatic task sizing (``task_flops`` unset): a task gets at least this many networks per
-#: engine thread, when its group has them. The engine trains each network on one thread and
-#: idle threads steal the next network, so with k networks a thread a network that stops early
-#: leaves its thread idle for at most about 1/k of the task.
+#: engine thread, when its group has them. The engine trains each network on one thread and a
+#: free thread takes the next network, so threads run out of work only once fewer networks than
+#: threads are left: with k networks per thread, about the last 1/k of a task whose networks
+#: cost alike, and a network that stops early only brings the next one forward.
 NETWORKS_PER_THREAD = 4
 #: Automatic task sizing: beyond that floor a task grows, with cheap networks, up to about this
 #: many flops per engine thread (about 1–2 s at the engine's rate), so that a task stays a
