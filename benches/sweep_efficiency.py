@@ -60,13 +60,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
 import deeplinear.cli  # noqa: F401  (registers every study)
 from deeplinear import _core, plots
 from deeplinear.experiments import STUDIES, reproduction
-from deeplinear.sweep import SweepSpec, load_spec, run_sweep, runner
+from deeplinear.sweep import SweepSpec, grid, load_spec, run_sweep, runner
 from deeplinear.sweep.executors import available_cores
 from deeplinear.sweep.grid import (
     NETWORKS_PER_THREAD,
@@ -361,10 +362,12 @@ def print_threads(
     cost = {r.key: f for c in sweep for r, f in zip(c.runs, c.useful(), strict=True)}
     used = model_efficiency([[cost[r.key] for r in c.runs] for c in sweep], threads)
     other_flops = OLD_TASK_FLOPS if task_flops is None else None
-    options = dataclasses.replace(spec.execution, task_flops=other_flops)
-    recut = make_tasks([r for c in sweep for r in c.runs], options, threads=threads)
-    other = model_efficiency([[cost[r.key] for r in t.runs] for t in recut], threads)
+    other, calls = recut_model(spec, cost, threads, other_flops)
     other_rule = "automatic sizing" if other_flops is None else f"task_flops = {other_flops:g}"
+    by_k = []
+    for k in (1, 2, 4, 8, 16):
+        with mock.patch.object(grid, "NETWORKS_PER_THREAD", k):
+            by_k.append(f"{k}: {recut_model(spec, cost, threads, None)[0]:.3f}")
     print(f"(c) thread efficiency, T = {threads}")
     print(f"  useful CPU / (T × sweep engine wall): {useful_cpu / (threads * engine_wall):.3f}")
     print(
@@ -373,8 +376,18 @@ def print_threads(
     )
     print(
         f"  model (steps run, greedy scheduling): this cut {used:.3f} ({len(sweep)} calls), "
-        f"{other_rule} {other:.3f} ({len(recut)} calls)"
+        f"{other_rule} {other:.3f} ({calls} calls)"
     )
+    print(f"  model, automatic sizing by networks per thread: {', '.join(by_k)}")
+
+
+def recut_model(
+    spec: SweepSpec, cost: dict[str, float], threads: int, task_flops: float | None
+) -> tuple[float, int]:
+    """The model efficiency of cutting the sweep's runs with ``task_flops``, and its calls."""
+    options = dataclasses.replace(spec.execution, task_flops=task_flops)
+    tasks = make_tasks(spec.runs(), options, threads=threads)
+    return model_efficiency([[cost[r.key] for r in t.runs] for t in tasks], threads), len(tasks)
 
 
 def main() -> None:
