@@ -22,8 +22,10 @@ prints:
     ``NETWORKS_PER_THREAD × T`` of its runs (or the whole group) with early stopping switched
     off (no ``tol``, no ``target_accuracy``) and every network at the group's smallest learning
     rate, so every network runs every step, timed in the same process right after the sweep;
-    its step count is the group's, cut to keep the call under 1e11 flops (``--rep-steps N``
-    sets it; a rate per step does not depend on the step count). The overall representative
+    its step count is the group's, cut to keep the call under 1e11 flops but at least 40 steps
+    (``--rep-steps N`` sets it): a call's fixed costs, such as the full-set losses before and
+    after its steps (which :meth:`RunConfig.flops` does not count), then weigh about as much as
+    in the sweep's calls, whose networks run tens of steps. The overall representative
     rate weighs each group's rate by its useful flops (the time the useful work would take at
     the representative rates).
 (c) thread efficiency, T the engine threads of each task, W the sweep's engine wall time:
@@ -79,8 +81,10 @@ from deeplinear.sweep.grid import (
 
 #: The fixed threshold of releases before the automatic sizing (the "other rule" of the model).
 OLD_TASK_FLOPS = 2e9
-#: Without ``--rep-steps``, a representative call runs at most this many flops (about 10 s).
+#: Without ``--rep-steps``, a representative call runs at most this many flops (about 10 s) ...
 REPRESENTATIVE_FLOPS = 1e11
+#: ... unless that leaves fewer steps than this (or the group's own steps, when fewer).
+REPRESENTATIVE_MIN_STEPS = 40
 
 
 @dataclasses.dataclass
@@ -229,12 +233,12 @@ def model_efficiency(batches: list[list[float]], threads: int) -> float:
 def representative_task(members: list[RunConfig], threads: int, steps: int | None) -> Task:
     """Up to NETWORKS_PER_THREAD × threads runs of a group, changed to run every step: the
     group's ``steps``, or ``steps`` if given, else as many as keep the call under
-    :data:`REPRESENTATIVE_FLOPS` (a rate per step does not depend on the step count)."""
+    :data:`REPRESENTATIVE_FLOPS`, but at least :data:`REPRESENTATIVE_MIN_STEPS`."""
     chosen = members[: NETWORKS_PER_THREAD * threads]
     first = chosen[0]
     if steps is None:
         per_step = dataclasses.replace(first, steps=1, record="").flops() * len(chosen)
-        steps = max(1, int(REPRESENTATIVE_FLOPS // per_step))
+        steps = max(REPRESENTATIVE_MIN_STEPS, int(REPRESENTATIVE_FLOPS // per_step))
     changes = {
         "lr": min(r.lr for r in members),
         "tol": None,
