@@ -376,7 +376,8 @@ def print_threads(
     print(f"  useful CPU / (T × sweep engine wall): {useful_cpu / (threads * engine_wall):.3f}")
     print(
         f"  busy fraction: sweep {busy:.3f}, representative {busy_rep:.3f}, "
-        f"ratio {busy / busy_rep:.3f} (target ≥ 0.90)"
+        f"ratio {busy / busy_rep:.3f} (target ≥ 0.90); sweep engine CPU "
+        f"{sum(c.cpu for c in sweep):.1f} s, useful CPU {useful_cpu:.1f} s"
     )
     print(
         f"  model (steps run, greedy scheduling): this cut {used:.3f} ({len(sweep)} calls), "
