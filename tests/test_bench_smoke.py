@@ -25,3 +25,42 @@ def test_benchmark_suite_runs_and_prints_the_summary() -> None:
     assert "GFLOP/s" in out.stdout and "Targets (DESIGN.md):" in out.stdout, out.stdout[-3000:]
     for problem in ("train S1", "train S4", "haar n=256", "dgemm 2048 (peak)"):
         assert problem in out.stdout, problem
+
+
+TINY_SWEEP = """
+name = "tiny"
+[axes]
+depth = [2, 4]
+seed = [0, 1, 2, 3, 4]
+[fixed]
+init = "gaussian"
+d_x = 8
+n = 8
+d_y = 3
+width = 8
+steps = 50
+lr = 0.5
+lr_rule = "hu2020"
+alpha_rule = "fanout"
+"""
+
+
+def test_sweep_efficiency_profiles_a_tiny_sweep(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY_SWEEP, encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, str(BENCHES / "sweep_efficiency.py"), str(spec), "--threads", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    for line in (
+        "sweep engine calls (2 dl.train)",  # one task per group of 5 on 2 threads
+        "useful flops over 10 networks",
+        "representative call, depth 4 width 8: 5 networks × 50 steps",
+        "busy fraction: sweep",
+        # 5 equal networks on 2 threads: 3 network-times of wall for 5 of work
+        "model (steps run, greedy scheduling): this cut 0.833",
+    ):
+        assert line in out.stdout, (line, out.stdout)

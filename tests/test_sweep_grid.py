@@ -188,22 +188,22 @@ def test_runs_group_by_shape_and_data_only():
 
 def test_tasks_cover_every_run_once_and_respect_limits():
     runs = SweepSpec.from_dict(small_spec()).runs()
-    for options, min_networks in [
+    for options, threads in [
         (ExecutionOptions(), 1),
         (ExecutionOptions(max_networks=3), 1),
         (ExecutionOptions(task_flops=1.0), 1),
         (ExecutionOptions(task_flops=1.0), 2),
     ]:
-        tasks = make_tasks(runs, options, min_networks=min_networks)
+        tasks = make_tasks(runs, options, threads=threads)
         keys = [r.key for t in tasks for r in t.runs]
         assert sorted(keys) == sorted(r.key for r in runs)
         for task in tasks:
             assert len({r.group() for r in task.runs}) == 1
-            assert len(task.runs) <= max(options.max_networks, min_networks)
-            assert len(task.runs) >= min(min_networks, 4)
-    assert len(make_tasks(runs)) == 4
+            assert len(task.runs) <= options.max_networks
+            assert len(task.runs) >= min(threads, options.max_networks)
+    assert len(make_tasks(runs)) == 4  # each group of 4 tiny networks is one task
     assert len(make_tasks(runs, ExecutionOptions(task_flops=1.0))) == 16
-    assert len(make_tasks(runs, ExecutionOptions(task_flops=1.0), min_networks=2)) == 8
+    assert len(make_tasks(runs, ExecutionOptions(task_flops=1.0), threads=2)) == 8
     ids = [t.task_id for t in make_tasks(runs, ExecutionOptions(task_flops=1.0))]
     assert len(set(ids)) == len(ids)
 

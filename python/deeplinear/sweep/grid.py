@@ -21,14 +21,14 @@ file with the same shape::
     alpha_rule = "fanout"            # α = (∏_{j≥1} d_j)^{-1/2}
     lr_schedule = {kind = "step_decay", every = 100, factor = 0.5}   # dl.optim's schedules
     [execution]                      # optional; how to cut the work, never part of a run key
-    task_flops = 2e9
+    max_networks = 512               # and task_flops: see ExecutionOptions, make_tasks
 
 The run fields are the attributes of :class:`RunConfig` (one attribute each, with its type,
 default and meaning); ``init`` and ``data`` name entries of :mod:`deeplinear.sweep.registry`.
 Every run is identified by a key: a hash of the canonical JSON of its fully resolved config
 (defaults filled in, sorted keys; see :func:`run_key` for fields added later). Runs whose
 networks have the same shape and data are grouped into one batched :func:`deeplinear.train` call,
-and groups are cut into :class:`Task` s of about ``task_flops`` floating-point operations each.
+and groups are cut into :class:`Task` s sized by threads and cost (see :func:`make_tasks`).
 """
 
 from __future__ import annotations
@@ -647,18 +647,34 @@ def schedule_of(text: str, name: str = "lr_schedule") -> optim.LrSchedule:
     return optim.schedule_from_mapping(table, name)
 
 
+#: Automatic task sizing (``task_flops`` unset): a task gets at least this many networks per
+#: engine thread, when its group has them. The engine trains each network on one thread and a
+#: free thread takes the next network, so threads run out of work only once fewer networks than
+#: threads are left: with k networks per thread, about the last 1/k of a task whose networks
+#: cost alike, and a network that stops early only brings the next one forward.
+NETWORKS_PER_THREAD = 4
+#: Automatic task sizing: beyond that floor a task grows, with cheap networks, up to about this
+#: many flops per engine thread (about 1–2 s at the engine's rate), so that a task stays a
+#: short resume unit and Dask has many tasks to balance, while per-call costs stay small.
+TASK_FLOPS_PER_THREAD = 1e10
+
+
 @dataclass(frozen=True)
 class ExecutionOptions:
-    """How a sweep's work is cut into tasks. Never part of a run key.
+    """How a sweep's work is cut into tasks (see :func:`make_tasks`). Never part of a run key.
 
     Attributes:
-        task_flops: target work per task (one Parquet part file); Dask advises tasks of ≥ 100 ms.
-        max_networks: at most this many networks per task.
+        task_flops: None (the default): size tasks by threads and cost, at least
+            :data:`NETWORKS_PER_THREAD` networks per engine thread and, with cheap networks, up
+            to :data:`TASK_FLOPS_PER_THREAD` flops per thread. A number overrides that with a
+            fixed threshold: tasks of at most this much work (one Parquet part file each), but
+            at least one network per thread. Dask advises tasks of ≥ 100 ms.
+        max_networks: at most this many networks per task (a hard cap, e.g. on memory).
         store_weights: also keep every run's final weights, one ``.npy`` file per part
             (see :func:`deeplinear.sweep.load_weights`).
     """
 
-    task_flops: float = 2e9
+    task_flops: float | None = None
     max_networks: int = 512
     store_weights: bool = False
 
@@ -824,28 +840,70 @@ def make_tasks(
     runs: Iterable[RunConfig],
     options: ExecutionOptions | None = None,
     *,
-    min_networks: int = 1,
+    threads: int = 1,
 ) -> list[Task]:
-    """Group ``runs`` and cut every group into tasks.
+    """Group ``runs`` and cut every group into tasks for ``threads`` engine threads each.
 
-    A group becomes as few equal-sized tasks as keep each under ``options.task_flops`` flops and
-    ``options.max_networks`` networks, but a task gets at least ``min_networks`` networks (when
-    the group has them) and its size is rounded up to a multiple of ``min_networks``: the engine
-    trains each network on one thread, so a task on T threads needs ≥ T networks to use them all.
+    The engine trains each network of a call on one thread, and a thread that finishes a network
+    takes the next, so a task keeps its threads busy while it has networks left. Networks that
+    stop early (a tolerance or accuracy reached, divergence) leave a thread idle only once
+    fewer networks than threads remain. The rule, per group of n runs:
+
+    * floor: every task gets at least f networks, f = :data:`NETWORKS_PER_THREAD` × ``threads``
+      (``options.task_flops`` unset) or f = ``threads`` (``task_flops`` given), or the whole
+      group when n < f;
+    * budget: beyond the floor, as few tasks as keep each under B flops (by
+      :meth:`RunConfig.flops`), B = ``task_flops``, else :data:`TASK_FLOPS_PER_THREAD` ×
+      ``threads``; small tasks are the resume unit (a killed sweep loses the tasks in flight)
+      and what Dask balances across workers;
+    * cap: never more than ``options.max_networks`` networks (this wins over the floor);
+    * the cut: that many tasks of near-equal size, each a multiple of ``threads`` but the last
+      (unless that would break the cap), in the group's order.
+
+    Tasks are no part of a run's key and each network's result does not depend on its task, so
+    any cut stores the same results.
     """
     options = options or ExecutionOptions()
-    if min_networks < 1:
-        raise InvalidValueError(f"min_networks: must be at least 1, got {min_networks}")
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise InvalidValueError(f"threads: must be an integer ≥ 1, got {threads!r}")
+    threads = int(threads)
+    if options.task_flops is None:
+        floor, budget = NETWORKS_PER_THREAD * threads, TASK_FLOPS_PER_THREAD * threads
+    else:
+        floor, budget = threads, options.task_flops
     tasks: list[Task] = []
     for members in group_runs(runs).values():
-        per_network = members[0].flops()
-        by_flops = math.ceil(len(members) * per_network / options.task_flops)
-        by_count = math.ceil(len(members) / options.max_networks)
-        count = max(1, min(len(members), max(by_flops, by_count)))
-        size = math.ceil(len(members) / count)
-        size = min(len(members), math.ceil(size / min_networks) * min_networks)
-        tasks.extend(Task(tuple(members[i : i + size])) for i in range(0, len(members), size))
+        sizes = _task_sizes(
+            len(members),
+            members[0].flops(),
+            floor=floor,
+            budget=budget,
+            cap=options.max_networks,
+            unit=threads,
+        )
+        start = 0
+        for size in sizes:
+            tasks.append(Task(tuple(members[start : start + size])))
+            start += size
     return tasks
+
+
+def _task_sizes(
+    count: int, flops: float, *, floor: int, budget: float, cap: int, unit: int
+) -> list[int]:
+    """The sizes of the tasks a group of ``count`` networks of ``flops`` each is cut into (see
+    :func:`make_tasks`): as few tasks as keep each under ``budget`` flops, but each of at least
+    ``floor`` networks (or the whole group), at most ``cap``, sizes multiples of ``unit`` but the
+    last where the cap allows."""
+    by_budget = math.ceil(count * flops / budget)
+    most = max(1, count // floor)  # more tasks would leave one under the floor
+    tasks = max(1, min(by_budget, most), math.ceil(count / cap))
+    bounds = [(i * count // tasks) // unit * unit for i in range(tasks)] + [count]
+    sizes = [b - a for a, b in itertools.pairwise(bounds)]
+    if max(sizes) > cap or min(sizes) == 0:  # the alignment broke the cap: equal sizes instead
+        bounds = [i * count // tasks for i in range(tasks)] + [count]
+        sizes = [b - a for a, b in itertools.pairwise(bounds)]
+    return sizes
 
 
 # --- validation helpers ---------------------------------------------------------------------
@@ -1135,15 +1193,18 @@ def _execution(value: Any, where: _Locator) -> ExecutionOptions:
             raise InvalidValueError(where.message(f"execution.{key}", key, "unknown key", known))
     task_flops = value.get("task_flops", ExecutionOptions.task_flops)
     max_networks = value.get("max_networks", ExecutionOptions.max_networks)
-    if isinstance(task_flops, bool) or not isinstance(task_flops, numbers.Real):
-        raise ArgumentTypeError(
-            where.message("execution.task_flops", "task_flops", "expected a number")
-        )
-    task_flops = float(task_flops)
-    if not (math.isfinite(task_flops) and task_flops > 0):
-        raise InvalidValueError(
-            where.message("execution.task_flops", "task_flops", f"must be > 0, got {task_flops}")
-        )
+    if task_flops is not None:  # None (a dict spec, or sweep.json): sized automatically
+        if isinstance(task_flops, bool) or not isinstance(task_flops, numbers.Real):
+            raise ArgumentTypeError(
+                where.message("execution.task_flops", "task_flops", "expected a number")
+            )
+        task_flops = float(task_flops)
+        if not (math.isfinite(task_flops) and task_flops > 0):
+            raise InvalidValueError(
+                where.message(
+                    "execution.task_flops", "task_flops", f"must be > 0, got {task_flops}"
+                )
+            )
     if isinstance(max_networks, bool) or not isinstance(max_networks, numbers.Integral):
         raise ArgumentTypeError(
             where.message("execution.max_networks", "max_networks", "expected an integer")

@@ -267,7 +267,7 @@ def plan_sweep(
     runs = spec.runs()
     done = store.finished_keys(out) if out is not None and Path(out).is_dir() else set()
     pending = [r for r in runs if r.key not in done]
-    tasks = make_tasks(pending, spec.execution, min_networks=threads or available_cores())
+    tasks = make_tasks(pending, spec.execution, threads=threads or available_cores())
     rate = gflops if gflops is not None else 5.0 * available_cores()
     flops = math.fsum(r.flops() for r in pending)
     return SweepPlan(
@@ -358,7 +358,7 @@ def _run_locked(
     store.write_json(out / store.SPEC_FILE, spec.to_dict())
     store.reset_failures(out)
     pending = [r for r in runs if r.key not in done]
-    tasks = make_tasks(pending, spec.execution, min_networks=plan.threads or 1)
+    tasks = make_tasks(pending, spec.execution, threads=plan.threads or 1)
     summary = SweepSummary(
         total=len(runs), skipped=len(runs) - len(pending), where=plan.description
     )
