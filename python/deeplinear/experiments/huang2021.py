@@ -1004,11 +1004,14 @@ STUDY = register(
         data_help="a classification .npz (e.g. CIFAR-10 images, pixels / 255) for (c) and the "
         "training experiments (which test on its X_test, y_test if it has them)",
         sizes={
-            "quick": "~3.5 min: width 64, 7 η, 5 seeds; kernels to 2048 (a) and 512 (b); plus ~1–2 "
-            "min for the training experiments (parity, SGD/RMSProp, width line). Decides (a); the "
-            "τ claims and (b) need more seeds and width.",
-            "standard": "~20 min (estimated): width 128, 5 η, 8 seeds; kernels to 4096 (a) and "
-            "2048 (b).",
+            "quick": "~5 min (558 s of CPU time in all, so at least 4.7 min on 2 quiet cores; "
+            "23 min on the shared machine at load 6–9): width 64, 7 η, 5 seeds, float32; kernels "
+            "to 2048 (a) and 512 (b); the training experiments (parity, SGD/RMSProp, width line). "
+            "Decides (a); the τ claims and (b) need more seeds and width.",
+            "standard": "~22 min (2565 s of CPU time, so at least 21 min on 2 quiet cores; 81 "
+            "min on the shared machine): width 128, 5 η, 8 seeds; kernels to 4096 (a) and 2048 "
+            "(b); training experiments at width 128, 10 seeds. Decides the τ claims, SGD parity "
+            "and the weight changes.",
             "full": "width 400, 31 η, 20 seeds (CIFAR-10 with --data): a cluster job.",
         },
     )
