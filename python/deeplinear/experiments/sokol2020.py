@@ -1422,13 +1422,15 @@ STUDY = register(
         data_help="a classification .npz with a test set (e.g. CIFAR-10 images, "
         "standardised per channel)",
         sizes={
-            "quick": "~5 min: depth 30, width 128 at initialisation ('linear larger' is about "
-            "depth 200 and stays undecided); training at depth 30, width 64: a rate search of "
-            "90 candidates on 300 validation images, 18 retrained runs and an 18-run "
-            "shared-rate sweep.",
-            "standard": "~25 min (estimated): the at-initialisation table at the paper's depth "
-            "200, width 400 (Fisher on 32 images); training as quick with 10 search epochs, "
-            "20 training epochs and 5 seeds.",
+            "quick": "~3 min (333 s of CPU time, so at least 2.8 min on 2 quiet cores; 8 min "
+            "on the shared machine at load 6–9): depth 30, width 128 at initialisation ('linear "
+            "larger' is about depth 200 and stays undecided); training at depth 30, width 64: a "
+            "rate search of 170 candidates (Oblique: rates × 3 ω) on 300 validation images, 18 "
+            "retrained runs and an 18-run shared-rate sweep.",
+            "standard": "~25 min (25 min on the shared machine before ω was searched; the "
+            "at-initialisation table alone ~11 min there): the table at the paper's depth 200, "
+            "width 400 (Fisher on 32 images); training as quick with 10 search epochs, 20 "
+            "training epochs and 5 seeds. Decides 'linear larger'.",
             "full": "depth 200, width 400, 200 epochs, a 50-epoch search on 10000 validation "
             "images (CIFAR-10 with --data).",
         },
