@@ -51,3 +51,17 @@ def assert_same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
                 np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
         else:
             pd.testing.assert_series_equal(a[column], b[column], check_exact=True)
+
+
+def spec_with_a_broken_recipe(monkeypatch: Any) -> dict[str, Any]:
+    """:func:`small_spec` over two data recipes, "teacher" and "broken" (registered for the test:
+    it raises RuntimeError("disk on fire")), so half of its 32 runs fail."""
+    from deeplinear.sweep import recipes
+
+    def broken(request: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(recipes.DATA_RECIPES, "broken", broken)
+    spec = small_spec()
+    spec["axes"]["data"] = ["teacher", "broken"]
+    return spec

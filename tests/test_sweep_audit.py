@@ -22,7 +22,7 @@ from deeplinear.sweep import (
 )
 from deeplinear.sweep.grid import Task, make_tasks
 from deeplinear.sweep.runner import run_task_with_weights
-from sweep_helpers import small_spec
+from sweep_helpers import small_spec, spec_with_a_broken_recipe
 
 
 def _toml(spec: dict) -> str:
@@ -86,12 +86,7 @@ def test_cli_reproduce_dry_run_plans_every_study(tmp_path, capsys):
 
 
 def test_failed_tasks_are_kept_in_failures_jsonl(tmp_path, monkeypatch, capsys):
-    def broken(request):
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setitem(recipes.DATA_RECIPES, "broken", broken)
-    spec = small_spec()
-    spec["axes"]["data"] = ["teacher", "broken"]
+    spec = spec_with_a_broken_recipe(monkeypatch)
     summary = run_sweep(spec, tmp_path, progress=False)
     assert summary.failures_file == tmp_path / "failures.jsonl"
     assert str(summary.failures_file) in summary.line()

@@ -11,7 +11,7 @@ import pytest
 import deeplinear as dl
 from deeplinear.sweep import SweepSpec, load, recipes, registry, run_sweep, store
 from deeplinear.sweep.grid import RECORDABLE
-from sweep_helpers import assert_same_results, small_spec
+from sweep_helpers import assert_same_results, small_spec, spec_with_a_broken_recipe
 
 
 def _direct(run):
@@ -155,12 +155,7 @@ def test_concurrent_futures_executors_match_in_process(tmp_path, kind):
 
 
 def test_a_failing_task_is_counted_and_retried_on_resume(tmp_path, monkeypatch):
-    def broken(request):
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setitem(recipes.DATA_RECIPES, "broken", broken)
-    spec = small_spec()
-    spec["axes"]["data"] = ["teacher", "broken"]
+    spec = spec_with_a_broken_recipe(monkeypatch)
     summary = run_sweep(spec, tmp_path, progress=False)
     assert summary.failures == 16 and summary.completed == 16
     assert "disk on fire" in summary.errors[0]
