@@ -20,6 +20,7 @@
 
 mod erf;
 mod exp;
+mod float;
 mod tanh;
 
 /// Slice-wise tanh and erf with their derivatives, for f32 and f64.
@@ -40,15 +41,15 @@ pub trait VecMath: Sized + Copy {
 const LANES: usize = 32;
 
 /// The per-element formulas, as types so the block driver is monomorphised (and inlined) once
-/// per function and instruction set.
+/// per function, precision and instruction set.
 trait Formula {
-    fn value_and_slope(x: f64) -> (f64, f64);
+    fn value_and_slope<T: Element>(x: T) -> (T, T);
 }
 
 struct Tanh;
 impl Formula for Tanh {
     #[inline(always)]
-    fn value_and_slope(x: f64) -> (f64, f64) {
+    fn value_and_slope<T: Element>(x: T) -> (T, T) {
         tanh::tanh_and_slope(x)
     }
 }
@@ -56,98 +57,33 @@ impl Formula for Tanh {
 struct Erf;
 impl Formula for Erf {
     #[inline(always)]
-    fn value_and_slope(x: f64) -> (f64, f64) {
+    fn value_and_slope<T: Element>(x: T) -> (T, T) {
         erf::erf_and_slope(x)
     }
 }
 
-/// The element types the kernels serve: all evaluate in f64 (f32 widens exactly and rounds the
-/// f64 result once).
-trait Element: Copy {
-    fn widen(self) -> f64;
-    fn narrow(x: f64) -> Self;
-}
-
-impl Element for f64 {
-    #[inline(always)]
-    fn widen(self) -> f64 {
-        self
-    }
-    #[inline(always)]
-    fn narrow(x: f64) -> Self {
-        x
-    }
-}
-
-impl Element for f32 {
-    #[inline(always)]
-    fn widen(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn narrow(x: f64) -> Self {
-        x as f32
-    }
-}
-
-/// `c[0] + x·(c[1] + x·(…))`, unrolled at compile time for constant `c`.
-#[inline(always)]
-fn horner<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
-    let (last, rest) = c.split_last().expect("non-empty coefficient list");
-    rest.iter().rev().fold(*last, |acc, &ci| acc.mul_add(x, ci))
-}
-
-/// (a + b, the rounding error of that sum) exactly, for |a| ≥ |b| or a = 0 (Dekker).
-#[inline(always)]
-fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
-    let sum = a + b;
-    (sum, b - (sum - a))
-}
-
-/// (a + b, the rounding error of that sum) exactly, for any a and b (Knuth).
-#[inline(always)]
-fn two_sum(a: f64, b: f64) -> (f64, f64) {
-    let sum = a + b;
-    let b_part = sum - a;
-    (sum, (a - (sum - b_part)) + (b - b_part))
-}
-
-/// (n_hi + n_lo)/(d_hi + d_lo) within about half an ulp, given `inv` within a few ulp of
-/// 1/d_hi, for |n_lo| ≤ |n_hi| or n_hi = 0 and |d_lo| ≪ |d_hi|: the numerator is renormalised,
-/// then the first quotient's residual is formed exactly by fused multiply-adds and corrected
-/// once. Taking the reciprocal as an argument lets callers share one division (the costliest
-/// vector instruction here) between quotients.
-#[inline(always)]
-fn div_pairs(n_hi: f64, n_lo: f64, d_hi: f64, d_lo: f64, inv: f64) -> f64 {
-    let (n_hi, n_lo) = fast_two_sum(n_hi, n_lo);
-    let q = n_hi * inv;
-    let residual = (-q).mul_add(d_hi, n_hi) + (-q).mul_add(d_lo, n_lo);
-    residual.mul_add(inv, q)
-}
+/// The element types the kernels serve, each evaluated natively in its own precision.
+trait Element: erf::ErfFloat {}
+impl Element for f32 {}
+impl Element for f64 {}
 
 /// Apply `F` to `values` (and write the slopes when `SLOPES`) one block of `LANES` at a time.
 /// A short last block is zero-padded into the same stack buffer, so it runs the same code.
 #[inline(always)]
 fn apply_blocks<T: Element, F: Formula, const SLOPES: bool>(values: &mut [T], slopes: &mut [T]) {
-    let mut x = [0.0f64; LANES];
-    let mut d = [0.0f64; LANES];
+    let mut x = [T::ZERO; LANES];
+    let mut d = [T::ZERO; LANES];
     for start in (0..values.len()).step_by(LANES) {
         let len = LANES.min(values.len() - start);
         let vals = &mut values[start..start + len];
-        for (xi, v) in x.iter_mut().zip(vals.iter()) {
-            *xi = v.widen();
-        }
-        x[len..].fill(0.0);
+        x[..len].copy_from_slice(vals);
+        x[len..].fill(T::ZERO);
         for i in 0..LANES {
             (x[i], d[i]) = F::value_and_slope(x[i]);
         }
-        for (v, xi) in vals.iter_mut().zip(&x) {
-            *v = T::narrow(*xi);
-        }
+        vals.copy_from_slice(&x[..len]);
         if SLOPES {
-            for (s, di) in slopes[start..start + len].iter_mut().zip(&d) {
-                *s = T::narrow(*di);
-            }
+            slopes[start..start + len].copy_from_slice(&d[..len]);
         }
     }
 }
