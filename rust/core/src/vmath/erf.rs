@@ -114,7 +114,11 @@ impl ErfFloat for f32 {
 pub(super) fn erf_and_slope<T: ErfFloat>(x: T) -> (T, T) {
     let a = x.abs();
     // e^(−x²) with x² = hi + lo exactly (the error of a rounded x² would be amplified x²-fold).
-    let a_exp = if a < T::SLOPE_UNDERFLOWS { a } else { T::SLOPE_UNDERFLOWS };
+    let a_exp = if a < T::SLOPE_UNDERFLOWS {
+        a
+    } else {
+        T::SLOPE_UNDERFLOWS
+    };
     let hi = a_exp * a_exp;
     let lo = a_exp.mul_add(a_exp, -hi);
     let e = exp_parts(-hi, -lo);

@@ -284,7 +284,20 @@ fn f32_within_two_ulp_of_the_f64_kernels() {
 fn f32_special_values() {
     let inf = f32::INFINITY;
     let tiny = f32::from_bits(1);
-    let xs = [0.0, -0.0, inf, -inf, f32::NAN, tiny, -tiny, 1e38, -1e38, 20.0, -20.0, 1e-40];
+    let xs = [
+        0.0,
+        -0.0,
+        inf,
+        -inf,
+        f32::NAN,
+        tiny,
+        -tiny,
+        1e38,
+        -1e38,
+        20.0,
+        -20.0,
+        1e-40,
+    ];
     let (tv, ts) = tanh_pair32(&xs);
     let (ev, es) = erf_pair32(&xs);
     for v in [&tv, &ev] {
@@ -332,8 +345,16 @@ fn f32_results_do_not_depend_on_position_or_length() {
                         .collect();
                     slice[offset] = x;
                     let (sv, ss) = pair(&slice);
-                    assert_eq!(sv[offset].to_bits(), v[i].to_bits(), "value of {x} at {offset} of {len}");
-                    assert_eq!(ss[offset].to_bits(), s[i].to_bits(), "slope of {x} at {offset} of {len}");
+                    assert_eq!(
+                        sv[offset].to_bits(),
+                        v[i].to_bits(),
+                        "value of {x} at {offset} of {len}"
+                    );
+                    assert_eq!(
+                        ss[offset].to_bits(),
+                        s[i].to_bits(),
+                        "slope of {x} at {offset} of {len}"
+                    );
                 }
             }
         }
