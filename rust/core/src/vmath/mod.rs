@@ -42,8 +42,8 @@ pub trait VecMath: Sized + Copy {
     fn erf_in_place(values: &mut [Self]);
 }
 
-/// Elements per block: enough independent lanes (4 AVX-512 or 8 AVX2 registers) to hide the
-/// latency of the polynomial chains, small enough to stay in registers and L1.
+/// Elements per block: enough independent lanes (f64: 4 AVX-512 or 8 AVX2 registers; f32 half
+/// as many) to hide the latency of the polynomial chains, small enough to stay in L1.
 const LANES: usize = 32;
 
 /// The per-element formulas, as types so the block driver is monomorphised (and inlined) once
