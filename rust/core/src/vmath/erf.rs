@@ -1,11 +1,28 @@
 //! erf and its derivative (2/√π)·e^(−x²), sharing one exponential.
 
-use super::exp::exp_parts;
-use super::horner;
+use super::exp::{exp_parts, ExpFloat};
+use super::float::horner;
 
-/// erf x = x + x·Q(x²) for |x| < 1 (near-minimax, relative error 1.1e-17 with these rounded
-/// coefficients; `tools/fit_vmath.py erf1 12 1`).
-const ERF_SMALL_Q: [f64; 13] = [
+/// What erf needs to know about a precision: its polynomials and where its branches end.
+pub(super) trait ErfFloat: ExpFloat {
+    /// 2/√π = HI + LO to about twice the precision.
+    const FRAC_2_SQRT_PI_HI: Self;
+    const FRAC_2_SQRT_PI_LO: Self;
+    /// The centre K of the map t = (x − K)/(x + K) of the erfc branch.
+    const ERFC_K: Self;
+    /// Above this, erfc x is under half an ulp of 1, so erf x rounds to ±1.
+    const ERF_SATURATES: Self;
+    /// Above this (2/√π)·e^(−x²) rounds to 0; its square is at most −`ARG_MIN`.
+    const SLOPE_UNDERFLOWS: Self;
+    /// Q(x²) with erf x = x + x·Q(x²) on |x| < 1.
+    fn erf_small_factor(x2: Self) -> Self;
+    /// G(t) with erfc x = e^(−x²)·G(t) on 1 ≤ x ≤ `ERF_SATURATES`.
+    fn erfc_factor(t: Self) -> Self;
+}
+
+/// f64 Q: near-minimax, relative error 1.1e-17 with these rounded coefficients
+/// (`tools/fit_vmath.py erf1 12 1`).
+const ERF_SMALL_Q_F64: [f64; 13] = [
     0.128_379_167_095_512_6,
     -0.376_126_389_031_837_5,
     0.112_837_916_709_548_57,
@@ -21,11 +38,10 @@ const ERF_SMALL_Q: [f64; 13] = [
     5.945_255_506_213_436e-11,
 ];
 
-/// erfc x = e^(−x²)·G(t) with t = (x − K)/(x + K) for 1 ≤ x ≤ 6. The map to t absorbs erfc's
-/// 1/x tail, so a short polynomial suffices (Schonfelder 1978 uses the same map). Error of the
-/// resulting erf 1e-17 relative (`tools/fit_vmath.py erf2 11 1 3`).
-const ERFC_K: f64 = 3.0;
-const ERFC_G: [f64; 12] = [
+/// f64 G on 1 ≤ x ≤ 6 with K = 3. The map to t absorbs erfc's 1/x tail, so a short polynomial
+/// suffices (Schonfelder 1978 uses the same map). Error of the resulting erf 1e-17 relative
+/// (`tools/fit_vmath.py erf2 11 1 3`).
+const ERFC_G_F64: [f64; 12] = [
     0.179_001_151_181_351_46,
     -0.326_233_560_046_000_7,
     0.245_603_801_663_987_9,
@@ -40,43 +56,91 @@ const ERFC_G: [f64; 12] = [
     1.527_373_291_298_033_7e-5,
 ];
 
-/// 2/√π = HI + LO to 2⁻¹⁰⁶.
-const FRAC_2_SQRT_PI_HI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
-const FRAC_2_SQRT_PI_LO: f64 = 1.533_545_961_316_588e-17;
+/// f32 Q: relative error 1.2e-9 (0.02 f32 ulp) before rounding the coefficients to f32
+/// (`tools/fit_vmath.py erf1 6 1`).
+const ERF_SMALL_Q_F32: [f32; 7] = [
+    0.128_379_17,
+    -0.376_126_26,
+    0.112_835_854,
+    -0.026_853_811,
+    0.005_188_327_3,
+    -0.000_801_018_9,
+    7.853_847e-5,
+];
 
-/// Above this erfc x < 2.2e-17, under half an ulp of 1, so erf x rounds to ±1.
-const ERF_SATURATES: f64 = 6.0;
-/// Above this (2/√π)·e^(−x²) rounds to 0 (it is 3e-325 at 27.35).
-const SLOPE_UNDERFLOWS: f64 = 27.5;
+/// f32 G with K = 1.5, fitted on 1 ≤ x ≤ 6 (used up to 4): error of the resulting erf 1.6e-9
+/// relative before rounding the coefficients to f32 (`tools/fit_vmath.py erf2 4 1 1.5`).
+const ERFC_G_F32: [f32; 5] = [0.321_585_42, -0.490_869_02, 0.194_484_65, -0.009_279_54, -0.018_298_024];
 
-/// (erf x, (2/√π)·e^(−x²)) for one f64. Both branches are evaluated and one is selected, so the
-/// code vectorises without per-lane branches.
+impl ErfFloat for f64 {
+    const FRAC_2_SQRT_PI_HI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
+    const FRAC_2_SQRT_PI_LO: f64 = 1.533_545_961_316_588e-17;
+    const ERFC_K: f64 = 3.0;
+    /// erfc 6 = 2.2e-17.
+    const ERF_SATURATES: f64 = 6.0;
+    /// (2/√π)·e^(−x²) is 3e-325 at 27.35.
+    const SLOPE_UNDERFLOWS: f64 = 27.5;
+    #[inline(always)]
+    fn erf_small_factor(x2: f64) -> f64 {
+        horner(x2, &ERF_SMALL_Q_F64)
+    }
+    #[inline(always)]
+    fn erfc_factor(t: f64) -> f64 {
+        horner(t, &ERFC_G_F64)
+    }
+}
+
+impl ErfFloat for f32 {
+    const FRAC_2_SQRT_PI_HI: f32 = std::f32::consts::FRAC_2_SQRT_PI;
+    const FRAC_2_SQRT_PI_LO: f32 = -5.863_538_3e-8;
+    const ERFC_K: f32 = 1.5;
+    /// erfc 4 = 1.5e-8 < 2⁻²⁵.
+    const ERF_SATURATES: f32 = 4.0;
+    /// (2/√π)·e^(−x²) is 2.7e-46 at 10.25, under half of 2⁻¹⁴⁹; 10.25² = 105.06 ≤ 110.
+    const SLOPE_UNDERFLOWS: f32 = 10.25;
+    #[inline(always)]
+    fn erf_small_factor(x2: f32) -> f32 {
+        horner(x2, &ERF_SMALL_Q_F32)
+    }
+    #[inline(always)]
+    fn erfc_factor(t: f32) -> f32 {
+        horner(t, &ERFC_G_F32)
+    }
+}
+
+/// (erf x, (2/√π)·e^(−x²)) for one f32 or f64, in that precision. Both branches are evaluated
+/// and one is selected, so the code vectorises without per-lane branches.
 #[inline(always)]
-pub(super) fn erf_and_slope(x: f64) -> (f64, f64) {
+pub(super) fn erf_and_slope<T: ErfFloat>(x: T) -> (T, T) {
     let a = x.abs();
     // e^(−x²) with x² = hi + lo exactly (the error of a rounded x² would be amplified x²-fold).
-    let a_exp = if a < SLOPE_UNDERFLOWS { a } else { SLOPE_UNDERFLOWS };
+    let a_exp = if a < T::SLOPE_UNDERFLOWS {
+        a
+    } else {
+        T::SLOPE_UNDERFLOWS
+    };
     let hi = a_exp * a_exp;
     let lo = a_exp.mul_add(a_exp, -hi);
     let e = exp_parts(-hi, -lo);
     // (2/√π)·(1 + p) with 2/√π and p as pairs: the small terms and the rounded product
     // C·p (under 0.41·C) first, then C, then the exact (or final) scaling by 2^k.
-    let small_terms = FRAC_2_SQRT_PI_HI.mul_add(e.p_lo, FRAC_2_SQRT_PI_LO * (1.0 + e.p_hi));
-    let c_times_e = FRAC_2_SQRT_PI_HI.mul_add(e.p_hi, small_terms) + FRAC_2_SQRT_PI_HI;
+    let small_terms = T::FRAC_2_SQRT_PI_HI.mul_add(e.p_lo, T::FRAC_2_SQRT_PI_LO * (T::ONE + e.p_hi));
+    let c_times_e = T::FRAC_2_SQRT_PI_HI.mul_add(e.p_hi, small_terms) + T::FRAC_2_SQRT_PI_HI;
     let slope = c_times_e * e.scale_a * e.scale_b;
 
     // |x| < 1: erf x = x + x·Q(x²), one rounding after the polynomial.
-    let small = x.mul_add(horner(x * x, &ERF_SMALL_Q), x);
+    let small = x.mul_add(T::erf_small_factor(x * x), x);
 
-    // |x| ≥ 1: erf x = ±(1 − e^(−x²)·G(t)); for |x| ≤ 6 the scale factors multiply exactly.
+    // |x| ≥ 1: erf x = ±(1 − e^(−x²)·G(t)); up to ERF_SATURATES the scale factors multiply
+    // exactly.
     let exp_neg_x2 = (e.p_hi + e.p_lo).mul_add(e.scale_a * e.scale_b, e.scale_a * e.scale_b);
-    let a_tail = if a < ERF_SATURATES { a } else { ERF_SATURATES };
-    let t = (a_tail - ERFC_K) / (a_tail + ERFC_K);
-    let large = exp_neg_x2.mul_add(-horner(t, &ERFC_G), 1.0).copysign(x);
+    let a_tail = if a < T::ERF_SATURATES { a } else { T::ERF_SATURATES };
+    let t = (a_tail - T::ERFC_K) / (a_tail + T::ERFC_K);
+    let large = exp_neg_x2.mul_add(-T::erfc_factor(t), T::ONE).copysign(x);
 
     if x.is_nan() {
         (x, x)
-    } else if a < 1.0 {
+    } else if a < T::ONE {
         (small, slope)
     } else {
         (large, slope)

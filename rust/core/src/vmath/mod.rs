@@ -1,10 +1,12 @@
 //! Activation functions evaluated over whole slices (the MLP forward pass and the diagnostics).
 //!
 //! One entry point per function so that callers never loop over scalars themselves. The
-//! kernels are branch-free f64 formulas (`tanh.rs`, `erf.rs`, sharing the exponential of
-//! `exp.rs`) applied to fixed-size blocks, compiled once per instruction set and chosen at run
-//! time (AVX-512, AVX2+FMA, or the portable build), so the compiler turns each block into vector
-//! code.
+//! kernels are branch-free formulas (`tanh.rs`, `erf.rs`, sharing the exponential of `exp.rs`),
+//! written once against the `Float` arithmetic of `float.rs` and evaluated natively in f32 or
+//! f64 (f32 with its own constants and shorter polynomials, so twice the elements fit a vector
+//! register). They are applied to fixed-size blocks, compiled once per instruction set and
+//! chosen at run time (AVX-512, AVX2+FMA, or the portable build), so the compiler turns each
+//! block into vector code.
 //!
 //! Determinism: every element goes through the same formula, built only from IEEE operations
 //! that are exactly rounded (add, mul, div, fused mul-add, bit manipulation); the last partial
@@ -12,14 +14,19 @@
 //! therefore depends only on its own value: never on its position, the slice length, the
 //! thread count or the batching, and not even on which instruction set ran it.
 //!
-//! Accuracy (f64, tested in `tests/test_vmath.py` against mpmath): tanh, erf and both slopes
-//! within 1 ulp of the exact value, relative, over the whole range (measured maxima 0.6–0.9
-//! ulp; outputs below the normal range within 2⁻¹⁰⁷⁴). The tanh slope is sech² computed from
-//! e^(−2|x|), not 1 − tanh², which cancels to 0 where tanh rounds to ±1. f32 is computed in f64
-//! and rounded once more, so it is within about half an f32 ulp.
+//! Accuracy (tested in `tests/test_vmath.py` against mpmath), relative to the exact value, over
+//! the whole range; outputs below the normal range are within one subnormal step absolutely:
+//! - f64: tanh, erf and both slopes within 1 ulp (measured maxima 0.6–0.9 ulp).
+//! - f32: within 2 f32 ulp. Measured over every float32 input (against the f64 kernels):
+//!   tanh 0.75, tanh' 0.78, erf 1.00 (near |x| = 0.96, the end of its polynomial branch),
+//!   erf' 0.84 ulp.
+//!
+//! The tanh slope is sech² computed from e^(−2|x|), not 1 − tanh², which cancels to 0 where
+//! tanh rounds to ±1.
 
 mod erf;
 mod exp;
+mod float;
 mod tanh;
 
 /// Slice-wise tanh and erf with their derivatives, for f32 and f64.
@@ -35,20 +42,20 @@ pub trait VecMath: Sized + Copy {
     fn erf_in_place(values: &mut [Self]);
 }
 
-/// Elements per block: enough independent lanes (4 AVX-512 or 8 AVX2 registers) to hide the
-/// latency of the polynomial chains, small enough to stay in registers and L1.
+/// Elements per block: enough independent lanes (f64: 4 AVX-512 or 8 AVX2 registers; f32 half
+/// as many) to hide the latency of the polynomial chains, small enough to stay in L1.
 const LANES: usize = 32;
 
 /// The per-element formulas, as types so the block driver is monomorphised (and inlined) once
-/// per function and instruction set.
+/// per function, precision and instruction set.
 trait Formula {
-    fn value_and_slope(x: f64) -> (f64, f64);
+    fn value_and_slope<T: Element>(x: T) -> (T, T);
 }
 
 struct Tanh;
 impl Formula for Tanh {
     #[inline(always)]
-    fn value_and_slope(x: f64) -> (f64, f64) {
+    fn value_and_slope<T: Element>(x: T) -> (T, T) {
         tanh::tanh_and_slope(x)
     }
 }
@@ -56,98 +63,33 @@ impl Formula for Tanh {
 struct Erf;
 impl Formula for Erf {
     #[inline(always)]
-    fn value_and_slope(x: f64) -> (f64, f64) {
+    fn value_and_slope<T: Element>(x: T) -> (T, T) {
         erf::erf_and_slope(x)
     }
 }
 
-/// The element types the kernels serve: all evaluate in f64 (f32 widens exactly and rounds the
-/// f64 result once).
-trait Element: Copy {
-    fn widen(self) -> f64;
-    fn narrow(x: f64) -> Self;
-}
-
-impl Element for f64 {
-    #[inline(always)]
-    fn widen(self) -> f64 {
-        self
-    }
-    #[inline(always)]
-    fn narrow(x: f64) -> Self {
-        x
-    }
-}
-
-impl Element for f32 {
-    #[inline(always)]
-    fn widen(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn narrow(x: f64) -> Self {
-        x as f32
-    }
-}
-
-/// `c[0] + x·(c[1] + x·(…))`, unrolled at compile time for constant `c`.
-#[inline(always)]
-fn horner<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
-    let (last, rest) = c.split_last().expect("non-empty coefficient list");
-    rest.iter().rev().fold(*last, |acc, &ci| acc.mul_add(x, ci))
-}
-
-/// (a + b, the rounding error of that sum) exactly, for |a| ≥ |b| or a = 0 (Dekker).
-#[inline(always)]
-fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
-    let sum = a + b;
-    (sum, b - (sum - a))
-}
-
-/// (a + b, the rounding error of that sum) exactly, for any a and b (Knuth).
-#[inline(always)]
-fn two_sum(a: f64, b: f64) -> (f64, f64) {
-    let sum = a + b;
-    let b_part = sum - a;
-    (sum, (a - (sum - b_part)) + (b - b_part))
-}
-
-/// (n_hi + n_lo)/(d_hi + d_lo) within about half an ulp, given `inv` within a few ulp of
-/// 1/d_hi, for |n_lo| ≤ |n_hi| or n_hi = 0 and |d_lo| ≪ |d_hi|: the numerator is renormalised,
-/// then the first quotient's residual is formed exactly by fused multiply-adds and corrected
-/// once. Taking the reciprocal as an argument lets callers share one division (the costliest
-/// vector instruction here) between quotients.
-#[inline(always)]
-fn div_pairs(n_hi: f64, n_lo: f64, d_hi: f64, d_lo: f64, inv: f64) -> f64 {
-    let (n_hi, n_lo) = fast_two_sum(n_hi, n_lo);
-    let q = n_hi * inv;
-    let residual = (-q).mul_add(d_hi, n_hi) + (-q).mul_add(d_lo, n_lo);
-    residual.mul_add(inv, q)
-}
+/// The element types the kernels serve, each evaluated natively in its own precision.
+trait Element: erf::ErfFloat {}
+impl Element for f32 {}
+impl Element for f64 {}
 
 /// Apply `F` to `values` (and write the slopes when `SLOPES`) one block of `LANES` at a time.
 /// A short last block is zero-padded into the same stack buffer, so it runs the same code.
 #[inline(always)]
 fn apply_blocks<T: Element, F: Formula, const SLOPES: bool>(values: &mut [T], slopes: &mut [T]) {
-    let mut x = [0.0f64; LANES];
-    let mut d = [0.0f64; LANES];
+    let mut x = [T::ZERO; LANES];
+    let mut d = [T::ZERO; LANES];
     for start in (0..values.len()).step_by(LANES) {
         let len = LANES.min(values.len() - start);
         let vals = &mut values[start..start + len];
-        for (xi, v) in x.iter_mut().zip(vals.iter()) {
-            *xi = v.widen();
-        }
-        x[len..].fill(0.0);
+        x[..len].copy_from_slice(vals);
+        x[len..].fill(T::ZERO);
         for i in 0..LANES {
             (x[i], d[i]) = F::value_and_slope(x[i]);
         }
-        for (v, xi) in vals.iter_mut().zip(&x) {
-            *v = T::narrow(*xi);
-        }
+        vals.copy_from_slice(&x[..len]);
         if SLOPES {
-            for (s, di) in slopes[start..start + len].iter_mut().zip(&d) {
-                *s = T::narrow(*di);
-            }
+            slopes[start..start + len].copy_from_slice(&d[..len]);
         }
     }
 }
