@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 import deeplinear as dl
@@ -13,10 +14,15 @@ from shapes import MINIBATCH_SHAPES, MLP_SHAPES, TRAIN_SHAPES
 
 
 @pytest.mark.parametrize("shape", MLP_SHAPES, ids=lambda s: s.name)
-@pytest.mark.parametrize("activation", ["tanh", "erf"])
+@pytest.mark.parametrize("activation", ["tanh", "erf", "linear"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("backend", ["deeplinear", "jax"])
-def test_mlp(benchmark, record, shape, activation, backend):
-    weights, X, Y, kwargs = shape.problem(activation)
+def test_mlp(benchmark, record, shape, activation, dtype, backend):
+    """Full-batch GD of MLPs with biases; linear (the same shapes with φ = identity) only in
+    float64, where it shows how near the products alone come to the dgemm peak."""
+    if activation == "linear" and dtype == "float32":
+        pytest.skip("linear + bias is measured in float64 only")
+    weights, X, Y, kwargs = shape.problem(activation, dtype=np.dtype(dtype))
     if backend == "jax":
         if not jax_peer.available():
             pytest.skip("JAX not installed (pip install 'deeplinear[bench]')")
@@ -24,7 +30,8 @@ def test_mlp(benchmark, record, shape, activation, backend):
     else:
         fn = lambda: dl.train(weights, X, Y, **kwargs)  # noqa: E731
     problem = f"{activation} MLP {shape.name}"
-    record(benchmark, problem, backend, shape.flops_per_call, fn, rounds=5)
+    name = backend if dtype == "float64" else f"{backend} f32"
+    record(benchmark, problem, name, shape.flops_per_call, fn, rounds=5)
 
 
 @pytest.mark.parametrize("shape", MINIBATCH_SHAPES, ids=lambda s: s.name)

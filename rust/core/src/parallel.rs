@@ -1,5 +1,6 @@
 //! Private thread pools. Thread counts are arguments, never global state.
 
+use std::any::Any;
 use std::ops::Deref;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -58,7 +59,7 @@ pub fn resolve_threads(threads: Option<usize>) -> Result<usize> {
 /// multiprocessing) inherits the list but none of the worker threads.
 struct IdlePools {
     pid: u32,
-    pools: Vec<ThreadPool>,
+    pools: Vec<Workers>,
 }
 
 static IDLE: Mutex<IdlePools> = Mutex::new(IdlePools {
@@ -69,17 +70,55 @@ static IDLE: Mutex<IdlePools> = Mutex::new(IdlePools {
 /// At most this many idle pools are kept; more only exist while calls run concurrently.
 const MAX_IDLE_POOLS: usize = 8;
 
+/// A pool's threads and the spare buffers its calls left behind.
+struct Workers {
+    threads: ThreadPool,
+    /// Buffers of earlier calls on this pool, kept for the next (any type; see [`Pool::take_spare`]).
+    spares: Mutex<Vec<Box<dyn Any + Send>>>,
+}
+
 /// A pool of workers owned by one call and handed back for reuse when dropped.
 ///
 /// Private (not rayon's global pool, and never shared by two calls at once) so that a caller
 /// running several deeplinear calls in threads, a process pool or on a Dask worker controls the
 /// total number of threads.
-pub struct Pool(Option<ThreadPool>);
+pub struct Pool(Option<Workers>);
 
 impl Deref for Pool {
     type Target = ThreadPool;
     fn deref(&self) -> &ThreadPool {
+        &self.workers().threads
+    }
+}
+
+/// The most bytes one spare may hold to be kept: larger buffers are freed when their call
+/// ends, so an idle pool never pins more than this per thread.
+pub const MAX_SPARE_BYTES: usize = 256 << 20;
+
+impl Pool {
+    fn workers(&self) -> &Workers {
         self.0.as_ref().expect("a pool is only taken out when dropped")
+    }
+
+    /// A spare of type `W` kept by an earlier call or task on this pool, if there is one.
+    pub fn take_spare<W: Any + Send>(&self) -> Option<W> {
+        let mut spares = self.workers().spares.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = spares.iter().position(|s| s.is::<W>())?;
+        spares.swap_remove(i).downcast::<W>().ok().map(|b| *b)
+    }
+
+    /// Keep `spare` (of `bytes` bytes) for a later call or task: at most one per thread and at
+    /// most [`MAX_SPARE_BYTES`] each; the oldest is freed to make room.
+    pub fn keep_spare<W: Any + Send>(&self, spare: W, bytes: usize) {
+        if bytes > MAX_SPARE_BYTES {
+            return;
+        }
+        let workers = self.workers();
+        let mut spares = workers.spares.lock().unwrap_or_else(PoisonError::into_inner);
+        if spares.len() >= workers.threads.current_num_threads() {
+            spares.remove(0);
+        }
+        spares.push(Box::new(spare));
     }
 }
 
@@ -107,7 +146,7 @@ pub fn pool(threads: Option<usize>) -> Result<Pool> {
             }
             idle.pid = pid;
         }
-        if let Some(i) = idle.pools.iter().position(|p| p.current_num_threads() == n) {
+        if let Some(i) = idle.pools.iter().position(|p| p.threads.current_num_threads() == n) {
             return Ok(Pool(Some(idle.pools.swap_remove(i))));
         }
     }
@@ -116,7 +155,10 @@ pub fn pool(threads: Option<usize>) -> Result<Pool> {
         .thread_name(|i| format!("deeplinear-{i}"))
         .build()
         .map_err(|e| Error::invalid("threads", format!("cannot start {n} threads: {e}")))?;
-    Ok(Pool(Some(pool)))
+    Ok(Pool(Some(Workers {
+        threads: pool,
+        spares: Mutex::new(Vec::new()),
+    })))
 }
 
 #[cfg(test)]
@@ -131,6 +173,22 @@ mod tests {
         assert_eq!(a.current_num_threads(), 2);
         assert_eq!(pool(Some(3)).unwrap().current_num_threads(), 3);
         assert!(pool(Some(0)).is_err());
+    }
+
+    #[test]
+    fn spares_are_kept_per_type_at_most_one_per_thread_and_under_the_size_cap() {
+        let p = pool(Some(2)).unwrap();
+        while p.take_spare::<Vec<u8>>().is_some() {}
+        p.keep_spare(vec![1u8], 1);
+        p.keep_spare(vec![2u8], 1);
+        p.keep_spare(vec![3u8], 1);
+        p.keep_spare(vec![0u8; 4], MAX_SPARE_BYTES + 1);
+        assert!(p.take_spare::<Vec<f64>>().is_none());
+        let mut kept = vec![p.take_spare::<Vec<u8>>().unwrap(), p.take_spare::<Vec<u8>>().unwrap()];
+        kept.sort();
+        // Two threads keep two spares: the oldest went, and the one over the cap was not kept.
+        assert_eq!(kept, vec![vec![2u8], vec![3u8]]);
+        assert!(p.take_spare::<Vec<u8>>().is_none());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! "No heap allocation inside the step loop": the number of allocations of a training call must
-//! not grow with the number of steps (buffers are allocated once per call and per worker), for
-//! every optimiser, loss, schedule and geometry.
+//! not grow with the number of steps (buffers are allocated once per worker, and reused across calls
+//! through the pool's spares), for every optimiser, loss, schedule and geometry.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -182,8 +182,12 @@ fn allocations_do_not_grow_with_steps() {
     ];
     for case in &cases {
         allocations_of_a_call(case, 1); // warm-up: the thread pool is built and kept
-        let few = allocations_of_a_call(case, 10);
-        let many = allocations_of_a_call(case, 1000);
+                                        // The fewest of three calls: the Stiefel cases now and then count one or two more
+                                        // allocations in a call (seen at 10 steps as often as at 1000, so not in the step
+                                        // loop), which the minimum drops while a per-step allocation would still show.
+        let fewest = |steps| (0..3).map(|_| allocations_of_a_call(case, steps)).min().unwrap();
+        let few = fewest(10);
+        let many = fewest(1000);
         assert_eq!(
             few, many,
             "{}: {few} allocations for 10 steps, {many} for 1000",

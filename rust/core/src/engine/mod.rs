@@ -169,17 +169,24 @@ fn train_all<T: Real, R: Rule<T>>(
     cancel: &AtomicBool,
 ) -> Result<()> {
     let failure: Mutex<Option<Error>> = Mutex::new(None);
-    parallel::pool(threads)?.install(|| {
+    let pool = parallel::pool(threads)?;
+    pool.install(|| {
+        // rayon builds a worker for each piece of the batch it splits off, several per thread;
+        // leasing them from the pool's spares allocates (and page-faults) each buffer once per
+        // thread rather than once per piece and call.
         ios.par_iter_mut().enumerate().for_each_init(
-            || match Worker::new::<R>(trainer.plan) {
-                Ok(worker) => Some(worker),
+            || match Worker::new::<R>(trainer.plan, pool.take_spare()) {
+                Ok(worker) => Some(Lease {
+                    worker: Some(worker),
+                    pool: &pool,
+                }),
                 Err(err) => {
                     *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
                     None
                 }
             },
-            |worker, (b, io)| {
-                if let Some(worker) = worker {
+            |lease, (b, io)| {
+                if let Some(worker) = lease.as_mut().and_then(|l| l.worker.as_mut()) {
                     trainer.train_network(b, worker, io, cancel);
                 }
             },
@@ -192,6 +199,21 @@ fn train_all<T: Real, R: Rule<T>>(
         return Err(Error::Cancelled);
     }
     Ok(())
+}
+
+/// A worker in use, handed back to its pool's spares when its piece of the batch is done.
+struct Lease<'p, T: Real> {
+    worker: Option<Worker<T>>,
+    pool: &'p parallel::Pool,
+}
+
+impl<T: Real> Drop for Lease<'_, T> {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            let bytes = worker.bytes();
+            self.pool.keep_spare(worker, bytes);
+        }
+    }
 }
 
 /// The output buffers of a call. The parameter and state buffers are allocated but not

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use faer::MatRef;
 
-use crate::alloc::{checked_len, zeroed};
+use crate::alloc::{checked_len, reuse};
 use crate::error::Result;
 use crate::linalg::row_major;
 use crate::loss::{evaluate, Tally, Targets};
@@ -90,14 +90,21 @@ pub(super) struct Gathered<T> {
     order_of: Option<(usize, u64)>,
 }
 
-/// A worker's buffers, allocated once per call and reused for every network it trains.
+/// A worker's buffers, reused for every network it trains, and across calls through the pool's
+/// spares (see [`Worker::new`]).
 pub(super) struct Worker<T: Real> {
     core: Core<T>,
     gathered: Gathered<T>,
 }
 
 impl<T: Real> Worker<T> {
-    pub fn new<R: Rule<T>>(plan: &Plan<'_, T>) -> Result<Self> {
+    /// Buffers for the networks of `plan`. With a `spare` (a worker of an earlier call or task),
+    /// its large buffers are reused without zeroing where they have room: the parameters, the
+    /// rule's state, the passes, the gradients and the gathered examples are each overwritten
+    /// before they are read (`gather_network`, the passes, the loss, `gather`), so a reused
+    /// worker gives the same bits as a fresh one. The small per-call parts (manifold
+    /// workspaces, diagnostics, the epoch order) are built anew.
+    pub fn new<R: Rule<T>>(plan: &Plan<'_, T>, spare: Option<Worker<T>>) -> Result<Self> {
         let net = &plan.net;
         let dims = &net.dims;
         let depth = net.depth();
@@ -129,16 +136,25 @@ impl<T: Real> Worker<T> {
             };
         }
         let labels = matches!(plan.train.y, TargetSlice::Labels(_));
+        let spare = spare.map(|w| (w.core, w.gathered));
+        let (core, gathered) = match spare {
+            Some((core, gathered)) => (core.into(), (gathered.x, gathered.y)),
+            None => (SpareCore::default(), (Vec::new(), Vec::new())),
+        };
         Ok(Worker {
             core: Core {
-                params: zeroed("weights", params)?,
-                scales: zeroed("weights", if plan.any_manifold() { depth } else { 0 })?,
-                slots: zeroed("weights", checked_len("weights", &[R::SLOTS, params])?)?,
-                scale_slots: zeroed("weights", if plan.opts.learn_scale { R::SLOTS * depth } else { 0 })?,
-                passes: Passes::new(dims, cols, net.activation)?,
-                grad: zeroed("weights", if dense { max_layer } else { 0 })?,
-                bias_grad: zeroed("weights", max_d)?,
-                decayed_bias_grad: zeroed("weights", if decays { max_d } else { 0 })?,
+                params: reuse("weights", core.params, params)?,
+                scales: reuse("weights", core.scales, if plan.any_manifold() { depth } else { 0 })?,
+                slots: reuse("weights", core.slots, checked_len("weights", &[R::SLOTS, params])?)?,
+                scale_slots: reuse(
+                    "weights",
+                    core.scale_slots,
+                    if plan.opts.learn_scale { R::SLOTS * depth } else { 0 },
+                )?,
+                passes: Passes::reusing(core.passes, dims, cols, net.activation)?,
+                grad: reuse("weights", core.grad, if dense { max_layer } else { 0 })?,
+                bias_grad: reuse("weights", core.bias_grad, max_d)?,
+                decayed_bias_grad: reuse("weights", core.decayed_bias_grad, if decays { max_d } else { 0 })?,
                 workspaces,
                 workspace_of,
                 diagnostics: Diagnostics::new(
@@ -149,9 +165,10 @@ impl<T: Real> Worker<T> {
                 )?,
             },
             gathered: Gathered {
-                x: zeroed("X", checked_len("X", &[dims[0], gather_cols])?)?,
-                y: zeroed(
+                x: reuse("X", gathered.0, checked_len("X", &[dims[0], gather_cols])?)?,
+                y: reuse(
                     "Y",
+                    gathered.1,
                     if labels {
                         0
                     } else {
@@ -163,6 +180,71 @@ impl<T: Real> Worker<T> {
                 order_of: None,
             },
         })
+    }
+}
+
+impl<T: Real> Worker<T> {
+    /// Bytes held by the reusable buffers (their capacity).
+    pub fn bytes(&self) -> usize {
+        let c = &self.core;
+        let g = &self.gathered;
+        let entries: usize = [
+            &c.params,
+            &c.scales,
+            &c.slots,
+            &c.scale_slots,
+            &c.grad,
+            &c.bias_grad,
+            &c.decayed_bias_grad,
+            &g.x,
+            &g.y,
+        ]
+        .iter()
+        .map(|v| v.capacity())
+        .sum();
+        entries * std::mem::size_of::<T>() + c.passes.bytes()
+    }
+}
+
+/// The reusable buffers of a spare worker's core.
+struct SpareCore<T> {
+    params: Vec<T>,
+    scales: Vec<T>,
+    slots: Vec<T>,
+    scale_slots: Vec<T>,
+    passes: Passes<T>,
+    grad: Vec<T>,
+    bias_grad: Vec<T>,
+    decayed_bias_grad: Vec<T>,
+}
+
+impl<T> Default for SpareCore<T> {
+    fn default() -> Self {
+        SpareCore {
+            params: Vec::new(),
+            scales: Vec::new(),
+            slots: Vec::new(),
+            scale_slots: Vec::new(),
+            passes: Passes::default(),
+            grad: Vec::new(),
+            bias_grad: Vec::new(),
+            decayed_bias_grad: Vec::new(),
+        }
+    }
+}
+
+impl<T: Real> From<Core<T>> for SpareCore<T> {
+    fn from(core: Core<T>) -> Self {
+        SpareCore {
+            params: core.params,
+            scales: core.scales,
+            slots: core.slots,
+            scale_slots: core.scale_slots,
+            passes: core.passes,
+            grad: core.grad,
+            bias_grad: core.bias_grad,
+            decayed_bias_grad: core.decayed_bias_grad,
+        }
     }
 }
 

@@ -483,6 +483,33 @@ fn minibatch_results_do_not_depend_on_threads_batching_or_chaining() {
 }
 
 #[test]
+fn a_worker_reused_from_an_earlier_call_gives_the_same_bits() {
+    // Workers are kept by the pool and reused without zeroing. A call whose networks diverge
+    // (on other data, Adam at an absurd rate) leaves non-finite and stale values in every buffer
+    // of the spares it hands back; the next calls of the same shapes must not see any of them.
+    let data = Data::new(&[4, 5, 3], 3, 7, 11);
+    let problem = data.problem(true);
+    let opts = minibatch_options(9, Seeds::Shared(5), 2);
+    let before = run(&problem, &opts);
+    assert!(before.final_loss.iter().all(|l| l.is_finite()));
+    let other = Data::new(&[4, 5, 3], 3, 7, 12);
+    let mut poison = minibatch_options(9, Seeds::Shared(6), 2);
+    poison.lr = LearningRate::Shared(1e308).into();
+    for _ in 0..3 {
+        let wild = run(&other.problem(true), &poison);
+        assert!(wild.diverged.iter().all(|&d| d));
+        assert_eq!(run(&problem, &opts), before);
+    }
+    // The same with a smaller call in the larger call's buffers, and the other way round.
+    let wide = Data::new(&[4, 9, 3], 3, 7, 13);
+    let wide_before = run(&wide.problem(true), &opts);
+    for _ in 0..2 {
+        assert_eq!(run(&problem, &opts), before);
+        assert_eq!(run(&wide.problem(true), &opts), wide_before);
+    }
+}
+
+#[test]
 fn a_state_that_does_not_fit_is_refused() {
     let data = Data::new(&[4, 5, 3], 2, 7, 11);
     let problem = data.problem(true);

@@ -102,24 +102,48 @@ impl<T: Real> LayerGrad<'_, T> {
     }
 }
 
+impl<T> Default for Passes<T> {
+    fn default() -> Self {
+        Passes {
+            activations: Vec::new(),
+            slopes: Vec::new(),
+            signal: Vec::new(),
+            next_signal: Vec::new(),
+        }
+    }
+}
+
 impl<T: Real> Passes<T> {
     /// Buffers for passes over up to `cols` examples; allocated zeroed.
     pub fn new(dims: &[usize], cols: usize, activation: Activation) -> crate::Result<Self> {
-        use crate::alloc::{checked_len, zeroed};
+        Self::reusing(Passes::default(), dims, cols, activation)
+    }
+
+    /// Buffers for passes over up to `cols` examples in `spare`'s memory where it has room
+    /// ([`crate::alloc::reuse`]): every buffer is written by a pass or the loss before it is
+    /// read, so stale values never reach a result.
+    pub fn reusing(spare: Passes<T>, dims: &[usize], cols: usize, activation: Activation) -> crate::Result<Self> {
+        use crate::alloc::{checked_len, reuse};
         let hidden: usize = dims[1..].iter().sum();
         let act_len = checked_len("X", &[hidden, cols])?;
         let width = *dims.iter().max().unwrap();
         let signal_len = checked_len("X", &[width, cols])?;
+        let slopes_len = if activation == Activation::Linear { 0 } else { act_len };
         Ok(Passes {
-            activations: zeroed("X", act_len)?,
-            slopes: if activation == Activation::Linear {
-                Vec::new()
-            } else {
-                zeroed("X", act_len)?
-            },
-            signal: zeroed("X", signal_len)?,
-            next_signal: zeroed("X", signal_len)?,
+            activations: reuse("X", spare.activations, act_len)?,
+            slopes: reuse("X", spare.slopes, slopes_len)?,
+            signal: reuse("X", spare.signal, signal_len)?,
+            next_signal: reuse("X", spare.next_signal, signal_len)?,
         })
+    }
+
+    /// Bytes held by the buffers (their capacity).
+    pub fn bytes(&self) -> usize {
+        let entries = [&self.activations, &self.slopes, &self.signal, &self.next_signal]
+            .iter()
+            .map(|v| v.capacity())
+            .sum::<usize>();
+        entries * std::mem::size_of::<T>()
     }
 }
 
