@@ -28,7 +28,6 @@ def test_benchmark_suite_runs_and_prints_the_summary() -> None:
         "train S4",
         "haar n=256",
         "dgemm 2048, ",  # the default OpenBLAS kernel, named
-        "dgemm 2048, SkylakeX kernel",
         "tanh MLP M2: float32 / float64",
         "linear MLP M2: deeplinear / peak (dgemm 2048, ",
     ):
