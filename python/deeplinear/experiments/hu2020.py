@@ -521,8 +521,9 @@ STUDY = register(
             "quick": "~11 s: d_x = 32, widths 4 … 96, depths 1 … 64, 3 seeds. Decides the "
             "Gaussian trend and Theorem 4.1 (m ≥ d_x is in the grid); the orthogonal "
             "boundary's flatness needs more seeds.",
-            "standard": "~12 min (12.1 min measured on 2 cores, 1315 s of CPU time): d_x = 128, widths 10 … 256, depths 1 … 128, 5 "
-            "seeds: the orthogonal boundary on both sides of d_x.",
+            "standard": "~12 min (12.1 min measured on 2 cores, 1315 s of CPU time): "
+            "d_x = 128, widths 10 … 256, depths 1 … 128, 5 seeds: the orthogonal boundary on "
+            "both sides of d_x.",
             "full": "the paper's grid (d_x = 1024, depths to 700, t = 10⁴): a cluster job.",
         },
     )

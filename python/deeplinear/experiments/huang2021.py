@@ -1004,8 +1004,9 @@ STUDY = register(
         data_help="a classification .npz (e.g. CIFAR-10 images, pixels / 255) for (c) and the "
         "training experiments (which test on its X_test, y_test if it has them)",
         sizes={
-            "quick": "~4.5 min (4.5 min measured on 2 quiet cores, 431 s of CPU time): width 64, 7 η, 5 seeds, float32; kernels "
-            "to 2048 (a) and 512 (b); the training experiments (parity, SGD/RMSProp, width line). "
+            "quick": "~4.5 min (4.5 min measured on 2 quiet cores, 431 s of CPU time): "
+            "width 64, 7 η, 5 seeds, float32; kernels to 2048 (a) and 512 (b); the training "
+            "experiments (parity, SGD/RMSProp, width line). "
             "Decides (a); the τ claims and (b) need more seeds and width.",
             "standard": "~22 min (2565 s of CPU time, so at least 21 min on 2 quiet cores; 81 "
             "min on the shared machine): width 128, 5 η, 8 seeds; kernels to 4096 (a) and 2048 "

@@ -1428,9 +1428,10 @@ STUDY = register(
             "larger' is about depth 200 and stays undecided); training at depth 30, width 64: a "
             "rate search of 170 candidates (Oblique: rates × 3 ω) on 300 validation images, 18 "
             "retrained runs and an 18-run shared-rate sweep.",
-            "standard": "~9 min (9.2 min measured on 2 quiet cores, 956 s of CPU time): the table at the paper's depth 200, "
-            "width 400 (Fisher on 32 images); training as quick with 10 search epochs, 20 "
-            "training epochs and 5 seeds. Decides 'linear larger'.",
+            "standard": "~9 min (9.2 min measured on 2 quiet cores, 956 s of CPU time): the "
+            "table at the paper's depth 200, width 400 (Fisher on 32 images); training as "
+            "quick with 10 search epochs, 20 training epochs and 5 seeds. Decides 'linear "
+            "larger'.",
             "full": "depth 200, width 400, 200 epochs, a 50-epoch search on 10000 validation "
             "images (CIFAR-10 with --data).",
         },
