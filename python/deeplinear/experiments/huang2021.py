@@ -193,8 +193,8 @@ QUICK = Grid(
 #: Standard: width 128 (the paper's 400 is ~10× the cost a step: a net of depth 200 and width 256
 #: takes about a second a step on 2 cores), the paper's depths, 5 learning rates (k = −2, 0, 6,
 #: 12, 20: the largest, the paper's η = 0.1 and 1e-3 among them), 8 seeds, τ capped at 20 epochs;
-#: kernels at widths up to 4096 (a, 10 seeds) and 2048 (b, 3 seeds). About 20 minutes on 2 quiet
-#: cores (estimated from timings of single nets on a loaded machine).
+#: kernels at widths up to 4096 (a, 10 seeds) and 2048 (b, 3 seeds). With the training
+#: experiments, 20.1 minutes on 2 quiet cores (7 Dec 2026): the τ sweep 7.2, the tables 11.7.
 STANDARD = Grid(
     width=128,
     depths=DEPTHS,
@@ -1004,12 +1004,12 @@ STUDY = register(
         data_help="a classification .npz (e.g. CIFAR-10 images, pixels / 255) for (c) and the "
         "training experiments (which test on its X_test, y_test if it has them)",
         sizes={
-            "quick": "~5 min (558 s of CPU time in all, so at least 4.7 min on 2 quiet cores; "
-            "23 min on the shared machine at load 6–9): width 64, 7 η, 5 seeds, float32; kernels "
-            "to 2048 (a) and 512 (b); the training experiments (parity, SGD/RMSProp, width line). "
+            "quick": "~4.5 min (4.5 min measured on 2 quiet cores, 431 s of CPU time): "
+            "width 64, 7 η, 5 seeds, float32; kernels to 2048 (a) and 512 (b); the training "
+            "experiments (parity, SGD/RMSProp, width line). "
             "Decides (a); the τ claims and (b) need more seeds and width.",
-            "standard": "~22 min (2565 s of CPU time, so at least 21 min on 2 quiet cores; 81 "
-            "min on the shared machine): width 128, 5 η, 8 seeds; kernels to 4096 (a) and 2048 "
+            "standard": "~20 min (20.1 min measured on 2 quiet cores, 2029 s of CPU time): "
+            "width 128, 5 η, 8 seeds; kernels to 4096 (a) and 2048 "
             "(b); training experiments at width 128, 10 seeds. Decides the τ claims, SGD parity "
             "and the weight changes.",
             "full": "width 400, 31 η, 20 seeds (CIFAR-10 with --data): a cluster job.",

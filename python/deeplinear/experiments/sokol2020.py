@@ -229,8 +229,8 @@ QUICK = Grid(
 #: Standard: the at-initialisation table at the paper's networks (depth 200, width 400), 5 nets
 #: per q* on 32 held-out images (the Fisher of one net takes about 20 s there); training as quick
 #: (depth 30, width 64, the rate search on 300 validation examples) but 10 search epochs, 20
-#: training epochs, 5 seeds, and shared rates 3e-4 and 1e-3. About 20 minutes on 2 quiet cores
-#: (estimated from timings of one net on a loaded machine).
+#: training epochs, 5 seeds, and shared rates 3e-4 and 1e-3. 9.2 minutes on 2 quiet cores
+#: (7 Dec 2026).
 STANDARD = Grid(
     depth=30,
     width=64,
@@ -1428,10 +1428,10 @@ STUDY = register(
             "larger' is about depth 200 and stays undecided); training at depth 30, width 64: a "
             "rate search of 170 candidates (Oblique: rates × 3 ω) on 300 validation images, 18 "
             "retrained runs and an 18-run shared-rate sweep.",
-            "standard": "~25 min (25 min on the shared machine before ω was searched; the "
-            "at-initialisation table alone ~11 min there): the table at the paper's depth 200, "
-            "width 400 (Fisher on 32 images); training as quick with 10 search epochs, 20 "
-            "training epochs and 5 seeds. Decides 'linear larger'.",
+            "standard": "~9 min (9.2 min measured on 2 quiet cores, 956 s of CPU time): the "
+            "table at the paper's depth 200, width 400 (Fisher on 32 images); training as "
+            "quick with 10 search epochs, 20 training epochs and 5 seeds. Decides 'linear "
+            "larger'.",
             "full": "depth 200, width 400, 200 epochs, a 50-epoch search on 10000 validation "
             "images (CIFAR-10 with --data).",
         },

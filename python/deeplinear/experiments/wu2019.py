@@ -79,8 +79,8 @@ QUICK = Grid(
     steps=5_000,
     curve_depths=(4, 32, 128),
 )
-#: Standard: d = 16 (the full size's), depths 2…256, 5 seeds, 10000 steps: about 10 minutes on
-#: 2 quiet cores (estimated from the flop count and the quick size's measured time).
+#: Standard: d = 16 (the full size's), depths 2…256, 5 seeds, 10000 steps: 3.3 minutes on 2 quiet
+#: cores (7 Dec 2026).
 STANDARD = Grid(
     d=16,
     depths=(2, 4, 8, 16, 32, 64, 128, 256),
@@ -464,7 +464,7 @@ STUDY = register(
         sizes={
             "quick": "~15 s: d = 8, depths 2 … 128, 5 seeds. Decides convergence, the exponent "
             "and Xavier; the saddle's growth with L needs deeper nets.",
-            "standard": "~19 min measured on a loaded 2-core machine (~10 min quiet): d = 16, "
+            "standard": "~3 min (3.3 min measured on 2 quiet cores, 360 s of CPU time): d = 16, "
             "depths 2 … 256, 10⁴ steps.",
             "full": "d = 16, depths 2 … 512, 2·10⁴ steps.",
         },
