@@ -234,6 +234,14 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "deeplinear.cli", *args, "--no-progress", "--threads", "1"]
 
 
+def _sigint_as_at_a_terminal() -> None:
+    """preexec_fn for the Ctrl-C tests: the child starts with SIGINT at its default action and
+    unblocked, as a command started from a shell does, whatever the test process inherited or
+    set (in full-suite runs the child sometimes ignored SIGINT; in isolation it never did)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for(condition, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -473,6 +481,7 @@ def test_ctrl_c_stops_the_sweep_promptly_and_it_resumes_cleanly(tmp_path, where)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_as_at_a_terminal,
     )
     try:
         _wait_for(lambda: len(store.part_paths(out)) >= 2, timeout=120)
@@ -508,7 +517,10 @@ def test_ctrl_c_interrupts_a_long_task_midway(tmp_path):
     spec["axes"] = {"depth": [8], "width": [24], "init": ["gaussian"], "seed": [0]}
     config, out = _spec_toml(tmp_path / "one.toml", {**spec, "execution": {}}), tmp_path / "store"
     proc = subprocess.Popen(
-        _cli("run", str(config), "--out", str(out)), stderr=subprocess.PIPE, text=True
+        _cli("run", str(config), "--out", str(out)),
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_sigint_as_at_a_terminal,
     )
     try:
         _wait_for(lambda: store._read_record(out / store.LOCK_FILE) is not None)
