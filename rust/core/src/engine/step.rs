@@ -136,25 +136,41 @@ impl<T: Real> Worker<T> {
             };
         }
         let labels = matches!(plan.train.y, TargetSlice::Labels(_));
-        let spare = spare.map(|w| (w.core, w.gathered));
-        let (core, gathered) = match spare {
-            Some((core, gathered)) => (core.into(), (gathered.x, gathered.y)),
-            None => (SpareCore::default(), (Vec::new(), Vec::new())),
+        // The spare's buffers, taken out one by one (empty where there is no spare).
+        let mut spare = spare;
+        let mut take = |buffer: fn(&mut Worker<T>) -> &mut Vec<T>| {
+            spare.as_mut().map_or_else(Vec::new, |w| std::mem::take(buffer(w)))
         };
+        let (params_, scales_, slots_) = (
+            take(|w| &mut w.core.params),
+            take(|w| &mut w.core.scales),
+            take(|w| &mut w.core.slots),
+        );
+        let (scale_slots_, grad_, bias_grad_) = (
+            take(|w| &mut w.core.scale_slots),
+            take(|w| &mut w.core.grad),
+            take(|w| &mut w.core.bias_grad),
+        );
+        let (decayed_, x_, y_) = (
+            take(|w| &mut w.core.decayed_bias_grad),
+            take(|w| &mut w.gathered.x),
+            take(|w| &mut w.gathered.y),
+        );
+        let passes_ = spare.map(|w| w.core.passes).unwrap_or_default();
         Ok(Worker {
             core: Core {
-                params: reuse("weights", core.params, params)?,
-                scales: reuse("weights", core.scales, if plan.any_manifold() { depth } else { 0 })?,
-                slots: reuse("weights", core.slots, checked_len("weights", &[R::SLOTS, params])?)?,
+                params: reuse("weights", params_, params)?,
+                scales: reuse("weights", scales_, if plan.any_manifold() { depth } else { 0 })?,
+                slots: reuse("weights", slots_, checked_len("weights", &[R::SLOTS, params])?)?,
                 scale_slots: reuse(
                     "weights",
-                    core.scale_slots,
+                    scale_slots_,
                     if plan.opts.learn_scale { R::SLOTS * depth } else { 0 },
                 )?,
-                passes: Passes::reusing(core.passes, dims, cols, net.activation)?,
-                grad: reuse("weights", core.grad, if dense { max_layer } else { 0 })?,
-                bias_grad: reuse("weights", core.bias_grad, max_d)?,
-                decayed_bias_grad: reuse("weights", core.decayed_bias_grad, if decays { max_d } else { 0 })?,
+                passes: Passes::reusing(passes_, dims, cols, net.activation)?,
+                grad: reuse("weights", grad_, if dense { max_layer } else { 0 })?,
+                bias_grad: reuse("weights", bias_grad_, max_d)?,
+                decayed_bias_grad: reuse("weights", decayed_, if decays { max_d } else { 0 })?,
                 workspaces,
                 workspace_of,
                 diagnostics: Diagnostics::new(
@@ -165,10 +181,10 @@ impl<T: Real> Worker<T> {
                 )?,
             },
             gathered: Gathered {
-                x: reuse("X", gathered.0, checked_len("X", &[dims[0], gather_cols])?)?,
+                x: reuse("X", x_, checked_len("X", &[dims[0], gather_cols])?)?,
                 y: reuse(
                     "Y",
-                    gathered.1,
+                    y_,
                     if labels {
                         0
                     } else {
@@ -203,48 +219,6 @@ impl<T: Real> Worker<T> {
         .map(|v| v.capacity())
         .sum();
         entries * std::mem::size_of::<T>() + c.passes.bytes()
-    }
-}
-
-/// The reusable buffers of a spare worker's core.
-struct SpareCore<T> {
-    params: Vec<T>,
-    scales: Vec<T>,
-    slots: Vec<T>,
-    scale_slots: Vec<T>,
-    passes: Passes<T>,
-    grad: Vec<T>,
-    bias_grad: Vec<T>,
-    decayed_bias_grad: Vec<T>,
-}
-
-impl<T> Default for SpareCore<T> {
-    fn default() -> Self {
-        SpareCore {
-            params: Vec::new(),
-            scales: Vec::new(),
-            slots: Vec::new(),
-            scale_slots: Vec::new(),
-            passes: Passes::default(),
-            grad: Vec::new(),
-            bias_grad: Vec::new(),
-            decayed_bias_grad: Vec::new(),
-        }
-    }
-}
-
-impl<T: Real> From<Core<T>> for SpareCore<T> {
-    fn from(core: Core<T>) -> Self {
-        SpareCore {
-            params: core.params,
-            scales: core.scales,
-            slots: core.slots,
-            scale_slots: core.scale_slots,
-            passes: core.passes,
-            grad: core.grad,
-            bias_grad: core.bias_grad,
-            decayed_bias_grad: core.decayed_bias_grad,
-        }
     }
 }
 
