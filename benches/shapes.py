@@ -127,7 +127,9 @@ MLP_SHAPES = [
 @dataclass(frozen=True)
 class MinibatchShape:
     """Adam on the softmax cross-entropy of digits (1797 × 64, 10 classes): a tanh MLP with
-    biases, L layers of width N, mini-batches of `size`."""
+    biases, L layers of width N, mini-batches of `size`, critical orthogonal init (q* = 1/64).
+    With `manifold="stiefel"` the hidden layers (all but the first and the last) are trained on
+    the Stiefel manifold with learned scales, as sokol2020's "stiefel_hidden" nets."""
 
     name: str
     depth: int
@@ -135,6 +137,7 @@ class MinibatchShape:
     size: int
     batch: int
     steps: int
+    manifold: str = "euclidean"
 
     @property
     def dims(self) -> list[int]:
@@ -164,11 +167,21 @@ class MinibatchShape:
             # mini-batches each recorded loss is an extra pass over all 1797 examples.
             "record_every": self.steps,
         }
+        if self.manifold != "euclidean":
+            hidden = [self.manifold] * (self.depth - 2)
+            kwargs.update(manifold=["euclidean", *hidden, "euclidean"], learn_scale=True)
         return weights, X, y, kwargs
 
 
 MINIBATCH_SHAPES = [
     MinibatchShape("digits CE Adam", depth=20, width=256, size=256, batch=4, steps=20)
+]
+
+#: sokol2020's training networks and calls (the quick and standard grids: 150 steps, 10 epochs
+#: of 15 batches, the full-set loss at both ends). The flops counted are the Euclidean step's,
+#: so a Stiefel row's GFLOP/s is Euclidean-equivalent.
+SOKOL_SHAPES = [
+    MinibatchShape("sokol2020 training", depth=30, width=64, size=100, batch=4, steps=150),
 ]
 
 # DEEPLINEAR_BENCH_SMOKE=1 shrinks every problem to seconds in all: the test suite runs the whole
@@ -179,3 +192,4 @@ if SMOKE:
     HAAR_SHAPES = [dataclasses.replace(s, batch=2) for s in HAAR_SHAPES]
     MLP_SHAPES = [dataclasses.replace(s, batch=2, steps=1) for s in MLP_SHAPES]
     MINIBATCH_SHAPES = [dataclasses.replace(s, batch=1, steps=2) for s in MINIBATCH_SHAPES]
+    SOKOL_SHAPES = [dataclasses.replace(s, batch=1, steps=2) for s in SOKOL_SHAPES]

@@ -1,5 +1,6 @@
 """dl.train on MLPs and on mini-batch cross-entropy with Adam, against JAX (jit + vmap + scan,
-the same update), and the per-call cost of chained short calls on S2."""
+the same update), a Stiefel step against a Euclidean one at sokol2020's shapes, and the per-call
+cost of chained short calls on S2."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 import deeplinear as dl
 import jax_peer
-from shapes import MINIBATCH_SHAPES, MLP_SHAPES, TRAIN_SHAPES
+from shapes import MINIBATCH_SHAPES, MLP_SHAPES, SOKOL_SHAPES, TRAIN_SHAPES
 
 
 @pytest.mark.parametrize("shape", MLP_SHAPES, ids=lambda s: s.name)
@@ -46,6 +47,19 @@ def test_minibatch_cross_entropy_adam(benchmark, record, shape, backend):
     else:
         fn = lambda: dl.train(weights, X, y, **kwargs)  # noqa: E731
     record(benchmark, shape.name, backend, shape.flops_per_call, fn, rounds=5)
+
+
+@pytest.mark.parametrize("shape", SOKOL_SHAPES, ids=lambda s: s.name)
+@pytest.mark.parametrize("manifold", ["euclidean", "stiefel"])
+def test_stiefel_against_euclidean(benchmark, record, shape, manifold):
+    """Riemannian Adam with the hidden layers on the Stiefel manifold (projection, QR
+    retraction, transport of the first moment) against the same networks trained Euclidean."""
+    pytest.importorskip("sklearn")
+    shape = dataclasses.replace(shape, manifold=manifold)
+    weights, X, y, kwargs = shape.problem()
+    name = "deeplinear" if manifold == "euclidean" else "deeplinear Stiefel"
+    fn = lambda: dl.train(weights, X, y, **kwargs)  # noqa: E731
+    record(benchmark, shape.name, name, shape.flops_per_call, fn, rounds=5)
 
 
 @pytest.mark.parametrize("calls", [1, 10], ids=["one 10-step call", "ten 1-step calls"])

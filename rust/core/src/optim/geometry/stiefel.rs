@@ -11,7 +11,11 @@
 //! 2. let the rule turn ξ into a direction d (advancing its moments with ξ);
 //! 3. retract Y = W − η·d with the sign-fixed QR: tall W ← s'·qf(Y), wide W ← s'·qf(Yᵀ)ᵀ, where
 //!    qf(Y) is the thin Q factor with diag(R) > 0 and s' the layer's scale after the step (s
-//!    itself unless the scale is trained);
+//!    itself unless the scale is trained). A step short next to s (‖η·d‖_F ≤ s/4, every
+//!    training step in practice) takes qf by Cholesky QR (R = chol(YᵀY)ᵀ, Q = Y·R⁻¹: a Gram
+//!    product, a k × k Cholesky and a triangular solve, all at matrix-product speed and without
+//!    copies); a longer one by Householder QR. Both give the same Q in exact arithmetic, since R
+//!    with a positive diagonal is unique;
 //! 4. transport the rule's first moment to the new point by projecting it onto the new tangent
 //!    space (the second moment is elementwise and stays).
 //!
@@ -19,10 +23,14 @@
 //! (Sokol & Park's code steps the unit factor Q = W/s with the gradient s·G; for Adam that is
 //! this rule with η replaced by η·s.)
 
-use faer::{Accum, Mat};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltRegularization};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::{Accum, Mat, Par};
 
 use super::Geometry;
-use crate::alloc::zeroed;
+use crate::alloc::{self, zeroed};
 use crate::error::Result;
 use crate::linalg::{gemm, row_major, row_major_mut, SignFixedQr};
 use crate::scalar::Real;
@@ -58,7 +66,15 @@ pub struct StiefelWork<T: Real> {
     buf: Vec<T>,
     q: Vec<T>,
     qr: SignFixedQr<T>,
+    /// The k × k Gram matrix of Y (tall YᵀY, wide YYᵀ), then its Cholesky factor L = Rᵀ.
+    gram: Mat<T>,
+    cholesky_scratch: MemBuffer,
 }
+
+/// Cholesky QR is used for steps with ‖η·d‖_F ≤ s·this: then every singular value of
+/// Y = W − η·d lies in [¾s, 5/4·s], so κ(Y) ≤ 5/3 and its loss of orthogonality, about
+/// ε·κ(Y)², stays within a few ε (Householder QR's is ε whatever κ).
+const CHOLESKY_QR_MAX_RELATIVE_STEP: f64 = 0.25;
 
 impl<T: Real> StiefelWork<T> {
     pub fn new(rows: usize, cols: usize) -> Result<Self> {
@@ -70,6 +86,11 @@ impl<T: Real> StiefelWork<T> {
             buf: zeroed("weights", rows * cols)?,
             q: zeroed("weights", rows * cols)?,
             qr: SignFixedQr::new(rows.max(cols), k),
+            gram: alloc::mat_zeros("weights", k, k)?,
+            cholesky_scratch: alloc::mem_buffer(
+                "weights",
+                cholesky_in_place_scratch::<T>(k, Par::Seq, Default::default()),
+            )?,
         })
     }
 
@@ -77,8 +98,54 @@ impl<T: Real> StiefelWork<T> {
         (self.rows, self.cols)
     }
 
+    /// w ← scale·qf(w) (tall), scale·qf(wᵀ)ᵀ (wide) by Cholesky QR; false, with w unchanged,
+    /// if the Gram matrix is not numerically positive definite.
+    ///
+    /// Tall: YᵀY = L·Lᵀ, so R = Lᵀ and Q = Y·L⁻ᵀ, i.e. Qᵀ = L⁻¹·Yᵀ, where Yᵀ is the row-major
+    /// w read column-major. Wide: the same on Yᵀ gives W ← qf(Yᵀ)ᵀ = L⁻¹·Y with YYᵀ = L·Lᵀ.
+    fn cholesky_orthonormalize(&mut self, w: &mut [T], scale: T) -> bool {
+        let (rows, cols) = (self.rows, self.cols);
+        let tall = rows >= cols;
+        let one = T::from_f64(1.0);
+        {
+            let y = row_major(w, rows, cols);
+            let (lhs, rhs) = if tall { (y.transpose(), y) } else { (y, y.transpose()) };
+            // Only the lower triangle is read by the Cholesky factorisation: half the flops.
+            triangular::matmul(
+                self.gram.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                lhs,
+                BlockStructure::Rectangular,
+                rhs,
+                BlockStructure::Rectangular,
+                one,
+                Par::Seq,
+            );
+        }
+        let regularization = LltRegularization {
+            dynamic_regularization_delta: T::from_f64(0.0),
+            dynamic_regularization_epsilon: T::from_f64(0.0),
+        };
+        let factored = cholesky_in_place(
+            self.gram.as_mut(),
+            regularization,
+            Par::Seq,
+            MemStack::new(&mut self.cholesky_scratch),
+            Default::default(),
+        );
+        if factored.is_err() {
+            return false;
+        }
+        let y = row_major_mut(w, rows, cols);
+        let rhs = if tall { y.transpose_mut() } else { y };
+        solve_lower_triangular_in_place(self.gram.as_ref(), rhs, Par::Seq);
+        w.iter_mut().for_each(|wi| *wi = scale * *wi);
+        true
+    }
+
     /// w ← scale·qf(w) (tall), scale·qf(wᵀ)ᵀ (wide): the sign-fixed QR of a point off the
-    /// manifold.
+    /// manifold, by Householder reflections.
     fn orthonormalize(&mut self, w: &mut [T], scale: T) {
         let (rows, cols) = (self.rows, self.cols);
         if rows >= cols {
@@ -142,11 +209,23 @@ impl<T: Real> Geometry<T> for StiefelWork<T> {
     }
 
     /// w ← new_scale·qf(w − lr·d) (tall), new_scale·qf((w − lr·d)ᵀ)ᵀ (wide).
-    fn retract(&mut self, w: &mut [T], d: &[T], lr: T, _scale: T, new_scale: T) {
+    fn retract(&mut self, w: &mut [T], d: &[T], lr: T, scale: T, new_scale: T) {
+        let mut step_sq = 0.0f64;
         for (wi, &di) in w.iter_mut().zip(d) {
-            *wi -= lr * di;
+            let delta = lr * di;
+            step_sq += delta.to_f64() * delta.to_f64();
+            *wi -= delta;
         }
-        self.orthonormalize(w, new_scale);
+        if !step_sq.is_finite() {
+            // A diverged step: QR would not propagate its NaN (faer's blocked QR and the 1 × 1
+            // case return finite, meaningless factors), so the layer is marked non-finite.
+            w.fill(T::from_f64(f64::NAN));
+            return;
+        }
+        let short = step_sq.sqrt() <= CHOLESKY_QR_MAX_RELATIVE_STEP * scale.to_f64().abs();
+        if !(short && self.cholesky_orthonormalize(w, new_scale)) {
+            self.orthonormalize(w, new_scale);
+        }
     }
 }
 
@@ -237,6 +316,116 @@ mod tests {
             beta2: 0.999,
             eps: 1e-8,
         });
+    }
+
+    /// Y = W − d with W on the manifold (scale s) and ‖d‖_F = rel·s, in both layouts.
+    fn off_the_manifold(rows: usize, cols: usize, s: f64, rel: f64, seed: u64) -> (Vec<f64>, Vec<f64>) {
+        let w = orthonormal(rows, cols, s, seed);
+        let mut d = vec![0.0; rows * cols];
+        fill_normal(&mut network_rng(seed, 1), &mut d, 1.0);
+        let norm = d.iter().map(|v| v * v).sum::<f64>().sqrt();
+        d.iter_mut().for_each(|v| *v *= rel * s / norm);
+        (w, d)
+    }
+
+    const SHAPES: [(usize, usize); 9] = [
+        (5, 5),
+        (7, 3),
+        (3, 7),
+        (1, 4),
+        (4, 1),
+        (1, 1),
+        (64, 64),
+        (40, 24),
+        (24, 40),
+    ];
+
+    #[test]
+    fn cholesky_and_householder_qr_give_the_same_retraction() {
+        for &(rows, cols) in &SHAPES {
+            for rel in [1e-3, 0.1, 0.99 * CHOLESKY_QR_MAX_RELATIVE_STEP] {
+                let (w, d) = off_the_manifold(rows, cols, 1.7, rel, 3);
+                let y: Vec<f64> = w.iter().zip(&d).map(|(a, b)| a - b).collect();
+                let mut work = StiefelWork::new(rows, cols).unwrap();
+                let mut by_householder = y.clone();
+                work.orthonormalize(&mut by_householder, 0.9);
+                let mut by_cholesky = y.clone();
+                assert!(work.cholesky_orthonormalize(&mut by_cholesky, 0.9));
+                let gap = by_cholesky
+                    .iter()
+                    .zip(&by_householder)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                let k = rows.min(cols) as f64;
+                assert!(gap < 1e-14 * k.max(8.0), "{rows}x{cols}, step {rel}: {gap}");
+                let (s2, err) = orthogonality(&by_cholesky, rows, cols);
+                assert!(
+                    err < 1e-14 * k.max(8.0) && (s2.sqrt() - 0.9).abs() < 1e-14,
+                    "{rows}x{cols}"
+                );
+                // retract() takes this path for such steps, and gives the same bits.
+                let mut retracted = w.clone();
+                work.retract(&mut retracted, &d, 1.0, 1.7, 0.9);
+                assert!(
+                    retracted == by_cholesky,
+                    "{rows}x{cols}, step {rel}: not the Cholesky path"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn float32_cholesky_retractions_stay_orthogonal_to_float32_rounding() {
+        for &(rows, cols) in &SHAPES {
+            let (w, d) = off_the_manifold(rows, cols, 1.0, CHOLESKY_QR_MAX_RELATIVE_STEP, 5);
+            let mut w32: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+            let d32: Vec<f32> = d.iter().map(|&v| v as f32).collect();
+            let mut work = StiefelWork::<f32>::new(rows, cols).unwrap();
+            for _ in 0..50 {
+                work.retract(&mut w32, &d32, 1.0, 1.0, 1.0);
+            }
+            let (s2, err) = orthogonality(&w32, rows, cols);
+            let k = rows.min(cols) as f64;
+            let tol = 8.0 * f32::EPSILON as f64 * k.max(8.0);
+            assert!(err < tol && (s2 - 1.0).abs() < tol, "{rows}x{cols}: {err}");
+        }
+    }
+
+    #[test]
+    fn long_steps_are_retracted_by_householder_qr_and_stay_on_the_manifold() {
+        for &(rows, cols) in &SHAPES {
+            // ‖d‖ = 3s: Y may be far from orthogonal (even rank-deficient in exact arithmetic).
+            let (w, d) = off_the_manifold(rows, cols, 1.3, 3.0, 7);
+            let mut work = StiefelWork::new(rows, cols).unwrap();
+            let mut retracted = w.clone();
+            work.retract(&mut retracted, &d, 1.0, 1.3, 1.3);
+            let mut expected: Vec<f64> = w.iter().zip(&d).map(|(a, b)| a - b).collect();
+            work.orthonormalize(&mut expected, 1.3);
+            assert!(retracted == expected, "{rows}x{cols}: not the Householder path");
+            let (s2, err) = orthogonality(&retracted, rows, cols);
+            assert!(err < 1e-13 && (s2.sqrt() - 1.3).abs() < 1e-12, "{rows}x{cols}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_non_finite_step_gives_nan_weights_without_panicking() {
+        for &(rows, cols) in &SHAPES {
+            let (w, mut d) = off_the_manifold(rows, cols, 1.0, 1e-3, 9);
+            d[0] = f64::NAN;
+            let mut work = StiefelWork::new(rows, cols).unwrap();
+            let mut retracted = w.clone();
+            work.retract(&mut retracted, &d, 1.0, 1.0, 1.0);
+            assert!(retracted.iter().all(|v| v.is_nan()), "{rows}x{cols}");
+            // The workspace serves the next (finite) step as if fresh.
+            let (w, d) = off_the_manifold(rows, cols, 1.0, 1e-3, 10);
+            let mut again = w.clone();
+            work.retract(&mut again, &d, 1.0, 1.0, 1.0);
+            let mut fresh = w.clone();
+            StiefelWork::new(rows, cols)
+                .unwrap()
+                .retract(&mut fresh, &d, 1.0, 1.0, 1.0);
+            assert!(again == fresh, "{rows}x{cols}: the workspace kept state");
+        }
     }
 
     #[test]
