@@ -149,6 +149,8 @@ pub(crate) fn epsilon<T: Real>() -> f64 {
 }
 
 /// The workspace of one manifold layer shape (allocated once per worker).
+// A worker holds one per distinct layer shape, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Workspace<T: Real> {
     Stiefel(StiefelWork<T>),
     Oblique(ObliqueWork<T>),
