@@ -229,8 +229,8 @@ QUICK = Grid(
 #: Standard: the at-initialisation table at the paper's networks (depth 200, width 400), 5 nets
 #: per q* on 32 held-out images (the Fisher of one net takes about 20 s there); training as quick
 #: (depth 30, width 64, the rate search on 300 validation examples) but 10 search epochs, 20
-#: training epochs, 5 seeds, and shared rates 3e-4 and 1e-3. 9.2 minutes on 2 quiet cores
-#: (7 Dec 2026).
+#: training epochs, 5 seeds, and shared rates 3e-4 and 1e-3. 9.0 minutes on 2 quiet cores
+#: (7 Dec 2026, Stiefel retractions by Cholesky QR; 9.2 before).
 STANDARD = Grid(
     depth=30,
     width=64,
@@ -1423,12 +1423,12 @@ STUDY = register(
         data_help="a classification .npz with a test set (e.g. CIFAR-10 images, "
         "standardised per channel)",
         sizes={
-            "quick": "~3 min (333 s of CPU time, so at least 2.8 min on 2 quiet cores; 8 min "
+            "quick": "~3 min (2.9 min measured on 2 quiet cores, 281 s of CPU time; 8 min "
             "on the shared machine at load 6–9): depth 30, width 128 at initialisation ('linear "
             "larger' is about depth 200 and stays undecided); training at depth 30, width 64: a "
             "rate search of 170 candidates (Oblique: rates × 3 ω) on 300 validation images, 18 "
             "retrained runs and an 18-run shared-rate sweep.",
-            "standard": "~9 min (9.2 min measured on 2 quiet cores, 956 s of CPU time): the "
+            "standard": "~9 min (9.0 min measured on 2 quiet cores, 936 s of CPU time): the "
             "table at the paper's depth 200, width 400 (Fisher on 32 images); training as "
             "quick with 10 search epochs, 20 training epochs and 5 seeds. Decides 'linear "
             "larger'.",

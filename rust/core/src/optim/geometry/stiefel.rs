@@ -11,11 +11,11 @@
 //! 2. let the rule turn ξ into a direction d (advancing its moments with ξ);
 //! 3. retract Y = W − η·d with the sign-fixed QR: tall W ← s'·qf(Y), wide W ← s'·qf(Yᵀ)ᵀ, where
 //!    qf(Y) is the thin Q factor with diag(R) > 0 and s' the layer's scale after the step (s
-//!    itself unless the scale is trained). A step short next to s (‖η·d‖_F ≤ s/4, every
-//!    training step in practice) takes qf by Cholesky QR (R = chol(YᵀY)ᵀ, Q = Y·R⁻¹: a Gram
-//!    product, a k × k Cholesky and a triangular solve, all at matrix-product speed and without
-//!    copies); a longer one by Householder QR. Both give the same Q in exact arithmetic, since R
-//!    with a positive diagonal is unique;
+//!    itself unless the scale is trained). A step short next to s (‖η·d‖_F ≤ s/4; with Adam
+//!    ‖η·d‖_F ≈ η·√(d_out·d_in), so this covers most training rates) takes qf by Cholesky QR
+//!    (R = chol(YᵀY)ᵀ, Q = Y·R⁻¹: a Gram product, a k × k Cholesky and a triangular solve, all
+//!    at matrix-product speed and without copies); a longer one by Householder QR. Both give
+//!    the same Q in exact arithmetic, since R with a positive diagonal is unique;
 //! 4. transport the rule's first moment to the new point by projecting it onto the new tangent
 //!    space (the second moment is elementwise and stays).
 //!
