@@ -30,6 +30,16 @@ class TrainShape:
         # B·(3L−1)·2·m³ per batched step (forward L products, backward 2L−1).
         return self.steps * self.batch * (3 * self.depth - 1) * 2.0 * self.width**3
 
+    def chained_floor(self, calls: int) -> float:
+        """The least time `calls` chained calls of steps/calls steps each can take, over one
+        call of all the steps, counted in products: every call reports the loss after its last
+        update, which costs one forward pass more than a step's. With X = I the engine skips
+        the first product: a forward pass is L − 1 products, a backward pass 2L − 2."""
+        forward, backward = self.depth - 1, 2 * self.depth - 2
+        per_call = self.steps // calls
+        chained = calls * ((per_call + 1) * forward + per_call * backward)
+        return chained / ((self.steps + 1) * forward + self.steps * backward)
+
     def problem(self, dtype=np.float64):
         dims = [self.width] * (self.depth + 1)
         weights = dl.init.orthogonal(dims, batch=self.batch, seed=0, dtype=dtype)
@@ -146,6 +156,15 @@ class MinibatchShape:
     @property
     def flops_per_call(self) -> float:
         return self.steps * self.batch * mlp_step_flops(self.dims, self.size)
+
+    @property
+    def stiefel_extra_flops_per_call(self) -> float:
+        """What Riemannian Adam adds to a Stiefel call's Euclidean work on its N × N hidden
+        layers, per layer and step: the gradient's tangent projection W·sym(WᵀG) and the first
+        moment's transport after the retraction (2 products each, 4N³), and the Cholesky QR
+        retraction (the Gram's lower triangle N³, the Cholesky N³/3, the triangular solve N³)."""
+        per_layer = (4 + 4 + 1 + 1 / 3 + 1) * self.width**3
+        return self.steps * self.batch * (self.depth - 2) * per_layer
 
     def problem(self):
         from sklearn.datasets import load_digits

@@ -30,6 +30,14 @@ def test_benchmark_suite_runs_and_prints_the_summary() -> None:
         "dgemm 2048, ",  # the default OpenBLAS kernel, named
         "tanh MLP M2: float32 / float64",
         "linear MLP M2: deeplinear / peak (dgemm 2048, ",
+        "sgemm 2048, ",
+        # the paired thread scaling, with the machine's own (dgemm) in the same pairs
+        "S1: all cores / 1 thread (median of pairs)",
+        "[dgemm in the same pairs: ",
+        "pairs, dgemm 256: ",
+        # the bounds printed beside the targets that the machine or the API limit
+        "[the API's floor (a forward pass more per call): 0.78]",
+        "[1.3× needs the Stiefel work at ",
     ):
         assert row in out.stdout, row
 
