@@ -4,8 +4,10 @@ performance targets of DESIGN.md marked met or missed, at the end of the run."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import platform
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -29,6 +31,50 @@ BACKENDS = [
     "jax f32",
     "numpy",
 ]
+
+
+def keep(problem: str, backend: str, seconds: float, flops: float) -> None:
+    """Remember a best time; a row measured more than once (the peak) keeps its fastest."""
+    best = RESULTS[problem].get(backend, (np.inf, flops))[0]
+    RESULTS[problem][backend] = (min(seconds, best), flops)
+
+
+def default_kernel() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "default"
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    return str(blas[0].get("architecture")) if blas else "default"
+
+
+#: The size of the dgemm (and sgemm) that measures the machine's peak.
+PEAK_N = 2048
+
+
+@functools.cache
+def peak_operands() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((PEAK_N, PEAK_N)), rng.standard_normal((PEAK_N, PEAK_N))
+
+
+@pytest.fixture(autouse=True)
+def sample_the_peak():
+    """Time one large dgemm before every benchmark, keeping the fastest as the run's peak.
+
+    test_bench_peak.py measures it too, but in one spell of a few seconds; on a shared VM a slow
+    spell there (dgemm 45 against the usual 62 GFLOP/s on 7 Dec 2026) would lower the peak and
+    flatter every share of it. Sampled through the run, the peak is the fastest the machine
+    managed while the benchmarks ran. Off in smoke runs (the numbers mean nothing there).
+    """
+    if not SMOKE:
+        a, b = peak_operands()
+        start = time.perf_counter()
+        a @ b
+        seconds = time.perf_counter() - start
+        problem = f"dgemm {PEAK_N}, {default_kernel()} kernel"
+        keep(problem, "numpy", seconds, 2.0 * PEAK_N**3)
+    yield
 
 
 def pytest_collection_modifyitems(items):
@@ -60,7 +106,7 @@ def record():
         benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
         best = benchmark.stats.stats.min
         benchmark.extra_info["gflops"] = flops / best / 1e9
-        RESULTS[problem][backend] = (best, flops)
+        keep(problem, backend, best, flops)
 
     return run
 
@@ -70,7 +116,7 @@ def record_value():
     """Remember a best time measured outside pytest-benchmark (in a subprocess)."""
 
     def run(problem: str, backend: str, flops: float, seconds: float) -> None:
-        RESULTS[problem][backend] = (seconds, flops)
+        keep(problem, backend, seconds, flops)
 
     return run
 

@@ -19,9 +19,10 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import PEAK_N as N
+from conftest import default_kernel
 from shapes import SMOKE
 
-N = 2048
 KERNELS = ["SkylakeX"]
 
 # Times one dgemm (best of `rounds`) with the kernel this interpreter's OpenBLAS loaded.
@@ -41,15 +42,6 @@ for _ in range(rounds):
 blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
 print(json.dumps({"seconds": best, "kernel": blas[0].get("architecture") if blas else None}))
 """
-
-
-def default_kernel() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "default"
-    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return str(blas[0].get("architecture")) if blas else "default"
 
 
 def test_dgemm_peak(benchmark, record):
