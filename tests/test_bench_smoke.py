@@ -29,7 +29,8 @@ def test_benchmark_suite_runs_and_prints_the_summary() -> None:
         "haar n=256",
         "dgemm 2048, ",  # the default OpenBLAS kernel, named
         "tanh MLP M2: float32 / float64",
-        "linear MLP M2: deeplinear / peak (dgemm 2048, ",
+        "linear MLP M2: deeplinear / dgemm (median of pairs)",
+        "[best of the row / fastest dgemm of the run: ",
         "sgemm 2048, ",
         # the paired thread scaling, with the machine's own (dgemm) in the same pairs
         "S1: all cores / 1 thread (median of pairs)",
